@@ -1,0 +1,36 @@
+# Two commands matter: `make run` (the sandbox dashboard) and `make test` (lint, types, tests).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+STAMP := $(VENV)/.installed
+
+.PHONY: run sandbox test lint typecheck pytest clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## make run: migrate, seed demo data, start localstripe and serve the dashboard on 127.0.0.1:$(PORT)
+run: $(STAMP)
+	$(BIN)/flask --app wsgi sandbox --port $(PORT)
+
+sandbox: run
+
+## make test: ruff, mypy, pytest (SQLite, plus PostgreSQL when TEST_DATABASE_URL is set)
+test: lint typecheck pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

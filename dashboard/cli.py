@@ -1,0 +1,152 @@
+"""Flask commands: users, demo data and the sandbox. Each command commits once, at its end."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask_migrate import upgrade
+
+from dashboard import MIGRATIONS_DIR
+from dashboard.extensions import db
+from dashboard.models import Role, User
+from dashboard.services import users
+
+ROLE = click.Choice([role.value for role in Role])
+
+
+def _user_or_fail(email: str) -> User:
+    user = users.find_by_email(email)
+    if user is None:
+        raise click.ClickException(f"There is no user {email}.")
+    return user
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        users.check_password_strength(password)
+    except users.UserError as error:
+        raise click.ClickException(str(error)) from error
+    return password
+
+
+user_cli = click.Group("user", help="Manage dashboard accounts.")
+
+
+@user_cli.command("create")
+@click.argument("email")
+@click.option("--role", type=ROLE, required=True, help="admin, staff or support")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def user_create(email: str, role: str, password_stdin: bool) -> None:
+    """Create an account (the password is prompted for unless --password-stdin)."""
+    password = _read_password(password_stdin)
+    try:
+        user = users.create_user(email, password, Role(role))
+    except users.UserError as error:
+        raise click.ClickException(str(error)) from error
+    db.session.commit()
+    click.echo(f"Created {user.email} ({user.role}).")
+
+
+@user_cli.command("list")
+def user_list() -> None:
+    """Every account, its role and whether it can sign in."""
+    for user in users.list_users():
+        click.echo(f"{user.email}\t{user.role}\t{'active' if user.active else 'deactivated'}")
+
+
+@user_cli.command("set-role")
+@click.argument("email")
+@click.argument("role", type=ROLE)
+def user_set_role(email: str, role: str) -> None:
+    """Change an account's role."""
+    user = _user_or_fail(email)
+    try:
+        users.set_role(user, Role(role))
+    except users.UserError as error:
+        raise click.ClickException(str(error)) from error
+    db.session.commit()
+    click.echo(f"{user.email} is now {user.role}.")
+
+
+@user_cli.command("deactivate")
+@click.argument("email")
+def user_deactivate(email: str) -> None:
+    """Stop an account from signing in."""
+    _set_active(email, active=False)
+
+
+@user_cli.command("reactivate")
+@click.argument("email")
+def user_reactivate(email: str) -> None:
+    """Let a deactivated account sign in again."""
+    _set_active(email, active=True)
+
+
+def _set_active(email: str, *, active: bool) -> None:
+    user = _user_or_fail(email)
+    try:
+        users.set_active(user, active)
+    except users.UserError as error:
+        raise click.ClickException(str(error)) from error
+    db.session.commit()
+    click.echo(f"{user.email} is {'active' if active else 'deactivated'}.")
+
+
+def _migrate_and_seed() -> list[str]:
+    """Bring the schema up to date and write the demo data; returns the login lines."""
+    from dashboard.sandbox import demo
+    from dashboard.sandbox.runner import SandboxSettings
+
+    upgrade(directory=str(MIGRATIONS_DIR))
+    settings = SandboxSettings.load_or_create(Path(current_app.instance_path))
+    demo.seed(settings.passwords)
+    db.session.commit()
+    return [
+        f"  {login.role.value:<8} {login.email:<24} {login.password}"
+        for login in demo.demo_logins(settings.passwords)
+    ]
+
+
+@click.command("seed-demo")
+def seed_demo() -> None:
+    """Migrate and write the demo users and orders (safe to run again)."""
+    click.echo("Demo logins:")
+    for line in _migrate_and_seed():
+        click.echo(line)
+
+
+@click.command("sandbox")
+@click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)
+def sandbox(port: int) -> None:
+    """Run the dashboard offline: localstripe for Stripe, demo data, on 127.0.0.1."""
+    from dashboard.sandbox.runner import SandboxError, SandboxSettings, serve
+
+    logins = _migrate_and_seed()
+    db.session.remove()
+    instance = Path(current_app.instance_path)
+    click.echo("Demo logins (role, email, password):")
+    for line in logins:
+        click.echo(line)
+    try:
+        code = serve(
+            instance=instance,
+            port=port,
+            settings=SandboxSettings.load_or_create(instance),
+            echo=click.echo,
+        )
+    except SandboxError as error:
+        raise click.ClickException(str(error)) from error
+    sys.exit(code)
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(user_cli)
+    app.cli.add_command(seed_demo)
+    app.cli.add_command(sandbox)

@@ -1,0 +1,182 @@
+"""Database tables (SQLAlchemy 2.0 typed models). Schema changes go through migrations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from dashboard.domain.money import format_minor
+from dashboard.domain.orders import OrderState
+from dashboard.extensions import Model
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every database (SQLite keeps no zone of its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where UTC is required")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Role(StrEnum):
+    ADMIN = "admin"  # everything, and manages users
+    STAFF = "staff"  # creates orders, moves money
+    SUPPORT = "support"  # reads orders, timelines and the event log
+
+
+class User(UserMixin, Model):
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint("role IN ('admin', 'staff', 'support')", name="role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    def has_role(self, *roles: Role) -> bool:
+        return self.role in roles
+
+
+class LoginAttempt(Model):
+    """Every sign-in attempt; recent failures throttle further tries (shared by all workers)."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        Index("ix_login_attempts_email_created", "email", "created_at"),
+        Index("ix_login_attempts_remote_created", "remote_addr", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    remote_addr: Mapped[str] = mapped_column(String(64))
+    succeeded: Mapped[bool]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Order(Model):
+    __tablename__ = "orders"
+    __table_args__ = (
+        CheckConstraint("total_amount > 0", name="total_positive"),
+        # The list page's queries: newest first, by state, by buyer email prefix.
+        Index("ix_orders_state_id", "state", "id"),
+        Index("ix_orders_buyer_email_id", "buyer_email", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    buyer_name: Mapped[str] = mapped_column(String(200))
+    # Byte order ("C") on PostgreSQL, as SQLite has: the email prefix search is a range scan.
+    buyer_email: Mapped[str] = mapped_column(
+        String(254).with_variant(String(254, collation="C"), "postgresql")
+    )
+    currency: Mapped[str] = mapped_column(String(3))
+    total_amount: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(32), default=OrderState.OPEN.value)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    stripe_checkout_session_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    stripe_charge_id: Mapped[str | None] = mapped_column(String(255), index=True)
+
+    created_by: Mapped[User | None] = relationship()
+    lines: Mapped[list[OrderLine]] = relationship(
+        back_populates="order", order_by="OrderLine.position", cascade="all, delete-orphan"
+    )
+
+    @property
+    def number(self) -> str:
+        """The order number people quote: "#1042"."""
+        return f"#{self.id}"
+
+    @property
+    def order_state(self) -> OrderState:
+        return OrderState(self.state)
+
+    @property
+    def total_display(self) -> str:
+        return format_minor(self.total_amount, self.currency)
+
+
+class OrderLine(Model):
+    __tablename__ = "order_lines"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("unit_amount >= 0", name="unit_amount_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int]
+    description: Mapped[str] = mapped_column(String(500))
+    quantity: Mapped[int]
+    unit_amount: Mapped[int] = mapped_column(BigInteger)
+    amount: Mapped[int] = mapped_column(BigInteger)
+
+    order: Mapped[Order] = relationship(back_populates="lines")
+
+
+class TimelineKind(StrEnum):
+    STAFF_ACTION = "staff_action"
+    API_CALL = "api_call"
+    WEBHOOK = "webhook"
+    STATE_CHANGE = "state_change"
+
+
+class TimelineEntry(Model):
+    """Append-only: what happened to an order, by whom, in the order it was recorded."""
+
+    __tablename__ = "timeline_entries"
+    __table_args__ = (Index("ix_timeline_entries_order_id_id", "order_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(32))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    summary: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    actor: Mapped[User | None] = relationship()

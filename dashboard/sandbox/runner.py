@@ -1,0 +1,196 @@
+"""`flask sandbox`: migrate, seed, start localstripe and gunicorn, stop them on Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+from dashboard import PROJECT_ROOT
+from dashboard.models import Role
+
+SANDBOX_SECRET_KEY = "sk_test_sandbox_localstripe"  # noqa: S105 - localstripe takes any sk_
+SANDBOX_PUBLISHABLE_KEY = "pk_test_sandbox_localstripe"
+WEBHOOK_ID = "dashboard"
+
+
+class SandboxError(RuntimeError):
+    """The sandbox cannot start; the message says what to do."""
+
+
+@dataclass
+class SandboxSettings:
+    """Kept in the instance folder so demo passwords and secrets survive restarts."""
+
+    webhook_secret: str
+    passwords: dict[str, str]
+
+    @classmethod
+    def load_or_create(cls, instance: Path) -> SandboxSettings:
+        path = instance / "sandbox.json"
+        if path.exists():
+            saved = json.loads(path.read_text())
+            return cls(saved["webhook_secret"], saved["passwords"])
+        settings = cls(
+            webhook_secret="whsec_" + secrets.token_hex(24),
+            passwords={role.value: secrets.token_urlsafe(12) for role in Role},
+        )
+        instance.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(
+                {"webhook_secret": settings.webhook_secret, "passwords": settings.passwords}, handle
+            )
+        return settings
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def ensure_port_free(port: int) -> None:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as error:
+            raise SandboxError(
+                f"Port {port} on 127.0.0.1 is in use. Stop what uses it, or pick another: "
+                f"make run PORT={port + 1}"
+            ) from error
+
+
+def wait_until(
+    check: Callable[[], bool], what: str, process: subprocess.Popen[bytes], timeout: float
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SandboxError(f"{what} exited with code {process.returncode} while starting.")
+        if check():
+            return
+        time.sleep(0.1)
+    raise SandboxError(f"{what} did not start within {timeout:.0f} s.")
+
+
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback only
+            return bool(response.status < 500)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def start_localstripe(instance: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [
+            sys.executable,
+            "-m",
+            "dashboard.sandbox.localstripe_server",
+            "--port",
+            str(port),
+            "--store",
+            str(instance / "localstripe.pickle"),
+        ]
+    )
+    base = f"http://127.0.0.1:{port}"
+    wait_until(lambda: answers(base + "/js.stripe.com/v3/"), "localstripe", process, 30)
+    return process, base
+
+
+def register_webhook(localstripe_base: str, url: str, secret: str) -> None:
+    """Tell localstripe where to send signed events (it forgets on restart)."""
+    body = urllib.parse.urlencode({"url": url, "secret": secret}).encode()
+    request = urllib.request.Request(  # noqa: S310 - loopback only
+        f"{localstripe_base}/_config/webhooks/{WEBHOOK_ID}",
+        data=body,
+        headers={"Authorization": f"Bearer {SANDBOX_SECRET_KEY}"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+        if response.status >= 300:
+            raise SandboxError(f"localstripe refused the webhook registration ({response.status}).")
+
+
+@dataclass
+class Sandbox:
+    """The processes the sandbox started, stopped together whatever happens."""
+
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            if process.poll() is None:
+                process.terminate()
+        for process in reversed(self.processes):
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def serve(
+    *, instance: Path, port: int, settings: SandboxSettings, echo: Callable[[str], None]
+) -> int:
+    """Start localstripe and gunicorn, wait for Ctrl-C or for either to die; stop both."""
+    ensure_port_free(port)
+    sandbox = Sandbox()
+
+    def on_terminate(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_terminate)
+    try:
+        localstripe, localstripe_base = start_localstripe(instance)
+        sandbox.processes.append(localstripe)
+        public_url = f"http://127.0.0.1:{port}"
+        register_webhook(localstripe_base, public_url + "/webhooks/stripe", settings.webhook_secret)
+        env = {
+            **os.environ,
+            "STRIPE_API_BASE": localstripe_base,
+            "STRIPE_SECRET_KEY": SANDBOX_SECRET_KEY,
+            "STRIPE_PUBLISHABLE_KEY": SANDBOX_PUBLISHABLE_KEY,
+            "STRIPE_WEBHOOK_SECRET": settings.webhook_secret,
+            "PUBLIC_BASE_URL": public_url,
+            "GUNICORN_BIND": f"127.0.0.1:{port}",
+        }
+        web = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "gunicorn", "--config", str(PROJECT_ROOT / "gunicorn.conf.py")],
+            cwd=PROJECT_ROOT,
+            env=env,
+        )
+        sandbox.processes.append(web)
+        wait_until(lambda: answers(public_url + "/healthz"), "gunicorn", web, 60)
+        echo(f"Dashboard: {public_url}/  (localstripe at {localstripe_base})")
+        echo("Press Ctrl-C to stop.")
+        while all(process.poll() is None for process in sandbox.processes):
+            time.sleep(0.5)
+        stopped = next(process for process in sandbox.processes if process.poll() is not None)
+        echo(f"A sandbox process exited (code {stopped.returncode}); stopping the rest.")
+        return 1
+    except KeyboardInterrupt:
+        echo("Stopping the sandbox.")
+        return 0
+    finally:
+        # A second Ctrl-C while stopping must not leave a server behind.
+        previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            sandbox.stop()
+        finally:
+            signal.signal(signal.SIGINT, previous_int)
+            signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,1 @@
+"""Use cases. They flush; the request or CLI command boundary commits."""

@@ -1,0 +1,41 @@
+"""Buyer pay links: signed, unguessable, expiring tokens that name exactly one order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+SALT = "dashboard.pay-link.v1"
+
+
+class PayLinkInvalid(Exception):
+    """Tampered, truncated or signed with another key: it names no order."""
+
+
+class PayLinkExpired(Exception):
+    """Genuine but older than the allowed age."""
+
+
+@dataclass(frozen=True)
+class PayLinks:
+    secret_key: str
+    max_age: int
+
+    def _serializer(self) -> URLSafeTimedSerializer:
+        return URLSafeTimedSerializer(self.secret_key, salt=SALT)
+
+    def token_for(self, order_id: int) -> str:
+        return self._serializer().dumps({"order": order_id})
+
+    def order_id_from(self, token: str) -> int:
+        try:
+            payload = self._serializer().loads(token, max_age=self.max_age)
+        except SignatureExpired as error:
+            raise PayLinkExpired from error
+        except BadSignature as error:
+            raise PayLinkInvalid from error
+        order_id = payload.get("order") if isinstance(payload, dict) else None
+        if not isinstance(order_id, int) or isinstance(order_id, bool):
+            raise PayLinkInvalid
+        return order_id

@@ -1,0 +1,125 @@
+"""Staff accounts: create, change role, deactivate, and sign-in with throttling."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from dashboard.extensions import db
+from dashboard.models import LoginAttempt, Role, User, utcnow
+
+log = logging.getLogger(__name__)
+
+MIN_PASSWORD_LENGTH = 12
+# A whole office may sit behind one address; allow it several people's worth of typos.
+IP_FAILURE_FACTOR = 4
+
+
+class UserError(ValueError):
+    """A user-management request that cannot be done; the message says why."""
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def find_by_email(email: str) -> User | None:
+    return db.session.scalar(select(User).where(User.email == normalize_email(email)))
+
+
+def check_password_strength(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"The password must be at least {MIN_PASSWORD_LENGTH} characters.")
+
+
+def create_user(email: str, password: str, role: Role) -> User:
+    email = normalize_email(email)
+    if "@" not in email:
+        raise UserError(f"{email!r} is not an email address.")
+    if find_by_email(email) is not None:
+        raise UserError(f"A user with the email {email} already exists.")
+    check_password_strength(password)
+    user = User(email=email, role=role.value, active=True)
+    user.set_password(password)
+    db.session.add(user)
+    db.session.flush()
+    log.info("user created", extra={"user_id": user.id, "role": user.role})
+    return user
+
+
+def _active_admins() -> int:
+    query = select(func.count()).where(User.role == Role.ADMIN.value, User.active.is_(True))
+    return db.session.scalar(query) or 0
+
+
+def _guard_last_admin(user: User) -> None:
+    if user.role == Role.ADMIN.value and user.active and _active_admins() <= 1:
+        raise UserError("This is the last active admin; make another admin first.")
+
+
+def set_role(user: User, role: Role) -> None:
+    if user.role == role.value:
+        return
+    _guard_last_admin(user)
+    user.role = role.value
+    db.session.flush()
+    log.info("user role changed", extra={"user_id": user.id, "role": user.role})
+
+
+def set_active(user: User, active: bool) -> None:
+    if user.active == active:
+        return
+    if not active:
+        _guard_last_admin(user)
+    user.active = active
+    db.session.flush()
+    log.info("user active changed", extra={"user_id": user.id, "active": active})
+
+
+def list_users() -> list[User]:
+    return list(db.session.scalars(select(User).order_by(User.email)))
+
+
+@dataclass(frozen=True)
+class SignIn:
+    user: User | None
+    throttled: bool = False
+    retry_after: int = 0
+
+
+def _recent_failures(window_start: object, **match: str) -> int:
+    query = select(func.count()).where(
+        LoginAttempt.succeeded.is_(False),
+        LoginAttempt.created_at >= window_start,
+        *(getattr(LoginAttempt, column) == value for column, value in match.items()),
+    )
+    return db.session.scalar(query) or 0
+
+
+def sign_in(
+    email: str, password: str, remote_addr: str, *, max_failures: int, window_seconds: int
+) -> SignIn:
+    """Check a password, unless this email or address failed too often recently.
+
+    While throttled the password is not even checked, so guessing gains nothing.
+    """
+    email = normalize_email(email)
+    window_start = utcnow() - timedelta(seconds=window_seconds)
+    if (
+        _recent_failures(window_start, email=email) >= max_failures
+        or _recent_failures(window_start, remote_addr=remote_addr)
+        >= max_failures * IP_FAILURE_FACTOR
+    ):
+        log.warning("sign-in throttled", extra={"remote_addr": remote_addr})
+        return SignIn(user=None, throttled=True, retry_after=window_seconds)
+    user = find_by_email(email)
+    ok = user is not None and user.active and user.check_password(password)
+    db.session.add(LoginAttempt(email=email, remote_addr=remote_addr, succeeded=ok))
+    db.session.flush()
+    if not ok:
+        log.info("sign-in failed", extra={"remote_addr": remote_addr})
+        return SignIn(user=None)
+    return SignIn(user=user)

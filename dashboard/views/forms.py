@@ -1,0 +1,113 @@
+"""Input parsing for every form: what a person typed becomes typed values or messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    EmailField,
+    FieldList,
+    Form,
+    FormField,
+    PasswordField,
+    SelectField,
+    StringField,
+    SubmitField,
+)
+from wtforms.validators import Email, InputRequired, Length, Optional
+
+from dashboard.domain.money import SUPPORTED_CURRENCIES, MoneyError, parse_major
+from dashboard.domain.orders import MAX_QUANTITY, LineDraft
+from dashboard.models import Role
+from dashboard.services.users import MIN_PASSWORD_LENGTH
+
+ROLE_CHOICES = [(role.value, role.value.capitalize()) for role in Role]
+MAX_LINES = 50
+
+
+class EmptyForm(FlaskForm):
+    """CSRF only: for action buttons."""
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[InputRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[InputRequired(), Length(max=1024)])
+    remember = BooleanField("Keep me signed in on this device")
+
+
+class OrderLineForm(Form):
+    """One line; all blank means "no line here", partly filled is an error."""
+
+    description = StringField("Description", validators=[Optional(), Length(max=500)])
+    quantity = StringField("Quantity", validators=[Optional(), Length(max=12)])
+    unit_price = StringField("Unit price", validators=[Optional(), Length(max=32)])
+
+    def is_blank(self) -> bool:
+        return not any(
+            (field.data or "").strip()
+            for field in (self.description, self.quantity, self.unit_price)
+        )
+
+
+class OrderForm(FlaskForm):
+    buyer_name = StringField("Buyer name", validators=[InputRequired(), Length(max=200)])
+    buyer_email = EmailField("Buyer email", validators=[InputRequired(), Email(), Length(max=254)])
+    currency = SelectField(
+        "Currency", choices=[(code, code) for code in SUPPORTED_CURRENCIES], default="USD"
+    )
+    lines = FieldList(FormField(OrderLineForm), min_entries=1, max_entries=MAX_LINES)
+    add_line = SubmitField("Add a line")
+    submit = SubmitField("Create order")
+
+    line_drafts: list[LineDraft]
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        ok: bool = super().validate(extra_validators)
+        self.line_drafts = []
+        currency = self.currency.data or ""
+        for entry in self.lines:
+            line: OrderLineForm = entry.form
+            if line.is_blank():
+                continue
+            draft = self._parse_line(line, currency)
+            if draft is None:
+                ok = False
+            else:
+                self.line_drafts.append(draft)
+        if not self.line_drafts and not any(entry.form.errors for entry in self.lines):
+            self.lines.errors.append("Add at least one line with a description and a price.")
+            ok = False
+        return ok
+
+    @staticmethod
+    def _parse_line(line: OrderLineForm, currency: str) -> LineDraft | None:
+        description = (line.description.data or "").strip()
+        if not description:
+            line.description.errors.append("Describe what is sold.")
+        quantity_text = (line.quantity.data or "").strip() or "1"
+        quantity = int(quantity_text) if quantity_text.isdigit() else 0
+        if not 1 <= quantity <= MAX_QUANTITY:
+            line.quantity.errors.append(f"A whole number from 1 to {MAX_QUANTITY:,}.")
+        unit_amount = None
+        try:
+            unit_amount = parse_major(line.unit_price.data or "", currency)
+        except MoneyError as error:
+            line.unit_price.errors.append(str(error))
+        if line.description.errors or line.quantity.errors or unit_amount is None:
+            return None
+        return LineDraft(description=description, quantity=quantity, unit_amount=unit_amount)
+
+
+class UserCreateForm(FlaskForm):
+    email = EmailField("Email", validators=[InputRequired(), Email(), Length(max=254)])
+    role = SelectField("Role", choices=ROLE_CHOICES, default=Role.STAFF.value)
+    password = PasswordField(
+        "Password",
+        validators=[InputRequired(), Length(min=MIN_PASSWORD_LENGTH, max=1024)],
+    )
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("Role", choices=ROLE_CHOICES)

@@ -1,0 +1,104 @@
+"""Orders: the list, the new-order form and the order page."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+
+from dashboard.domain.money import MoneyError
+from dashboard.domain.orders import OrderState
+from dashboard.services import orders, timeline
+from dashboard.services.pay_links import PayLinks
+from dashboard.views.access import READERS, STAFF, roles_required
+from dashboard.views.forms import OrderForm
+from dashboard.web import is_htmx
+
+bp = Blueprint("orders", __name__)
+
+
+def pay_links() -> PayLinks:
+    return PayLinks(current_app.config["SECRET_KEY"], current_app.config["PAY_LINK_MAX_AGE"])
+
+
+def _cursor(name: str) -> int | None:
+    raw = request.args.get(name, "")
+    if not raw:
+        return None
+    if not raw.isdigit() or len(raw) > 18:
+        abort(400, description=f"The {name} cursor must be an order number.")
+    return int(raw)
+
+
+@bp.route("/")
+@roles_required(*READERS)
+def home() -> ResponseReturnValue:
+    """The dashboard opens on the order list."""
+    return redirect(url_for("orders.index"))
+
+
+@bp.route("/orders")
+@roles_required(*READERS)
+def index() -> ResponseReturnValue:
+    """Orders, newest first; filter by state, search by number, email or Stripe id."""
+    state_arg = request.args.get("state", "")
+    try:
+        state = OrderState(state_arg) if state_arg else None
+    except ValueError:
+        abort(400, description=f"There is no order state called {state_arg!r}.")
+    search = request.args.get("q", "")[:254]
+    page = orders.list_orders(
+        state=state,
+        search=search,
+        older_than=_cursor("older_than"),
+        newer_than=_cursor("newer_than"),
+        per_page=current_app.config["ORDERS_PER_PAGE"],
+    )
+    context = {"page": page, "state": state, "search": search, "states": list(OrderState)}
+    if is_htmx():
+        return render_template("partials/_order_rows.html", **context)
+    return render_template("pages/orders/index.html", **context)
+
+
+@bp.route("/orders/new", methods=["GET", "POST"])
+@roles_required(*STAFF)
+def new() -> ResponseReturnValue:
+    """Create an order: buyer, currency and one or more lines."""
+    form = OrderForm()
+    if form.add_line.data and len(form.lines) < form.lines.max_entries:
+        form.lines.append_entry()
+        return render_template("pages/orders/new.html", form=form)
+    if not form.validate_on_submit():
+        status = 422 if form.is_submitted() else 200
+        return render_template("pages/orders/new.html", form=form), status
+    try:
+        order = orders.create_order(
+            actor=current_user._get_current_object(),
+            buyer_name=form.buyer_name.data or "",
+            buyer_email=form.buyer_email.data or "",
+            currency=form.currency.data or "",
+            lines=form.line_drafts,
+        )
+    except MoneyError as error:
+        form.form_errors.append(str(error))
+        return render_template("pages/orders/new.html", form=form), 422
+    return redirect(url_for("orders.detail", order_id=order.id), code=303)
+
+
+@bp.route("/orders/<int:order_id>")
+@roles_required(*READERS)
+def detail(order_id: int) -> ResponseReturnValue:
+    """One order: lines, totals, state, the buyer's pay link and the timeline."""
+    order = orders.get_order(order_id)
+    if order is None:
+        abort(404, description=f"There is no order #{order_id}.")
+    pay_url = current_app.config["PUBLIC_BASE_URL"] + url_for(
+        "pay.show", token=pay_links().token_for(order.id)
+    )
+    return render_template(
+        "pages/orders/detail.html",
+        order=order,
+        pay_url=pay_url,
+        pay_link_days=current_app.config["PAY_LINK_MAX_AGE"] // 86400,
+        entries=timeline.entries_for(order.id),
+    )

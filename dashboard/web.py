@@ -1,0 +1,118 @@
+"""The HTTP boundary: one commit per request, error pages, security headers, sign-in."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from dashboard.domain.money import format_minor
+from dashboard.extensions import db, login_manager
+from dashboard.models import User
+
+log = logging.getLogger(__name__)
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/healthz") or request.path.startswith("/webhooks/")
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    if not user_id.isdigit():
+        return None
+    user = db.session.get(User, int(user_id))
+    return user if user is not None and user.active else None
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
+    """SQLite leaves foreign keys unenforced unless asked, per connection."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+
+def _error_page(code: int, title: str, message: str) -> tuple[Response | str, int]:
+    if wants_json():
+        return jsonify(error=title, message=message), code
+    return render_template("pages/error.html", code=code, title=title, message=message), code
+
+
+def init_app(app: Flask) -> None:
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Sign in to continue."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "strong"
+
+    @app.after_request
+    def commit_or_roll_back(response: Response) -> Response:
+        """The one place a request's writes become durable: only when it succeeded."""
+        if response.status_code < 400:
+            db.session.commit()
+        else:
+            db.session.rollback()
+        return response
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if app.config["PREFERRED_URL_SCHEME"] == "https":
+            response.headers.setdefault(
+                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
+            )
+        return response
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError) -> tuple[Response | str, int]:
+        return _error_page(
+            400,
+            "The form expired or was not sent by this dashboard",
+            "Nothing was changed. Reload the page and try again.",
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> tuple[Response | str, int] | HTTPException:
+        if error.code is None or error.code < 400:
+            return error
+        return _error_page(error.code, error.name, error.description or "")
+
+    @app.errorhandler(InternalServerError)
+    def unexpected_error(error: InternalServerError) -> tuple[Response | str, int]:
+        """Flask has logged the traceback; the person gets a page without it."""
+        db.session.rollback()
+        return _error_page(
+            500,
+            "Something went wrong on our side",
+            "Nothing was changed by this request. Try again in a moment.",
+        )
+
+    @app.template_filter("money")
+    def money_filter(amount_minor: int, currency: str) -> str:
+        return format_minor(amount_minor, currency)
+
+    @app.template_filter("when")
+    def when_filter(moment: datetime | None) -> str:
+        if moment is None:
+            return ""
+        return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

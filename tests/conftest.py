@@ -1,0 +1,156 @@
+"""Fixtures: a migrated database per backend, an app per test, and signed-in clients.
+
+Every test that takes `app` runs on SQLite, and again on PostgreSQL when
+TEST_DATABASE_URL is set (CI sets it).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from sqlalchemy import create_engine, text
+
+from dashboard import MIGRATIONS_DIR, create_app
+from dashboard.config import normalize_database_url
+from dashboard.domain.orders import LineDraft
+from dashboard.extensions import db
+from dashboard.models import Order, Role, User
+from dashboard.services import orders as order_service
+from dashboard.services import users as user_service
+
+PASSWORD = "correct horse battery"
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+BACKENDS = ["sqlite", "postgresql"] if TEST_DATABASE_URL else ["sqlite"]
+
+
+def reset_postgres_schema(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def base_config(database_url: str) -> dict[str, Any]:
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key-not-for-production",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "PUBLIC_BASE_URL": "http://dashboard.test",
+        "STRIPE_SECRET_KEY": "",
+        "STRIPE_API_BASE": "",
+        "STRIPE_WEBHOOK_SECRETS": [],
+    }
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """An empty database brought to the latest migration once per backend."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite'}"
+    else:
+        url = normalize_database_url(TEST_DATABASE_URL)
+        reset_postgres_schema(url)
+    migrator = create_app(base_config(url), instance_path=str(tmp_path_factory.mktemp("inst")))
+    with migrator.app_context():
+        upgrade(directory=str(MIGRATIONS_DIR))
+        db.engine.dispose()
+    return url
+
+
+@pytest.fixture
+def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    app = create_app(base_config(database_url), instance_path=str(tmp_path / "instance"))
+    yield app
+    with app.app_context():
+        db.session.remove()
+        with db.engine.begin() as connection:
+            for table in reversed(db.metadata.sorted_tables):
+                connection.execute(table.delete())
+        db.engine.dispose()
+
+
+@pytest.fixture
+def make_user(app: Flask) -> Callable[..., User]:
+    def make(role: Role = Role.STAFF, email: str | None = None, password: str = PASSWORD) -> User:
+        with app.app_context():
+            user = user_service.create_user(email or f"{role.value}@shop.test", password, role)
+            db.session.commit()
+            db.session.refresh(user)
+            db.session.expunge(user)
+            return user
+
+    return make
+
+
+@pytest.fixture
+def make_order(app: Flask) -> Callable[..., Order]:
+    """Factory: an order written through the real service, committed."""
+
+    def make(
+        *,
+        buyer_email: str = "buyer@example.com",
+        currency: str = "USD",
+        lines: list[LineDraft] | None = None,
+        state: str | None = None,
+        **columns: Any,
+    ) -> Order:
+        with app.app_context():
+            order = order_service.create_order(
+                actor=None,
+                buyer_name="Buyer Name",
+                buyer_email=buyer_email,
+                currency=currency,
+                lines=lines or [LineDraft("Widget", 2, 1250)],
+            )
+            if state is not None:
+                order.state = state
+            for column, value in columns.items():
+                setattr(order, column, value)
+            db.session.commit()
+            db.session.refresh(order)
+            db.session.expunge(order)
+            return order
+
+    return make
+
+
+_CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+
+
+def csrf_token(client: FlaskClient) -> str:
+    """The CSRF token of the client's session, read from a page as a browser would."""
+    page = client.get("/this-page-does-not-exist").get_data(as_text=True)
+    match = _CSRF_META.search(page)
+    assert match, "every HTML page carries the CSRF token"
+    return match.group(1)
+
+
+def post_form(client: FlaskClient, path: str, data: dict[str, Any] | None = None, **kw: Any) -> Any:
+    return client.post(path, data={**(data or {}), "csrf_token": csrf_token(client)}, **kw)
+
+
+def login(client: FlaskClient, email: str, password: str = PASSWORD) -> Any:
+    return post_form(client, "/login", {"email": email, "password": password})
+
+
+@pytest.fixture
+def signed_in(app: Flask, make_user: Callable[..., User]) -> Callable[[Role], FlaskClient]:
+    """A fresh client signed in with a new user of the given role."""
+
+    def sign_in(role: Role) -> FlaskClient:
+        user = make_user(role)
+        client = app.test_client()
+        response = login(client, user.email)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return client
+
+    return sign_in
