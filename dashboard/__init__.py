@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ def create_app(
     from dashboard.extensions import csrf, db, login_manager, migrate
     from dashboard.views import register_blueprints
 
+    # INSTANCE_PATH (absolute) moves the instance folder, e.g. for tests; gunicorn inherits it.
+    instance_path = instance_path or os.environ.get("INSTANCE_PATH") or None
     app = Flask(
         __name__,
         instance_path=instance_path,
@@ -31,6 +34,7 @@ def create_app(
     app.config.from_mapping(config.from_environment(instance))
     if test_config is not None:
         app.config.from_mapping(test_config)
+    app.config.from_mapping(config.derived(app.config))
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = config.generated_secret_key(instance)
 

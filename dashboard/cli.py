@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
 from flask_migrate import upgrade
 
 from dashboard import MIGRATIONS_DIR
@@ -36,7 +37,7 @@ def _read_password(from_stdin: bool) -> str:
     return password
 
 
-user_cli = click.Group("user", help="Manage dashboard accounts.")
+user_cli = AppGroup("user", help="Manage dashboard accounts.")
 
 
 @user_cli.command("create")
@@ -115,6 +116,7 @@ def _migrate_and_seed() -> list[str]:
 
 
 @click.command("seed-demo")
+@with_appcontext
 def seed_demo() -> None:
     """Migrate and write the demo users and orders (safe to run again)."""
     click.echo("Demo logins:")
@@ -123,6 +125,7 @@ def seed_demo() -> None:
 
 
 @click.command("sandbox")
+@with_appcontext
 @click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)
 def sandbox(port: int) -> None:
     """Run the dashboard offline: localstripe for Stripe, demo data, on 127.0.0.1."""

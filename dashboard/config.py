@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +54,6 @@ def _int(name: str, default: int) -> int:
 
 def from_environment(instance_path: Path) -> dict[str, Any]:
     """Every setting the app reads, taken from the environment."""
-    public_base_url = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
-    https = public_base_url.startswith("https://")
     return {
         "SECRET_KEY": os.environ.get("SECRET_KEY", ""),
         "SQLALCHEMY_DATABASE_URI": normalize_database_url(
@@ -65,18 +64,25 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         "STRIPE_PUBLISHABLE_KEY": os.environ.get("STRIPE_PUBLISHABLE_KEY", ""),
         "STRIPE_WEBHOOK_SECRETS": _csv("STRIPE_WEBHOOK_SECRET"),
         "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE", "").rstrip("/"),
-        "PUBLIC_BASE_URL": public_base_url,
+        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         "PAY_LINK_MAX_AGE": _int("PAY_LINK_MAX_AGE", 7 * 24 * 3600),
         "ORDERS_PER_PAGE": _int("ORDERS_PER_PAGE", 50),
         "LOGIN_MAX_FAILURES": _int("LOGIN_MAX_FAILURES", 5),
         "LOGIN_FAILURE_WINDOW": _int("LOGIN_FAILURE_WINDOW", 15 * 60),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": https,
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
-        "REMEMBER_COOKIE_SECURE": https,
-        "PREFERRED_URL_SCHEME": "https" if https else "http",
         # CSRF tokens live as long as the session, so a form left open over lunch still posts.
         "WTF_CSRF_TIME_LIMIT": None,
+    }
+
+
+def derived(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """Settings that follow from others: served over https means Secure cookies and HSTS."""
+    https = str(settings["PUBLIC_BASE_URL"]).startswith("https://")
+    return {
+        "SESSION_COOKIE_SECURE": https,
+        "REMEMBER_COOKIE_SECURE": https,
+        "PREFERRED_URL_SCHEME": "https" if https else "http",
     }

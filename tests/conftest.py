@@ -78,11 +78,18 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
         db.engine.dispose()
 
 
+@pytest.fixture(autouse=True)
+def _push_request_context() -> None:
+    """Replaces pytest-flask's fixture of this name, which keeps one request context open
+    for the whole test: every client request would then share its `g` and database
+    session, as no two real requests do, and hide bugs a real server would show."""
+
+
 @pytest.fixture
 def make_user(app: Flask) -> Callable[..., User]:
     def make(role: Role = Role.STAFF, email: str | None = None, password: str = PASSWORD) -> User:
         with app.app_context():
-            user = user_service.create_user(email or f"{role.value}@shop.test", password, role)
+            user = user_service.create_user(email or f"{role.value}@shop.example", password, role)
             db.session.commit()
             db.session.refresh(user)
             db.session.expunge(user)

@@ -32,7 +32,7 @@ SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "KRW": "₩"}
 # Stripe accepts at most eight digits of minor units for a charge (99,999,999).
 MAX_AMOUNT_MINOR = 99_999_999
 
-_AMOUNT = re.compile(r"^(?P<whole>\d+)(?:\.(?P<frac>\d*))?$")
+_AMOUNT = re.compile(r"(?P<whole>[0-9]+)(?:\.(?P<frac>[0-9]*))?")
 
 
 class MoneyError(ValueError):

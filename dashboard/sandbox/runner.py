@@ -64,6 +64,8 @@ def free_port() -> int:
 
 def ensure_port_free(port: int) -> None:
     with socket.socket() as probe:
+        # As gunicorn does: connections of a just-stopped server (TIME_WAIT) do not count.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError as error:
@@ -95,6 +97,7 @@ def answers(url: str) -> bool:
 
 
 def start_localstripe(instance: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """Start it without waiting: the caller must own the process before it can be stopped."""
     port = free_port()
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [
@@ -107,9 +110,7 @@ def start_localstripe(instance: Path) -> tuple[subprocess.Popen[bytes], str]:
             str(instance / "localstripe.pickle"),
         ]
     )
-    base = f"http://127.0.0.1:{port}"
-    wait_until(lambda: answers(base + "/js.stripe.com/v3/"), "localstripe", process, 30)
-    return process, base
+    return process, f"http://127.0.0.1:{port}"
 
 
 def register_webhook(localstripe_base: str, url: str, secret: str) -> None:
@@ -158,6 +159,8 @@ def serve(
     try:
         localstripe, localstripe_base = start_localstripe(instance)
         sandbox.processes.append(localstripe)
+        ready = localstripe_base + "/js.stripe.com/v3/"
+        wait_until(lambda: answers(ready), "localstripe", localstripe, 30)
         public_url = f"http://127.0.0.1:{port}"
         register_webhook(localstripe_base, public_url + "/webhooks/stripe", settings.webhook_secret)
         env = {

@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
 
 from dashboard.extensions import db
@@ -37,8 +38,10 @@ def check_password_strength(password: str) -> None:
 
 def create_user(email: str, password: str, role: Role) -> User:
     email = normalize_email(email)
-    if "@" not in email:
-        raise UserError(f"{email!r} is not an email address.")
+    try:
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError as error:
+        raise UserError(f"{email!r} is not a usable email address: {error}") from error
     if find_by_email(email) is not None:
         raise UserError(f"A user with the email {email} already exists.")
     check_password_strength(password)

@@ -12,6 +12,7 @@ from wtforms import (
     Form,
     FormField,
     PasswordField,
+    SelectChoice,
     SelectField,
     StringField,
     SubmitField,
@@ -23,7 +24,7 @@ from dashboard.domain.orders import MAX_QUANTITY, LineDraft
 from dashboard.models import Role
 from dashboard.services.users import MIN_PASSWORD_LENGTH
 
-ROLE_CHOICES = [(role.value, role.value.capitalize()) for role in Role]
+ROLE_CHOICES = [SelectChoice(role.value, role.value.capitalize()) for role in Role]
 MAX_LINES = 50
 
 
@@ -55,7 +56,7 @@ class OrderForm(FlaskForm):
     buyer_name = StringField("Buyer name", validators=[InputRequired(), Length(max=200)])
     buyer_email = EmailField("Buyer email", validators=[InputRequired(), Email(), Length(max=254)])
     currency = SelectField(
-        "Currency", choices=[(code, code) for code in SUPPORTED_CURRENCIES], default="USD"
+        "Currency", choices=[SelectChoice(code) for code in SUPPORTED_CURRENCIES], default="USD"
     )
     lines = FieldList(FormField(OrderLineForm), min_entries=1, max_entries=MAX_LINES)
     add_line = SubmitField("Add a line")
@@ -87,7 +88,8 @@ class OrderForm(FlaskForm):
         if not description:
             line.description.errors.append("Describe what is sold.")
         quantity_text = (line.quantity.data or "").strip() or "1"
-        quantity = int(quantity_text) if quantity_text.isdigit() else 0
+        is_number = quantity_text.isascii() and quantity_text.isdigit()
+        quantity = int(quantity_text) if is_number and len(quantity_text) < 8 else 0
         if not 1 <= quantity <= MAX_QUANTITY:
             line.quantity.errors.append(f"A whole number from 1 to {MAX_QUANTITY:,}.")
         unit_amount = None
@@ -105,7 +107,14 @@ class UserCreateForm(FlaskForm):
     role = SelectField("Role", choices=ROLE_CHOICES, default=Role.STAFF.value)
     password = PasswordField(
         "Password",
-        validators=[InputRequired(), Length(min=MIN_PASSWORD_LENGTH, max=1024)],
+        validators=[
+            InputRequired(),
+            Length(
+                min=MIN_PASSWORD_LENGTH,
+                max=1024,
+                message=f"The password must be at least {MIN_PASSWORD_LENGTH} characters.",
+            ),
+        ],
     )
 
 

@@ -25,9 +25,9 @@ def _cursor(name: str) -> int | None:
     raw = request.args.get(name, "")
     if not raw:
         return None
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 10:
         abort(400, description=f"The {name} cursor must be an order number.")
-    return int(raw)
+    return min(int(raw), 2**31)
 
 
 @bp.route("/")

@@ -1,0 +1,109 @@
+"""Who may reach what: every route of the app, for every kind of visitor."""
+
+import logging
+
+import pytest
+from flask import Flask
+
+from dashboard.models import Role
+from dashboard.views import UndeclaredRoute, register_blueprints
+from dashboard.views.orders import pay_links
+from tests.conftest import login, post_form
+
+ANON, SUPPORT, STAFF, ADMIN = "anonymous", "support", "staff", "admin"
+VISITORS = (ANON, SUPPORT, STAFF, ADMIN)
+
+# (endpoint, method): path template, form data, expected status per visitor.
+# 302 for anonymous means "sent to the sign-in page"; 403 means refused.
+MATRIX = {
+    ("auth.login", "GET"): ("/login", None, (200, 302, 302, 302)),
+    ("auth.login", "POST"): ("/login", {}, (422, 302, 302, 302)),
+    ("auth.logout", "POST"): ("/logout", {}, (302, 302, 302, 302)),
+    ("orders.home", "GET"): ("/", None, (302, 302, 302, 302)),
+    ("orders.index", "GET"): ("/orders", None, (302, 200, 200, 200)),
+    ("orders.new", "GET"): ("/orders/new", None, (302, 403, 200, 200)),
+    ("orders.new", "POST"): ("/orders/new", {}, (302, 403, 422, 422)),
+    ("orders.detail", "GET"): ("/orders/{order_id}", None, (302, 200, 200, 200)),
+    ("pay.show", "GET"): ("/pay/{token}", None, (200, 200, 200, 200)),
+    ("admin.user_list", "GET"): ("/admin/users", None, (302, 403, 403, 200)),
+    ("admin.user_create", "POST"): ("/admin/users", {}, (302, 403, 403, 422)),
+    ("admin.user_role", "POST"): (
+        "/admin/users/{user_id}/role",
+        {"role": "support"},
+        (302, 403, 403, 303),
+    ),
+    ("admin.user_deactivate", "POST"): (
+        "/admin/users/{user_id}/deactivate",
+        {},
+        (302, 403, 403, 303),
+    ),
+    ("admin.user_reactivate", "POST"): (
+        "/admin/users/{user_id}/reactivate",
+        {},
+        (302, 403, 403, 303),
+    ),
+    ("health.healthz", "GET"): ("/healthz", None, (200, 200, 200, 200)),
+}
+
+
+def test_every_route_has_a_row_in_the_matrix(app):
+    routes = {
+        (rule.endpoint, method)
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint != "static"
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+    assert routes == set(MATRIX), "add the new route to MATRIX with its expected statuses"
+
+
+@pytest.mark.parametrize("route", sorted(MATRIX), ids=lambda r: f"{r[1]} {r[0]}")
+def test_role_route_matrix(app, make_user, make_order, route):
+    template, data, expected = MATRIX[route]
+    order = make_order()
+    target = make_user(Role.SUPPORT, email="target@shop.example")
+    with app.test_request_context():
+        token = pay_links().token_for(order.id)
+    path = template.format(order_id=order.id, user_id=target.id, token=token)
+    for visitor, status in zip(VISITORS, expected, strict=True):
+        client = app.test_client()
+        if visitor != ANON:
+            make_user(Role(visitor), email=f"{visitor}@shop.example")
+            assert login(client, f"{visitor}@shop.example").status_code == 302
+        response = client.get(path) if data is None else post_form(client, path, data)
+        assert response.status_code == status, f"{visitor} {route}"
+        if status == 302 and visitor == ANON and route[0] not in {"auth.logout", "orders.home"}:
+            assert response.headers["Location"].startswith("/login")
+
+
+def test_forbidden_post_is_audited(signed_in, make_order, caplog):
+    client = signed_in(Role.SUPPORT)
+    with caplog.at_level(logging.WARNING, logger="dashboard.audit"):
+        response = post_form(client, "/orders/new", {"buyer_name": "x"})
+    assert response.status_code == 403
+    (record,) = [r for r in caplog.records if r.name == "dashboard.audit"]
+    assert record.method == "POST"
+    assert record.path == "/orders/new"
+    assert record.role == "support"
+    assert "forbidden" in record.getMessage()
+
+
+def test_a_route_without_an_access_rule_stops_the_app_from_starting():
+    app = Flask(__name__)
+
+    @app.route("/forgotten")
+    def forgotten():
+        return "open to all by accident"
+
+    with pytest.raises(UndeclaredRoute, match="forgotten"):
+        register_blueprints(app)
+
+
+def test_staff_page_links_follow_the_role(signed_in):
+    support_page = signed_in(Role.SUPPORT).get("/orders").get_data(as_text=True)
+    assert 'href="/orders/new"' not in support_page
+    assert 'href="/admin/users"' not in support_page
+    staff_page = signed_in(Role.STAFF).get("/orders").get_data(as_text=True)
+    assert 'href="/orders/new"' in staff_page
+    assert 'href="/admin/users"' not in staff_page
+    admin_page = signed_in(Role.ADMIN).get("/orders").get_data(as_text=True)
+    assert 'href="/admin/users"' in admin_page

@@ -1,0 +1,101 @@
+"""`flask user ...`: account management from the command line."""
+
+import pytest
+from sqlalchemy import select
+
+from dashboard.extensions import db
+from dashboard.models import Role, User
+from tests.conftest import PASSWORD, login
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def create(runner, email, role="staff", password=PASSWORD):
+    return runner.invoke(
+        args=["user", "create", email, "--role", role, "--password-stdin"], input=password + "\n"
+    )
+
+
+def test_create_user_from_stdin_then_sign_in(app, runner):
+    result = create(runner, "New@Shop.example", "support")
+    assert result.exit_code == 0, result.output
+    assert "Created new@shop.example (support)." in result.output
+    assert PASSWORD not in result.output
+    assert login(app.test_client(), "new@shop.example").status_code == 302
+
+
+def test_create_user_with_prompted_password(app, runner):
+    result = runner.invoke(
+        args=["user", "create", "p@shop.example", "--role", "admin"],
+        input=f"{PASSWORD}\n{PASSWORD}\n",
+    )
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        assert db.session.scalar(select(User.role).where(User.email == "p@shop.example")) == "admin"
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "message"),
+    [
+        (
+            ["user", "create", "a@shop.example", "--role", "boss", "--password-stdin"],
+            PASSWORD,
+            "boss",
+        ),
+        (["user", "create", "a@shop.example", "--password-stdin"], PASSWORD, "--role"),
+        (
+            ["user", "create", "a@shop.example", "--role", "staff", "--password-stdin"],
+            "short",
+            "12",
+        ),
+        (["user", "create", "not-email", "--role", "staff", "--password-stdin"], PASSWORD, "email"),
+        (["user", "set-role", "ghost@shop.example", "admin"], "", "There is no user"),
+        (["user", "deactivate", "ghost@shop.example"], "", "There is no user"),
+    ],
+)
+def test_bad_arguments_fail_with_a_message_and_write_nothing(app, runner, args, stdin, message):
+    result = runner.invoke(args=args, input=stdin + "\n")
+    assert result.exit_code != 0
+    assert message in result.output
+    with app.app_context():
+        assert db.session.scalars(select(User)).all() == []
+
+
+def test_duplicate_email_is_refused(runner):
+    assert create(runner, "dup@shop.example").exit_code == 0
+    result = create(runner, "DUP@shop.example")
+    assert result.exit_code == 1
+    assert "already exists" in result.output
+
+
+def test_set_role_deactivate_reactivate_and_list(app, runner):
+    create(runner, "admin@shop.example", "admin")
+    create(runner, "s@shop.example", "staff")
+    assert runner.invoke(args=["user", "set-role", "s@shop.example", "support"]).exit_code == 0
+    assert runner.invoke(args=["user", "deactivate", "s@shop.example"]).exit_code == 0
+    listing = runner.invoke(args=["user", "list"]).output
+    assert "s@shop.example\tsupport\tdeactivated" in listing
+    assert "admin@shop.example\tadmin\tactive" in listing
+    assert login(app.test_client(), "s@shop.example").status_code == 200  # refused
+    assert runner.invoke(args=["user", "reactivate", "s@shop.example"]).exit_code == 0
+    assert login(app.test_client(), "s@shop.example").status_code == 302
+
+
+def test_last_admin_cannot_be_demoted_or_deactivated(runner):
+    create(runner, "only@shop.example", "admin")
+    for args in (
+        ["user", "set-role", "only@shop.example", "staff"],
+        ["user", "deactivate", "only@shop.example"],
+    ):
+        result = runner.invoke(args=args)
+        assert result.exit_code == 1
+        assert "last active admin" in result.output
+    create(runner, "second@shop.example", "admin")
+    assert runner.invoke(args=["user", "set-role", "only@shop.example", "staff"]).exit_code == 0
+
+
+def test_roles_are_the_three_documented(runner):
+    assert {role.value for role in Role} == {"admin", "staff", "support"}

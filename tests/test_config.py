@@ -1,0 +1,110 @@
+"""The app factory and configuration from the environment."""
+
+import os
+import stat
+
+import pytest
+
+from dashboard import create_app
+from dashboard.config import ConfigError
+
+ENV_NAMES = (
+    "SECRET_KEY",
+    "DATABASE_URL",
+    "STRIPE_SECRET_KEY",
+    "STRIPE_PUBLISHABLE_KEY",
+    "STRIPE_WEBHOOK_SECRET",
+    "STRIPE_API_BASE",
+    "PUBLIC_BASE_URL",
+    "PAY_LINK_MAX_AGE",
+)
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    for name in ENV_NAMES:
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_defaults_are_embedded_and_safe(clean_env, tmp_path):
+    app = create_app(instance_path=str(tmp_path))
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'dashboard.sqlite'}"
+    assert app.config["STRIPE_API_BASE"] == ""  # unset means real Stripe, never a guess
+    assert app.config["STRIPE_WEBHOOK_SECRETS"] == []
+    assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+    assert app.config["SESSION_COOKIE_HTTPONLY"] is True
+    assert app.config["SESSION_COOKIE_SECURE"] is False
+    assert not app.testing
+
+
+def test_secret_key_is_generated_once_into_the_instance_folder(clean_env, tmp_path):
+    first = create_app(instance_path=str(tmp_path)).config["SECRET_KEY"]
+    second = create_app(instance_path=str(tmp_path)).config["SECRET_KEY"]
+    assert first == second
+    assert len(first) >= 64 and first != "dev"
+    key_file = tmp_path / "secret_key"
+    assert key_file.read_text() == first
+    assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+    other_instance = create_app(instance_path=str(tmp_path / "other")).config["SECRET_KEY"]
+    assert other_instance != first
+
+
+def test_secret_key_from_the_environment_wins_and_writes_nothing(clean_env, tmp_path):
+    clean_env.setenv("SECRET_KEY", "from-the-environment")
+    assert create_app(instance_path=str(tmp_path)).config["SECRET_KEY"] == "from-the-environment"
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_settings_from_the_environment(clean_env, tmp_path):
+    clean_env.setenv("DATABASE_URL", "postgres://u@db.internal:5432/shop")
+    clean_env.setenv("STRIPE_WEBHOOK_SECRET", "whsec_new, whsec_old ,")
+    clean_env.setenv("STRIPE_API_BASE", "http://127.0.0.1:8420/")
+    clean_env.setenv("PUBLIC_BASE_URL", "https://pay.shop.example/")
+    clean_env.setenv("PAY_LINK_MAX_AGE", "3600")
+    app = create_app(instance_path=str(tmp_path))
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@db.internal:5432/shop"
+    assert app.config["STRIPE_WEBHOOK_SECRETS"] == ["whsec_new", "whsec_old"]
+    assert app.config["STRIPE_API_BASE"] == "http://127.0.0.1:8420"
+    assert app.config["PUBLIC_BASE_URL"] == "https://pay.shop.example"
+    assert app.config["PAY_LINK_MAX_AGE"] == 3600
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["PREFERRED_URL_SCHEME"] == "https"
+
+
+def test_malformed_number_setting_names_itself(clean_env, tmp_path):
+    clean_env.setenv("PAY_LINK_MAX_AGE", "a week")
+    with pytest.raises(ConfigError, match="PAY_LINK_MAX_AGE must be a whole number"):
+        create_app(instance_path=str(tmp_path))
+
+
+def test_security_headers_on_every_page(client):
+    for path in ("/login", "/healthz", "/no-such-page"):
+        headers = client.get(path).headers
+        assert "default-src 'self'" in headers["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Referrer-Policy"] == "same-origin"
+        assert "Strict-Transport-Security" not in headers
+
+
+def test_hsts_when_served_over_https(database_url, tmp_path):
+    from tests.conftest import base_config
+
+    app = create_app(
+        {**base_config(database_url), "PUBLIC_BASE_URL": "https://pay.shop.example"},
+        instance_path=str(tmp_path),
+    )
+    assert "max-age=" in app.test_client().get("/login").headers["Strict-Transport-Security"]
+
+
+def test_wsgi_module_exposes_the_app(clean_env, tmp_path, monkeypatch):
+    clean_env.setenv("SECRET_KEY", "k")
+    clean_env.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'w.sqlite'}")
+    import importlib
+
+    import wsgi
+
+    importlib.reload(wsgi)
+    assert wsgi.app.name == "dashboard"
+    assert "orders.index" in wsgi.app.view_functions
