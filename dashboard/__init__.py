@@ -19,6 +19,7 @@ def create_app(
     """Build the app from the environment; tests pass overrides in test_config."""
     from dashboard import cli, config, web
     from dashboard.extensions import csrf, db, login_manager, migrate
+    from dashboard.payments import gateway as payments_gateway
     from dashboard.views import register_blueprints
 
     # INSTANCE_PATH (absolute) moves the instance folder, e.g. for tests; gunicorn inherits it.
@@ -38,6 +39,7 @@ def create_app(
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = config.generated_secret_key(instance)
 
+    payments_gateway.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     csrf.init_app(app)

@@ -52,6 +52,13 @@ def _int(name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number, not {raw!r}.") from error
 
 
+def _choice(name: str, allowed: tuple[str, ...], default: str) -> str:
+    raw = os.environ.get(name) or default
+    if raw not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {raw!r}.")
+    return raw
+
+
 def from_environment(instance_path: Path) -> dict[str, Any]:
     """Every setting the app reads, taken from the environment."""
     return {
@@ -67,6 +74,10 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         "PAY_LINK_MAX_AGE": _int("PAY_LINK_MAX_AGE", 7 * 24 * 3600),
         "ORDERS_PER_PAGE": _int("ORDERS_PER_PAGE", 50),
+        "DEFAULT_PAYMENT_METHOD": _choice(
+            "DEFAULT_PAYMENT_METHOD", ("checkout", "payment_page"), "checkout"
+        ),
+        "CHECKOUT_SESSION_LIFETIME": _int("CHECKOUT_SESSION_LIFETIME", 23 * 3600),
         "LOGIN_MAX_FAILURES": _int("LOGIN_MAX_FAILURES", 5),
         "LOGIN_FAILURE_WINDOW": _int("LOGIN_FAILURE_WINDOW", 15 * 60),
         "SESSION_COOKIE_HTTPONLY": True,

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -101,6 +102,8 @@ class Order(Model):
     __tablename__ = "orders"
     __table_args__ = (
         CheckConstraint("total_amount > 0", name="total_positive"),
+        # The last line of defence against moving money twice: never refund more than taken.
+        CheckConstraint("amount_refunded <= amount_captured", name="refund_within_capture"),
         # The list page's queries: newest first, by state, by buyer email prefix.
         Index("ix_orders_state_id", "state", "id"),
         Index("ix_orders_buyer_email_id", "buyer_email", "id"),
@@ -120,6 +123,15 @@ class Order(Model):
     stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(255), index=True)
     stripe_checkout_session_id: Mapped[str | None] = mapped_column(String(255), index=True)
     stripe_charge_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    # How the buyer pays: "checkout" (Stripe's page) or "payment_page" (ours); None = default.
+    payment_method: Mapped[str | None] = mapped_column(String(16))
+    amount_authorized: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    amount_capturable: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    amount_captured: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    amount_refunded: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    authorized_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    capture_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_payment_error: Mapped[str | None] = mapped_column(String(500))
 
     created_by: Mapped[User | None] = relationship()
     lines: Mapped[list[OrderLine]] = relationship(
@@ -138,6 +150,10 @@ class Order(Model):
     @property
     def total_display(self) -> str:
         return format_minor(self.total_amount, self.currency)
+
+    @property
+    def amount_refundable(self) -> int:
+        return max(self.amount_captured - self.amount_refunded, 0)
 
 
 class OrderLine(Model):
@@ -163,6 +179,7 @@ class TimelineKind(StrEnum):
     API_CALL = "api_call"
     WEBHOOK = "webhook"
     STATE_CHANGE = "state_change"
+    OUTBOX = "outbox"
 
 
 class TimelineEntry(Model):
@@ -180,3 +197,69 @@ class TimelineEntry(Model):
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     actor: Mapped[User | None] = relationship()
+
+
+class RequestStatus(StrEnum):
+    PENDING = "pending"  # key saved, call not answered yet
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # Stripe answered no; nothing moved
+    UNKNOWN = "unknown"  # no answer (timeout, connection lost): settled by re-reading
+
+
+IN_FLIGHT = (RequestStatus.PENDING.value, RequestStatus.UNKNOWN.value)
+MONEY_ACTIONS = ("capture", "void", "refund")
+
+
+class StripeRequest(Model):
+    """Every call that asks Stripe to do something, saved with its idempotency key first."""
+
+    __tablename__ = "stripe_requests"
+    __table_args__ = (
+        Index("ix_stripe_requests_order_id_id", "order_id", "id"),
+        # One money movement in flight per order: a second click finds this row, not Stripe.
+        Index(
+            "uq_stripe_requests_one_in_flight",
+            "order_id",
+            unique=True,
+            sqlite_where=text(
+                "status IN ('pending', 'unknown') AND action IN ('capture', 'void', 'refund')"
+            ),
+            postgresql_where=text(
+                "status IN ('pending', 'unknown') AND action IN ('capture', 'void', 'refund')"
+            ),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(32))
+    amount: Mapped[int | None] = mapped_column(BigInteger)
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default=RequestStatus.PENDING.value)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    stripe_object_id: Mapped[str | None] = mapped_column(String(255))
+    stripe_request_id: Mapped[str | None] = mapped_column(String(255))
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    actor: Mapped[User | None] = relationship()
+
+
+class OutboxEvent(Model):
+    """Domain events for other systems, written in the same transaction as the change.
+
+    The contract is in docs/outbox.md. `dedupe_key` makes each event exist once.
+    """
+
+    __tablename__ = "outbox_events"
+    __table_args__ = (Index("ix_outbox_events_acked_at_id", "acked_at", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(32))
+    dedupe_key: Mapped[str] = mapped_column(String(255), unique=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -25,6 +25,15 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
+# Our payment page loads Stripe.js, which needs its own script, frames and API host.
+STRIPE_JS_CSP = (
+    "default-src 'self'; script-src 'self' https://js.stripe.com; "
+    "frame-src https://js.stripe.com https://hooks.stripe.com; "
+    "connect-src 'self' https://api.stripe.com; img-src 'self' data: https://*.stripe.com; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
 def is_htmx() -> bool:
     return request.headers.get("HX-Request") == "true"
 
@@ -110,6 +119,17 @@ def init_app(app: Flask) -> None:
     @app.template_filter("money")
     def money_filter(amount_minor: int, currency: str) -> str:
         return format_minor(amount_minor, currency)
+
+    @app.template_filter("countdown")
+    def countdown_filter(seconds: float) -> str:
+        if seconds <= 0:
+            return "expired"
+        days, rest = divmod(int(seconds), 86400)
+        hours, rest = divmod(rest, 3600)
+        minutes = rest // 60
+        if days:
+            return f"{days} d {hours} h left"
+        return f"{hours} h {minutes} min left"
 
     @app.template_filter("when")
     def when_filter(moment: datetime | None) -> str:

@@ -15,3 +15,18 @@ document.addEventListener("click", (event) => {
     done();
   }
 });
+
+// Hold deadlines count down live; the server-rendered text is the fallback.
+const renderCountdowns = () => {
+  document.querySelectorAll("[data-countdown]").forEach((node) => {
+    const left = (Date.parse(node.dataset.countdown) - Date.now()) / 1000;
+    if (left <= 0) { node.textContent = "expired"; return; }
+    const days = Math.floor(left / 86400);
+    const hours = Math.floor((left % 86400) / 3600);
+    const minutes = Math.floor((left % 3600) / 60);
+    node.textContent = days ? `${days} d ${hours} h left` : `${hours} h ${minutes} min left`;
+  });
+};
+setInterval(renderCountdowns, 30000);
+document.addEventListener("DOMContentLoaded", renderCountdowns);
+document.addEventListener("htmx:afterSwap", renderCountdowns);

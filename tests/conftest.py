@@ -161,3 +161,70 @@ def signed_in(app: Flask, make_user: Callable[..., User]) -> Callable[[Role], Fl
         return client
 
     return sign_in
+
+
+# -- Stripe: a real localstripe on a free loopback port ------------------------------------
+
+SANDBOX_KEY = "sk_test_localstripe_tests"
+
+
+@pytest.fixture(scope="session")
+def localstripe_url() -> Iterator[str]:
+    """localstripe started once for the whole run, bound to 127.0.0.1, nothing on disk."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dashboard.sandbox.localstripe_server", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/js.stripe.com/v3/", timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("localstripe did not start") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def sandbox_app(app: Flask, localstripe_url: str) -> Flask:
+    """The app pointed at localstripe, as `make run` does."""
+    app.config.update(STRIPE_API_BASE=localstripe_url, STRIPE_SECRET_KEY=SANDBOX_KEY)
+    return app
+
+
+def pay_link(app: Flask, order_id: int) -> str:
+    from dashboard.views.orders import pay_links
+
+    with app.test_request_context():
+        return f"/pay/{pay_links().token_for(order_id)}"
+
+
+def pay_with_test_card(app: Flask, order_id: int, card: str = "success") -> Any:
+    """A buyer opens the pay link and pays with a sandbox test card."""
+    buyer = app.test_client()
+    return post_form(buyer, pay_link(app, order_id) + "/sandbox-card", {"card": card})
+
+
+def reload(app: Flask, order_id: int) -> Order:
+    with app.app_context():
+        order = db.session.get(Order, order_id)
+        assert order is not None
+        db.session.expunge(order)
+        return order

@@ -43,6 +43,43 @@ MATRIX = {
         (302, 403, 403, 303),
     ),
     ("health.healthz", "GET"): ("/healthz", None, (200, 200, 200, 200)),
+    # Money actions: without JavaScript each answers with a redirect to the order page
+    # (and a message); the order here has no payment, so nothing reaches Stripe.
+    ("payments.capture", "POST"): (
+        "/orders/{order_id}/capture",
+        {"amount": "1.00"},
+        (302, 403, 303, 303),
+    ),
+    ("payments.void", "POST"): (
+        "/orders/{order_id}/void",
+        {"reason": "requested_by_customer"},
+        (302, 403, 303, 303),
+    ),
+    ("payments.refund", "POST"): (
+        "/orders/{order_id}/refund",
+        {"amount": "1.00", "reason": "requested_by_customer"},
+        (302, 403, 303, 303),
+    ),
+    ("payments.settle", "POST"): ("/orders/{order_id}/settle", {}, (302, 403, 303, 303)),
+    ("payments.payment_method", "POST"): (
+        "/orders/{order_id}/payment-method",
+        {"method": "payment_page"},
+        (302, 403, 303, 303),
+    ),
+    # Buyer pages are public; with no Stripe key configured they say payment is unavailable.
+    ("pay.checkout", "POST"): ("/pay/{token}/checkout", {}, (200, 200, 200, 200)),
+    ("pay.card", "POST"): ("/pay/{token}/card", {}, (200, 200, 200, 200)),
+    ("pay.sandbox_card", "POST"): (
+        "/pay/{token}/sandbox-card",
+        {"card": "success"},
+        (404, 404, 404, 404),
+    ),
+    ("pay.sandbox_authenticate", "POST"): (
+        "/pay/{token}/sandbox-authenticate",
+        {"outcome": "success"},
+        (400, 400, 400, 400),
+    ),
+    ("pay.done", "GET"): ("/pay/{token}/done", None, (200, 200, 200, 200)),
 }
 
 

@@ -132,3 +132,19 @@ def list_orders(
         newer_than=orders[0].id if has_newer else None,
         older_than=orders[-1].id if has_older else None,
     )
+
+
+PAYMENT_METHODS = ("checkout", "payment_page")
+
+
+def set_payment_method(order: Order, method: str, actor: User) -> None:
+    if method not in PAYMENT_METHODS:
+        raise ValueError(method)
+    order.payment_method = method
+    timeline.append(
+        order,
+        TimelineKind.STAFF_ACTION,
+        f"{actor.email} set the payment method to {method.replace('_', ' ')}",
+        actor=actor,
+        data={"action": "set_payment_method", "method": method},
+    )

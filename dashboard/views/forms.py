@@ -22,6 +22,8 @@ from wtforms.validators import Email, InputRequired, Length, Optional
 from dashboard.domain.money import SUPPORTED_CURRENCIES, MoneyError, parse_major
 from dashboard.domain.orders import MAX_QUANTITY, LineDraft
 from dashboard.models import Role
+from dashboard.payments.localstripe_compat import SANDBOX_CARDS
+from dashboard.services.payments import REFUND_REASONS, VOID_REASONS
 from dashboard.services.users import MIN_PASSWORD_LENGTH
 
 ROLE_CHOICES = [SelectChoice(role.value, role.value.capitalize()) for role in Role]
@@ -120,3 +122,37 @@ class UserCreateForm(FlaskForm):
 
 class RoleForm(FlaskForm):
     role = SelectField("Role", choices=ROLE_CHOICES)
+
+
+class CaptureForm(FlaskForm):
+    amount = StringField("Amount to capture", validators=[InputRequired(), Length(max=32)])
+
+
+class VoidForm(FlaskForm):
+    reason = SelectField("Reason", choices=[SelectChoice(k, v) for k, v in VOID_REASONS.items()])
+
+
+class RefundForm(FlaskForm):
+    amount = StringField("Amount to refund", validators=[InputRequired(), Length(max=32)])
+    reason = SelectField("Reason", choices=[SelectChoice(k, v) for k, v in REFUND_REASONS.items()])
+
+
+class PaymentMethodForm(FlaskForm):
+    method = SelectField(
+        "How the buyer pays",
+        choices=[
+            SelectChoice("checkout", "Stripe Checkout (Stripe's page)"),
+            SelectChoice("payment_page", "Our payment page (card form)"),
+        ],
+    )
+
+
+class SandboxCardForm(FlaskForm):
+    card = SelectField(
+        "Test card",
+        choices=[
+            SelectChoice(key, f"{number} · {label}")
+            for key, (number, label) in SANDBOX_CARDS.items()
+        ],
+        default="success",
+    )

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from dashboard.domain.money import MoneyError
+from dashboard.domain.money import MoneyError, format_plain
 from dashboard.domain.orders import OrderState
-from dashboard.services import orders, timeline
+from dashboard.domain.state_machine import ALLOWED_ACTIONS, StaffAction
+from dashboard.models import Order, utcnow
+from dashboard.services import orders, payments, timeline
 from dashboard.services.pay_links import PayLinks
 from dashboard.views.access import READERS, STAFF, roles_required
-from dashboard.views.forms import OrderForm
+from dashboard.views.forms import (
+    CaptureForm,
+    OrderForm,
+    PaymentMethodForm,
+    RefundForm,
+    VoidForm,
+)
 from dashboard.web import is_htmx
 
 bp = Blueprint("orders", __name__)
@@ -92,13 +102,36 @@ def detail(order_id: int) -> ResponseReturnValue:
     order = orders.get_order(order_id)
     if order is None:
         abort(404, description=f"There is no order #{order_id}.")
+    return render_template("pages/orders/detail.html", **detail_context(order))
+
+
+def detail_context(order: Order) -> dict[str, Any]:
+    """Everything the order page and its partials (payment panel, timeline) show."""
     pay_url = current_app.config["PUBLIC_BASE_URL"] + url_for(
         "pay.show", token=pay_links().token_for(order.id)
     )
-    return render_template(
-        "pages/orders/detail.html",
-        order=order,
-        pay_url=pay_url,
-        pay_link_days=current_app.config["PAY_LINK_MAX_AGE"] // 86400,
-        entries=timeline.entries_for(order.id),
-    )
+    state = order.order_state
+    can = {action: state in allowed for action, allowed in ALLOWED_ACTIONS.items()}
+    return {
+        "order": order,
+        "pay_url": pay_url,
+        "pay_link_days": current_app.config["PAY_LINK_MAX_AGE"] // 86400,
+        "entries": timeline.entries_for(order.id),
+        "in_flight": payments.in_flight(order),
+        "can_capture": can[StaffAction.CAPTURE],
+        "can_void": can[StaffAction.VOID],
+        "can_refund": can[StaffAction.REFUND],
+        "capture_form": CaptureForm(
+            formdata=None, amount=format_plain(order.amount_capturable, order.currency)
+        ),
+        "void_form": VoidForm(formdata=None),
+        "refund_form": RefundForm(
+            formdata=None, amount=format_plain(order.amount_refundable, order.currency)
+        ),
+        "method_form": PaymentMethodForm(
+            formdata=None,
+            method=order.payment_method or current_app.config["DEFAULT_PAYMENT_METHOD"],
+        ),
+        "can_choose_method": state in (OrderState.OPEN, OrderState.FAILED),
+        "now": utcnow(),
+    }

@@ -1,29 +1,203 @@
-"""The buyer's side: what a pay link shows."""
+"""The buyer's side: a pay link shows the order and starts exactly one payment."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from datetime import timedelta
+
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from dashboard.services import orders
+from dashboard.domain.orders import OrderState
+from dashboard.models import Order
+from dashboard.payments import errors
+from dashboard.payments.gateway import is_sandbox
+from dashboard.services import orders, payments
 from dashboard.services.pay_links import PayLinkExpired, PayLinkInvalid
 from dashboard.views.access import public
+from dashboard.views.forms import EmptyForm, SandboxCardForm
 from dashboard.views.orders import pay_links
+from dashboard.web import STRIPE_JS_CSP
 
-bp = Blueprint("pay", __name__)
+bp = Blueprint("pay", __name__, url_prefix="/pay")
+
+CHECKOUT_UNAVAILABLE_IN_SANDBOX = (
+    "Stripe Checkout is not available in the sandbox: the offline stand-in for Stripe "
+    "(localstripe) has no Checkout Sessions. Pay with a test card below instead."
+)
 
 
-@bp.route("/pay/<token>")
-@public
-def show(token: str) -> ResponseReturnValue:
-    """The order summary a buyer sees; a bad or old link shows no order at all."""
+class _LinkProblem(Exception):
+    def __init__(self, reason: str, status: int) -> None:
+        self.reason = reason
+        self.status = status
+
+
+def _order_for(token: str) -> Order:
     try:
         order_id = pay_links().order_id_from(token)
-    except PayLinkExpired:
-        return render_template("pages/pay/unavailable.html", reason="expired"), 410
-    except PayLinkInvalid:
-        return render_template("pages/pay/unavailable.html", reason="invalid"), 404
+    except PayLinkExpired as error:
+        raise _LinkProblem("expired", 410) from error
+    except PayLinkInvalid as error:
+        raise _LinkProblem("invalid", 404) from error
     order = orders.get_order(order_id)
     if order is None:
-        return render_template("pages/pay/unavailable.html", reason="invalid"), 404
-    return render_template("pages/pay/show.html", order=order)
+        raise _LinkProblem("invalid", 404)
+    return order
+
+
+def _unavailable(problem: _LinkProblem) -> ResponseReturnValue:
+    return render_template("pages/pay/unavailable.html", reason=problem.reason), problem.status
+
+
+def _method(order: Order) -> str:
+    if is_sandbox(current_app.config):
+        return "payment_page"
+    return order.payment_method or str(current_app.config["DEFAULT_PAYMENT_METHOD"])
+
+
+def _page(order: Order, token: str, *, message: str | None = None, ok: bool = False) -> str:
+    sandbox = is_sandbox(current_app.config)
+    awaiting_3ds = sandbox and order.order_state is OrderState.PROCESSING
+    return render_template(
+        "pages/pay/show.html",
+        order=order,
+        token=token,
+        message=message,
+        ok=ok,
+        method=_method(order),
+        sandbox=sandbox,
+        checkout_unavailable=CHECKOUT_UNAVAILABLE_IN_SANDBOX if sandbox else None,
+        can_pay=order.order_state in (OrderState.OPEN, OrderState.FAILED),
+        awaiting_3ds=awaiting_3ds,
+        status_message=payments.buyer_message(order, None),
+        card_form=SandboxCardForm(formdata=None),
+        action_form=EmptyForm(),
+    )
+
+
+@bp.route("/<token>")
+@public
+def show(token: str) -> ResponseReturnValue:
+    """The order summary, and a way to pay while nothing is held yet."""
+    try:
+        order = _order_for(token)
+    except _LinkProblem as problem:
+        return _unavailable(problem)
+    return _page(order, token)
+
+
+@bp.route("/<token>/checkout", methods=["POST"])
+@public
+def checkout(token: str) -> ResponseReturnValue:
+    """Start (or resume) Stripe Checkout for the order and go there."""
+    try:
+        order = _order_for(token)
+    except _LinkProblem as problem:
+        return _unavailable(problem)
+    if not EmptyForm().validate_on_submit():
+        return _page(order, token, message="Reload the page and try again."), 400
+    base = current_app.config["PUBLIC_BASE_URL"]
+    try:
+        url = payments.start_checkout(
+            order.id,
+            success_url=base
+            + url_for("pay.done", token=token)
+            + "?session_id={CHECKOUT_SESSION_ID}",
+            cancel_url=base + url_for("pay.show", token=token),
+            lifetime=timedelta(seconds=current_app.config["CHECKOUT_SESSION_LIFETIME"]),
+        )
+    except payments.ActionRefused as refused:
+        return _page(_order_for(token), token, message=refused.message)
+    except errors.PaymentError as error:
+        return _page(_order_for(token), token, message=error.message)
+    return redirect(url, code=303)
+
+
+@bp.route("/<token>/card", methods=["POST"])
+@public
+def card(token: str) -> ResponseReturnValue:
+    """Our own payment page: Stripe.js's Payment Element with the intent's client secret."""
+    try:
+        order = _order_for(token)
+    except _LinkProblem as problem:
+        return _unavailable(problem)
+    if not EmptyForm().validate_on_submit():
+        return _page(order, token, message="Reload the page and try again."), 400
+    if is_sandbox(current_app.config):
+        return _page(order, token, message="In the sandbox, pay with a test card below.")
+    try:
+        intent = payments.open_payment_intent(order.id)
+    except payments.ActionRefused as refused:
+        return _page(_order_for(token), token, message=refused.message)
+    except errors.PaymentError as error:
+        return _page(_order_for(token), token, message=error.message)
+    page = render_template(
+        "pages/pay/card.html",
+        order=order,
+        client_secret=intent.client_secret,
+        publishable_key=current_app.config["STRIPE_PUBLISHABLE_KEY"],
+        return_url=current_app.config["PUBLIC_BASE_URL"] + url_for("pay.done", token=token),
+    )
+    # Nothing that holds a client secret is cached or leaves through the Referer header.
+    headers = {
+        "Content-Security-Policy": STRIPE_JS_CSP,
+        "Cache-Control": "no-store",
+        "Referrer-Policy": "no-referrer",
+    }
+    return page, 200, headers
+
+
+@bp.route("/<token>/sandbox-card", methods=["POST"])
+@public
+def sandbox_card(token: str) -> ResponseReturnValue:
+    """Sandbox only: authorize with one of localstripe's test cards."""
+    try:
+        order = _order_for(token)
+    except _LinkProblem as problem:
+        return _unavailable(problem)
+    if not is_sandbox(current_app.config):
+        return _page(order, token, message="Test cards work only in the sandbox."), 404
+    form = SandboxCardForm()
+    if not form.validate_on_submit():
+        return _page(order, token, message="Choose one of the test cards."), 422
+    try:
+        result = payments.pay_with_sandbox_card(order.id, form.card.data or "")
+    except payments.ActionRefused as refused:
+        return _page(_order_for(token), token, message=refused.message)
+    except errors.PaymentError as error:
+        return _page(_order_for(token), token, message=error.message)
+    return _page(_order_for(token), token, message=result.message, ok=result.ok)
+
+
+@bp.route("/<token>/sandbox-authenticate", methods=["POST"])
+@public
+def sandbox_authenticate(token: str) -> ResponseReturnValue:
+    """Sandbox only: pass or fail localstripe's stand-in for 3-D Secure."""
+    try:
+        order = _order_for(token)
+    except _LinkProblem as problem:
+        return _unavailable(problem)
+    if not is_sandbox(current_app.config) or not EmptyForm().validate_on_submit():
+        return _page(order, token, message="Reload the page and try again."), 400
+    ok = request.form.get("outcome") == "success"
+    try:
+        result = payments.sandbox_authenticate(order.id, ok)
+    except (payments.ActionRefused, errors.PaymentError) as error:
+        return _page(_order_for(token), token, message=error.message)
+    return _page(_order_for(token), token, message=result.message, ok=result.ok)
+
+
+@bp.route("/<token>/done")
+@public
+def done(token: str) -> ResponseReturnValue:
+    """Where Stripe sends the buyer back: read the truth from Stripe, then say it."""
+    try:
+        order = _order_for(token)
+    except _LinkProblem as problem:
+        return _unavailable(problem)
+    try:
+        result = payments.refresh_from_stripe(order.id)
+    except errors.PaymentError as error:
+        return _page(order, token, message=error.message)
+    fresh = _order_for(token)
+    return _page(fresh, token, message=payments.buyer_message(fresh, None), ok=result.ok)

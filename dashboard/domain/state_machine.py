@@ -1,0 +1,138 @@
+"""The order state machine: an explicit transition table, forward-only.
+
+`next_state(state, event)` answers one of three ways:
+- a `Transition` (the table has the pair, possibly to the same state),
+- `Ignored` with a reason: the event belongs to a state the order has already passed,
+  as a late or duplicated webhook does; nothing changes and that is fine,
+- `IllegalTransition` raised: nothing could make this happen (capture a voided hold).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from dashboard.domain.orders import OrderState as S
+
+
+class PaymentEvent(StrEnum):
+    """Something that happened to an order's payment (from staff, Stripe's API or a webhook)."""
+
+    STARTED = "started"  # a Checkout Session or PaymentIntent was created for the order
+    ACTION_REQUIRED = "action_required"  # 3-D Secure or similar, the buyer must act
+    AUTHORIZED = "authorized"  # a hold is in place
+    FAILED = "failed"  # the attempt failed; the buyer may try again
+    CAPTURED = "captured"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
+    VOIDED = "voided"  # the hold was released on purpose
+    EXPIRED = "expired"  # the hold or the checkout lapsed
+
+
+E = PaymentEvent
+
+# How far along each state is. An event whose target ranks at or below the current state's
+# rank is stale (ignored); one ranking above it, but absent from the table, is illegal.
+RANK: dict[S, int] = {
+    S.OPEN: 0,
+    S.FAILED: 1,
+    S.PROCESSING: 2,
+    S.AUTHORIZED: 3,
+    S.CAPTURED: 4,
+    S.VOIDED: 4,
+    S.EXPIRED: 4,
+    S.PARTIALLY_REFUNDED: 5,
+    S.REFUNDED: 6,
+}
+
+TARGET: dict[PaymentEvent, S] = {
+    E.STARTED: S.PROCESSING,
+    E.ACTION_REQUIRED: S.PROCESSING,
+    E.AUTHORIZED: S.AUTHORIZED,
+    E.FAILED: S.FAILED,
+    E.CAPTURED: S.CAPTURED,
+    E.PARTIALLY_REFUNDED: S.PARTIALLY_REFUNDED,
+    E.REFUNDED: S.REFUNDED,
+    E.VOIDED: S.VOIDED,
+    E.EXPIRED: S.EXPIRED,
+}
+
+_BEFORE_A_HOLD = (S.OPEN, S.FAILED, S.PROCESSING)
+TRANSITIONS: frozenset[tuple[S, PaymentEvent]] = frozenset(
+    {(state, event) for state in _BEFORE_A_HOLD for event in (E.STARTED, E.ACTION_REQUIRED)}
+    | {(state, E.AUTHORIZED) for state in _BEFORE_A_HOLD}
+    # A capture can be the first news of a payment (made or confirmed elsewhere).
+    | {(state, E.CAPTURED) for state in (*_BEFORE_A_HOLD, S.AUTHORIZED)}
+    | {(S.OPEN, E.FAILED), (S.PROCESSING, E.FAILED), (S.FAILED, E.FAILED)}
+    | {(state, E.EXPIRED) for state in (*_BEFORE_A_HOLD, S.AUTHORIZED)}
+    | {(state, E.VOIDED) for state in (*_BEFORE_A_HOLD, S.AUTHORIZED)}
+    | {(S.CAPTURED, E.PARTIALLY_REFUNDED), (S.PARTIALLY_REFUNDED, E.PARTIALLY_REFUNDED)}
+    | {(S.CAPTURED, E.REFUNDED), (S.PARTIALLY_REFUNDED, E.REFUNDED)}
+)
+
+TERMINAL = frozenset({S.VOIDED, S.EXPIRED, S.REFUNDED})
+
+
+@dataclass(frozen=True)
+class Transition:
+    before: S
+    after: S
+    event: PaymentEvent
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+
+@dataclass(frozen=True)
+class Ignored:
+    state: S
+    event: PaymentEvent
+    reason: str
+
+
+class IllegalTransition(Exception):
+    """An action or event that cannot happen to an order in its current state."""
+
+    def __init__(self, state: S, event: PaymentEvent) -> None:
+        self.state = state
+        self.event = event
+        super().__init__(f"An order that is {state.label.lower()} cannot be {event.value}.")
+
+
+def next_state(state: S, event: PaymentEvent) -> Transition | Ignored:
+    if (state, event) in TRANSITIONS:
+        return Transition(before=state, after=TARGET[event], event=event)
+    target = TARGET[event]
+    if RANK[target] <= RANK[state]:
+        return Ignored(
+            state=state,
+            event=event,
+            reason=f"the order is already {state.label.lower()}; {event.value} would move it back",
+        )
+    raise IllegalTransition(state, event)
+
+
+# Staff actions, and the states in which each is offered.
+class StaffAction(StrEnum):
+    CAPTURE = "capture"
+    VOID = "void"
+    REFUND = "refund"
+
+
+ALLOWED_ACTIONS: dict[StaffAction, frozenset[S]] = {
+    StaffAction.CAPTURE: frozenset({S.AUTHORIZED}),
+    StaffAction.VOID: frozenset({S.AUTHORIZED}),
+    StaffAction.REFUND: frozenset({S.CAPTURED, S.PARTIALLY_REFUNDED}),
+}
+
+
+def check_action(state: S, action: StaffAction) -> None:
+    """Raise IllegalTransition unless staff may take this action in this state."""
+    if state not in ALLOWED_ACTIONS[action]:
+        event = {
+            StaffAction.CAPTURE: E.CAPTURED,
+            StaffAction.VOID: E.VOIDED,
+            StaffAction.REFUND: E.REFUNDED,
+        }[action]
+        raise IllegalTransition(state, event)

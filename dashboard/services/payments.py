@@ -1,0 +1,721 @@
+"""Payments for an order: start one, and capture, void or refund its hold, exactly once.
+
+Money actions break the "services only flush" rule on purpose, in one place: the
+idempotency key is committed *before* Stripe is called, so a crash, a timeout or a second
+click can always be matched to the request already made. The row it is saved in doubles
+as the lock: one money movement in flight per order (a partial unique index).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from dashboard.domain.money import format_minor
+from dashboard.domain.orders import OrderState
+from dashboard.domain.state_machine import (
+    Ignored,
+    IllegalTransition,
+    PaymentEvent,
+    StaffAction,
+    Transition,
+    check_action,
+    next_state,
+)
+from dashboard.domain.stripe_mapping import MAPPING_VERSION, event_for_payment_intent
+from dashboard.extensions import db
+from dashboard.models import (
+    IN_FLIGHT,
+    Order,
+    RequestStatus,
+    StripeRequest,
+    TimelineKind,
+    User,
+    utcnow,
+)
+from dashboard.payments import errors
+from dashboard.payments.gateway import gateway
+from dashboard.payments.localstripe_compat import SANDBOX_CARDS
+from dashboard.payments.stripe_gateway import (
+    CheckoutSessionSnapshot,
+    PaymentIntentSnapshot,
+    RefundSnapshot,
+)
+from dashboard.services import outbox, timeline
+from dashboard.services.outbox import OutboxType
+
+log = logging.getLogger(__name__)
+
+VOID_REASONS = {
+    "requested_by_customer": "Requested by the customer",
+    "duplicate": "Duplicate order",
+    "fraudulent": "Suspected fraud",
+    "abandoned": "Abandoned",
+}
+REFUND_REASONS = {
+    "requested_by_customer": "Requested by the customer",
+    "duplicate": "Duplicate charge",
+    "fraudulent": "Fraudulent",
+}
+# A pending request older than this has outlived every timeout: it can be settled.
+PENDING_GRACE = timedelta(seconds=90)
+STARTABLE = (OrderState.OPEN, OrderState.FAILED, OrderState.PROCESSING)
+
+
+class ActionRefused(Exception):
+    """Not sent to Stripe: the order's state or the amount does not allow it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ActionInProgress(ActionRefused):
+    """Another money action on this order is still waiting for Stripe's answer."""
+
+
+class OrderNotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    ok: bool
+    message: str
+    awaiting_confirmation: bool = False
+
+
+# -- reading Stripe's answers into the order --------------------------------------------
+
+
+def apply_payment_intent(
+    order: Order, snapshot: PaymentIntentSnapshot, *, source: str
+) -> Transition | Ignored | None:
+    """Move the order forward to what the PaymentIntent says; never backwards."""
+    if order.stripe_payment_intent_id is None:
+        order.stripe_payment_intent_id = snapshot.id
+    if snapshot.charge_id:
+        order.stripe_charge_id = snapshot.charge_id
+    event = event_for_payment_intent(
+        snapshot.status,
+        amounts=snapshot.amounts,
+        cancellation_reason=snapshot.cancellation_reason,
+        has_failed_attempt=snapshot.last_error_code is not None,
+    )
+    if event is None:
+        return None
+    outcome = _move(order, event, source=source, detail=f"payment intent {snapshot.status}")
+    if isinstance(outcome, Transition):
+        amounts = snapshot.amounts
+        order.amount_authorized = max(order.amount_authorized, amounts.authorized)
+        order.amount_captured = max(order.amount_captured, amounts.captured)
+        order.amount_refunded = max(order.amount_refunded, amounts.refunded)
+        order.amount_capturable = amounts.capturable
+        if event is PaymentEvent.AUTHORIZED:
+            order.authorized_at = order.authorized_at or utcnow()
+            order.capture_before = snapshot.hold_deadline
+        if event is PaymentEvent.FAILED and snapshot.last_error_message:
+            order.last_payment_error = snapshot.last_error_message[:500]
+        _emit_for(order, event, snapshot.id)
+    return outcome
+
+
+def _move(order: Order, event: PaymentEvent, *, source: str, detail: str) -> Transition | Ignored:
+    outcome = next_state(order.order_state, event)
+    if isinstance(outcome, Transition) and outcome.changed:
+        order.state = outcome.after.value
+        timeline.append(
+            order,
+            TimelineKind.STATE_CHANGE,
+            f"{outcome.before.label} → {outcome.after.label} ({detail}, from {source})",
+            data={
+                "from": outcome.before.value,
+                "to": outcome.after.value,
+                "event": event.value,
+                "source": source,
+                "mapping_version": MAPPING_VERSION,
+            },
+        )
+    db.session.flush()
+    return outcome
+
+
+def _emit_for(order: Order, event: PaymentEvent, payment_intent_id: str) -> None:
+    if event is PaymentEvent.CAPTURED:
+        outbox.emit(
+            order,
+            OutboxType.PAYMENT_SUCCEEDED,
+            f"{order.id}:{payment_intent_id}",
+            payment_intent=payment_intent_id,
+            amount_captured=order.amount_captured,
+        )
+    elif event is PaymentEvent.FAILED:
+        outbox.emit(
+            order,
+            OutboxType.PAYMENT_FAILED,
+            f"{order.id}:{payment_intent_id}:authorization",
+            payment_intent=payment_intent_id,
+            stage="authorization",
+            reason=order.last_payment_error,
+        )
+
+
+# -- the request ledger ---------------------------------------------------------------
+
+
+def _lock_order(order_id: int) -> Order:
+    """The order row, locked until commit (PostgreSQL); SQLite serialises writers anyway."""
+    order = db.session.scalar(select(Order).where(Order.id == order_id).with_for_update())
+    if order is None:
+        raise OrderNotFound(order_id)
+    return order
+
+
+def in_flight(order: Order) -> StripeRequest | None:
+    return db.session.scalar(
+        select(StripeRequest).where(
+            StripeRequest.order_id == order.id,
+            StripeRequest.status.in_(IN_FLIGHT),
+            StripeRequest.action.in_([a.value for a in StaffAction]),
+        )
+    )
+
+
+def _begin(order: Order, action: str, amount: int | None, actor: User | None) -> StripeRequest:
+    """Save the request and its idempotency key, derived from the action, before calling."""
+    same = [StripeRequest.order_id == order.id, StripeRequest.action == action]
+    if amount is not None:
+        same.append(StripeRequest.amount == amount)
+    count: int = db.session.scalar(select(func.count(StripeRequest.id)).where(*same)) or 0
+    attempt = 1 + count
+    request = StripeRequest(
+        order_id=order.id,
+        action=action,
+        amount=amount,
+        idempotency_key=f"order-{order.id}-{action}-{amount or 0}-{attempt}",
+        status=RequestStatus.PENDING.value,
+        actor=actor,
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(request)
+            db.session.flush()
+    except IntegrityError as error:
+        raise ActionInProgress(
+            "Another action on this order is still waiting for Stripe. Nothing new was sent."
+        ) from error
+    return request
+
+
+def _finish(
+    order: Order,
+    request: StripeRequest,
+    status: RequestStatus,
+    *,
+    what: str,
+    object_id: str | None = None,
+    request_id: str | None = None,
+    error: errors.PaymentError | None = None,
+) -> None:
+    request.status = status.value
+    request.stripe_object_id = object_id or request.stripe_object_id
+    request.stripe_request_id = request_id or (error.request_id if error else None)
+    if error is not None:
+        request.error_code = (error.code or type(error).__name__)[:64]
+        request.error_message = error.message[:500]
+    if status is not RequestStatus.UNKNOWN:
+        request.completed_at = utcnow()
+    outcome = {
+        RequestStatus.SUCCEEDED: "succeeded",
+        RequestStatus.FAILED: f"failed: {error.message if error else ''}",
+        RequestStatus.UNKNOWN: "no answer; awaiting confirmation",
+        RequestStatus.PENDING: "sent",
+    }[status]
+    timeline.append(
+        order,
+        TimelineKind.API_CALL,
+        f"Stripe {what}: {outcome}",
+        actor=request.actor,
+        data={
+            "action": request.action,
+            "amount": request.amount,
+            "idempotency_key": request.idempotency_key,
+            "stripe_request_id": request.stripe_request_id,
+            "stripe_object_id": request.stripe_object_id,
+            "status": request.status,
+            "error_code": request.error_code,
+        },
+    )
+    db.session.flush()
+
+
+def _call(
+    order: Order,
+    request: StripeRequest,
+    what: str,
+    call: Callable[[], PaymentIntentSnapshot | RefundSnapshot],
+) -> PaymentIntentSnapshot | RefundSnapshot | errors.PaymentError:
+    """Make the Stripe call for a saved request and record how it ended."""
+    try:
+        result = call()
+    except errors.PaymentError as error:
+        status = RequestStatus.UNKNOWN if error.outcome_unknown else RequestStatus.FAILED
+        _finish(order, request, status, what=what, error=error)
+        return error
+    _finish(
+        order,
+        request,
+        RequestStatus.SUCCEEDED,
+        what=what,
+        object_id=result.id,
+        request_id=result.request_id,
+    )
+    return result
+
+
+# -- staff actions --------------------------------------------------------------------
+
+
+def _money(order: Order, amount: int) -> str:
+    return format_minor(amount, order.currency)
+
+
+def _prepare(order_id: int, action: StaffAction) -> Order:
+    order = _lock_order(order_id)
+    try:
+        check_action(order.order_state, action)
+    except IllegalTransition as error:
+        raise ActionRefused(str(error)) from error
+    if order.stripe_payment_intent_id is None:
+        raise ActionRefused("This order has no Stripe payment to act on.")
+    if in_flight(order) is not None:
+        raise ActionInProgress(
+            "Another action on this order is still waiting for Stripe. Nothing new was sent."
+        )
+    gateway()  # a missing key is reported before anything is written
+    return order
+
+
+def _ask(
+    order: Order, actor: User, action: StaffAction, amount: int | None, summary: str, **data: object
+) -> StripeRequest:
+    request = _begin(order, action.value, amount, actor)
+    timeline.append(
+        order,
+        TimelineKind.STAFF_ACTION,
+        f"{actor.email} asked to {summary}",
+        actor=actor,
+        data={
+            "action": action.value,
+            "amount": amount,
+            "idempotency_key": request.idempotency_key,
+            **data,
+        },
+    )
+    # Durable before any money moves: see the module docstring.
+    db.session.commit()
+    return request
+
+
+def capture_hold(order_id: int, amount: int, actor: User) -> ActionResult:
+    order = _prepare(order_id, StaffAction.CAPTURE)
+    if not 0 < amount <= order.amount_capturable:
+        raise ActionRefused(
+            f"Capture between {_money(order, 1)} and {_money(order, order.amount_capturable)}."
+        )
+    released = order.amount_capturable - amount
+    summary = f"capture {_money(order, amount)}" + (
+        f" (releasing the other {_money(order, released)})" if released else ""
+    )
+    request = _ask(order, actor, StaffAction.CAPTURE, amount, summary)
+    return _send_capture(order, request)
+
+
+def _send_capture(order: Order, request: StripeRequest) -> ActionResult:
+    amount = request.amount or 0
+    payment_intent_id = order.stripe_payment_intent_id or ""
+    result = _call(
+        order,
+        request,
+        "capture",
+        lambda: gateway().capture_payment_intent(
+            payment_intent_id, amount=amount, idempotency_key=request.idempotency_key
+        ),
+    )
+    if isinstance(result, errors.PaymentError):
+        if not result.outcome_unknown:
+            outbox.emit(
+                order,
+                OutboxType.PAYMENT_FAILED,
+                f"{order.id}:{request.idempotency_key}",
+                payment_intent=payment_intent_id,
+                stage="capture",
+                reason=result.message,
+            )
+        return ActionResult(False, result.message, awaiting_confirmation=result.outcome_unknown)
+    assert isinstance(result, PaymentIntentSnapshot)
+    apply_payment_intent(order, result, source="capture response")
+    return ActionResult(True, f"Captured {_money(order, order.amount_captured)}.")
+
+
+def void_hold(order_id: int, reason: str, actor: User) -> ActionResult:
+    if reason not in VOID_REASONS:
+        raise ActionRefused("Choose a reason for the void.")
+    order = _prepare(order_id, StaffAction.VOID)
+    summary = f"void the hold of {_money(order, order.amount_capturable)} ({VOID_REASONS[reason]})"
+    request = _ask(order, actor, StaffAction.VOID, None, summary, reason=reason)
+    return _send_void(order, request, reason)
+
+
+def _send_void(order: Order, request: StripeRequest, reason: str) -> ActionResult:
+    payment_intent_id = order.stripe_payment_intent_id or ""
+    result = _call(
+        order,
+        request,
+        "void",
+        lambda: gateway().cancel_payment_intent(
+            payment_intent_id, reason=reason, idempotency_key=request.idempotency_key
+        ),
+    )
+    if isinstance(result, errors.PaymentError):
+        return ActionResult(False, result.message, awaiting_confirmation=result.outcome_unknown)
+    assert isinstance(result, PaymentIntentSnapshot)
+    apply_payment_intent(order, result, source="void response")
+    return ActionResult(True, "The hold was released; nothing was charged.")
+
+
+def refund_payment(order_id: int, amount: int, reason: str, actor: User) -> ActionResult:
+    if reason not in REFUND_REASONS:
+        raise ActionRefused("Choose a reason for the refund.")
+    order = _prepare(order_id, StaffAction.REFUND)
+    if not 0 < amount <= order.amount_refundable:
+        raise ActionRefused(
+            f"Refund between {_money(order, 1)} and {_money(order, order.amount_refundable)}."
+        )
+    summary = f"refund {_money(order, amount)} ({REFUND_REASONS[reason]})"
+    request = _ask(order, actor, StaffAction.REFUND, amount, summary, reason=reason)
+    return _send_refund(order, request, reason)
+
+
+def _send_refund(order: Order, request: StripeRequest, reason: str) -> ActionResult:
+    amount = request.amount or 0
+    payment_intent_id = order.stripe_payment_intent_id or ""
+    result = _call(
+        order,
+        request,
+        "refund",
+        lambda: gateway().create_refund(
+            payment_intent_id,
+            amount=amount,
+            reason=reason,
+            order_id=order.id,
+            idempotency_key=request.idempotency_key,
+        ),
+    )
+    if isinstance(result, errors.PaymentError):
+        return ActionResult(False, result.message, awaiting_confirmation=result.outcome_unknown)
+    assert isinstance(result, RefundSnapshot)
+    _apply_refund(order, result.amount, source="refund response")
+    return ActionResult(True, f"Refunded {_money(order, result.amount)}.")
+
+
+def _apply_refund(order: Order, amount: int, *, source: str) -> None:
+    refunded = min(order.amount_refunded + amount, order.amount_captured)
+    event = (
+        PaymentEvent.REFUNDED
+        if refunded >= order.amount_captured
+        else PaymentEvent.PARTIALLY_REFUNDED
+    )
+    outcome = _move(order, event, source=source, detail=f"refund of {_money(order, amount)}")
+    if isinstance(outcome, Transition):
+        order.amount_refunded = refunded
+        db.session.flush()
+
+
+def settle(order_id: int, actor: User | None) -> ActionResult:
+    """Find out how an unanswered request ended: re-read Stripe, or resend with its key."""
+    order = _lock_order(order_id)
+    request = in_flight(order)
+    if request is None:
+        return refresh_from_stripe(order_id)
+    if (
+        request.status == RequestStatus.PENDING.value
+        and utcnow() - request.created_at < PENDING_GRACE
+    ):
+        return ActionResult(
+            False,
+            "Stripe has not answered yet. Check again in a moment.",
+            awaiting_confirmation=True,
+        )
+    payment_intent_id = order.stripe_payment_intent_id or ""
+    truth = _read(order, payment_intent_id)
+    if isinstance(truth, errors.PaymentError):
+        return ActionResult(False, truth.message, awaiting_confirmation=True)
+    done = {
+        StaffAction.CAPTURE.value: truth.status == "succeeded",
+        StaffAction.VOID.value: truth.status == "canceled",
+        StaffAction.REFUND.value: False,  # a refund is confirmed by replaying its key
+    }[request.action]
+    if done:
+        _finish(
+            order,
+            request,
+            RequestStatus.SUCCEEDED,
+            what=f"{request.action} (confirmed by re-reading the payment)",
+            object_id=truth.id,
+            request_id=truth.request_id,
+        )
+        apply_payment_intent(order, truth, source="settlement re-read")
+        return ActionResult(True, f"Confirmed with Stripe: the {request.action} went through.")
+    # Not visible yet: send the very same request again. Stripe replays the first answer if
+    # it did happen, so this can never move money a second time.
+    db.session.commit()
+    if request.action == StaffAction.CAPTURE.value:
+        return _send_capture(order, request)
+    if request.action == StaffAction.VOID.value:
+        reason = "requested_by_customer"
+        return _send_void(order, request, reason)
+    return _send_refund(order, request, "requested_by_customer")
+
+
+def _read(order: Order, payment_intent_id: str) -> PaymentIntentSnapshot | errors.PaymentError:
+    try:
+        return gateway().retrieve_payment_intent(payment_intent_id)
+    except errors.PaymentError as error:
+        return error
+
+
+def refresh_from_stripe(order_id: int) -> ActionResult:
+    """Re-read the order's payment from Stripe and apply what it says."""
+    order = _lock_order(order_id)
+    if order.stripe_payment_intent_id is None and order.stripe_checkout_session_id:
+        session = _read_session(order)
+        if isinstance(session, errors.PaymentError):
+            return ActionResult(False, session.message)
+        apply_checkout_session(order, session, source="re-read")
+    if order.stripe_payment_intent_id is None:
+        return ActionResult(True, "No payment has been started for this order yet.")
+    truth = _read(order, order.stripe_payment_intent_id)
+    if isinstance(truth, errors.PaymentError):
+        return ActionResult(False, truth.message)
+    apply_payment_intent(order, truth, source="re-read")
+    return ActionResult(True, f"Up to date with Stripe: {order.order_state.label.lower()}.")
+
+
+# -- buyers: starting a payment ---------------------------------------------------------
+
+
+def _check_startable(order: Order) -> None:
+    gateway()  # a missing key is reported before anything is written
+    if order.order_state not in STARTABLE:
+        raise ActionRefused(f"This order is already {order.order_state.label.lower()}.")
+
+
+def _started(order: Order, object_id: str) -> None:
+    _move(order, PaymentEvent.STARTED, source="pay page", detail="payment started")
+    outbox.emit(order, OutboxType.ORDER_CREATED, str(order.id), payment_object=object_id)
+
+
+def open_payment_intent(order_id: int) -> PaymentIntentSnapshot:
+    """The order's PaymentIntent for our payment page: reused while it can still be paid."""
+    order = _lock_order(order_id)
+    _check_startable(order)
+    if order.stripe_payment_intent_id:
+        current = gateway().retrieve_payment_intent(order.stripe_payment_intent_id)
+        if current.status in (
+            "requires_payment_method",
+            "requires_confirmation",
+            "requires_action",
+        ):
+            return current
+        apply_payment_intent(order, current, source="pay page")
+        _check_startable(order)
+    request = _begin(order, "create_payment_intent", order.total_amount, None)
+    db.session.commit()
+    result = _call(
+        order,
+        request,
+        "create payment intent",
+        lambda: gateway().create_payment_intent(
+            amount=order.total_amount,
+            currency=order.currency,
+            order_id=order.id,
+            idempotency_key=request.idempotency_key,
+            description=f"Order {order.number}",
+        ),
+    )
+    if isinstance(result, errors.PaymentError):
+        raise result
+    assert isinstance(result, PaymentIntentSnapshot)
+    order.stripe_payment_intent_id = result.id
+    _started(order, result.id)
+    return result
+
+
+def pay_with_sandbox_card(order_id: int, card: str) -> ActionResult:
+    """Sandbox only: authorize the order's total with one of localstripe's test cards."""
+    if card not in SANDBOX_CARDS:
+        raise ActionRefused("Choose one of the test cards.")
+    order = _lock_order(order_id)
+    _check_startable(order)
+    payment_method = gateway().sandbox_card_payment_method(SANDBOX_CARDS[card][0])
+    request = _begin(order, "create_payment_intent", order.total_amount, None)
+    db.session.commit()
+    result = _call(
+        order,
+        request,
+        "authorize with test card",
+        lambda: gateway().create_payment_intent(
+            amount=order.total_amount,
+            currency=order.currency,
+            order_id=order.id,
+            idempotency_key=request.idempotency_key,
+            payment_method=payment_method,
+            confirm=True,
+        ),
+    )
+    if isinstance(result, errors.PaymentError):
+        if isinstance(result, errors.CardDeclined):
+            order.last_payment_error = result.message
+            _move(order, PaymentEvent.FAILED, source="pay page", detail=result.message)
+            outbox.emit(
+                order,
+                OutboxType.PAYMENT_FAILED,
+                f"{order.id}:{request.idempotency_key}",
+                stage="authorization",
+                reason=result.message,
+            )
+        return ActionResult(False, result.message, awaiting_confirmation=result.outcome_unknown)
+    assert isinstance(result, PaymentIntentSnapshot)
+    order.stripe_payment_intent_id = result.id
+    _started(order, result.id)
+    apply_payment_intent(order, result, source="pay page")
+    return ActionResult(True, buyer_message(order, result))
+
+
+def sandbox_authenticate(order_id: int, ok: bool) -> ActionResult:
+    order = _lock_order(order_id)
+    if order.stripe_payment_intent_id is None:
+        raise ActionRefused("There is no payment waiting for verification.")
+    current = gateway().retrieve_payment_intent(order.stripe_payment_intent_id)
+    if current.status != "requires_action" or current.client_secret is None:
+        apply_payment_intent(order, current, source="pay page")
+        return ActionResult(True, buyer_message(order, current))
+    gateway().sandbox_authenticate(current.id, current.client_secret, ok)
+    after = gateway().retrieve_payment_intent(current.id)
+    apply_payment_intent(order, after, source="3-D Secure")
+    if after.status == "requires_payment_method":
+        outbox.emit(
+            order,
+            OutboxType.PAYMENT_FAILED,
+            f"{order.id}:{after.id}:authentication",
+            stage="authorization",
+            reason="3-D Secure failed",
+        )
+    return ActionResult(after.status == "requires_capture", buyer_message(order, after))
+
+
+def buyer_message(order: Order, snapshot: PaymentIntentSnapshot | None) -> str:
+    """What the buyer is told about their payment, from what Stripe says."""
+    status = snapshot.status if snapshot else None
+    if status == "requires_capture" or order.order_state is OrderState.AUTHORIZED:
+        return "Authorized: the amount is held on your card; the merchant will capture it."
+    if status == "succeeded" or order.amount_captured:
+        return "Paid: the merchant has captured your payment."
+    if status == "requires_action":
+        return "Your bank needs you to verify this payment."
+    if status == "processing":
+        return "Still processing: your bank has not answered yet. This page will say when."
+    if status == "canceled" or order.order_state in (OrderState.VOIDED, OrderState.EXPIRED):
+        return "This payment was cancelled; nothing was charged."
+    if order.order_state is OrderState.FAILED or (snapshot and snapshot.last_error_message):
+        reason = order.last_payment_error or (snapshot.last_error_message if snapshot else None)
+        return f"Declined: {reason or 'the card was refused'}"
+    return "Not paid yet."
+
+
+# -- Checkout Sessions ------------------------------------------------------------------
+
+
+def _read_session(order: Order) -> CheckoutSessionSnapshot | errors.PaymentError:
+    try:
+        return gateway().retrieve_checkout_session(order.stripe_checkout_session_id or "")
+    except errors.PaymentError as error:
+        return error
+
+
+def apply_checkout_session(order: Order, session: CheckoutSessionSnapshot, *, source: str) -> None:
+    if session.payment_intent_id and order.stripe_payment_intent_id is None:
+        order.stripe_payment_intent_id = session.payment_intent_id
+    if session.status == "expired" and order.stripe_payment_intent_id is None:
+        _move(order, PaymentEvent.EXPIRED, source=source, detail="checkout session expired")
+    db.session.flush()
+
+
+def start_checkout(order_id: int, *, success_url: str, cancel_url: str, lifetime: timedelta) -> str:
+    """A Stripe Checkout URL for the order: the open session again, or a new one."""
+    order = _lock_order(order_id)
+    _check_startable(order)
+    if order.stripe_checkout_session_id:
+        current = _read_session(order)
+        if isinstance(current, errors.PaymentError):
+            raise current
+        if current.status == "complete":
+            apply_checkout_session(order, current, source="pay page")
+            refreshed = refresh_from_stripe(order.id)
+            raise ActionRefused(refreshed.message)
+        if (
+            current.status == "open"
+            and current.url
+            and current.expires_at
+            and (current.expires_at - utcnow() > timedelta(minutes=10))
+        ):
+            return current.url
+        if current.status == "open":
+            expire = _begin(order, "expire_checkout_session", None, None)
+            db.session.commit()
+            gateway().expire_checkout_session(current.id, idempotency_key=expire.idempotency_key)
+            _finish(
+                order,
+                expire,
+                RequestStatus.SUCCEEDED,
+                what="expire checkout session",
+                object_id=current.id,
+            )
+    request = _begin(order, "create_checkout_session", order.total_amount, None)
+    db.session.commit()
+    try:
+        session = gateway().create_checkout_session(
+            order_id=order.id,
+            currency=order.currency,
+            line_items=[
+                (line.description, line.quantity, line.unit_amount) for line in order.lines
+            ],
+            customer_email=order.buyer_email,
+            success_url=success_url,
+            cancel_url=cancel_url,
+            expires_at=utcnow() + lifetime,
+            idempotency_key=request.idempotency_key,
+        )
+    except errors.PaymentError as error:
+        status = RequestStatus.UNKNOWN if error.outcome_unknown else RequestStatus.FAILED
+        _finish(order, request, status, what="create checkout session", error=error)
+        raise
+    _finish(
+        order,
+        request,
+        RequestStatus.SUCCEEDED,
+        what="create checkout session",
+        object_id=session.id,
+        request_id=session.request_id,
+    )
+    order.stripe_checkout_session_id = session.id
+    _started(order, session.id)
+    if not session.url:
+        raise errors.InvalidRequest("Stripe did not return a checkout page address.")
+    return session.url

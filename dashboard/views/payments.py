@@ -1,0 +1,131 @@
+"""Staff money actions on an order: capture, void, refund, check with Stripe."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+
+from dashboard.domain.money import MoneyError, parse_major
+from dashboard.domain.orders import OrderState
+from dashboard.models import Order
+from dashboard.payments import errors
+from dashboard.services import orders, payments
+from dashboard.services.payments import ActionInProgress, ActionRefused, ActionResult
+from dashboard.views.access import STAFF, roles_required
+from dashboard.views.forms import CaptureForm, PaymentMethodForm, RefundForm, VoidForm
+from dashboard.web import is_htmx
+
+bp = Blueprint("payments", __name__)
+
+
+def _order(order_id: int) -> Order:
+    order = orders.get_order(order_id)
+    if order is None:
+        abort(404, description=f"There is no order #{order_id}.")
+    return order
+
+
+def _respond(order_id: int, result: ActionResult | None, status: int = 200) -> ResponseReturnValue:
+    """htmx: the panel and timeline re-rendered in place; otherwise back to the order page."""
+    if is_htmx():
+        from dashboard.views.orders import detail_context
+
+        context = detail_context(_order(order_id))
+        return render_template("partials/_payment_update.html", result=result, **context), status
+    if result is not None:
+        flash(result.message, "success" if result.ok else "error")
+    return redirect(url_for("orders.detail", order_id=order_id), code=303)
+
+
+def _act(order_id: int, action: Callable[[], ActionResult]) -> ResponseReturnValue:
+    try:
+        result = action()
+    except ActionInProgress as refused:
+        return _respond(order_id, ActionResult(False, refused.message), 409)
+    except ActionRefused as refused:
+        return _respond(order_id, ActionResult(False, refused.message), 409)
+    except payments.OrderNotFound:
+        abort(404)
+    except errors.PaymentError as error:
+        # Raised before any request was saved (no key yet): nothing moved.
+        return _respond(order_id, ActionResult(False, error.message))
+    return _respond(order_id, result)
+
+
+def _amount(order: Order, text: str | None) -> int | ActionResult:
+    try:
+        return parse_major(text or "", order.currency)
+    except MoneyError as error:
+        return ActionResult(False, str(error))
+
+
+@bp.route("/orders/<int:order_id>/capture", methods=["POST"])
+@roles_required(*STAFF)
+def capture(order_id: int) -> ResponseReturnValue:
+    """Capture all or part of the hold; the rest is released."""
+    order = _order(order_id)
+    form = CaptureForm()
+    if not form.validate_on_submit():
+        return _respond(order_id, ActionResult(False, "Enter the amount to capture."), 422)
+    amount = _amount(order, form.amount.data)
+    if isinstance(amount, ActionResult):
+        return _respond(order_id, amount, 422)
+    user = current_user._get_current_object()
+    return _act(order_id, lambda: payments.capture_hold(order_id, amount, user))
+
+
+@bp.route("/orders/<int:order_id>/void", methods=["POST"])
+@roles_required(*STAFF)
+def void(order_id: int) -> ResponseReturnValue:
+    """Release the hold without charging."""
+    _order(order_id)
+    form = VoidForm()
+    if not form.validate_on_submit():
+        return _respond(order_id, ActionResult(False, "Choose a reason for the void."), 422)
+    user = current_user._get_current_object()
+    reason = form.reason.data or ""
+    return _act(order_id, lambda: payments.void_hold(order_id, reason, user))
+
+
+@bp.route("/orders/<int:order_id>/refund", methods=["POST"])
+@roles_required(*STAFF)
+def refund(order_id: int) -> ResponseReturnValue:
+    """Refund all or part of what was captured."""
+    order = _order(order_id)
+    form = RefundForm()
+    if not form.validate_on_submit():
+        return _respond(order_id, ActionResult(False, "Enter an amount and a reason."), 422)
+    amount = _amount(order, form.amount.data)
+    if isinstance(amount, ActionResult):
+        return _respond(order_id, amount, 422)
+    user = current_user._get_current_object()
+    reason = form.reason.data or ""
+    return _act(order_id, lambda: payments.refund_payment(order_id, amount, reason, user))
+
+
+@bp.route("/orders/<int:order_id>/settle", methods=["POST"])
+@roles_required(*STAFF)
+def settle(order_id: int) -> ResponseReturnValue:
+    """Ask Stripe how an unanswered action ended, and bring the order up to date."""
+    _order(order_id)
+    user = current_user._get_current_object()
+    return _act(order_id, lambda: payments.settle(order_id, user))
+
+
+@bp.route("/orders/<int:order_id>/payment-method", methods=["POST"])
+@roles_required(*STAFF)
+def payment_method(order_id: int) -> ResponseReturnValue:
+    """Choose how the buyer pays this order (before a payment is started)."""
+    order = _order(order_id)
+    form = PaymentMethodForm()
+    if not form.validate_on_submit():
+        return _respond(order_id, ActionResult(False, "Choose a way to pay."), 422)
+    if order.order_state not in (OrderState.OPEN, OrderState.FAILED):
+        return _respond(order_id, ActionResult(False, "A payment is already under way."), 409)
+    orders.set_payment_method(
+        order, form.method.data or "checkout", current_user._get_current_object()
+    )
+    return _respond(order_id, ActionResult(True, "Saved how the buyer pays."))
