@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -108,7 +109,8 @@ def start_localstripe(instance: Path) -> tuple[subprocess.Popen[bytes], str]:
             str(port),
             "--store",
             str(instance / "localstripe.pickle"),
-        ]
+        ],
+        process_group=0,  # see Sandbox
     )
     return process, f"http://127.0.0.1:{port}"
 
@@ -129,7 +131,12 @@ def register_webhook(localstripe_base: str, url: str, secret: str) -> None:
 
 @dataclass
 class Sandbox:
-    """The processes the sandbox started, stopped together whatever happens."""
+    """The processes the sandbox started, stopped together whatever happens.
+
+    Each runs in a process group of its own, so a terminal's Ctrl-C reaches only us and we
+    stop them with SIGTERM (a gunicorn 27 gthread worker hit by SIGINT while it is starting a
+    thread deadlocks), and killing a group that will not stop takes its workers with it.
+    """
 
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
@@ -141,7 +148,8 @@ class Sandbox:
             try:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                process.kill()
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
 
 
@@ -156,6 +164,7 @@ def serve(
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, on_terminate)
+    previous_hup = signal.signal(signal.SIGHUP, on_terminate)  # its terminal was closed
     try:
         localstripe, localstripe_base = start_localstripe(instance)
         sandbox.processes.append(localstripe)
@@ -176,6 +185,7 @@ def serve(
             [sys.executable, "-m", "gunicorn", "--config", str(PROJECT_ROOT / "gunicorn.conf.py")],
             cwd=PROJECT_ROOT,
             env=env,
+            process_group=0,  # see Sandbox
         )
         sandbox.processes.append(web)
         wait_until(lambda: answers(public_url + "/healthz"), "gunicorn", web, 60)
@@ -197,3 +207,4 @@ def serve(
         finally:
             signal.signal(signal.SIGINT, previous_int)
             signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGHUP, previous_hup)
