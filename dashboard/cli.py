@@ -14,6 +14,7 @@ from flask_migrate import upgrade
 from dashboard import MIGRATIONS_DIR
 from dashboard.extensions import db
 from dashboard.models import Role, User
+from dashboard.payments.errors import PaymentError
 from dashboard.services import users
 
 ROLE = click.Choice([role.value for role in Role])
@@ -175,11 +176,33 @@ def seed_demo() -> None:
 @click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)
 def sandbox(port: int) -> None:
     """Run the dashboard offline: localstripe for Stripe, demo data, on 127.0.0.1."""
-    from dashboard.sandbox.runner import SandboxError, SandboxSettings, serve
+    from dashboard.sandbox import demo
+    from dashboard.sandbox.runner import (
+        SANDBOX_SECRET_KEY,
+        SandboxError,
+        SandboxSettings,
+        serve,
+    )
 
     logins = _migrate_and_seed()
     db.session.remove()
     instance = Path(current_app.instance_path)
+
+    def pay_demo_orders(localstripe_base: str) -> None:
+        """Holds, captures, a refund and a void, made through localstripe like real ones."""
+        current_app.config.update(
+            STRIPE_API_BASE=localstripe_base, STRIPE_SECRET_KEY=SANDBOX_SECRET_KEY
+        )
+        current_app.extensions["stripe_gateway"] = None
+        try:
+            moved = demo.seed_payments()
+        except (demo.DemoPaymentFailed, PaymentError) as error:
+            raise SandboxError(f"Could not pay the demo orders: {error}") from error
+        finally:
+            db.session.remove()
+        if moved:
+            click.echo(f"Paid {moved} demo orders through localstripe.")
+
     click.echo("Demo logins (role, email, password):")
     for line in logins:
         click.echo(line)
@@ -189,6 +212,7 @@ def sandbox(port: int) -> None:
             port=port,
             settings=SandboxSettings.load_or_create(instance),
             echo=click.echo,
+            with_localstripe=pay_demo_orders,
         )
     except SandboxError as error:
         raise click.ClickException(str(error)) from error

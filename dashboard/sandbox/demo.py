@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from dashboard.domain.orders import LineDraft
+from dashboard.domain.orders import LineDraft, OrderState
 from dashboard.extensions import db
 from dashboard.models import Order, Role
-from dashboard.services import orders, users
+from dashboard.services import orders, payments, users
 
 DEMO_DOMAIN = "demo.example"
 DEMO_ORDERS: list[tuple[str, str, str, list[LineDraft]]] = [
@@ -70,3 +71,53 @@ def seed(passwords: dict[str, str]) -> bool:
             actor=staff, buyer_name=name, buyer_email=email, currency=currency, lines=lines
         )
     return True
+
+
+# What the demo shows for each buyer, played through localstripe with the real services.
+DEMO_PAYMENTS: dict[str, str] = {
+    "ada@buyer.example": "partially_refunded",
+    "grace@buyer.example": "authorized",
+    "otomo@buyer.example": "captured",
+    "fatima@buyer.example": "voided",
+    # emilie@buyer.example stays open: her pay link is there to try.
+}
+
+
+class DemoPaymentFailed(RuntimeError):
+    """localstripe did not do what the demo expected; the message says which step."""
+
+
+def seed_payments() -> int:
+    """Pay the demo orders that are still open, through the gateway (localstripe).
+
+    Each step commits (the payment services do), so an interrupted run resumes where it
+    stopped. Returns how many orders were moved.
+    """
+    staff = users.find_by_email(f"{Role.STAFF.value}@{DEMO_DOMAIN}")
+    if staff is None:
+        raise DemoPaymentFailed("Seed the demo users first.")
+    moved = 0
+    for email, goal in DEMO_PAYMENTS.items():
+        order = db.session.scalar(select(Order).where(Order.buyer_email == email))
+        if order is None or order.state != OrderState.OPEN.value or order.stripe_payment_intent_id:
+            continue
+        steps: list[Callable[[Order], payments.ActionResult]] = [
+            lambda o: payments.pay_with_sandbox_card(o.id, "success")
+        ]
+        if goal in ("captured", "partially_refunded"):
+            steps.append(lambda o: payments.capture_hold(o.id, o.amount_capturable, staff))
+        if goal == "partially_refunded":
+            steps.append(
+                lambda o: payments.refund_payment(
+                    o.id, o.amount_captured // 4, "requested_by_customer", staff
+                )
+            )
+        if goal == "voided":
+            steps.append(lambda o: payments.void_hold(o.id, "requested_by_customer", staff))
+        for step in steps:
+            result = step(order)
+            db.session.commit()
+            if not result.ok:
+                raise DemoPaymentFailed(f"Demo order {order.number}: {result.message}")
+        moved += 1
+    return moved

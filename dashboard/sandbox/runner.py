@@ -154,9 +154,17 @@ class Sandbox:
 
 
 def serve(
-    *, instance: Path, port: int, settings: SandboxSettings, echo: Callable[[str], None]
+    *,
+    instance: Path,
+    port: int,
+    settings: SandboxSettings,
+    echo: Callable[[str], None],
+    with_localstripe: Callable[[str], None] = lambda base: None,
 ) -> int:
-    """Start localstripe and gunicorn, wait for Ctrl-C or for either to die; stop both."""
+    """Start localstripe and gunicorn, wait for Ctrl-C or for either to die; stop both.
+
+    `with_localstripe(base_url)` runs once localstripe answers, before gunicorn starts.
+    """
     ensure_port_free(port)
     sandbox = Sandbox()
 
@@ -172,6 +180,7 @@ def serve(
         wait_until(lambda: answers(ready), "localstripe", localstripe, 30)
         public_url = f"http://127.0.0.1:{port}"
         register_webhook(localstripe_base, public_url + "/webhooks/stripe", settings.webhook_secret)
+        with_localstripe(localstripe_base)
         env = {
             **os.environ,
             "STRIPE_API_BASE": localstripe_base,
