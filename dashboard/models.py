@@ -234,6 +234,8 @@ class StripeRequest(Model):
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
     action: Mapped[str] = mapped_column(String(32))
     amount: Mapped[int | None] = mapped_column(BigInteger)
+    # Sent again unchanged on a retry: Stripe refuses a key reused with other parameters.
+    reason: Mapped[str | None] = mapped_column(String(32))
     idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
     status: Mapped[str] = mapped_column(String(16), default=RequestStatus.PENDING.value)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

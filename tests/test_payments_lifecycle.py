@@ -232,3 +232,47 @@ def test_checkout_is_shown_unavailable_in_the_sandbox(sandbox_app, make_order):
     assert "localstripe" in page and "has no Checkout Sessions" in page
     with sandbox_app.app_context():
         assert db.session.scalar(select(func.count()).select_from(StripeRequest)) == 0
+
+
+def stripe_post(localstripe_url, path, **params):
+    """A change made outside the dashboard, as in Stripe's own Dashboard."""
+    import json
+    import urllib.parse
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"{localstripe_url}{path}",
+        data=urllib.parse.urlencode(params).encode(),
+        headers={"Authorization": f"Bearer {SANDBOX_KEY}"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.load(response)
+
+
+def test_capture_and_refund_made_elsewhere_are_caught_up_on_re_read(
+    sandbox_app, held, signed_in, localstripe_url
+):
+    pi = held.stripe_payment_intent_id
+    stripe_post(localstripe_url, f"/v1/payment_intents/{pi}/capture")
+    # localstripe counts a refund without metadata as the released part of a hold; one made
+    # in Stripe's Dashboard carries none on real Stripe, whose amounts need no such help.
+    stripe_post(
+        localstripe_url,
+        "/v1/refunds",
+        payment_intent=pi,
+        amount="500",
+        **{"metadata[source]": "dashboard"},
+    )
+    staff = signed_in(Role.STAFF)
+    fragment = post_form(staff, f"/orders/{held.id}/settle", headers=HTMX)
+    assert fragment.status_code == 200
+    order = reload(sandbox_app, held.id)
+    assert (order.state, order.amount_captured, order.amount_refunded) == (
+        "partially_refunded",
+        2500,
+        500,
+    )
+    text = fragment.get_data(as_text=True)
+    assert "Authorized → Captured" in text and "Captured → Partially refunded" in text
+    assert outbox_types(sandbox_app, held.id) == ["ORDER_CREATED", "PAYMENT_SUCCEEDED"]

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from dashboard.domain.state_machine import PaymentEvent as E
 
-MAPPING_VERSION = "2026-11-23.1"
+MAPPING_VERSION = "2026-11-23.3"
 
 # PaymentIntent.status -> event. `requires_payment_method` means "not paid yet", or, after
 # an attempt, "that attempt failed"; `canceled` is a void unless Stripe says it lapsed.
@@ -24,11 +24,14 @@ PAYMENT_INTENT_STATUS: dict[str, E | None] = {
     "canceled": E.VOIDED,
 }
 
-# cancellation_reason values that mean the hold lapsed rather than being released by us.
-LAPSED_CANCELLATION_REASONS = frozenset({"automatic", "abandoned"})
+# cancellation_reason values that mean the hold lapsed rather than being released by us:
+# the ones Stripe sets itself. `abandoned` is a reason we give when voiding (as are
+# `duplicate`, `fraudulent`, `requested_by_customer`), so it reads as a void.
+LAPSED_CANCELLATION_REASONS = frozenset({"automatic", "expired"})
 
 # Checkout Session (status, payment_status) -> event. A complete session's hold is read
-# from its PaymentIntent, whose status is the truth; None here means "ask the PI".
+# from its PaymentIntent, whose status is the truth; None here means "ask the PI". An
+# expired session is a failed attempt, not a lapsed order: the buyer's link still works.
 CHECKOUT_SESSION_STATUS: dict[tuple[str, str], E | None] = {
     ("open", "unpaid"): E.STARTED,
     ("open", "paid"): E.STARTED,
@@ -36,9 +39,9 @@ CHECKOUT_SESSION_STATUS: dict[tuple[str, str], E | None] = {
     ("complete", "unpaid"): None,
     ("complete", "paid"): None,
     ("complete", "no_payment_required"): None,
-    ("expired", "unpaid"): E.EXPIRED,
+    ("expired", "unpaid"): E.FAILED,
     ("expired", "paid"): None,
-    ("expired", "no_payment_required"): E.EXPIRED,
+    ("expired", "no_payment_required"): E.FAILED,
 }
 
 # Charge.status -> what it says on its own (capture and refunds come from amounts).

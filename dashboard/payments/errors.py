@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+#: The code recorded for a Stripe 5xx that names none. Stripe keeps such an answer for the
+#: idempotency key and replays it, so resending with that key cannot get past it.
+STRIPE_INTERNAL_ERROR = "api_error"
+
 
 class PaymentError(Exception):
     """Stripe said no, or could not be asked. `message` is safe to show to staff or buyers."""

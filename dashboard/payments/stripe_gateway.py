@@ -227,7 +227,8 @@ class StripeGateway:
             "payment_intent": payment_intent_id,
             "amount": amount,
             "reason": reason,
-            "metadata": {"order_id": str(order_id)},
+            # The key in metadata lets a lost answer be found again (find_refund).
+            "metadata": {"order_id": str(order_id), "idempotency_key": idempotency_key},
         }
         params = self._compat_params("refunds.create", params)
         refund = self._call(
@@ -242,6 +243,25 @@ class StripeGateway:
             status=str(refund.status or "pending"),
             request_id=_request_id(refund),
         )
+
+    def find_refund(self, payment_intent_id: str, idempotency_key: str) -> RefundSnapshot | None:
+        """Our refund made with this key, if Stripe has it (the newest 100 are searched)."""
+        refunds = self._call(
+            "read refunds",
+            lambda: self._client.v1.refunds.list(
+                params={"payment_intent": payment_intent_id, "limit": 100}
+            ),
+        )
+        for refund in refunds.data:
+            metadata = refund.to_dict().get("metadata") or {}
+            if metadata.get("idempotency_key") == idempotency_key:
+                return RefundSnapshot(
+                    id=refund.id,
+                    amount=int(refund.amount),
+                    status=str(refund.status or "pending"),
+                    request_id=_request_id(refunds),
+                )
+        return None
 
     # -- Checkout Sessions ------------------------------------------------------------
 
@@ -486,7 +506,7 @@ def _translate(what: str, error: stripe.StripeError) -> errors.PaymentError:
         return errors.OutcomeUnknown(
             f"Stripe had an internal error during the {what}. It may or may not have "
             "happened; it is marked as awaiting confirmation and will be checked with Stripe.",
-            code=code,
+            code=code or errors.STRIPE_INTERNAL_ERROR,
             http_status=status,
             request_id=request_id,
         )
@@ -498,5 +518,5 @@ def _translate(what: str, error: stripe.StripeError) -> errors.PaymentError:
             http_status=status,
             request_id=request_id,
         )
-    message = REQUEST_MESSAGES.get(str(error.code), f"Stripe refused the {what}.")
+    message = REQUEST_MESSAGES.get(str(error.code), f"Stripe refused to {what}.")
     return errors.InvalidRequest(message, code=code, http_status=status, request_id=request_id)

@@ -27,7 +27,12 @@ from dashboard.domain.state_machine import (
     check_action,
     next_state,
 )
-from dashboard.domain.stripe_mapping import MAPPING_VERSION, event_for_payment_intent
+from dashboard.domain.stripe_mapping import (
+    CHECKOUT_SESSION_STATUS,
+    MAPPING_VERSION,
+    UnmappedStatus,
+    event_for_payment_intent,
+)
 from dashboard.extensions import db
 from dashboard.models import (
     IN_FLIGHT,
@@ -64,6 +69,8 @@ REFUND_REASONS = {
 }
 # A pending request older than this has outlived every timeout: it can be settled.
 PENDING_GRACE = timedelta(seconds=90)
+# Stripe keeps an idempotency key's answer for at least 24 hours; stay inside that.
+IDEMPOTENCY_WINDOW = timedelta(hours=23)
 STARTABLE = (OrderState.OPEN, OrderState.FAILED, OrderState.PROCESSING)
 
 
@@ -96,7 +103,11 @@ class ActionResult:
 def apply_payment_intent(
     order: Order, snapshot: PaymentIntentSnapshot, *, source: str
 ) -> Transition | Ignored | None:
-    """Move the order forward to what the PaymentIntent says; never backwards."""
+    """Move the order forward to what the PaymentIntent says; never backwards.
+
+    A payment captured and refunded elsewhere (Stripe's Dashboard) can be read while the
+    order still shows the hold: it is walked through the capture first, then the refund.
+    """
     if order.stripe_payment_intent_id is None:
         order.stripe_payment_intent_id = snapshot.id
     if snapshot.charge_id:
@@ -109,20 +120,48 @@ def apply_payment_intent(
     )
     if event is None:
         return None
-    outcome = _move(order, event, source=source, detail=f"payment intent {snapshot.status}")
-    if isinstance(outcome, Transition):
-        amounts = snapshot.amounts
-        order.amount_authorized = max(order.amount_authorized, amounts.authorized)
-        order.amount_captured = max(order.amount_captured, amounts.captured)
-        order.amount_refunded = max(order.amount_refunded, amounts.refunded)
-        order.amount_capturable = amounts.capturable
-        if event is PaymentEvent.AUTHORIZED:
-            order.authorized_at = order.authorized_at or utcnow()
-            order.capture_before = snapshot.hold_deadline
-        if event is PaymentEvent.FAILED and snapshot.last_error_message:
-            order.last_payment_error = snapshot.last_error_message[:500]
-        _emit_for(order, event, snapshot.id)
+    path = [event]
+    refunds = (PaymentEvent.PARTIALLY_REFUNDED, PaymentEvent.REFUNDED)
+    if event in refunds and order.order_state not in _AFTER_CAPTURE:
+        path = [PaymentEvent.CAPTURED, event]
+    outcome: Transition | Ignored | None = None
+    for step in path:
+        try:
+            outcome = _move(order, step, source=source, detail=f"payment intent {snapshot.status}")
+        except IllegalTransition as illegal:
+            outcome = _refuse(order, step, source=source, reason=str(illegal))
+        if isinstance(outcome, Transition):
+            _take_amounts(order, step, snapshot)
     return outcome
+
+
+_AFTER_CAPTURE = (OrderState.CAPTURED, OrderState.PARTIALLY_REFUNDED, OrderState.REFUNDED)
+
+
+def _take_amounts(order: Order, event: PaymentEvent, snapshot: PaymentIntentSnapshot) -> None:
+    amounts = snapshot.amounts
+    order.amount_authorized = max(order.amount_authorized, amounts.authorized)
+    order.amount_captured = max(order.amount_captured, amounts.captured)
+    order.amount_refunded = max(order.amount_refunded, amounts.refunded)
+    order.amount_capturable = amounts.capturable
+    if event is PaymentEvent.AUTHORIZED:
+        order.authorized_at = order.authorized_at or utcnow()
+        order.capture_before = snapshot.hold_deadline
+    if event is PaymentEvent.FAILED and snapshot.last_error_message:
+        order.last_payment_error = snapshot.last_error_message[:500]
+    _emit_for(order, event, snapshot.id)
+    db.session.flush()
+
+
+def _refuse(order: Order, event: PaymentEvent, *, source: str, reason: str) -> Ignored:
+    """What Stripe said cannot be applied: keep it visible on the timeline, change nothing."""
+    timeline.append(
+        order,
+        TimelineKind.STATE_CHANGE,
+        f"Not applied ({source}): {reason}",
+        data={"event": event.value, "source": source, "mapping_version": MAPPING_VERSION},
+    )
+    return Ignored(state=order.order_state, event=event, reason=reason)
 
 
 def _move(order: Order, event: PaymentEvent, *, source: str, detail: str) -> Transition | Ignored:
@@ -186,7 +225,13 @@ def in_flight(order: Order) -> StripeRequest | None:
     )
 
 
-def _begin(order: Order, action: str, amount: int | None, actor: User | None) -> StripeRequest:
+def _begin(
+    order: Order,
+    action: str,
+    amount: int | None,
+    actor: User | None,
+    reason: str | None = None,
+) -> StripeRequest:
     """Save the request and its idempotency key, derived from the action, before calling."""
     same = [StripeRequest.order_id == order.id, StripeRequest.action == action]
     if amount is not None:
@@ -197,6 +242,7 @@ def _begin(order: Order, action: str, amount: int | None, actor: User | None) ->
         order_id=order.id,
         action=action,
         amount=amount,
+        reason=reason,
         idempotency_key=f"order-{order.id}-{action}-{amount or 0}-{attempt}",
         status=RequestStatus.PENDING.value,
         actor=actor,
@@ -304,7 +350,8 @@ def _prepare(order_id: int, action: StaffAction) -> Order:
 def _ask(
     order: Order, actor: User, action: StaffAction, amount: int | None, summary: str, **data: object
 ) -> StripeRequest:
-    request = _begin(order, action.value, amount, actor)
+    reason = data.get("reason")
+    request = _begin(order, action.value, amount, actor, str(reason) if reason else None)
     timeline.append(
         order,
         TimelineKind.STAFF_ACTION,
@@ -348,7 +395,8 @@ def _send_capture(order: Order, request: StripeRequest) -> ActionResult:
         ),
     )
     if isinstance(result, errors.PaymentError):
-        if not result.outcome_unknown:
+        # Only Stripe's "no" is a failed capture; a 429 or a missing key leaves the hold intact.
+        if isinstance(result, errors.CardDeclined | errors.InvalidRequest):
             outbox.emit(
                 order,
                 OutboxType.PAYMENT_FAILED,
@@ -438,7 +486,13 @@ def _apply_refund(order: Order, amount: int, *, source: str) -> None:
 
 
 def settle(order_id: int, actor: User | None) -> ActionResult:
-    """Find out how an unanswered request ended: re-read Stripe, or resend with its key."""
+    """Find out how an unanswered request ended, and finish it exactly once.
+
+    The truth is read from Stripe first: the PaymentIntent for a capture or a void, the
+    refund carrying the request's key for a refund. Only when Stripe shows nothing is the
+    very same request sent again (same key, same parameters): Stripe answers a key it has
+    already seen with the first answer, so a resend can never move money a second time.
+    """
     order = _lock_order(order_id)
     request = in_flight(order)
     if request is None:
@@ -456,12 +510,9 @@ def settle(order_id: int, actor: User | None) -> ActionResult:
     truth = _read(order, payment_intent_id)
     if isinstance(truth, errors.PaymentError):
         return ActionResult(False, truth.message, awaiting_confirmation=True)
-    done = {
-        StaffAction.CAPTURE.value: truth.status == "succeeded",
-        StaffAction.VOID.value: truth.status == "canceled",
-        StaffAction.REFUND.value: False,  # a refund is confirmed by replaying its key
-    }[request.action]
-    if done:
+    if request.action == StaffAction.REFUND.value:
+        return _settle_refund(order, request, payment_intent_id)
+    if truth.status == ("succeeded" if request.action == StaffAction.CAPTURE.value else "canceled"):
         _finish(
             order,
             request,
@@ -472,15 +523,57 @@ def settle(order_id: int, actor: User | None) -> ActionResult:
         )
         apply_payment_intent(order, truth, source="settlement re-read")
         return ActionResult(True, f"Confirmed with Stripe: the {request.action} went through.")
-    # Not visible yet: send the very same request again. Stripe replays the first answer if
-    # it did happen, so this can never move money a second time.
+    if request.error_code == errors.STRIPE_INTERNAL_ERROR:
+        # Stripe keeps a 500 as the answer for its key: resending would only replay it. The
+        # payment, re-read just now, shows nothing happened, so a new attempt is safe.
+        return _did_not_happen(order, request, payment_intent_id)
     db.session.commit()
     if request.action == StaffAction.CAPTURE.value:
         return _send_capture(order, request)
-    if request.action == StaffAction.VOID.value:
-        reason = "requested_by_customer"
-        return _send_void(order, request, reason)
-    return _send_refund(order, request, "requested_by_customer")
+    return _send_void(order, request, request.reason or "requested_by_customer")
+
+
+def _settle_refund(order: Order, request: StripeRequest, payment_intent_id: str) -> ActionResult:
+    try:
+        found = gateway().find_refund(payment_intent_id, request.idempotency_key)
+    except errors.PaymentError as error:
+        return ActionResult(False, error.message, awaiting_confirmation=True)
+    if found is not None:
+        _finish(
+            order,
+            request,
+            RequestStatus.SUCCEEDED,
+            what="refund (found at Stripe by its key)",
+            object_id=found.id,
+            request_id=found.request_id,
+        )
+        _apply_refund(order, found.amount, source="settlement")
+        return ActionResult(True, f"Confirmed with Stripe: refunded {_money(order, found.amount)}.")
+    too_old = utcnow() - request.created_at > IDEMPOTENCY_WINDOW
+    if request.error_code == errors.STRIPE_INTERNAL_ERROR or too_old:
+        # No refund with our key exists, and resending would replay a stored 500 or, once
+        # Stripe has forgotten the key, could refund twice: close it as not done.
+        return _did_not_happen(order, request, payment_intent_id)
+    db.session.commit()
+    return _send_refund(order, request, request.reason or "requested_by_customer")
+
+
+def _did_not_happen(order: Order, request: StripeRequest, payment_intent_id: str) -> ActionResult:
+    failure = errors.InvalidRequest(
+        f"Stripe shows the {request.action} did not happen. Nothing moved; you can try again.",
+        code=request.error_code or "not_found_at_stripe",
+    )
+    _finish(order, request, RequestStatus.FAILED, what=request.action, error=failure)
+    if request.action == StaffAction.CAPTURE.value:
+        outbox.emit(
+            order,
+            OutboxType.PAYMENT_FAILED,
+            f"{order.id}:{request.idempotency_key}",
+            payment_intent=payment_intent_id,
+            stage="capture",
+            reason=failure.message,
+        )
+    return ActionResult(False, failure.message)
 
 
 def _read(order: Order, payment_intent_id: str) -> PaymentIntentSnapshot | errors.PaymentError:
@@ -534,6 +627,9 @@ def open_payment_intent(order_id: int) -> PaymentIntentSnapshot:
         ):
             return current
         apply_payment_intent(order, current, source="pay page")
+        if current.status == "processing":
+            # The bank has not answered the first payment: a second one could charge twice.
+            raise ActionRefused(buyer_message(order, current))
         _check_startable(order)
     request = _begin(order, "create_payment_intent", order.total_amount, None)
     db.session.commit()
@@ -650,10 +746,20 @@ def _read_session(order: Order) -> CheckoutSessionSnapshot | errors.PaymentError
 
 
 def apply_checkout_session(order: Order, session: CheckoutSessionSnapshot, *, source: str) -> None:
+    """A session's own news; once it has a PaymentIntent, that PaymentIntent decides."""
     if session.payment_intent_id and order.stripe_payment_intent_id is None:
         order.stripe_payment_intent_id = session.payment_intent_id
-    if session.status == "expired" and order.stripe_payment_intent_id is None:
-        _move(order, PaymentEvent.EXPIRED, source=source, detail="checkout session expired")
+    key = (session.status, session.payment_status)
+    if key not in CHECKOUT_SESSION_STATUS:
+        raise UnmappedStatus("checkout_session", f"{session.status}/{session.payment_status}")
+    event = CHECKOUT_SESSION_STATUS[key]
+    if event is PaymentEvent.FAILED:
+        order.last_payment_error = "The checkout page expired before the payment was made."
+    if event is not None and order.stripe_payment_intent_id is None:
+        try:
+            _move(order, event, source=source, detail=f"checkout session {session.status}")
+        except IllegalTransition as illegal:
+            _refuse(order, event, source=source, reason=str(illegal))
     db.session.flush()
 
 

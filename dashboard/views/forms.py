@@ -12,6 +12,7 @@ from wtforms import (
     Form,
     FormField,
     PasswordField,
+    RadioField,
     SelectChoice,
     SelectField,
     StringField,
@@ -148,7 +149,8 @@ class PaymentMethodForm(FlaskForm):
 
 
 class SandboxCardForm(FlaskForm):
-    card = SelectField(
+    # Radio buttons: the pay page renders each choice as its own input with its label.
+    card = RadioField(
         "Test card",
         choices=[
             SelectChoice(key, f"{number} · {label}")

@@ -67,7 +67,9 @@ def _page(order: Order, token: str, *, message: str | None = None, ok: bool = Fa
         method=_method(order),
         sandbox=sandbox,
         checkout_unavailable=CHECKOUT_UNAVAILABLE_IN_SANDBOX if sandbox else None,
-        can_pay=order.order_state in (OrderState.OPEN, OrderState.FAILED),
+        # Processing too: a buyer back from Stripe's page (or a closed card form) resumes the
+        # same Checkout Session or PaymentIntent; the services re-read Stripe before reusing.
+        can_pay=order.order_state in payments.STARTABLE,
         awaiting_3ds=awaiting_3ds,
         status_message=payments.buyer_message(order, None),
         card_form=SandboxCardForm(formdata=None),

@@ -38,6 +38,7 @@ def upgrade():
     sa.Column('order_id', sa.Integer(), nullable=False),
     sa.Column('action', sa.String(length=32), nullable=False),
     sa.Column('amount', sa.BigInteger(), nullable=True),
+    sa.Column('reason', sa.String(length=32), nullable=True),
     sa.Column('idempotency_key', sa.String(length=255), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('actor_id', sa.Integer(), nullable=True),

@@ -1,0 +1,671 @@
+"""Stripe Checkout (and our own payment page) through the real pay-link routes.
+
+localstripe has no Checkout Sessions, so here Stripe is replaced at one place only: the
+SDK's HTTP client. Everything above it is real: the routes, the services, the gateway, the
+stripe SDK's encoding, headers and error handling. The double answers with Stripe's own
+published example objects (tests/fixtures/stripe, MIT, Stripe Inc.), changed only in the
+fields a case needs, and records every request as (method, url, headers, post_data).
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any, NamedTuple
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import stripe
+from requests.structures import CaseInsensitiveDict
+from sqlalchemy import select
+
+from dashboard.domain.orders import LineDraft
+from dashboard.domain.stripe_mapping import MAPPING_VERSION
+from dashboard.extensions import db
+from dashboard.models import OutboxEvent, Role, StripeRequest, TimelineEntry, TimelineKind
+from dashboard.payments.stripe_gateway import API_VERSION, StripeGateway
+from tests.conftest import pay_link, post_form, reload
+
+FIXTURES = Path(__file__).parent / "fixtures" / "stripe"
+TEST_KEY = "sk_test_x"
+LINES = [LineDraft("Widget", 2, 1250), LineDraft("Gadget — blue", 1, 499)]
+TOTAL = 2 * 1250 + 499
+
+
+def stripe_example(name: str) -> dict[str, Any]:
+    return json.loads((FIXTURES / f"{name}.json").read_text())
+
+
+class Call(NamedTuple):
+    method: str
+    url: str
+    headers: dict[str, str]
+    post_data: str | None
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.url).path
+
+    @property
+    def query(self) -> dict[str, list[str]]:
+        return parse_qs(urlsplit(self.url).query)
+
+    @property
+    def form(self) -> dict[str, list[str]]:
+        if not self.post_data:
+            return {}
+        return parse_qs(self.post_data, keep_blank_values=True, strict_parsing=True)
+
+
+class FakeStripeHTTP(stripe.HTTPClient):
+    """Stripe's API as far as these tests need it, behind the SDK's HTTP client interface."""
+
+    name = "fake-stripe"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[Call] = []
+        self.sessions: dict[str, dict[str, Any]] = {}
+        self.intents: dict[str, dict[str, Any]] = {}
+        self.unrouted: list[Call] = []
+        self._failures: list[tuple[str, str, int, dict[str, Any]]] = []
+        self._ids = itertools.count(1)
+
+    # -- what tests use -------------------------------------------------------------------
+
+    def fail_next(self, method: str, path: str, status: int, error: dict[str, Any]) -> None:
+        self._failures.append((method, path, status, {"error": error}))
+
+    def calls_to(self, method: str, path: str) -> list[Call]:
+        return [c for c in self.calls if (c.method, c.path) == (method, path)]
+
+    def trace(self, since: int = 0) -> list[tuple[str, str]]:
+        return [(c.method, c.path) for c in self.calls[since:]]
+
+    def only_session(self) -> dict[str, Any]:
+        (session,) = self.sessions.values()
+        return session
+
+    def complete(self, session_id: str, *, payment_status: str) -> dict[str, Any]:
+        """The buyer paid on Stripe's page: a card hold, as checkout.session.completed says."""
+        session = self.sessions[session_id]
+        amount = session["amount_total"]
+        intent_id = f"pi_test_{next(self._ids)}"
+        charge = stripe_example("charge")
+        charge.update(
+            id=f"ch_test_{next(self._ids)}",
+            amount=amount,
+            amount_captured=0,
+            captured=False,
+            currency=session["currency"],
+            payment_intent=intent_id,
+            created=int(time.time()),
+        )
+        charge["payment_method_details"]["card"]["capture_before"] = int(time.time()) + 6 * 86400
+        intent = stripe_example("payment_intent")
+        intent.update(
+            id=intent_id,
+            amount=amount,
+            amount_capturable=amount,
+            amount_received=0,
+            canceled_at=None,
+            capture_method="manual",
+            client_secret=f"{intent_id}_secret_test",
+            created=int(time.time()),
+            currency=session["currency"],
+            latest_charge=charge,
+            metadata=dict(session["metadata"]),
+            payment_method="pm_card_visa",
+            status="requires_capture",
+        )
+        self.intents[intent_id] = intent
+        session.update(status="complete", payment_status=payment_status, payment_intent=intent_id)
+        return intent
+
+    # -- the HTTP client interface ------------------------------------------------------
+
+    def request(self, method, url, headers, post_data=None, *, _usage=None):
+        call = Call(method.upper(), url, dict(headers or {}), post_data)
+        self.calls.append(call)
+        for index, (fail_method, fail_path, status, body) in enumerate(self._failures):
+            if (fail_method, fail_path) == (call.method, call.path):
+                del self._failures[index]
+                return self._answer(body, status)
+        for pattern, handler in self._routes():
+            match = re.fullmatch(pattern, f"{call.method} {call.path}")
+            if match:
+                return handler(call, *match.groups())
+        self.unrouted.append(call)
+        return self._missing(f"Unrecognized request URL ({call.method}: {call.path})")
+
+    def request_stream(self, method, url, headers, post_data=None, *, _usage=None):
+        raise AssertionError("the gateway never streams")
+
+    def close(self) -> None:
+        pass
+
+    # -- routes -------------------------------------------------------------------------
+
+    def _routes(self):
+        return [
+            (r"POST /v1/checkout/sessions", self._create_session),
+            (r"GET /v1/checkout/sessions/([^/]+)", self._get_session),
+            (r"POST /v1/checkout/sessions/([^/]+)/expire", self._expire_session),
+            (r"POST /v1/payment_intents", self._create_intent),
+            (r"GET /v1/payment_intents/([^/]+)", self._get_intent),
+        ]
+
+    def _create_session(self, call: Call):
+        form = {key: values[-1] for key, values in call.form.items()}
+        count = len({key.split("]")[0] for key in form if key.startswith("line_items[")})
+        amount = sum(
+            int(form[f"line_items[{i}][quantity]"])
+            * int(form[f"line_items[{i}][price_data][unit_amount]"])
+            for i in range(count)
+        )
+        session_id = f"cs_test_{next(self._ids):04d}"
+        session = stripe_example("checkout_session")
+        session.update(
+            id=session_id,
+            url=f"https://checkout.stripe.com/c/pay/{session_id}",
+            status="open",
+            payment_status="unpaid",
+            payment_intent=None,
+            amount_subtotal=amount,
+            amount_total=amount,
+            currency=form["line_items[0][price_data][currency]"],
+            client_reference_id=form["client_reference_id"],
+            customer_email=form["customer_email"],
+            metadata={"order_id": form["metadata[order_id]"]},
+            success_url=form["success_url"],
+            cancel_url=form["cancel_url"],
+            created=int(time.time()),
+            expires_at=int(form["expires_at"]),
+        )
+        self.sessions[session_id] = session
+        return self._answer(session)
+
+    def _get_session(self, call: Call, session_id: str):
+        if session_id not in self.sessions:
+            return self._missing(f"No such checkout.session: '{session_id}'")
+        return self._answer(self.sessions[session_id])
+
+    def _expire_session(self, call: Call, session_id: str):
+        session = self.sessions.get(session_id)
+        if session is None:
+            return self._missing(f"No such checkout.session: '{session_id}'")
+        if session["status"] != "open":
+            error = {
+                "type": "invalid_request_error",
+                "message": f"Only Checkout Sessions with a status of `open` can be expired. "
+                f"This Checkout Session has a status of `{session['status']}`.",
+            }
+            return self._answer({"error": error}, 400)
+        session["status"] = "expired"
+        return self._answer(session)
+
+    def _create_intent(self, call: Call):
+        form = {key: values[-1] for key, values in call.form.items()}
+        intent_id = f"pi_test_{next(self._ids)}"
+        intent = stripe_example("payment_intent")
+        intent.update(
+            id=intent_id,
+            amount=int(form["amount"]),
+            currency=form["currency"],
+            capture_method=form.get("capture_method", "automatic"),
+            canceled_at=None,
+            client_secret=f"{intent_id}_secret_test",
+            created=int(time.time()),
+            description=form.get("description"),
+            metadata={"order_id": form["metadata[order_id]"]},
+            status="requires_payment_method",
+        )
+        self.intents[intent_id] = intent
+        return self._answer(intent)
+
+    def _get_intent(self, call: Call, intent_id: str):
+        intent = self.intents.get(intent_id)
+        if intent is None:
+            return self._missing(f"No such payment_intent: '{intent_id}'")
+        answer = copy.deepcopy(intent)
+        charge = answer.get("latest_charge")
+        if isinstance(charge, dict) and "latest_charge" not in call.query.get("expand[0]", []):
+            answer["latest_charge"] = charge["id"]
+        return self._answer(answer)
+
+    def _missing(self, message: str):
+        error = {"type": "invalid_request_error", "code": "resource_missing", "message": message}
+        return self._answer({"error": error}, 404)
+
+    def _answer(self, body: dict[str, Any], status: int = 200):
+        headers = CaseInsensitiveDict(
+            {
+                "Content-Type": "application/json",
+                "Request-Id": f"req_test_{next(self._ids)}",
+                "Stripe-Version": API_VERSION,
+            }
+        )
+        return json.dumps(body), status, headers
+
+
+@pytest.fixture
+def stripe_http():
+    double = FakeStripeHTTP()
+    yield double
+    assert not double.unrouted, f"requests the double does not know: {double.unrouted}"
+
+
+@pytest.fixture
+def live_app(app, stripe_http):
+    """The app as in production (no localstripe), with Stripe's HTTP replaced by the double."""
+    app.config.update(
+        STRIPE_SECRET_KEY=TEST_KEY,
+        STRIPE_API_BASE="",
+        STRIPE_PUBLISHABLE_KEY="pk_test_x",
+        DEFAULT_PAYMENT_METHOD="checkout",
+        CHECKOUT_SESSION_LIFETIME=23 * 3600,
+    )
+    app.extensions["stripe_gateway"] = StripeGateway(
+        secret_key=TEST_KEY, http_client=stripe_http, max_network_retries=0
+    )
+    return app
+
+
+@pytest.fixture
+def order(make_order):
+    return make_order(lines=LINES)
+
+
+def click_pay(app, order_id, method="checkout"):
+    """A buyer opens the pay link and presses the pay button."""
+    return post_form(app.test_client(), f"{pay_link(app, order_id)}/{method}")
+
+
+def requests_of(app, order_id, action):
+    with app.app_context():
+        return db.session.scalars(
+            select(StripeRequest)
+            .where(StripeRequest.order_id == order_id, StripeRequest.action == action)
+            .order_by(StripeRequest.id)
+        ).all()
+
+
+def pay_form_action(page):
+    forms = re.findall(r'<form method="post" action="([^"]+)"', page)
+    return [action.rsplit("/", 1)[1] for action in forms]
+
+
+# -- starting Checkout -----------------------------------------------------------------
+
+
+def test_pay_creates_a_checkout_session_with_exactly_these_parameters(live_app, stripe_http, order):
+    link = pay_link(live_app, order.id)
+    page = live_app.test_client().get(link).get_data(as_text=True)
+    assert pay_form_action(page) == ["checkout"]
+    assert f"Pay ${TOTAL / 100:.2f} with Stripe" in page
+    assert stripe_http.calls == []  # showing the page asks Stripe nothing
+
+    before = time.time()
+    response = click_pay(live_app, order.id)
+    after = time.time()
+
+    assert response.status_code == 303
+    session = stripe_http.only_session()
+    assert response.headers["Location"] == session["url"]
+    assert stripe_http.trace() == [("POST", "/v1/checkout/sessions")]
+    (create,) = stripe_http.calls
+    assert create.url == "https://api.stripe.com/v1/checkout/sessions"
+
+    sent = create.form
+    expires_at = int(sent.pop("expires_at")[0])
+    assert before + 30 * 60 <= expires_at <= after + 24 * 3600  # Stripe's allowed range
+    assert before + 23 * 3600 - 1 <= expires_at <= after + 23 * 3600  # as configured
+    oid = str(order.id)
+    assert sent == {
+        "mode": ["payment"],
+        "client_reference_id": [oid],
+        "metadata[order_id]": [oid],
+        "customer_email": ["buyer@example.com"],
+        "payment_intent_data[capture_method]": ["manual"],
+        "payment_intent_data[metadata][order_id]": [oid],
+        "line_items[0][quantity]": ["2"],
+        "line_items[0][price_data][currency]": ["usd"],
+        "line_items[0][price_data][unit_amount]": ["1250"],
+        "line_items[0][price_data][product_data][name]": ["Widget"],
+        "line_items[1][quantity]": ["1"],
+        "line_items[1][price_data][currency]": ["usd"],
+        "line_items[1][price_data][unit_amount]": ["499"],
+        "line_items[1][price_data][product_data][name]": ["Gadget — blue"],
+        "success_url": [f"http://dashboard.test{link}/done?session_id={{CHECKOUT_SESSION_ID}}"],
+        "cancel_url": [f"http://dashboard.test{link}"],
+    }
+    key = create.headers["Idempotency-Key"]
+    assert key == f"order-{order.id}-create_checkout_session-{TOTAL}-1"
+    assert create.headers["Stripe-Version"] == API_VERSION
+    assert create.headers["Authorization"] == f"Bearer {TEST_KEY}"
+    assert create.headers["Content-Type"] == "application/x-www-form-urlencoded"
+
+    started = reload(live_app, order.id)
+    assert (started.state, started.stripe_checkout_session_id) == ("processing", session["id"])
+    assert started.stripe_payment_intent_id is None
+    (request,) = requests_of(live_app, order.id, "create_checkout_session")
+    assert (request.status, request.stripe_object_id, request.amount) == (
+        "succeeded",
+        session["id"],
+        TOTAL,
+    )
+    assert request.stripe_request_id.startswith("req_test_")
+    with live_app.app_context():
+        outbox = db.session.scalars(
+            select(OutboxEvent.type).where(OutboxEvent.order_id == order.id)
+        ).all()
+    assert outbox == ["ORDER_CREATED"]
+
+
+def test_back_on_the_link_while_the_session_is_open_reuses_it(live_app, stripe_http, order):
+    first = click_pay(live_app, order.id)
+    url = first.headers["Location"]
+    sent = len(stripe_http.calls)
+
+    page = live_app.test_client().get(pay_link(live_app, order.id)).get_data(as_text=True)
+    assert pay_form_action(page) == ["checkout"]  # the buyer can go back to Stripe's page
+    again = click_pay(live_app, order.id)
+
+    assert again.status_code == 303
+    assert again.headers["Location"] == url
+    session = stripe_http.only_session()
+    assert stripe_http.trace(sent) == [("GET", f"/v1/checkout/sessions/{session['id']}")]
+    assert len(stripe_http.calls_to("POST", "/v1/checkout/sessions")) == 1
+    assert len(requests_of(live_app, order.id, "create_checkout_session")) == 1
+
+
+def test_a_session_about_to_expire_is_expired_and_replaced(live_app, stripe_http, order):
+    old_url = click_pay(live_app, order.id).headers["Location"]
+    old = stripe_http.only_session()
+    old["expires_at"] = int(time.time()) + 9 * 60  # under the 10 minutes a buyer needs
+    sent = len(stripe_http.calls)
+
+    again = click_pay(live_app, order.id)
+
+    assert again.status_code == 303
+    new = stripe_http.sessions[max(stripe_http.sessions)]
+    assert new["id"] != old["id"]
+    assert again.headers["Location"] == new["url"] != old_url
+    assert stripe_http.trace(sent) == [
+        ("GET", f"/v1/checkout/sessions/{old['id']}"),
+        ("POST", f"/v1/checkout/sessions/{old['id']}/expire"),
+        ("POST", "/v1/checkout/sessions"),
+    ]
+    expire, create = stripe_http.calls[sent + 1 :]
+    assert expire.headers["Idempotency-Key"] == f"order-{order.id}-expire_checkout_session-0-1"
+    key = create.headers["Idempotency-Key"]
+    assert key == f"order-{order.id}-create_checkout_session-{TOTAL}-2"
+    assert old["status"] == "expired"
+    assert reload(live_app, order.id).stripe_checkout_session_id == new["id"]
+    (expired,) = requests_of(live_app, order.id, "expire_checkout_session")
+    assert (expired.status, expired.stripe_object_id) == ("succeeded", old["id"])
+
+
+def test_a_session_stripe_already_expired_is_replaced_without_expiring_it(
+    live_app, stripe_http, order
+):
+    click_pay(live_app, order.id)
+    old = stripe_http.only_session()
+    old["status"] = "expired"
+    sent = len(stripe_http.calls)
+
+    again = click_pay(live_app, order.id)
+
+    new = stripe_http.sessions[max(stripe_http.sessions)]
+    assert again.headers["Location"] == new["url"]
+    assert stripe_http.trace(sent) == [
+        ("GET", f"/v1/checkout/sessions/{old['id']}"),
+        ("POST", "/v1/checkout/sessions"),
+    ]
+    assert stripe_http.calls[-1].headers["Idempotency-Key"].endswith(f"-{TOTAL}-2")
+
+
+def test_an_expired_session_leaves_the_order_payable(live_app, stripe_http, order):
+    """A lapsed checkout page is a failed attempt, not a lapsed order: the link still works."""
+    click_pay(live_app, order.id)
+    stripe_http.only_session()["status"] = "expired"
+    page = live_app.test_client().get(pay_link(live_app, order.id) + "/done")
+    text = page.get_data(as_text=True)
+    assert "The checkout page expired before the payment was made." in text
+    assert 'id="pay-button"' in text
+    assert reload(live_app, order.id).state == "failed"
+    again = click_pay(live_app, order.id)
+    assert again.status_code == 303
+    assert reload(live_app, order.id).state == "processing"
+
+
+# -- after the buyer paid on Stripe's page -------------------------------------------------
+
+
+@pytest.mark.parametrize("payment_status", ["unpaid", "paid"])
+def test_completed_checkout_authorizes_the_order_on_the_return_page(
+    live_app, stripe_http, order, payment_status
+):
+    """The return page reads the Session and its PaymentIntent; the redirect proves nothing."""
+    click_pay(live_app, order.id)
+    session = stripe_http.only_session()
+    intent = stripe_http.complete(session["id"], payment_status=payment_status)
+    sent = len(stripe_http.calls)
+
+    link = pay_link(live_app, order.id)
+    page = live_app.test_client().get(f"{link}/done?session_id={session['id']}")
+
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "Authorized: the amount is held on your card; the merchant will capture it." in text
+    assert 'id="pay-button"' not in text
+    assert stripe_http.trace(sent) == [
+        ("GET", f"/v1/checkout/sessions/{session['id']}"),
+        ("GET", f"/v1/payment_intents/{intent['id']}"),
+    ]
+    assert stripe_http.calls[-1].query["expand[0]"] == ["latest_charge"]
+    held = reload(live_app, order.id)
+    assert held.state == "authorized"
+    assert (held.stripe_payment_intent_id, held.stripe_charge_id) == (
+        intent["id"],
+        intent["latest_charge"]["id"],
+    )
+    assert (
+        held.amount_authorized,
+        held.amount_capturable,
+        held.amount_captured,
+        held.amount_refunded,
+    ) == (TOTAL, TOTAL, 0, 0)
+    assert held.authorized_at is not None
+    capture_before = intent["latest_charge"]["payment_method_details"]["card"]["capture_before"]
+    assert int(held.capture_before.timestamp()) == capture_before
+    with live_app.app_context():
+        changes = db.session.scalars(
+            select(TimelineEntry)
+            .where(
+                TimelineEntry.order_id == order.id,
+                TimelineEntry.kind == TimelineKind.STATE_CHANGE.value,
+            )
+            .order_by(TimelineEntry.id)
+        ).all()
+        moves = [(c.data["from"], c.data["to"], c.data["mapping_version"]) for c in changes]
+    assert moves == [
+        ("open", "processing", MAPPING_VERSION),
+        ("processing", "authorized", MAPPING_VERSION),
+    ]
+
+    sent = len(stripe_http.calls)
+    again = click_pay(live_app, order.id)
+    assert "This order is already authorized." in again.get_data(as_text=True)
+    assert stripe_http.calls[sent:] == []  # refused before Stripe is asked anything
+    assert len(stripe_http.calls_to("POST", "/v1/checkout/sessions")) == 1
+    assert reload(live_app, order.id).state == "authorized"
+
+
+def test_pay_clicked_after_paying_but_before_the_return_page_starts_nothing(
+    live_app, stripe_http, order
+):
+    """The buyer paid on Stripe's page, then came back through the link, not the redirect."""
+    click_pay(live_app, order.id)
+    session = stripe_http.only_session()
+    intent = stripe_http.complete(session["id"], payment_status="unpaid")
+
+    again = click_pay(live_app, order.id)
+
+    assert again.status_code == 200
+    page = again.get_data(as_text=True)
+    assert "authorized" in page
+    assert 'id="pay-button"' not in page
+    assert len(stripe_http.calls_to("POST", "/v1/checkout/sessions")) == 1
+    assert stripe_http.calls_to("POST", f"/v1/checkout/sessions/{session['id']}/expire") == []
+    held = reload(live_app, order.id)
+    assert (held.state, held.stripe_payment_intent_id) == ("authorized", intent["id"])
+
+
+# -- how the buyer pays: the merchant's default, or staff's choice for one order ---------
+
+
+@pytest.mark.parametrize(
+    ("default", "chosen", "shown"),
+    [
+        ("checkout", None, "checkout"),
+        ("payment_page", None, "card"),
+        ("checkout", "payment_page", "card"),
+        ("payment_page", "checkout", "checkout"),
+    ],
+)
+def test_the_buyer_sees_the_default_method_unless_staff_chose_one(
+    live_app, stripe_http, order, signed_in, default, chosen, shown
+):
+    live_app.config["DEFAULT_PAYMENT_METHOD"] = default
+    if chosen:
+        staff = signed_in(Role.STAFF)
+        saved = post_form(staff, f"/orders/{order.id}/payment-method", {"method": chosen})
+        assert saved.status_code == 303
+        assert reload(live_app, order.id).payment_method == chosen
+
+    page = live_app.test_client().get(pay_link(live_app, order.id)).get_data(as_text=True)
+
+    assert pay_form_action(page) == [shown]
+    button = "with Stripe" if shown == "checkout" else "by card"
+    assert f"Pay ${TOTAL / 100:.2f} {button}" in page
+    assert stripe_http.calls == []
+
+
+def test_support_cannot_choose_the_payment_method(live_app, order, signed_in):
+    support = signed_in(Role.SUPPORT)
+    response = post_form(support, f"/orders/{order.id}/payment-method", {"method": "checkout"})
+    assert response.status_code == 403
+    assert reload(live_app, order.id).payment_method is None
+
+
+# -- Stripe says no ------------------------------------------------------------------------
+
+
+def test_a_stripe_error_is_shown_on_the_pay_page_and_the_order_stays_open(
+    live_app, stripe_http, order
+):
+    stripe_http.fail_next(
+        "POST",
+        "/v1/checkout/sessions",
+        400,
+        {
+            "type": "invalid_request_error",
+            "code": "parameter_invalid_integer",
+            "param": "expires_at",
+            "message": "Invalid integer: 12345678901234567890",
+        },
+    )
+
+    response = click_pay(live_app, order.id)
+
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert (
+        '<p class="flash flash-error" role="status" id="pay-message">'
+        "Stripe refused to create checkout session.</p>"
+    ) in page
+    assert "Invalid integer" not in page  # Stripe's developer message is not for buyers
+    assert pay_form_action(page) == ["checkout"]  # and they can try again
+    still = reload(live_app, order.id)
+    assert (still.state, still.stripe_checkout_session_id) == ("open", None)
+    (failed,) = requests_of(live_app, order.id, "create_checkout_session")
+    assert (failed.status, failed.error_code) == ("failed", "parameter_invalid_integer")
+    assert failed.stripe_request_id.startswith("req_test_")
+
+    retry = click_pay(live_app, order.id)
+    assert retry.status_code == 303
+    assert retry.headers["Location"] == stripe_http.only_session()["url"]
+    assert stripe_http.calls[-1].headers["Idempotency-Key"].endswith(f"-{TOTAL}-2")
+    assert reload(live_app, order.id).state == "processing"
+
+
+# -- our own payment page ------------------------------------------------------------------
+
+
+def test_payment_page_holds_the_client_secret_on_a_locked_down_page(live_app, stripe_http, order):
+    live_app.config["DEFAULT_PAYMENT_METHOD"] = "payment_page"
+
+    response = click_pay(live_app, order.id, "card")
+
+    assert response.status_code == 200
+    (intent,) = stripe_http.intents.values()
+    page = response.get_data(as_text=True)
+    assert f'data-client-secret="{intent["client_secret"]}"' in page
+    assert 'data-publishable-key="pk_test_x"' in page
+    assert '<script src="https://js.stripe.com/v3/"></script>' in page
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self' https://js.stripe.com" in csp
+    assert "frame-src https://js.stripe.com" in csp
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+
+    (create,) = stripe_http.calls
+    assert (create.method, create.path) == ("POST", "/v1/payment_intents")
+    assert create.form == {
+        "amount": [str(TOTAL)],
+        "currency": ["usd"],
+        "capture_method": ["manual"],
+        "metadata[order_id]": [str(order.id)],
+        "description": [f"Order #{order.id}"],
+    }
+    assert create.headers["Idempotency-Key"] == f"order-{order.id}-create_payment_intent-{TOTAL}-1"
+    assert create.headers["Stripe-Version"] == API_VERSION
+    started = reload(live_app, order.id)
+    assert (started.state, started.stripe_payment_intent_id) == ("processing", intent["id"])
+
+
+def test_payment_page_again_reuses_the_payment_intent(live_app, stripe_http, order):
+    live_app.config["DEFAULT_PAYMENT_METHOD"] = "payment_page"
+    click_pay(live_app, order.id, "card")
+    (intent,) = stripe_http.intents.values()
+    sent = len(stripe_http.calls)
+
+    page = live_app.test_client().get(pay_link(live_app, order.id)).get_data(as_text=True)
+    assert pay_form_action(page) == ["card"]
+    again = click_pay(live_app, order.id, "card")
+
+    assert f'data-client-secret="{intent["client_secret"]}"' in again.get_data(as_text=True)
+    assert stripe_http.trace(sent) == [("GET", f"/v1/payment_intents/{intent['id']}")]
+    assert len(stripe_http.intents) == 1
+
+
+def test_payment_page_starts_no_second_payment_while_the_first_is_processing(
+    live_app, stripe_http, order
+):
+    live_app.config["DEFAULT_PAYMENT_METHOD"] = "payment_page"
+    click_pay(live_app, order.id, "card")
+    (intent,) = stripe_http.intents.values()
+    intent["status"] = "processing"  # the bank has not answered yet
+
+    again = click_pay(live_app, order.id, "card")
+
+    assert again.status_code == 200
+    assert "Still processing" in again.get_data(as_text=True)
+    assert "data-client-secret" not in again.get_data(as_text=True)
+    assert len(stripe_http.intents) == 1
+    assert len(stripe_http.calls_to("POST", "/v1/payment_intents")) == 1
