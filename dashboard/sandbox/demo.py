@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from dashboard.domain.orders import LineDraft, OrderState
 from dashboard.extensions import db
 from dashboard.models import Order, Role
-from dashboard.services import orders, payments, users
+from dashboard.services import orders, payments, sandbox_payments, users
 
 DEMO_DOMAIN = "demo.example"
 DEMO_ORDERS: list[tuple[str, str, str, list[LineDraft]]] = [
@@ -102,7 +102,7 @@ def seed_payments() -> int:
         if order is None or order.state != OrderState.OPEN.value or order.stripe_payment_intent_id:
             continue
         steps: list[Callable[[Order], payments.ActionResult]] = [
-            lambda o: payments.pay_with_sandbox_card(o.id, "success")
+            lambda o: sandbox_payments.pay_with_test_card(o.id, "success")
         ]
         if goal in ("captured", "partially_refunded"):
             steps.append(lambda o: payments.capture_hold(o.id, o.amount_capturable, staff))

@@ -45,7 +45,6 @@ from dashboard.models import (
 )
 from dashboard.payments import errors
 from dashboard.payments.gateway import gateway
-from dashboard.payments.localstripe_compat import SANDBOX_CARDS
 from dashboard.payments.stripe_gateway import (
     CheckoutSessionSnapshot,
     PaymentIntentSnapshot,
@@ -207,7 +206,7 @@ def _emit_for(order: Order, event: PaymentEvent, payment_intent_id: str) -> None
 # -- the request ledger ---------------------------------------------------------------
 
 
-def _lock_order(order_id: int) -> Order:
+def lock_order(order_id: int) -> Order:
     """The order row, locked until commit (PostgreSQL); SQLite serialises writers anyway."""
     order = db.session.scalar(select(Order).where(Order.id == order_id).with_for_update())
     if order is None:
@@ -332,7 +331,7 @@ def _money(order: Order, amount: int) -> str:
 
 
 def _prepare(order_id: int, action: StaffAction) -> Order:
-    order = _lock_order(order_id)
+    order = lock_order(order_id)
     try:
         check_action(order.order_state, action)
     except IllegalTransition as error:
@@ -493,7 +492,7 @@ def settle(order_id: int, actor: User | None) -> ActionResult:
     very same request sent again (same key, same parameters): Stripe answers a key it has
     already seen with the first answer, so a resend can never move money a second time.
     """
-    order = _lock_order(order_id)
+    order = lock_order(order_id)
     request = in_flight(order)
     if request is None:
         return refresh_from_stripe(order_id)
@@ -585,7 +584,7 @@ def _read(order: Order, payment_intent_id: str) -> PaymentIntentSnapshot | error
 
 def refresh_from_stripe(order_id: int) -> ActionResult:
     """Re-read the order's payment from Stripe and apply what it says."""
-    order = _lock_order(order_id)
+    order = lock_order(order_id)
     if order.stripe_payment_intent_id is None and order.stripe_checkout_session_id:
         session = _read_session(order)
         if isinstance(session, errors.PaymentError):
@@ -614,10 +613,61 @@ def _started(order: Order, object_id: str) -> None:
     outbox.emit(order, OutboxType.ORDER_CREATED, str(order.id), payment_object=object_id)
 
 
+def lock_startable(order_id: int) -> Order:
+    """The order, locked, if a payment may be started for it."""
+    order = lock_order(order_id)
+    _check_startable(order)
+    return order
+
+
+def create_intent(
+    order: Order,
+    what: str,
+    *,
+    payment_method: str | None = None,
+    confirm: bool = False,
+) -> PaymentIntentSnapshot | errors.PaymentError:
+    """Create (and with `confirm`, authorize) a manual-capture PaymentIntent for the order.
+
+    A decline fails the attempt (the buyer may try again); anything else leaves the order.
+    """
+    request = _begin(order, "create_payment_intent", order.total_amount, None)
+    db.session.commit()
+    result = _call(
+        order,
+        request,
+        what,
+        lambda: gateway().create_payment_intent(
+            amount=order.total_amount,
+            currency=order.currency,
+            order_id=order.id,
+            idempotency_key=request.idempotency_key,
+            payment_method=payment_method,
+            confirm=confirm,
+            description=f"Order {order.number}",
+        ),
+    )
+    if isinstance(result, errors.CardDeclined):
+        order.last_payment_error = result.message
+        _move(order, PaymentEvent.FAILED, source="pay page", detail=result.message)
+        outbox.emit(
+            order,
+            OutboxType.PAYMENT_FAILED,
+            f"{order.id}:{request.idempotency_key}",
+            stage="authorization",
+            reason=result.message,
+        )
+    if isinstance(result, errors.PaymentError):
+        return result
+    assert isinstance(result, PaymentIntentSnapshot)
+    order.stripe_payment_intent_id = result.id
+    _started(order, result.id)
+    return result
+
+
 def open_payment_intent(order_id: int) -> PaymentIntentSnapshot:
     """The order's PaymentIntent for our payment page: reused while it can still be paid."""
-    order = _lock_order(order_id)
-    _check_startable(order)
+    order = lock_startable(order_id)
     if order.stripe_payment_intent_id:
         current = gateway().retrieve_payment_intent(order.stripe_payment_intent_id)
         if current.status in (
@@ -631,89 +681,10 @@ def open_payment_intent(order_id: int) -> PaymentIntentSnapshot:
             # The bank has not answered the first payment: a second one could charge twice.
             raise ActionRefused(buyer_message(order, current))
         _check_startable(order)
-    request = _begin(order, "create_payment_intent", order.total_amount, None)
-    db.session.commit()
-    result = _call(
-        order,
-        request,
-        "create payment intent",
-        lambda: gateway().create_payment_intent(
-            amount=order.total_amount,
-            currency=order.currency,
-            order_id=order.id,
-            idempotency_key=request.idempotency_key,
-            description=f"Order {order.number}",
-        ),
-    )
+    result = create_intent(order, "create payment intent")
     if isinstance(result, errors.PaymentError):
         raise result
-    assert isinstance(result, PaymentIntentSnapshot)
-    order.stripe_payment_intent_id = result.id
-    _started(order, result.id)
     return result
-
-
-def pay_with_sandbox_card(order_id: int, card: str) -> ActionResult:
-    """Sandbox only: authorize the order's total with one of localstripe's test cards."""
-    if card not in SANDBOX_CARDS:
-        raise ActionRefused("Choose one of the test cards.")
-    order = _lock_order(order_id)
-    _check_startable(order)
-    payment_method = gateway().sandbox_card_payment_method(SANDBOX_CARDS[card][0])
-    request = _begin(order, "create_payment_intent", order.total_amount, None)
-    db.session.commit()
-    result = _call(
-        order,
-        request,
-        "authorize with test card",
-        lambda: gateway().create_payment_intent(
-            amount=order.total_amount,
-            currency=order.currency,
-            order_id=order.id,
-            idempotency_key=request.idempotency_key,
-            payment_method=payment_method,
-            confirm=True,
-        ),
-    )
-    if isinstance(result, errors.PaymentError):
-        if isinstance(result, errors.CardDeclined):
-            order.last_payment_error = result.message
-            _move(order, PaymentEvent.FAILED, source="pay page", detail=result.message)
-            outbox.emit(
-                order,
-                OutboxType.PAYMENT_FAILED,
-                f"{order.id}:{request.idempotency_key}",
-                stage="authorization",
-                reason=result.message,
-            )
-        return ActionResult(False, result.message, awaiting_confirmation=result.outcome_unknown)
-    assert isinstance(result, PaymentIntentSnapshot)
-    order.stripe_payment_intent_id = result.id
-    _started(order, result.id)
-    apply_payment_intent(order, result, source="pay page")
-    return ActionResult(True, buyer_message(order, result))
-
-
-def sandbox_authenticate(order_id: int, ok: bool) -> ActionResult:
-    order = _lock_order(order_id)
-    if order.stripe_payment_intent_id is None:
-        raise ActionRefused("There is no payment waiting for verification.")
-    current = gateway().retrieve_payment_intent(order.stripe_payment_intent_id)
-    if current.status != "requires_action" or current.client_secret is None:
-        apply_payment_intent(order, current, source="pay page")
-        return ActionResult(True, buyer_message(order, current))
-    gateway().sandbox_authenticate(current.id, current.client_secret, ok)
-    after = gateway().retrieve_payment_intent(current.id)
-    apply_payment_intent(order, after, source="3-D Secure")
-    if after.status == "requires_payment_method":
-        outbox.emit(
-            order,
-            OutboxType.PAYMENT_FAILED,
-            f"{order.id}:{after.id}:authentication",
-            stage="authorization",
-            reason="3-D Secure failed",
-        )
-    return ActionResult(after.status == "requires_capture", buyer_message(order, after))
 
 
 def buyer_message(order: Order, snapshot: PaymentIntentSnapshot | None) -> str:
@@ -765,7 +736,7 @@ def apply_checkout_session(order: Order, session: CheckoutSessionSnapshot, *, so
 
 def start_checkout(order_id: int, *, success_url: str, cancel_url: str, lifetime: timedelta) -> str:
     """A Stripe Checkout URL for the order: the open session again, or a new one."""
-    order = _lock_order(order_id)
+    order = lock_order(order_id)
     _check_startable(order)
     if order.stripe_checkout_session_id:
         current = _read_session(order)

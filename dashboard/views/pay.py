@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -11,7 +14,7 @@ from dashboard.domain.orders import OrderState
 from dashboard.models import Order
 from dashboard.payments import errors
 from dashboard.payments.gateway import is_sandbox
-from dashboard.services import orders, payments
+from dashboard.services import orders, payments, sandbox_payments
 from dashboard.services.pay_links import PayLinkExpired, PayLinkInvalid
 from dashboard.views.access import public
 from dashboard.views.forms import EmptyForm, SandboxCardForm
@@ -19,6 +22,7 @@ from dashboard.views.orders import pay_links
 from dashboard.web import STRIPE_JS_CSP
 
 bp = Blueprint("pay", __name__, url_prefix="/pay")
+T = TypeVar("T")
 
 CHECKOUT_UNAVAILABLE_IN_SANDBOX = (
     "Stripe Checkout is not available in the sandbox: the offline stand-in for Stripe "
@@ -43,10 +47,6 @@ def _order_for(token: str) -> Order:
     if order is None:
         raise _LinkProblem("invalid", 404)
     return order
-
-
-def _unavailable(problem: _LinkProblem) -> ResponseReturnValue:
-    return render_template("pages/pay/unavailable.html", reason=problem.reason), problem.status
 
 
 def _method(order: Order) -> str:
@@ -77,41 +77,59 @@ def _page(order: Order, token: str, *, message: str | None = None, ok: bool = Fa
     )
 
 
+@bp.errorhandler(_LinkProblem)
+def _bad_link(problem: _LinkProblem) -> ResponseReturnValue:
+    """A tampered, unknown or expired link shows no order at all."""
+    return render_template("pages/pay/unavailable.html", reason=problem.reason), problem.status
+
+
+@dataclass(frozen=True)
+class _Refused:
+    """The pay page, rendered with the reason a payment step did not go ahead."""
+
+    page: str
+
+
+def _attempt(token: str, start: Callable[[], T]) -> T | _Refused:
+    """Run a payment step; a refusal or Stripe error becomes the pay page with its message."""
+    try:
+        return start()
+    except (payments.ActionRefused, errors.PaymentError) as refused:
+        return _Refused(_page(_order_for(token), token, message=refused.message))
+
+
+def _form_expired(order: Order, token: str) -> ResponseReturnValue:
+    return _page(order, token, message="Reload the page and try again."), 400
+
+
 @bp.route("/<token>")
 @public
 def show(token: str) -> ResponseReturnValue:
     """The order summary, and a way to pay while nothing is held yet."""
-    try:
-        order = _order_for(token)
-    except _LinkProblem as problem:
-        return _unavailable(problem)
-    return _page(order, token)
+    return _page(_order_for(token), token)
 
 
 @bp.route("/<token>/checkout", methods=["POST"])
 @public
 def checkout(token: str) -> ResponseReturnValue:
     """Start (or resume) Stripe Checkout for the order and go there."""
-    try:
-        order = _order_for(token)
-    except _LinkProblem as problem:
-        return _unavailable(problem)
+    order = _order_for(token)
     if not EmptyForm().validate_on_submit():
-        return _page(order, token, message="Reload the page and try again."), 400
+        return _form_expired(order, token)
     base = current_app.config["PUBLIC_BASE_URL"]
-    try:
-        url = payments.start_checkout(
+    url = _attempt(
+        token,
+        lambda: payments.start_checkout(
             order.id,
             success_url=base
             + url_for("pay.done", token=token)
             + "?session_id={CHECKOUT_SESSION_ID}",
             cancel_url=base + url_for("pay.show", token=token),
             lifetime=timedelta(seconds=current_app.config["CHECKOUT_SESSION_LIFETIME"]),
-        )
-    except payments.ActionRefused as refused:
-        return _page(_order_for(token), token, message=refused.message)
-    except errors.PaymentError as error:
-        return _page(_order_for(token), token, message=error.message)
+        ),
+    )
+    if isinstance(url, _Refused):
+        return url.page
     return redirect(url, code=303)
 
 
@@ -119,20 +137,14 @@ def checkout(token: str) -> ResponseReturnValue:
 @public
 def card(token: str) -> ResponseReturnValue:
     """Our own payment page: Stripe.js's Payment Element with the intent's client secret."""
-    try:
-        order = _order_for(token)
-    except _LinkProblem as problem:
-        return _unavailable(problem)
+    order = _order_for(token)
     if not EmptyForm().validate_on_submit():
-        return _page(order, token, message="Reload the page and try again."), 400
+        return _form_expired(order, token)
     if is_sandbox(current_app.config):
         return _page(order, token, message="In the sandbox, pay with a test card below.")
-    try:
-        intent = payments.open_payment_intent(order.id)
-    except payments.ActionRefused as refused:
-        return _page(_order_for(token), token, message=refused.message)
-    except errors.PaymentError as error:
-        return _page(_order_for(token), token, message=error.message)
+    intent = _attempt(token, lambda: payments.open_payment_intent(order.id))
+    if isinstance(intent, _Refused):
+        return intent.page
     page = render_template(
         "pages/pay/card.html",
         order=order,
@@ -153,39 +165,32 @@ def card(token: str) -> ResponseReturnValue:
 @public
 def sandbox_card(token: str) -> ResponseReturnValue:
     """Sandbox only: authorize with one of localstripe's test cards."""
-    try:
-        order = _order_for(token)
-    except _LinkProblem as problem:
-        return _unavailable(problem)
+    order = _order_for(token)
     if not is_sandbox(current_app.config):
         return _page(order, token, message="Test cards work only in the sandbox."), 404
     form = SandboxCardForm()
     if not form.validate_on_submit():
         return _page(order, token, message="Choose one of the test cards."), 422
-    try:
-        result = payments.pay_with_sandbox_card(order.id, form.card.data or "")
-    except payments.ActionRefused as refused:
-        return _page(_order_for(token), token, message=refused.message)
-    except errors.PaymentError as error:
-        return _page(_order_for(token), token, message=error.message)
-    return _page(_order_for(token), token, message=result.message, ok=result.ok)
+    return _result_page(
+        token, lambda: sandbox_payments.pay_with_test_card(order.id, form.card.data or "")
+    )
 
 
 @bp.route("/<token>/sandbox-authenticate", methods=["POST"])
 @public
 def sandbox_authenticate(token: str) -> ResponseReturnValue:
     """Sandbox only: pass or fail localstripe's stand-in for 3-D Secure."""
-    try:
-        order = _order_for(token)
-    except _LinkProblem as problem:
-        return _unavailable(problem)
+    order = _order_for(token)
     if not is_sandbox(current_app.config) or not EmptyForm().validate_on_submit():
-        return _page(order, token, message="Reload the page and try again."), 400
+        return _form_expired(order, token)
     ok = request.form.get("outcome") == "success"
-    try:
-        result = payments.sandbox_authenticate(order.id, ok)
-    except (payments.ActionRefused, errors.PaymentError) as error:
-        return _page(_order_for(token), token, message=error.message)
+    return _result_page(token, lambda: sandbox_payments.authenticate(order.id, ok))
+
+
+def _result_page(token: str, step: Callable[[], payments.ActionResult]) -> ResponseReturnValue:
+    result = _attempt(token, step)
+    if isinstance(result, _Refused):
+        return result.page
     return _page(_order_for(token), token, message=result.message, ok=result.ok)
 
 
@@ -193,13 +198,9 @@ def sandbox_authenticate(token: str) -> ResponseReturnValue:
 @public
 def done(token: str) -> ResponseReturnValue:
     """Where Stripe sends the buyer back: read the truth from Stripe, then say it."""
-    try:
-        order = _order_for(token)
-    except _LinkProblem as problem:
-        return _unavailable(problem)
-    try:
-        result = payments.refresh_from_stripe(order.id)
-    except errors.PaymentError as error:
-        return _page(order, token, message=error.message)
+    order = _order_for(token)
+    result = _attempt(token, lambda: payments.refresh_from_stripe(order.id))
+    if isinstance(result, _Refused):
+        return result.page
     fresh = _order_for(token)
     return _page(fresh, token, message=payments.buyer_message(fresh, None), ok=result.ok)

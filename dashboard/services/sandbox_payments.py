@@ -1,0 +1,52 @@
+"""Sandbox only: pay with localstripe's test cards and pass its stand-in for 3-D Secure.
+
+Nothing here can reach real Stripe: the gateway refuses raw card numbers and the
+3-D Secure shortcut unless it runs against localstripe (see payments.gateway.is_sandbox).
+"""
+
+from __future__ import annotations
+
+from dashboard.payments import errors
+from dashboard.payments.gateway import gateway
+from dashboard.payments.localstripe_compat import SANDBOX_CARDS
+from dashboard.services import outbox, payments
+from dashboard.services.outbox import OutboxType
+from dashboard.services.payments import ActionRefused, ActionResult
+
+
+def pay_with_test_card(order_id: int, card: str) -> ActionResult:
+    """Authorize the order's total with one of the sandbox's test cards."""
+    if card not in SANDBOX_CARDS:
+        raise ActionRefused("Choose one of the test cards.")
+    order = payments.lock_startable(order_id)
+    payment_method = gateway().sandbox_card_payment_method(SANDBOX_CARDS[card][0])
+    result = payments.create_intent(
+        order, "authorize with test card", payment_method=payment_method, confirm=True
+    )
+    if isinstance(result, errors.PaymentError):
+        return ActionResult(False, result.message, awaiting_confirmation=result.outcome_unknown)
+    payments.apply_payment_intent(order, result, source="pay page")
+    return ActionResult(True, payments.buyer_message(order, result))
+
+
+def authenticate(order_id: int, ok: bool) -> ActionResult:
+    """Pass or fail the verification step localstripe stands in for."""
+    order = payments.lock_order(order_id)
+    if order.stripe_payment_intent_id is None:
+        raise ActionRefused("There is no payment waiting for verification.")
+    current = gateway().retrieve_payment_intent(order.stripe_payment_intent_id)
+    if current.status != "requires_action" or current.client_secret is None:
+        payments.apply_payment_intent(order, current, source="pay page")
+        return ActionResult(True, payments.buyer_message(order, current))
+    gateway().sandbox_authenticate(current.id, current.client_secret, ok)
+    after = gateway().retrieve_payment_intent(current.id)
+    payments.apply_payment_intent(order, after, source="3-D Secure")
+    if after.status == "requires_payment_method":
+        outbox.emit(
+            order,
+            OutboxType.PAYMENT_FAILED,
+            f"{order.id}:{after.id}:authentication",
+            stage="authorization",
+            reason="3-D Secure failed",
+        )
+    return ActionResult(after.status == "requires_capture", payments.buyer_message(order, after))
