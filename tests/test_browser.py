@@ -1,0 +1,241 @@
+"""End to end in a real browser: a buyer pays a pay link, staff capture part and refund part.
+
+Debian's Chromium (/usr/bin/chromium, which `make chromium` installs) driven by Playwright
+against the real app served over HTTP on 127.0.0.1 and pointed at localstripe. The server
+runs in a thread of this process (not pytest-flask's forked `live_server`), so it shares
+the test's app, configuration and database engine, on SQLite and on PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    expect,
+    sync_playwright,
+)
+from werkzeug.serving import make_server
+
+from dashboard.domain.orders import LineDraft
+from dashboard.models import Order, Role, User
+from tests.conftest import PASSWORD, pay_link, reload
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="needs Debian's Chromium at /usr/bin/chromium (`make chromium` installs it as root)",
+)
+
+
+@pytest.fixture
+def server(sandbox_app: Flask) -> Iterator[str]:
+    """The app on a free port of 127.0.0.1, over real HTTP, until the test ends."""
+    http = make_server("127.0.0.1", 0, sandbox_app, threaded=True)
+    thread = threading.Thread(target=http.serve_forever, name="browser-test-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{http.server_port}"
+    finally:
+        http.shutdown()
+        thread.join(timeout=10)
+        http.server_close()
+
+
+@pytest.fixture
+def browser(server: str) -> Iterator[Browser]:
+    """Closed before the server stops (it depends on it), so no request is left in flight."""
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+# Chromium also logs CSP violations to the console; this makes sure each one is reported,
+# whatever the wording.
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+    console.error(`CSP violation: ${event.violatedDirective} blocked ${event.blockedURI}`);
+});
+"""
+
+
+class Problems:
+    """JavaScript errors, console errors and CSP violations of the pages watched."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def watch(self, context: BrowserContext) -> Page:
+        context.add_init_script(REPORT_CSP_VIOLATIONS)
+        page = context.new_page()
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self.seen.append(f"pageerror: {error}"))
+        page.set_default_timeout(10_000)
+        return page
+
+    def _console(self, message: ConsoleMessage) -> None:
+        url = message.location.get("url", "")
+        if url.endswith("/favicon.ico") and message.text.startswith("Failed to load resource"):
+            return  # Chromium asks for one on its own; the dashboard has none.
+        if message.type == "error" or "Content Security Policy" in message.text:
+            self.seen.append(f"console {message.type}: {message.text} ({url})")
+
+
+def money_cell(page: Page, name: str) -> str:
+    return page.locator(f"#amount-{name}").inner_text().strip()
+
+
+def test_buyer_pays_then_staff_capture_part_and_refund_part(
+    sandbox_app: Flask,
+    server: str,
+    browser: Browser,
+    make_order: Callable[..., Order],
+    make_user: Callable[..., User],
+) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    problems = Problems()
+    order = make_order(lines=[LineDraft("Widget", 2, 1250), LineDraft("Gift wrap", 1, 500)])
+    staff_user = make_user(Role.STAFF)
+
+    # -- The buyer: the pay link, the sandbox's test cards, the success card ------------------
+    buyer_context = browser.new_context(viewport={"width": 1000, "height": 900})
+    buyer = problems.watch(buyer_context)
+    buyer.goto(server + pay_link(sandbox_app, order.id))
+    expect(buyer.locator("h1")).to_have_text(f"Order {order.number}")
+    expect(buyer.locator(".lines tfoot")).to_contain_text("$30.00")
+    expect(buyer.locator("#checkout-unavailable")).to_contain_text("Stripe Checkout: unavailable.")
+    expect(buyer.locator("#checkout-unavailable")).to_contain_text("has no Checkout Sessions")
+    expect(buyer.locator("legend")).to_have_text("Sandbox test cards")
+    for number, label in [
+        ("4242424242424242", "Visa, authorizes"),
+        ("4000000000000341", "Visa, declined by the bank"),
+        ("4000002500003155", "Visa, asks for 3-D Secure"),
+    ]:
+        expect(buyer.get_by_label(f"{number} · {label}")).to_be_visible()
+    success = buyer.get_by_label("4242424242424242 · Visa, authorizes")
+    expect(success).to_be_checked()  # the default, as the form says
+    buyer.screenshot(path=str(SCREENSHOTS / "pay-page.png"), full_page=True)
+
+    success.check()
+    buyer.locator("#pay-button").click()
+    expect(buyer.locator("#pay-message")).to_contain_text("Authorized")
+    expect(buyer.locator("#pay-button")).to_have_count(0)  # no second payment
+    held = reload(sandbox_app, order.id)
+    assert (held.state, held.amount_authorized, held.amount_capturable) == (
+        "authorized",
+        3000,
+        3000,
+    )
+    buyer_context.close()
+
+    # -- Staff: the real sign-in form, then the order page ------------------------------------
+    staff_context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    staff = problems.watch(staff_context)
+    staff.goto(server + "/login")
+    staff.get_by_label("Email").fill(staff_user.email)
+    staff.get_by_label("Password").fill(PASSWORD)
+    staff.get_by_role("button", name="Sign in").click()
+    expect(staff.locator(".who")).to_contain_text(f"{staff_user.email} · staff")
+    staff.goto(f"{server}/orders/{order.id}")
+    badge = staff.locator("#order-state .badge")
+    expect(badge).to_have_text("authorized")
+    expect(badge).to_have_class("badge state-authorized")
+    assert money_cell(staff, "capturable") == "$30.00"
+    assert money_cell(staff, "captured") == "$0.00"
+
+    # Anything that reloads the page loses these; htmx swaps leave them.
+    staff.evaluate(
+        """() => {
+            window.__sameDocument = "still here";
+            window.__swapped = [];
+            document.body.addEventListener("htmx:afterSwap", (event) => {
+                window.__swapped.push(event.target.id);
+            });
+        }"""
+    )
+
+    def act(form: str, button: str, message: str) -> None:
+        """Submit one panel form through htmx and wait for the panel it sends back."""
+        old_panel = staff.locator("#payment-panel").element_handle()
+        with staff.expect_response(lambda r: r.request.method == "POST") as answer:
+            staff.locator(f"{form} button", has_text=button).click()
+        response = answer.value
+        # An htmx request answered with a fragment, not a form post answered with a redirect.
+        assert (response.request.headers.get("hx-request"), response.status) == ("true", 200)
+        expect(staff.locator("#panel-message")).to_have_text(message)
+        assert old_panel.evaluate("panel => panel.isConnected") is False  # replaced in place
+        assert staff.evaluate("window.__sameDocument") == "still here"  # no page load
+
+    # Capture part of the hold: the rest is released.
+    staff.locator("#capture-form").get_by_label("Amount to capture").fill("18.00")
+    act("#capture-form", "Capture", "Captured $18.00.")
+    assert money_cell(staff, "captured") == "$18.00"
+    assert money_cell(staff, "capturable") == "$0.00"
+    assert money_cell(staff, "refunded") == "$0.00"
+    assert money_cell(staff, "remaining") == "$18.00"
+    expect(badge).to_have_text("captured")
+    expect(badge).to_have_class("badge state-captured")
+    timeline = staff.locator("#timeline")
+    expect(timeline).to_contain_text(
+        f"{staff_user.email} asked to capture $18.00 (releasing the other $12.00)"
+    )
+    expect(timeline).to_contain_text("Stripe capture: succeeded")
+    expect(staff.locator("#capture-form")).to_have_count(0)
+
+    # Refund part of what was captured.
+    refund_form = staff.locator("#refund-form")
+    refund_form.get_by_label("Amount to refund").fill("5.00")
+    refund_form.get_by_label("Reason").select_option("requested_by_customer")
+    act("#refund-form", "Refund", "Refunded $5.00.")
+    assert money_cell(staff, "captured") == "$18.00"
+    assert money_cell(staff, "refunded") == "$5.00"
+    assert money_cell(staff, "remaining") == "$13.00"
+    assert money_cell(staff, "capturable") == "$0.00"
+    expect(badge).to_have_text("partially refunded")
+    expect(badge).to_have_class("badge state-partially_refunded")
+    expect(timeline).to_contain_text(
+        f"{staff_user.email} asked to refund $5.00 (Requested by the customer)"
+    )
+    expect(timeline).to_contain_text("Stripe refund: succeeded")
+    # Each action swapped the panel and, out of band, the timeline and the state badge.
+    swapped = staff.evaluate("window.__swapped")
+    assert swapped.count("payment-panel") == 2, swapped
+    assert swapped.count("timeline-wrap") == 2, swapped
+    assert swapped.count("order-state") == 2, swapped
+    staff.screenshot(path=str(SCREENSHOTS / "capture-panel.png"), full_page=True)
+    staff_context.close()
+
+    # -- The database agrees with the screen ---------------------------------------------------
+    final = reload(sandbox_app, order.id)
+    assert (final.state, final.amount_captured, final.amount_refunded) == (
+        "partially_refunded",
+        1800,
+        500,
+    )
+    assert (final.amount_capturable, final.amount_refundable) == (0, 1300)
+
+    assert problems.seen == []
