@@ -17,6 +17,8 @@ ENV_NAMES = (
     "STRIPE_API_BASE",
     "PUBLIC_BASE_URL",
     "PAY_LINK_MAX_AGE",
+    "CHECKOUT_SESSION_LIFETIME",
+    "DEFAULT_PAYMENT_METHOD",
 )
 
 
@@ -108,3 +110,59 @@ def test_wsgi_module_exposes_the_app(clean_env, tmp_path, monkeypatch):
     importlib.reload(wsgi)
     assert wsgi.app.name == "dashboard"
     assert "orders.index" in wsgi.app.view_functions
+
+
+def test_a_live_key_never_talks_to_a_stand_in(clean_env, tmp_path):
+    clean_env.setenv("STRIPE_SECRET_KEY", "sk_live_" + "x" * 24)
+    clean_env.setenv("STRIPE_API_BASE", "http://127.0.0.1:8420")
+    with pytest.raises(ConfigError, match="live key only ever talks to Stripe itself"):
+        create_app(instance_path=str(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("api_base", "sandbox"),
+    [
+        ("", False),  # real Stripe
+        ("http://127.0.0.1:8420", True),
+        ("http://localhost:8420", True),
+        ("http://[::1]:8420", True),
+        ("https://stripe-proxy.internal.example", False),  # not ours to fake: no test cards
+    ],
+)
+def test_the_sandbox_is_on_only_for_a_stand_in_on_this_machine(api_base, sandbox):
+    from dashboard.payments.gateway import is_sandbox
+
+    assert is_sandbox({"STRIPE_API_BASE": api_base}) is sandbox
+
+
+def test_checkout_lifetime_outside_stripes_range_is_refused(clean_env, tmp_path):
+    clean_env.setenv("CHECKOUT_SESSION_LIFETIME", str(25 * 3600))
+    with pytest.raises(ConfigError, match="CHECKOUT_SESSION_LIFETIME"):
+        create_app(instance_path=str(tmp_path))
+
+
+def test_test_cards_are_refused_by_real_stripe(sandbox_app, make_order):
+    """With no stand-in configured, the sandbox routes answer 404 and call nothing."""
+    from tests.conftest import pay_with_test_card
+
+    sandbox_app.config["STRIPE_API_BASE"] = ""
+    sandbox_app.extensions["stripe_gateway"] = None
+    order = make_order()
+    response = pay_with_test_card(sandbox_app, order.id)
+    assert response.status_code == 404
+    assert "Test cards work only in the sandbox." in response.get_data(as_text=True)
+
+
+def test_the_real_gateway_refuses_sandbox_shortcuts_before_any_request():
+    from dashboard.payments.errors import SandboxOnly
+    from dashboard.payments.stripe_gateway import StripeGateway
+
+    class NoNetwork:
+        def request_with_retries(self, *args, **kwargs):
+            raise AssertionError("nothing may be sent")
+
+    real = StripeGateway(secret_key="sk_test_" + "x" * 24, http_client=NoNetwork())
+    with pytest.raises(SandboxOnly):
+        real.sandbox_card_payment_method("4242424242424242")
+    with pytest.raises(SandboxOnly):
+        real.sandbox_authenticate("pi_1", "pi_1_secret_2", ok=True)
