@@ -416,11 +416,13 @@ def void_hold(order_id: int, reason: str, actor: User) -> ActionResult:
     order = _prepare(order_id, StaffAction.VOID)
     summary = f"void the hold of {_money(order, order.amount_capturable)} ({VOID_REASONS[reason]})"
     request = _ask(order, actor, StaffAction.VOID, None, summary, reason=reason)
-    return _send_void(order, request, reason)
+    return _send_void(order, request)
 
 
-def _send_void(order: Order, request: StripeRequest, reason: str) -> ActionResult:
+def _send_void(order: Order, request: StripeRequest) -> ActionResult:
+    """Send (or resend) a saved void exactly as it was asked: same key, same reason."""
     payment_intent_id = order.stripe_payment_intent_id or ""
+    reason = request.reason or "requested_by_customer"
     result = _call(
         order,
         request,
@@ -446,11 +448,13 @@ def refund_payment(order_id: int, amount: int, reason: str, actor: User) -> Acti
         )
     summary = f"refund {_money(order, amount)} ({REFUND_REASONS[reason]})"
     request = _ask(order, actor, StaffAction.REFUND, amount, summary, reason=reason)
-    return _send_refund(order, request, reason)
+    return _send_refund(order, request)
 
 
-def _send_refund(order: Order, request: StripeRequest, reason: str) -> ActionResult:
+def _send_refund(order: Order, request: StripeRequest) -> ActionResult:
+    """Send (or resend) a saved refund exactly as it was asked: same key, amount, reason."""
     amount = request.amount or 0
+    reason = request.reason or "requested_by_customer"
     payment_intent_id = order.stripe_payment_intent_id or ""
     result = _call(
         order,
@@ -529,7 +533,7 @@ def settle(order_id: int, actor: User | None) -> ActionResult:
     db.session.commit()
     if request.action == StaffAction.CAPTURE.value:
         return _send_capture(order, request)
-    return _send_void(order, request, request.reason or "requested_by_customer")
+    return _send_void(order, request)
 
 
 def _settle_refund(order: Order, request: StripeRequest, payment_intent_id: str) -> ActionResult:
@@ -554,7 +558,7 @@ def _settle_refund(order: Order, request: StripeRequest, payment_intent_id: str)
         # Stripe has forgotten the key, could refund twice: close it as not done.
         return _did_not_happen(order, request, payment_intent_id)
     db.session.commit()
-    return _send_refund(order, request, request.reason or "requested_by_customer")
+    return _send_refund(order, request)
 
 
 def _did_not_happen(order: Order, request: StripeRequest, payment_intent_id: str) -> ActionResult:
