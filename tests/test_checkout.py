@@ -410,6 +410,28 @@ def test_a_session_about_to_expire_is_expired_and_replaced(live_app, stripe_http
     assert (expired.status, expired.stripe_object_id) == ("succeeded", old["id"])
 
 
+def test_a_refused_expire_is_recorded_and_no_second_session_is_made(
+    live_app, stripe_http, order
+):
+    click_pay(live_app, order.id)
+    old = stripe_http.only_session()
+    old["expires_at"] = int(time.time()) + 5 * 60
+    stripe_http.fail_next(
+        "POST",
+        f"/v1/checkout/sessions/{old['id']}/expire",
+        400,
+        {"type": "invalid_request_error", "message": "No such session"},
+    )
+
+    page = click_pay(live_app, order.id)
+
+    assert page.status_code == 200
+    assert "Stripe refused to expire checkout session." in page.get_data(as_text=True)
+    (expire,) = requests_of(live_app, order.id, "expire_checkout_session")
+    assert expire.status == "failed"
+    assert len(stripe_http.calls_to("POST", "/v1/checkout/sessions")) == 1
+
+
 def test_a_session_stripe_already_expired_is_replaced_without_expiring_it(
     live_app, stripe_http, order
 ):

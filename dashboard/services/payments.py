@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Protocol, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -48,7 +49,6 @@ from dashboard.payments.gateway import gateway
 from dashboard.payments.stripe_gateway import (
     CheckoutSessionSnapshot,
     PaymentIntentSnapshot,
-    RefundSnapshot,
 )
 from dashboard.services import outbox, timeline
 from dashboard.services.outbox import OutboxType
@@ -299,12 +299,22 @@ def _finish(
     db.session.flush()
 
 
+class _StripeAnswer(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def request_id(self) -> str | None: ...
+
+
+Answer = TypeVar("Answer", bound=_StripeAnswer)
+
+
 def _call(
     order: Order,
     request: StripeRequest,
     what: str,
-    call: Callable[[], PaymentIntentSnapshot | RefundSnapshot],
-) -> PaymentIntentSnapshot | RefundSnapshot | errors.PaymentError:
+    call: Callable[[], Answer],
+) -> Answer | errors.PaymentError:
     """Make the Stripe call for a saved request and record how it ended."""
     try:
         result = call()
@@ -405,7 +415,6 @@ def _send_capture(order: Order, request: StripeRequest) -> ActionResult:
                 reason=result.message,
             )
         return ActionResult(False, result.message, awaiting_confirmation=result.outcome_unknown)
-    assert isinstance(result, PaymentIntentSnapshot)
     apply_payment_intent(order, result, source="capture response")
     return ActionResult(True, f"Captured {_money(order, order.amount_captured)}.")
 
@@ -433,7 +442,6 @@ def _send_void(order: Order, request: StripeRequest) -> ActionResult:
     )
     if isinstance(result, errors.PaymentError):
         return ActionResult(False, result.message, awaiting_confirmation=result.outcome_unknown)
-    assert isinstance(result, PaymentIntentSnapshot)
     apply_payment_intent(order, result, source="void response")
     return ActionResult(True, "The hold was released; nothing was charged.")
 
@@ -470,7 +478,6 @@ def _send_refund(order: Order, request: StripeRequest) -> ActionResult:
     )
     if isinstance(result, errors.PaymentError):
         return ActionResult(False, result.message, awaiting_confirmation=result.outcome_unknown)
-    assert isinstance(result, RefundSnapshot)
     _apply_refund(order, result.amount, source="refund response")
     return ActionResult(True, f"Refunded {_money(order, result.amount)}.")
 
@@ -663,7 +670,6 @@ def create_intent(
         )
     if isinstance(result, errors.PaymentError):
         return result
-    assert isinstance(result, PaymentIntentSnapshot)
     order.stripe_payment_intent_id = result.id
     _started(order, result.id)
     return result
@@ -760,18 +766,23 @@ def start_checkout(order_id: int, *, success_url: str, cancel_url: str, lifetime
         if current.status == "open":
             expire = _begin(order, "expire_checkout_session", None, None)
             db.session.commit()
-            gateway().expire_checkout_session(current.id, idempotency_key=expire.idempotency_key)
-            _finish(
+            expired = _call(
                 order,
                 expire,
-                RequestStatus.SUCCEEDED,
-                what="expire checkout session",
-                object_id=current.id,
+                "expire checkout session",
+                lambda: gateway().expire_checkout_session(
+                    current.id, idempotency_key=expire.idempotency_key
+                ),
             )
+            if isinstance(expired, errors.PaymentError):
+                raise expired
     request = _begin(order, "create_checkout_session", order.total_amount, None)
     db.session.commit()
-    try:
-        session = gateway().create_checkout_session(
+    session = _call(
+        order,
+        request,
+        "create checkout session",
+        lambda: gateway().create_checkout_session(
             order_id=order.id,
             currency=order.currency,
             line_items=[
@@ -782,19 +793,10 @@ def start_checkout(order_id: int, *, success_url: str, cancel_url: str, lifetime
             cancel_url=cancel_url,
             expires_at=utcnow() + lifetime,
             idempotency_key=request.idempotency_key,
-        )
-    except errors.PaymentError as error:
-        status = RequestStatus.UNKNOWN if error.outcome_unknown else RequestStatus.FAILED
-        _finish(order, request, status, what="create checkout session", error=error)
-        raise
-    _finish(
-        order,
-        request,
-        RequestStatus.SUCCEEDED,
-        what="create checkout session",
-        object_id=session.id,
-        request_id=session.request_id,
+        ),
     )
+    if isinstance(session, errors.PaymentError):
+        raise session
     order.stripe_checkout_session_id = session.id
     _started(order, session.id)
     if not session.url:
