@@ -16,13 +16,21 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 
 from dashboard import MIGRATIONS_DIR, create_app
 from dashboard.config import normalize_database_url
 from dashboard.domain.orders import LineDraft
 from dashboard.extensions import db
-from dashboard.models import Order, Role, User
+from dashboard.models import (
+    Order,
+    OutboxEvent,
+    Role,
+    StripeRequest,
+    TimelineEntry,
+    TimelineKind,
+    User,
+)
 from dashboard.services import orders as order_service
 from dashboard.services import users as user_service
 
@@ -228,3 +236,55 @@ def reload(app: Flask, order_id: int) -> Order:
         assert order is not None
         db.session.expunge(order)
         return order
+
+
+def requests_of(app: Flask, order_id: int, action: str) -> list[StripeRequest]:
+    """The order's saved Stripe requests for one action, oldest first."""
+    with app.app_context():
+        rows = db.session.scalars(
+            select(StripeRequest)
+            .where(StripeRequest.order_id == order_id, StripeRequest.action == action)
+            .order_by(StripeRequest.id)
+        ).all()
+        db.session.expunge_all()
+        return list(rows)
+
+
+def outbox_types(app: Flask, order_id: int) -> list[str]:
+    with app.app_context():
+        return list(
+            db.session.scalars(
+                select(OutboxEvent.type)
+                .where(OutboxEvent.order_id == order_id)
+                .order_by(OutboxEvent.id)
+            )
+        )
+
+
+def state_changes(app: Flask, order_id: int) -> list[dict[str, Any]]:
+    """The data of the order's state-change timeline entries, oldest first."""
+    with app.app_context():
+        return list(
+            db.session.scalars(
+                select(TimelineEntry.data)
+                .where(
+                    TimelineEntry.order_id == order_id,
+                    TimelineEntry.kind == TimelineKind.STATE_CHANGE.value,
+                )
+                .order_by(TimelineEntry.id)
+            )
+        )
+
+
+def stripe_pi(localstripe_url: str, pi_id: str) -> dict[str, Any]:
+    """What localstripe itself says about a PaymentIntent, read without our code."""
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"{localstripe_url}/v1/payment_intents/{pi_id}",
+        headers={"Authorization": f"Bearer {SANDBOX_KEY}"},
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        result: dict[str, Any] = json.load(response)
+        return result

@@ -26,9 +26,9 @@ from sqlalchemy import select
 from dashboard.domain.orders import LineDraft
 from dashboard.domain.stripe_mapping import MAPPING_VERSION
 from dashboard.extensions import db
-from dashboard.models import OutboxEvent, Role, StripeRequest, TimelineEntry, TimelineKind
+from dashboard.models import OutboxEvent, Role
 from dashboard.payments.stripe_gateway import API_VERSION, StripeGateway
-from tests.conftest import pay_link, post_form, reload
+from tests.conftest import pay_link, post_form, reload, requests_of, state_changes
 
 FIXTURES = Path(__file__).parent / "fixtures" / "stripe"
 TEST_KEY = "sk_test_x"
@@ -285,15 +285,6 @@ def click_pay(app, order_id, method="checkout"):
     return post_form(app.test_client(), f"{pay_link(app, order_id)}/{method}")
 
 
-def requests_of(app, order_id, action):
-    with app.app_context():
-        return db.session.scalars(
-            select(StripeRequest)
-            .where(StripeRequest.order_id == order_id, StripeRequest.action == action)
-            .order_by(StripeRequest.id)
-        ).all()
-
-
 def pay_form_action(page):
     forms = re.findall(r'<form method="post" action="([^"]+)"', page)
     return [action.rsplit("/", 1)[1] for action in forms]
@@ -410,9 +401,7 @@ def test_a_session_about_to_expire_is_expired_and_replaced(live_app, stripe_http
     assert (expired.status, expired.stripe_object_id) == ("succeeded", old["id"])
 
 
-def test_a_refused_expire_is_recorded_and_no_second_session_is_made(
-    live_app, stripe_http, order
-):
+def test_a_refused_expire_is_recorded_and_no_second_session_is_made(live_app, stripe_http, order):
     click_pay(live_app, order.id)
     old = stripe_http.only_session()
     old["expires_at"] = int(time.time()) + 5 * 60
@@ -505,16 +494,7 @@ def test_completed_checkout_authorizes_the_order_on_the_return_page(
     assert held.authorized_at is not None
     capture_before = intent["latest_charge"]["payment_method_details"]["card"]["capture_before"]
     assert int(held.capture_before.timestamp()) == capture_before
-    with live_app.app_context():
-        changes = db.session.scalars(
-            select(TimelineEntry)
-            .where(
-                TimelineEntry.order_id == order.id,
-                TimelineEntry.kind == TimelineKind.STATE_CHANGE.value,
-            )
-            .order_by(TimelineEntry.id)
-        ).all()
-        moves = [(c.data["from"], c.data["to"], c.data["mapping_version"]) for c in changes]
+    moves = [(c["from"], c["to"], c["mapping_version"]) for c in state_changes(live_app, order.id)]
     assert moves == [
         ("open", "processing", MAPPING_VERSION),
         ("processing", "authorized", MAPPING_VERSION),

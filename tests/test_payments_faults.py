@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import json
 import threading
-import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -27,7 +26,7 @@ from sqlalchemy import select, update
 from werkzeug.security import generate_password_hash
 
 from dashboard.extensions import db
-from dashboard.models import OutboxEvent, Role, StripeRequest
+from dashboard.models import Role, StripeRequest
 from dashboard.payments.localstripe_compat import LocalstripeCompat
 from dashboard.payments.stripe_gateway import (
     CONNECT_TIMEOUT,
@@ -36,7 +35,15 @@ from dashboard.payments.stripe_gateway import (
     StripeGateway,
 )
 from dashboard.services.payments import PENDING_GRACE
-from tests.conftest import SANDBOX_KEY, pay_with_test_card, post_form, reload
+from tests.conftest import (
+    SANDBOX_KEY,
+    outbox_types,
+    pay_with_test_card,
+    post_form,
+    reload,
+    requests_of,
+    stripe_pi,
+)
 
 HTMX = {"HX-Request": "true"}
 AWAITING = 'id="awaiting-confirmation"'
@@ -282,42 +289,10 @@ def captured(stripe_app, held, staff):
 # -- helpers --------------------------------------------------------------------------
 
 
-def stripe_pi(localstripe_url: str, pi_id: str) -> dict[str, Any]:
-    """What localstripe itself says, read without our code."""
-    request = urllib.request.Request(
-        f"{localstripe_url}/v1/payment_intents/{pi_id}",
-        headers={"Authorization": f"Bearer {SANDBOX_KEY}"},
-    )
-    with urllib.request.urlopen(request, timeout=5) as response:
-        return json.load(response)
-
-
 def our_refunds(localstripe_url: str, pi_id: str) -> list[int]:
     """Amounts of the refunds localstripe holds for this payment (ours carry metadata)."""
     charge = stripe_pi(localstripe_url, pi_id)["latest_charge"]
     return [r["amount"] for r in charge["refunds"]["data"] if r.get("metadata")]
-
-
-def requests_of(app, order_id: int, action: str) -> list[StripeRequest]:
-    with app.app_context():
-        rows = db.session.scalars(
-            select(StripeRequest)
-            .where(StripeRequest.order_id == order_id, StripeRequest.action == action)
-            .order_by(StripeRequest.id)
-        ).all()
-        db.session.expunge_all()
-        return list(rows)
-
-
-def outbox_types(app, order_id: int) -> list[str]:
-    with app.app_context():
-        return list(
-            db.session.scalars(
-                select(OutboxEvent.type)
-                .where(OutboxEvent.order_id == order_id)
-                .order_by(OutboxEvent.id)
-            )
-        )
 
 
 def act(client, order_id: int, action: str, data: dict[str, str] | None = None) -> str:

@@ -4,41 +4,19 @@ import pytest
 from sqlalchemy import func, select
 
 from dashboard.extensions import db
-from dashboard.models import OutboxEvent, Role, StripeRequest, TimelineEntry
-from tests.conftest import SANDBOX_KEY, pay_link, pay_with_test_card, post_form, reload
+from dashboard.models import Role, StripeRequest, TimelineEntry
+from tests.conftest import (
+    SANDBOX_KEY,
+    outbox_types,
+    pay_link,
+    pay_with_test_card,
+    post_form,
+    reload,
+    requests_of,
+    stripe_pi,
+)
 
 HTMX = {"HX-Request": "true"}
-
-
-def stripe_pi(localstripe_url, pi_id):
-    """What localstripe itself says, read without our code."""
-    import json
-    import urllib.request
-
-    request = urllib.request.Request(
-        f"{localstripe_url}/v1/payment_intents/{pi_id}",
-        headers={"Authorization": f"Bearer {SANDBOX_KEY}"},
-    )
-    with urllib.request.urlopen(request, timeout=5) as response:
-        return json.load(response)
-
-
-def outbox_types(app, order_id):
-    with app.app_context():
-        return db.session.scalars(
-            select(OutboxEvent.type)
-            .where(OutboxEvent.order_id == order_id)
-            .order_by(OutboxEvent.id)
-        ).all()
-
-
-def requests_of(app, order_id, action):
-    with app.app_context():
-        return db.session.scalars(
-            select(StripeRequest)
-            .where(StripeRequest.order_id == order_id, StripeRequest.action == action)
-            .order_by(StripeRequest.id)
-        ).all()
 
 
 @pytest.fixture

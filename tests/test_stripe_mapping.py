@@ -10,7 +10,6 @@ import typing
 
 import pytest
 import stripe
-from sqlalchemy import select
 
 from dashboard.domain.state_machine import PaymentEvent as E
 from dashboard.domain.stripe_mapping import (
@@ -24,10 +23,8 @@ from dashboard.domain.stripe_mapping import (
     UnmappedStatus,
     event_for_payment_intent,
 )
-from dashboard.extensions import db
-from dashboard.models import TimelineEntry, TimelineKind
 from dashboard.services.payments import VOID_REASONS
-from tests.conftest import pay_with_test_card
+from tests.conftest import pay_with_test_card, state_changes
 
 # Refund.status is a plain `Optional[str]` in the SDK; its values are only in the docs.
 REFUND_STATUSES = {"pending", "requires_action", "succeeded", "failed", "canceled"}
@@ -222,16 +219,8 @@ def test_state_changes_record_the_mapping_version(sandbox_app, make_order):
     """Against localstripe: every state change on the order's timeline names the table."""
     order = make_order()
     assert "Authorized" in pay_with_test_card(sandbox_app, order.id).get_data(as_text=True)
-    with sandbox_app.app_context():
-        entries = db.session.scalars(
-            select(TimelineEntry)
-            .where(
-                TimelineEntry.order_id == order.id,
-                TimelineEntry.kind == TimelineKind.STATE_CHANGE.value,
-            )
-            .order_by(TimelineEntry.id)
-        ).all()
-        moves = [(entry.data["from"], entry.data["to"]) for entry in entries]
-        versions = {entry.data.get("mapping_version") for entry in entries}
+    entries = state_changes(sandbox_app, order.id)
+    moves = [(entry["from"], entry["to"]) for entry in entries]
+    versions = {entry.get("mapping_version") for entry in entries}
     assert moves == [("open", "processing"), ("processing", "authorized")]
     assert versions == {MAPPING_VERSION}
