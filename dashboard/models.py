@@ -107,6 +107,8 @@ class Order(Model):
         # The list page's queries: newest first, by state, by buyer email prefix.
         Index("ix_orders_state_id", "state", "id"),
         Index("ix_orders_buyer_email_id", "buyer_email", "id"),
+        # The capture queue: authorized holds by deadline.
+        Index("ix_orders_state_capture_before", "state", "capture_before"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -132,11 +134,15 @@ class Order(Model):
     authorized_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     capture_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_payment_error: Mapped[str | None] = mapped_column(String(500))
+    # Set when one of the order's refunds failed after Stripe accepted it: from then on its
+    # refund events are applied from a re-read, since an older payload may still count it.
+    refund_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     created_by: Mapped[User | None] = relationship()
     lines: Mapped[list[OrderLine]] = relationship(
         back_populates="order", order_by="OrderLine.position", cascade="all, delete-orphan"
     )
+    disputes: Mapped[list[Dispute]] = relationship(order_by="Dispute.id")
 
     @property
     def number(self) -> str:
@@ -195,8 +201,13 @@ class TimelineEntry(Model):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     summary: Mapped[str] = mapped_column(Text)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Set on webhook entries: the stored event (its raw JSON, current delivery count).
+    stripe_event_id: Mapped[int | None] = mapped_column(
+        ForeignKey("stripe_events.id", ondelete="SET NULL")
+    )
 
     actor: Mapped[User | None] = relationship()
+    stripe_event: Mapped[StripeEvent | None] = relationship()
 
 
 class RequestStatus(StrEnum):
@@ -265,3 +276,107 @@ class OutboxEvent(Model):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class EventStatus(StrEnum):
+    PENDING = "pending"  # stored, not processed yet (or its worker died)
+    APPLIED = "applied"  # reconciled into its order
+    IGNORED = "ignored"  # nothing to do, with the reason
+    UNMATCHED = "unmatched"  # no order could be found for it
+    FAILED = "failed"  # processing raised; kept with the error and retried
+
+
+RETRYABLE = (EventStatus.PENDING.value, EventStatus.FAILED.value)
+
+
+class StripeEvent(Model):
+    """The inbox: every verified Stripe event, once per event id, with what became of it."""
+
+    __tablename__ = "stripe_events"
+    __table_args__ = (
+        Index("ix_stripe_events_status_id", "status", "id"),
+        Index("ix_stripe_events_type_id", "type", "id"),
+        Index("ix_stripe_events_order_id_id", "order_id", "id"),
+        Index("ix_stripe_events_created", "created"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The dedupe: a second delivery of the same event fails this constraint, never reads.
+    event_id: Mapped[str] = mapped_column(String(255), unique=True)
+    type: Mapped[str] = mapped_column(String(100))
+    api_version: Mapped[str | None] = mapped_column(String(64))
+    livemode: Mapped[bool]
+    created: Mapped[datetime] = mapped_column(UTCDateTime)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    object_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    payment_intent_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"))
+    source: Mapped[str] = mapped_column(String(16))  # webhook | sync
+    status: Mapped[str] = mapped_column(String(16), default=EventStatus.PENDING.value)
+    reason: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    traceback: Mapped[str | None] = mapped_column(Text)
+    out_of_order: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    delivery_count: Mapped[int] = mapped_column(default=1, server_default="1")
+    process_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    first_received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    order: Mapped[Order | None] = relationship()
+
+    @property
+    def data_object(self) -> dict[str, Any]:
+        obj = (self.payload.get("data") or {}).get("object")
+        return obj if isinstance(obj, dict) else {}
+
+
+class WebhookRejection(Model):
+    """A delivery refused before storing anything (bad signature, too large...): counted."""
+
+    __tablename__ = "webhook_rejections"
+    __table_args__ = (Index("ix_webhook_rejections_created_at", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reason: Mapped[str] = mapped_column(String(32))
+    remote_addr: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SyncWatermark(Model):
+    """How far `flask stripe sync` has read Stripe's event list (one row per stream)."""
+
+    __tablename__ = "sync_watermarks"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created: Mapped[datetime] = mapped_column(UTCDateTime)
+    event_id: Mapped[str | None] = mapped_column(String(255))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Dispute(Model):
+    """A chargeback on an order's payment: flagged on the order until it closes."""
+
+    __tablename__ = "disputes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    stripe_dispute_id: Mapped[str] = mapped_column(String(255), unique=True)
+    charge_id: Mapped[str | None] = mapped_column(String(255))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    reason: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(32))
+    evidence_due_by: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    funds_withdrawn: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    funds_reinstated: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in ("won", "lost", "warning_closed")
+
+    @property
+    def outcome(self) -> str | None:
+        return {"won": "Won", "lost": "Lost", "warning_closed": "Closed (inquiry)"}.get(self.status)

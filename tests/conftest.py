@@ -26,15 +26,19 @@ from dashboard.models import (
     Order,
     OutboxEvent,
     Role,
+    StripeEvent,
     StripeRequest,
     TimelineEntry,
     TimelineKind,
     User,
 )
+from dashboard.payments.stripe_gateway import StripeGateway
 from dashboard.services import orders as order_service
 from dashboard.services import users as user_service
+from tests.stripe_double import FakeStripeHTTP
 
 PASSWORD = "correct horse battery"
+WEBHOOK_SECRET = "whsec_test_endpoint_secret"
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite", "postgresql"] if TEST_DATABASE_URL else ["sqlite"]
 
@@ -55,7 +59,7 @@ def base_config(database_url: str) -> dict[str, Any]:
         "PUBLIC_BASE_URL": "http://dashboard.test",
         "STRIPE_SECRET_KEY": "",
         "STRIPE_API_BASE": "",
-        "STRIPE_WEBHOOK_SECRETS": [],
+        "STRIPE_WEBHOOK_SECRETS": [WEBHOOK_SECRET],
     }
 
 
@@ -288,3 +292,105 @@ def stripe_pi(localstripe_url: str, pi_id: str) -> dict[str, Any]:
     with urllib.request.urlopen(request, timeout=5) as response:
         result: dict[str, Any] = json.load(response)
         return result
+
+
+# -- Stripe itself, where localstripe cannot serve: a double at the SDK's HTTP boundary -----
+
+TEST_KEY = "sk_test_x"
+
+
+@pytest.fixture
+def stripe_http() -> Iterator[FakeStripeHTTP]:
+    double = FakeStripeHTTP()
+    yield double
+    assert not double.unrouted, f"requests the double does not know: {double.unrouted}"
+
+
+@pytest.fixture
+def live_app(app: Flask, stripe_http: FakeStripeHTTP) -> Flask:
+    """The app as in production (no localstripe), with Stripe's HTTP replaced by the double."""
+    app.config.update(
+        STRIPE_SECRET_KEY=TEST_KEY,
+        STRIPE_API_BASE="",
+        STRIPE_PUBLISHABLE_KEY="pk_test_x",
+        DEFAULT_PAYMENT_METHOD="checkout",
+        CHECKOUT_SESSION_LIFETIME=23 * 3600,
+    )
+    app.extensions["stripe_gateway"] = StripeGateway(
+        secret_key=TEST_KEY, http_client=stripe_http, max_network_retries=0
+    )
+    return app
+
+
+# -- Stripe's webhooks: events shaped and signed exactly as Stripe sends them ---------------
+
+
+def stripe_signature(
+    body: bytes, secret: str = WEBHOOK_SECRET, timestamp: int | None = None
+) -> str:
+    """The Stripe-Signature header, computed as Stripe documents it (not with our code)."""
+    import hashlib
+    import hmac
+    import time
+
+    moment = int(time.time()) if timestamp is None else timestamp
+    signed = f"{moment}.".encode() + body
+    digest = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+    return f"t={moment},v1={digest}"
+
+
+_event_ids = iter(range(1, 10**9))
+
+
+def stripe_event(
+    type_: str,
+    obj: dict[str, Any],
+    *,
+    event_id: str | None = None,
+    created: int | None = None,
+    livemode: bool = False,
+) -> dict[str, Any]:
+    """An event around `obj`, in the shape of Stripe's published example event."""
+    import time
+
+    return {
+        "id": event_id or f"evt_test_{next(_event_ids):08d}",
+        "object": "event",
+        "api_version": "2026-10-28.endive",
+        "created": int(time.time()) if created is None else created,
+        "data": {"object": obj},
+        "livemode": livemode,
+        "pending_webhooks": 1,
+        "request": {"id": None, "idempotency_key": None},
+        "type": type_,
+    }
+
+
+def send_event(
+    client: FlaskClient,
+    event: dict[str, Any],
+    *,
+    secret: str = WEBHOOK_SECRET,
+    timestamp: int | None = None,
+) -> Any:
+    """POST the event to our endpoint with Stripe's headers, signed over the exact bytes."""
+    import json
+
+    body = json.dumps(event).encode()
+    return client.post(
+        "/webhooks/stripe",
+        data=body,
+        headers={
+            "Content-Type": "application/json; charset=utf-8",
+            "Stripe-Signature": stripe_signature(body, secret, timestamp),
+            "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+        },
+    )
+
+
+def stored_events(app: Flask) -> list[StripeEvent]:
+    """The inbox, oldest first, detached from any session."""
+    with app.app_context():
+        rows = db.session.scalars(select(StripeEvent).order_by(StripeEvent.id)).all()
+        db.session.expunge_all()
+        return list(rows)

@@ -80,6 +80,8 @@ MATRIX = {
         (400, 400, 400, 400),
     ),
     ("pay.done", "GET"): ("/pay/{token}/done", None, (200, 200, 200, 200)),
+    # Stripe's endpoint: public, CSRF-exempt, and an unsigned post is refused for anyone.
+    ("webhooks.stripe_webhook", "POST"): ("/webhooks/stripe", {}, (400, 400, 400, 400)),
 }
 
 

@@ -136,3 +136,14 @@ def check_action(state: S, action: StaffAction) -> None:
             StaffAction.REFUND: E.REFUNDED,
         }[action]
         raise IllegalTransition(state, event)
+
+
+def state_for_refunds(captured: int, refunded: int) -> S:
+    """A captured order's state from its refunded amount.
+
+    The one move backwards the table allows, and only through this function: a refund that
+    Stripe accepted and that then failed returns the money to the merchant, not the buyer.
+    """
+    if refunded <= 0:
+        return S.CAPTURED
+    return S.REFUNDED if refunded >= captured else S.PARTIALLY_REFUNDED

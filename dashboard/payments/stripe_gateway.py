@@ -436,7 +436,13 @@ def _charge_id(value: Any) -> str | None:
 
 
 def _session_snapshot(session: Any) -> CheckoutSessionSnapshot:
-    raw: dict[str, Any] = session.to_dict()
+    return checkout_session_snapshot(session.to_dict(), request_id=_request_id(session))
+
+
+def checkout_session_snapshot(
+    raw: dict[str, Any], request_id: str | None = None
+) -> CheckoutSessionSnapshot:
+    """A Checkout Session as Stripe serialises it (API response or event payload)."""
     intent = raw.get("payment_intent")
     expires = raw.get("expires_at")
     return CheckoutSessionSnapshot(
@@ -446,7 +452,7 @@ def _session_snapshot(session: Any) -> CheckoutSessionSnapshot:
         url=raw.get("url"),
         payment_intent_id=intent["id"] if isinstance(intent, dict) else intent,
         expires_at=datetime.fromtimestamp(int(expires), UTC) if expires else None,
-        request_id=_request_id(session),
+        request_id=request_id,
     )
 
 

@@ -126,7 +126,7 @@ def apply_payment_intent(
     outcome: Transition | Ignored | None = None
     for step in path:
         try:
-            outcome = _move(order, step, source=source, detail=f"payment intent {snapshot.status}")
+            outcome = move(order, step, source=source, detail=f"payment intent {snapshot.status}")
         except IllegalTransition as illegal:
             outcome = _refuse(order, step, source=source, reason=str(illegal))
         if isinstance(outcome, Transition):
@@ -163,7 +163,7 @@ def _refuse(order: Order, event: PaymentEvent, *, source: str, reason: str) -> I
     return Ignored(state=order.order_state, event=event, reason=reason)
 
 
-def _move(order: Order, event: PaymentEvent, *, source: str, detail: str) -> Transition | Ignored:
+def move(order: Order, event: PaymentEvent, *, source: str, detail: str) -> Transition | Ignored:
     outcome = next_state(order.order_state, event)
     if isinstance(outcome, Transition) and outcome.changed:
         order.state = outcome.after.value
@@ -257,7 +257,7 @@ def _begin(
     return request
 
 
-def _finish(
+def finish_request(
     order: Order,
     request: StripeRequest,
     status: RequestStatus,
@@ -315,14 +315,20 @@ def _call(
     what: str,
     call: Callable[[], Answer],
 ) -> Answer | errors.PaymentError:
-    """Make the Stripe call for a saved request and record how it ended."""
+    """Make the Stripe call for a saved request and record how it ended.
+
+    The order is locked again (and re-read) once Stripe has answered: a webhook about this
+    very call may have been applied by another worker in the meantime.
+    """
     try:
         result = call()
     except errors.PaymentError as error:
+        db.session.refresh(order, with_for_update=True)
         status = RequestStatus.UNKNOWN if error.outcome_unknown else RequestStatus.FAILED
-        _finish(order, request, status, what=what, error=error)
+        finish_request(order, request, status, what=what, error=error)
         return error
-    _finish(
+    db.session.refresh(order, with_for_update=True)
+    finish_request(
         order,
         request,
         RequestStatus.SUCCEEDED,
@@ -336,7 +342,7 @@ def _call(
 # -- staff actions --------------------------------------------------------------------
 
 
-def _money(order: Order, amount: int) -> str:
+def money(order: Order, amount: int) -> str:
     return format_minor(amount, order.currency)
 
 
@@ -382,11 +388,11 @@ def capture_hold(order_id: int, amount: int, actor: User) -> ActionResult:
     order = _prepare(order_id, StaffAction.CAPTURE)
     if not 0 < amount <= order.amount_capturable:
         raise ActionRefused(
-            f"Capture between {_money(order, 1)} and {_money(order, order.amount_capturable)}."
+            f"Capture between {money(order, 1)} and {money(order, order.amount_capturable)}."
         )
     released = order.amount_capturable - amount
-    summary = f"capture {_money(order, amount)}" + (
-        f" (releasing the other {_money(order, released)})" if released else ""
+    summary = f"capture {money(order, amount)}" + (
+        f" (releasing the other {money(order, released)})" if released else ""
     )
     request = _ask(order, actor, StaffAction.CAPTURE, amount, summary)
     return _send_capture(order, request)
@@ -416,14 +422,14 @@ def _send_capture(order: Order, request: StripeRequest) -> ActionResult:
             )
         return ActionResult(False, result.message, awaiting_confirmation=result.outcome_unknown)
     apply_payment_intent(order, result, source="capture response")
-    return ActionResult(True, f"Captured {_money(order, order.amount_captured)}.")
+    return ActionResult(True, f"Captured {money(order, order.amount_captured)}.")
 
 
 def void_hold(order_id: int, reason: str, actor: User) -> ActionResult:
     if reason not in VOID_REASONS:
         raise ActionRefused("Choose a reason for the void.")
     order = _prepare(order_id, StaffAction.VOID)
-    summary = f"void the hold of {_money(order, order.amount_capturable)} ({VOID_REASONS[reason]})"
+    summary = f"void the hold of {money(order, order.amount_capturable)} ({VOID_REASONS[reason]})"
     request = _ask(order, actor, StaffAction.VOID, None, summary, reason=reason)
     return _send_void(order, request)
 
@@ -452,9 +458,9 @@ def refund_payment(order_id: int, amount: int, reason: str, actor: User) -> Acti
     order = _prepare(order_id, StaffAction.REFUND)
     if not 0 < amount <= order.amount_refundable:
         raise ActionRefused(
-            f"Refund between {_money(order, 1)} and {_money(order, order.amount_refundable)}."
+            f"Refund between {money(order, 1)} and {money(order, order.amount_refundable)}."
         )
-    summary = f"refund {_money(order, amount)} ({REFUND_REASONS[reason]})"
+    summary = f"refund {money(order, amount)} ({REFUND_REASONS[reason]})"
     request = _ask(order, actor, StaffAction.REFUND, amount, summary, reason=reason)
     return _send_refund(order, request)
 
@@ -479,17 +485,31 @@ def _send_refund(order: Order, request: StripeRequest) -> ActionResult:
     if isinstance(result, errors.PaymentError):
         return ActionResult(False, result.message, awaiting_confirmation=result.outcome_unknown)
     _apply_refund(order, result.amount, source="refund response")
-    return ActionResult(True, f"Refunded {_money(order, result.amount)}.")
+    return ActionResult(True, f"Refunded {money(order, result.amount)}.")
 
 
 def _apply_refund(order: Order, amount: int, *, source: str) -> None:
-    refunded = min(order.amount_refunded + amount, order.amount_captured)
+    """Count one of our refunds, which has just succeeded, exactly once.
+
+    A webhook may have counted it already (its charge's refunded total), so the new total
+    is the larger of what the order knows and the sum of our succeeded refunds, never a sum.
+    """
+    ours = db.session.scalar(
+        select(func.coalesce(func.sum(StripeRequest.amount), 0)).where(
+            StripeRequest.order_id == order.id,
+            StripeRequest.action == StaffAction.REFUND.value,
+            StripeRequest.status == RequestStatus.SUCCEEDED.value,
+        )
+    )
+    refunded = min(max(order.amount_refunded, int(ours or 0)), order.amount_captured)
+    if refunded <= order.amount_refunded:
+        return
     event = (
         PaymentEvent.REFUNDED
         if refunded >= order.amount_captured
         else PaymentEvent.PARTIALLY_REFUNDED
     )
-    outcome = _move(order, event, source=source, detail=f"refund of {_money(order, amount)}")
+    outcome = move(order, event, source=source, detail=f"refund of {money(order, amount)}")
     if isinstance(outcome, Transition):
         order.amount_refunded = refunded
         db.session.flush()
@@ -523,7 +543,7 @@ def settle(order_id: int, actor: User | None) -> ActionResult:
     if request.action == StaffAction.REFUND.value:
         return _settle_refund(order, request, payment_intent_id)
     if truth.status == ("succeeded" if request.action == StaffAction.CAPTURE.value else "canceled"):
-        _finish(
+        finish_request(
             order,
             request,
             RequestStatus.SUCCEEDED,
@@ -549,7 +569,7 @@ def _settle_refund(order: Order, request: StripeRequest, payment_intent_id: str)
     except errors.PaymentError as error:
         return ActionResult(False, error.message, awaiting_confirmation=True)
     if found is not None:
-        _finish(
+        finish_request(
             order,
             request,
             RequestStatus.SUCCEEDED,
@@ -558,7 +578,7 @@ def _settle_refund(order: Order, request: StripeRequest, payment_intent_id: str)
             request_id=found.request_id,
         )
         _apply_refund(order, found.amount, source="settlement")
-        return ActionResult(True, f"Confirmed with Stripe: refunded {_money(order, found.amount)}.")
+        return ActionResult(True, f"Confirmed with Stripe: refunded {money(order, found.amount)}.")
     too_old = utcnow() - request.created_at > IDEMPOTENCY_WINDOW
     if request.error_code == errors.STRIPE_INTERNAL_ERROR or too_old:
         # No refund with our key exists, and resending would replay a stored 500 or, once
@@ -573,7 +593,7 @@ def _did_not_happen(order: Order, request: StripeRequest, payment_intent_id: str
         f"Stripe shows the {request.action} did not happen. Nothing moved; you can try again.",
         code=request.error_code or "not_found_at_stripe",
     )
-    _finish(order, request, RequestStatus.FAILED, what=request.action, error=failure)
+    finish_request(order, request, RequestStatus.FAILED, what=request.action, error=failure)
     if request.action == StaffAction.CAPTURE.value:
         outbox.emit(
             order,
@@ -620,7 +640,7 @@ def _check_startable(order: Order) -> None:
 
 
 def _started(order: Order, object_id: str) -> None:
-    _move(order, PaymentEvent.STARTED, source="pay page", detail="payment started")
+    move(order, PaymentEvent.STARTED, source="pay page", detail="payment started")
     outbox.emit(order, OutboxType.ORDER_CREATED, str(order.id), payment_object=object_id)
 
 
@@ -660,7 +680,7 @@ def create_intent(
     )
     if isinstance(result, errors.CardDeclined):
         order.last_payment_error = result.message
-        _move(order, PaymentEvent.FAILED, source="pay page", detail=result.message)
+        move(order, PaymentEvent.FAILED, source="pay page", detail=result.message)
         outbox.emit(
             order,
             OutboxType.PAYMENT_FAILED,
@@ -738,7 +758,7 @@ def apply_checkout_session(order: Order, session: CheckoutSessionSnapshot, *, so
         order.last_payment_error = "The checkout page expired before the payment was made."
     if event is not None and order.stripe_payment_intent_id is None:
         try:
-            _move(order, event, source=source, detail=f"checkout session {session.status}")
+            move(order, event, source=source, detail=f"checkout session {session.status}")
         except IllegalTransition as illegal:
             _refuse(order, event, source=source, reason=str(illegal))
     db.session.flush()

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import defer, joinedload
 
 from dashboard.extensions import db
-from dashboard.models import Order, TimelineEntry, TimelineKind, User
+from dashboard.models import Order, StripeEvent, TimelineEntry, TimelineKind, User
 
 
 def append(
@@ -18,9 +18,15 @@ def append(
     *,
     actor: User | None = None,
     data: dict[str, Any] | None = None,
+    stripe_event: StripeEvent | None = None,
 ) -> TimelineEntry:
     entry = TimelineEntry(
-        order_id=order.id, kind=kind.value, summary=summary, actor=actor, data=data or {}
+        order_id=order.id,
+        kind=kind.value,
+        summary=summary,
+        actor=actor,
+        data=data or {},
+        stripe_event=stripe_event,
     )
     db.session.add(entry)
     db.session.flush()
@@ -28,11 +34,20 @@ def append(
 
 
 def entries_for(order_id: int) -> list[TimelineEntry]:
-    """Oldest first; ids break ties between entries written in the same instant."""
+    """Oldest first; ids break ties between entries written in the same instant.
+
+    One query: actors and webhook events are joined in (without their payloads, which are
+    fetched one at a time when support expands an entry).
+    """
     query = (
         select(TimelineEntry)
         .where(TimelineEntry.order_id == order_id)
-        .options(joinedload(TimelineEntry.actor))
+        .options(
+            joinedload(TimelineEntry.actor),
+            joinedload(TimelineEntry.stripe_event).options(
+                defer(StripeEvent.payload), defer(StripeEvent.traceback)
+            ),
+        )
         .order_by(TimelineEntry.id)
     )
     return list(db.session.scalars(query))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from dashboard.views import admin, auth, health, orders, pay, payments
+from dashboard.views import admin, auth, health, orders, pay, payments, webhooks
 
 
 class UndeclaredRoute(RuntimeError):
@@ -12,7 +12,7 @@ class UndeclaredRoute(RuntimeError):
 
 
 def register_blueprints(app: Flask) -> None:
-    for module in (auth, orders, payments, pay, admin, health):
+    for module in (auth, orders, payments, pay, admin, health, webhooks):
         app.register_blueprint(module.bp)
     undeclared = [
         endpoint

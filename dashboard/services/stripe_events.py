@@ -1,0 +1,684 @@
+"""The Stripe event inbox: store each verified event once, then reconcile it into its order.
+
+Two transactions per delivery, both committed here (like the payments ledger, this breaks
+"services only flush" on purpose):
+1. `store`: insert the event, or, when its id is already there (a redelivery, possibly on
+   another worker at the same instant), bump its delivery count. The unique constraint on
+   the event id decides; nothing reads first. Committed before Stripe gets its 2xx.
+2. `process`: claim the row with a conditional UPDATE (only a pending or failed event can
+   be claimed, so two workers never apply one event twice), find the order, lock it, and
+   apply the event forward-only through the state machine. A failure rolls back to a
+   savepoint and is kept on the row, to be retried by Stripe's redelivery, the Reprocess
+   button or `flask stripe reprocess`.
+
+Payloads are applied as they are, because every rule is monotone (states only move
+forward, amounts only grow), which makes any arrival order end in the same state. Where a
+payload cannot say enough (a completed Checkout Session, a refund's outcome) the object is
+re-read from Stripe and the truth applied.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback as tb
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import exists, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from dashboard.domain.orders import OrderState
+from dashboard.domain.state_machine import (
+    Ignored,
+    IllegalTransition,
+    PaymentEvent,
+    Transition,
+    state_for_refunds,
+)
+from dashboard.domain.stripe_mapping import MAPPING_VERSION
+from dashboard.extensions import db
+from dashboard.models import (
+    IN_FLIGHT,
+    RETRYABLE,
+    Dispute,
+    EventStatus,
+    Order,
+    RequestStatus,
+    StripeEvent,
+    StripeRequest,
+    TimelineEntry,
+    TimelineKind,
+    WebhookRejection,
+    utcnow,
+)
+from dashboard.payments.gateway import gateway
+from dashboard.payments.stripe_gateway import PaymentIntentSnapshot
+from dashboard.payments.webhooks import (
+    check_event_shape,
+    checkout_session_from_event,
+    created_at,
+    dispute_from_event,
+    is_live_key,
+    object_refs,
+    payment_intent_from_charge,
+    payment_intent_from_event,
+    redact,
+    refund_from_event,
+)
+from dashboard.services import payments, timeline
+
+log = logging.getLogger(__name__)
+
+ERROR_LIMIT = 2000
+TRACEBACK_FRAMES = 6
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: EventStatus
+    reason: str
+
+
+def applied(reason: str) -> Outcome:
+    return Outcome(EventStatus.APPLIED, reason)
+
+
+def ignored(reason: str) -> Outcome:
+    return Outcome(EventStatus.IGNORED, reason)
+
+
+# -- receiving ----------------------------------------------------------------------------
+
+
+def reject(reason: str, remote_addr: str | None) -> None:
+    """Count a refused delivery (nothing of it is kept but why, from where and when)."""
+    db.session.add(WebhookRejection(reason=reason[:32], remote_addr=(remote_addr or "-")[:64]))
+    db.session.commit()
+
+
+def receive(event: dict[str, Any], *, source: str) -> StripeEvent:
+    """Store a verified event (or count a redelivery), then process it if it still needs it."""
+    row = store(event, source=source)
+    return process(row.id)
+
+
+def store(event: dict[str, Any], *, source: str) -> StripeEvent:
+    """The event's inbox row, committed: inserted once, its delivery count bumped after."""
+    check_event_shape(event)
+    now = utcnow()
+    obj = event["data"]["object"]
+    refs = object_refs(obj)
+    row = StripeEvent(
+        event_id=event["id"],
+        type=event["type"],
+        api_version=str(event["api_version"])[:64] if event.get("api_version") else None,
+        livemode=bool(event.get("livemode", False)),
+        created=created_at(event),
+        payload=redact(event),
+        object_id=(refs.object_id or "")[:255] or None,
+        payment_intent_id=(refs.payment_intent_id or "")[:255] or None,
+        source=source,
+        status=EventStatus.PENDING.value,
+        first_received_at=now,
+        last_received_at=now,
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(row)
+            db.session.flush()
+    except IntegrityError:
+        db.session.execute(
+            update(StripeEvent)
+            .where(StripeEvent.event_id == event["id"])
+            .values(delivery_count=StripeEvent.delivery_count + 1, last_received_at=now)
+        )
+        found = db.session.scalar(
+            select(StripeEvent)
+            .where(StripeEvent.event_id == event["id"])
+            .execution_options(populate_existing=True)
+        )
+        if found is None:  # pragma: no cover - the constraint said it exists
+            raise
+        row = found
+    db.session.commit()
+    return row
+
+
+# -- processing ---------------------------------------------------------------------------
+
+
+def process(row_id: int, *, include_unmatched: bool = False) -> StripeEvent:
+    """Apply a stored event if no one has yet; commit; return the row as it now stands."""
+    claimable = list(RETRYABLE)
+    if include_unmatched:
+        claimable.append(EventStatus.UNMATCHED.value)
+    # The claim: a conditional write, so it waits for (and then sees) a concurrent claim's
+    # commit on PostgreSQL and on SQLite alike. A read-then-write could apply twice.
+    claimed = db.session.execute(
+        update(StripeEvent)
+        .where(StripeEvent.id == row_id, StripeEvent.status.in_(claimable))
+        .values(process_count=StripeEvent.process_count + 1)
+    )
+    row = db.session.get(StripeEvent, row_id, populate_existing=True)
+    if row is None:
+        raise LookupError(row_id)
+    if not claimed.rowcount:  # type: ignore[attr-defined]
+        db.session.commit()
+        return row
+    try:
+        with db.session.begin_nested():
+            outcome = _reconcile(row)
+    except Exception as error:  # every failure is kept on the row and retried
+        log.warning("stripe event %s (%s) failed: %s", row.event_id, row.type, type(error).__name__)
+        row.status = EventStatus.FAILED.value
+        row.error = f"{type(error).__name__}: {error}"[:ERROR_LIMIT]
+        row.traceback = _traceback_summary(error)
+    else:
+        row.status = outcome.status.value
+        row.reason = outcome.reason[:ERROR_LIMIT]
+        row.error = None
+        row.traceback = None
+    row.processed_at = utcnow()
+    db.session.commit()
+    return row
+
+
+def reprocess(row_id: int) -> StripeEvent:
+    """Staff's retry of a failed, pending or unmatched event (applied ones are left alone)."""
+    return process(row_id, include_unmatched=True)
+
+
+def _traceback_summary(error: BaseException) -> str:
+    frames = tb.extract_tb(error.__traceback__)[-TRACEBACK_FRAMES:]
+    lines = [
+        f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno} in {frame.name}" for frame in frames
+    ]
+    return "\n".join([*lines, f"{type(error).__name__}: {error}"])[:ERROR_LIMIT]
+
+
+def _reconcile(row: StripeEvent) -> Outcome:
+    app_live = is_live_key(str(current_app.config.get("STRIPE_SECRET_KEY") or ""))
+    if row.livemode != app_live:
+        mode, app_mode = ("live", "test") if row.livemode else ("test", "live")
+        return ignored(f"A {mode}-mode event reached this {app_mode}-mode dashboard.")
+    handler = HANDLERS.get(row.type)
+    if handler is None:
+        return ignored(f"{row.type} is not an event this dashboard acts on.")
+    obj = row.data_object
+    found = find_order(obj)
+    if found is None:
+        return Outcome(EventStatus.UNMATCHED, _no_match_reason(obj))
+    order = payments.lock_order(found.id)
+    row.order_id = order.id
+    row.out_of_order = _arrived_out_of_order(row)
+    entry = timeline.append(
+        order,
+        TimelineKind.WEBHOOK,
+        f"Stripe event {row.type}",
+        stripe_event=row,
+        data={
+            "event_id": row.event_id,
+            "type": row.type,
+            "stripe_created": row.created.isoformat(),
+            "received": row.first_received_at.isoformat(),
+            "out_of_order": row.out_of_order,
+            "mapping_version": MAPPING_VERSION,
+        },
+    )
+    outcome = handler(order, obj, row)
+    _describe(entry, row, outcome)
+    return outcome
+
+
+def _describe(entry: TimelineEntry, row: StripeEvent, outcome: Outcome) -> None:
+    late = " (arrived out of order)" if row.out_of_order else ""
+    entry.summary = f"Stripe event {row.type}{late}: {outcome.status.value}, {outcome.reason}"
+    entry.data = {**entry.data, "outcome": outcome.status.value, "reason": outcome.reason}
+    db.session.flush()
+
+
+def _arrived_out_of_order(row: StripeEvent) -> bool:
+    """Did an event Stripe created later already reach this order?"""
+    later = exists().where(
+        StripeEvent.order_id == row.order_id,
+        StripeEvent.id != row.id,
+        StripeEvent.created > row.created,
+        StripeEvent.processed_at.is_not(None),
+    )
+    return bool(db.session.scalar(select(later)))
+
+
+# -- finding the order --------------------------------------------------------------------
+
+
+def _order_number(value: str | None) -> int | None:
+    if value and value.isascii() and value.isdigit() and len(value) <= 10:
+        number = int(value)
+        return number if number < 2**31 else None
+    return None
+
+
+def find_order(obj: dict[str, Any]) -> Order | None:
+    """By metadata order id, client_reference_id, then the stored Stripe ids."""
+    refs = object_refs(obj)
+    for number in (_order_number(refs.order_id), _order_number(refs.client_reference_id)):
+        if number is not None:
+            order = db.session.get(Order, number)
+            if order is not None:
+                return order
+    for column, value in (
+        (Order.stripe_payment_intent_id, refs.payment_intent_id),
+        (Order.stripe_checkout_session_id, refs.checkout_session_id),
+        (Order.stripe_charge_id, refs.charge_id),
+    ):
+        if value:
+            order = db.session.scalar(select(Order).where(column == value).limit(1))
+            if order is not None:
+                return order
+    return None
+
+
+def _no_match_reason(obj: dict[str, Any]) -> str:
+    refs = object_refs(obj)
+    tried = [
+        f"{name} {value}"
+        for name, value in (
+            ("metadata order_id", refs.order_id),
+            ("client_reference_id", refs.client_reference_id),
+            ("payment intent", refs.payment_intent_id),
+            ("checkout session", refs.checkout_session_id),
+            ("charge", refs.charge_id),
+        )
+        if value
+    ]
+    return "No order matches " + (", ".join(tried) if tried else "anything in this event") + "."
+
+
+def _other_attempt(order: Order, payment_intent_id: str | None) -> Outcome | None:
+    if (
+        payment_intent_id
+        and order.stripe_payment_intent_id
+        and payment_intent_id != order.stripe_payment_intent_id
+    ):
+        return ignored(
+            f"It concerns payment {payment_intent_id}, an earlier attempt; the order's payment "
+            f"is {order.stripe_payment_intent_id}."
+        )
+    return None
+
+
+# -- handlers -----------------------------------------------------------------------------
+
+
+def _result(outcome: Transition | Ignored | None, nothing: str) -> Outcome:
+    if isinstance(outcome, Ignored):
+        return ignored(outcome.reason)
+    if outcome is None:
+        return ignored(nothing)
+    if outcome.changed:
+        return applied(f"{outcome.before.label} → {outcome.after.label}")
+    return applied(f"still {outcome.after.label.lower()}, amounts updated")
+
+
+def _ours(order: Order, action: str, statuses: tuple[str, ...]) -> list[StripeRequest]:
+    return list(
+        db.session.scalars(
+            select(StripeRequest).where(
+                StripeRequest.order_id == order.id,
+                StripeRequest.action == action,
+                StripeRequest.status.in_(statuses),
+            )
+        )
+    )
+
+
+_SENT = (RequestStatus.SUCCEEDED.value, *IN_FLIGHT)
+_CAPTURED_STATES = (OrderState.CAPTURED, OrderState.PARTIALLY_REFUNDED, OrderState.REFUNDED)
+
+
+def _outside(order: Order, snapshot: PaymentIntentSnapshot) -> str:
+    """Name a money movement that none of our requests asked for (Stripe's Dashboard)."""
+    notes = []
+    if (
+        snapshot.status == "succeeded"
+        and order.order_state not in _CAPTURED_STATES
+        and not _ours(order, "capture", _SENT)
+    ):
+        notes.append("captured outside the dashboard")
+    ours = sum(r.amount or 0 for r in _ours(order, "refund", _SENT))
+    if snapshot.amounts.refunded > max(ours, order.amount_refunded):
+        notes.append("refund made outside the dashboard")
+    if (
+        snapshot.status == "canceled"
+        and snapshot.cancellation_reason not in ("automatic", "expired")
+        and not _ours(order, "void", _SENT)
+        and order.order_state is OrderState.AUTHORIZED
+    ):
+        notes.append("voided outside the dashboard")
+    return "; ".join(notes)
+
+
+def _confirm_in_flight(order: Order, snapshot: PaymentIntentSnapshot, source: str) -> None:
+    """An unanswered capture or void that this event shows went through is settled by it."""
+    request = payments.in_flight(order)
+    if request is None:
+        return
+    done = (request.action == "capture" and snapshot.status == "succeeded") or (
+        request.action == "void" and snapshot.status == "canceled"
+    )
+    if done:
+        payments.finish_request(
+            order,
+            request,
+            RequestStatus.SUCCEEDED,
+            what=f"{request.action} (confirmed by {source})",
+            object_id=snapshot.id,
+        )
+
+
+def _apply_snapshot(order: Order, snapshot: PaymentIntentSnapshot, row: StripeEvent) -> Outcome:
+    other = _other_attempt(order, snapshot.id or None)
+    if other is not None:
+        return other
+    source = f"webhook {row.type}"
+    _confirm_in_flight(order, snapshot, source)
+    outside = _outside(order, snapshot)
+    if outside:
+        source = f"{source}; {outside}"
+    before = (order.amount_captured, order.amount_refunded)
+    result = payments.apply_payment_intent(order, snapshot, source=source)
+    outcome = _result(result, f"payment intent {snapshot.status} says nothing new")
+    if outcome.status is EventStatus.APPLIED and outside:
+        return applied(f"{outcome.reason} ({outside})")
+    if (
+        outcome.status is EventStatus.IGNORED
+        and (order.amount_captured, order.amount_refunded) != before
+    ):
+        return applied("amounts updated")
+    return outcome
+
+
+def on_payment_intent(order: Order, obj: dict[str, Any], row: StripeEvent) -> Outcome:
+    return _apply_snapshot(order, payment_intent_from_event(obj), row)
+
+
+def on_charge(order: Order, obj: dict[str, Any], row: StripeEvent) -> Outcome:
+    snapshot = payment_intent_from_charge(obj, expired=row.type == "charge.expired")
+    if not snapshot.id:
+        if order.stripe_payment_intent_id is None:
+            return ignored("The charge belongs to no payment intent.")
+        snapshot = _with_id(snapshot, order.stripe_payment_intent_id)
+    if order.refund_failed_at and row.type == "charge.refunded":
+        # A refund of this order failed: this payload may still count it. Ask Stripe.
+        snapshot = gateway().retrieve_payment_intent(snapshot.id)
+    return _apply_snapshot(order, snapshot, row)
+
+
+def _with_id(snapshot: PaymentIntentSnapshot, payment_intent_id: str) -> PaymentIntentSnapshot:
+    return replace(snapshot, id=payment_intent_id)
+
+
+def on_refund(order: Order, obj: dict[str, Any], row: StripeEvent) -> Outcome:
+    refund = refund_from_event(obj)
+    other = _other_attempt(order, refund.payment_intent_id)
+    if other is not None:
+        return other
+    payment_intent_id = refund.payment_intent_id or order.stripe_payment_intent_id
+    if payment_intent_id is None:
+        return ignored("The refund belongs to no payment this order knows.")
+    request = None
+    if refund.idempotency_key:
+        request = db.session.scalar(
+            select(StripeRequest).where(
+                StripeRequest.order_id == order.id,
+                StripeRequest.idempotency_key == refund.idempotency_key,
+            )
+        )
+    who = f"our refund {request.idempotency_key}" if request else "made outside the dashboard"
+    truth = gateway().retrieve_payment_intent(payment_intent_id)
+    if refund.status in ("failed", "canceled"):
+        return _refund_failed(order, refund.id, refund.failure_reason, request, truth, who)
+    if request is not None and request.status in IN_FLIGHT:
+        payments.finish_request(
+            order,
+            request,
+            RequestStatus.SUCCEEDED,
+            what=f"refund (confirmed by webhook {row.type})",
+            object_id=refund.id,
+        )
+    result = payments.apply_payment_intent(order, truth, source=f"webhook {row.type}; {who}")
+    outcome = _result(result, f"refund {refund.id} is {refund.status}")
+    return Outcome(outcome.status, f"{outcome.reason} ({who}, {refund.status})")
+
+
+def _refund_failed(
+    order: Order,
+    refund_id: str,
+    failure_reason: str | None,
+    request: StripeRequest | None,
+    truth: PaymentIntentSnapshot,
+    who: str,
+) -> Outcome:
+    why = failure_reason or "no reason given"
+    if request is not None and request.status != RequestStatus.FAILED.value:
+        request.status = RequestStatus.FAILED.value
+        request.error_code = "refund_failed"
+        request.error_message = f"The refund failed after Stripe accepted it: {why}."[:500]
+        request.completed_at = request.completed_at or utcnow()
+    order.refund_failed_at = order.refund_failed_at or utcnow()
+    refunded = min(truth.amounts.refunded, order.amount_captured)
+    if refunded >= order.amount_refunded:
+        return ignored(f"Refund {refund_id} failed ({why}), but Stripe's amounts already say so.")
+    before = order.order_state
+    after = state_for_refunds(order.amount_captured, refunded)
+    money = payments.money
+    timeline.append(
+        order,
+        TimelineKind.STATE_CHANGE,
+        f"{before.label} → {after.label} (refund {refund_id} failed: {why}; refunded "
+        f"{money(order, order.amount_refunded)} → {money(order, refunded)}, the money "
+        "stays with the merchant)",
+        data={
+            "from": before.value,
+            "to": after.value,
+            "event": "refund_failed",
+            "refund": refund_id,
+            "mapping_version": MAPPING_VERSION,
+        },
+    )
+    order.amount_refunded = refunded
+    order.state = after.value
+    db.session.flush()
+    return applied(f"refund {refund_id} failed ({why}, {who}): refunded amount corrected")
+
+
+def on_checkout_session(order: Order, obj: dict[str, Any], row: StripeEvent) -> Outcome:
+    session = checkout_session_from_event(obj)
+    if order.stripe_checkout_session_id and session.id != order.stripe_checkout_session_id:
+        return ignored(
+            f"It concerns checkout session {session.id}; the order's session is "
+            f"{order.stripe_checkout_session_id}."
+        )
+    other = _other_attempt(order, session.payment_intent_id)
+    if other is not None:
+        return other
+    source = f"webhook {row.type}"
+    state = order.order_state
+    if row.type == "checkout.session.async_payment_failed":
+        order.last_payment_error = "The payment failed after checkout (a delayed method)."
+        try:
+            result: Transition | Ignored | None = payments.move(
+                order, PaymentEvent.FAILED, source=source, detail="delayed payment failed"
+            )
+        except IllegalTransition as illegal:
+            result = Ignored(state, PaymentEvent.FAILED, str(illegal))
+        return _result(result, "")
+    payments.apply_checkout_session(order, session, source=source)
+    if session.status == "complete" and order.stripe_payment_intent_id:
+        # The session does not say whether the hold is in place: its PaymentIntent does.
+        truth = gateway().retrieve_payment_intent(order.stripe_payment_intent_id)
+        return _result(
+            payments.apply_payment_intent(order, truth, source=f"{source}, payment re-read"),
+            f"payment intent {truth.status} says nothing new",
+        )
+    if order.order_state != state:
+        return applied(f"{state.label} → {order.order_state.label}")
+    return ignored(f"checkout session {session.status} changes nothing ({state.label.lower()})")
+
+
+# Forward-only status rank of a dispute: a late "created" never reopens a closed dispute.
+DISPUTE_RANK = {
+    "warning_needs_response": 0,
+    "needs_response": 0,
+    "warning_under_review": 1,
+    "under_review": 1,
+    "won": 2,
+    "lost": 2,
+    "warning_closed": 2,
+}
+
+
+def on_dispute(order: Order, obj: dict[str, Any], row: StripeEvent) -> Outcome:
+    facts = dispute_from_event(obj)
+    other = _other_attempt(order, facts.payment_intent_id)
+    if other is not None:
+        return other
+    dispute = db.session.scalar(select(Dispute).where(Dispute.stripe_dispute_id == facts.id))
+    money = payments.money
+    if dispute is None:
+        dispute = Dispute(
+            order_id=order.id,
+            stripe_dispute_id=facts.id,
+            charge_id=facts.charge_id,
+            amount=facts.amount,
+            currency=facts.currency or order.currency,
+            reason=facts.reason,
+            status=facts.status,
+            evidence_due_by=facts.evidence_due_by,
+        )
+        db.session.add(dispute)
+    elif DISPUTE_RANK.get(facts.status, 0) >= DISPUTE_RANK.get(dispute.status, 0):
+        dispute.status = facts.status
+        dispute.amount = facts.amount or dispute.amount
+        dispute.evidence_due_by = facts.evidence_due_by or dispute.evidence_due_by
+    if row.type == "charge.dispute.funds_withdrawn":
+        dispute.funds_withdrawn = True
+    if row.type == "charge.dispute.funds_reinstated":
+        dispute.funds_reinstated = True
+    dispute.updated_at = utcnow()
+    db.session.flush()
+    what = {
+        "charge.dispute.created": "opened",
+        "charge.dispute.updated": "updated",
+        "charge.dispute.closed": "closed",
+        "charge.dispute.funds_withdrawn": "funds withdrawn",
+        "charge.dispute.funds_reinstated": "funds reinstated",
+    }[row.type]
+    status = dispute.outcome or dispute.status.replace("_", " ")
+    return applied(
+        f"dispute {facts.id} {what}: {money(order, dispute.amount)} ({dispute.reason}), {status}"
+    )
+
+
+Handler = Callable[[Order, dict[str, Any], StripeEvent], Outcome]
+
+HANDLERS: dict[str, Handler] = {
+    "checkout.session.completed": on_checkout_session,
+    "checkout.session.expired": on_checkout_session,
+    "checkout.session.async_payment_succeeded": on_checkout_session,
+    "checkout.session.async_payment_failed": on_checkout_session,
+    "payment_intent.amount_capturable_updated": on_payment_intent,
+    "payment_intent.succeeded": on_payment_intent,
+    "payment_intent.canceled": on_payment_intent,
+    "payment_intent.payment_failed": on_payment_intent,
+    "payment_intent.requires_action": on_payment_intent,
+    "payment_intent.processing": on_payment_intent,
+    "charge.captured": on_charge,
+    "charge.refunded": on_charge,
+    "charge.expired": on_charge,
+    "charge.refund.updated": on_refund,
+    "refund.created": on_refund,
+    "refund.updated": on_refund,
+    "refund.failed": on_refund,
+    "charge.dispute.created": on_dispute,
+    "charge.dispute.updated": on_dispute,
+    "charge.dispute.closed": on_dispute,
+    "charge.dispute.funds_withdrawn": on_dispute,
+    "charge.dispute.funds_reinstated": on_dispute,
+}
+
+
+# -- reading ------------------------------------------------------------------------------
+
+
+def get_event(row_id: int) -> StripeEvent | None:
+    return db.session.get(StripeEvent, row_id)
+
+
+@dataclass(frozen=True)
+class WebhookHealth:
+    last_by_type: list[tuple[str, datetime]]
+    rejections_24h: dict[str, int]
+    failed_24h: int
+    unmatched_24h: int
+    oldest_unprocessed: StripeEvent | None
+
+
+def health(now: datetime | None = None) -> WebhookHealth:
+    now = now or utcnow()
+    since = now - timedelta(hours=24)
+    last_by_type = [
+        (str(kind), when)
+        for kind, when in db.session.execute(
+            select(StripeEvent.type, func.max(StripeEvent.last_received_at))
+            .group_by(StripeEvent.type)
+            .order_by(StripeEvent.type)
+        )
+    ]
+    rejections = {
+        str(reason): int(count)
+        for reason, count in db.session.execute(
+            select(WebhookRejection.reason, func.count())
+            .where(WebhookRejection.created_at >= since)
+            .group_by(WebhookRejection.reason)
+        )
+    }
+
+    def count(status: EventStatus) -> int:
+        return int(
+            db.session.scalar(
+                select(func.count()).where(
+                    StripeEvent.status == status.value, StripeEvent.last_received_at >= since
+                )
+            )
+            or 0
+        )
+
+    oldest = db.session.scalar(
+        select(StripeEvent)
+        .where(StripeEvent.status.in_(RETRYABLE))
+        .order_by(StripeEvent.id)
+        .limit(1)
+    )
+    return WebhookHealth(
+        last_by_type=last_by_type,
+        rejections_24h=rejections,
+        failed_24h=count(EventStatus.FAILED),
+        unmatched_24h=count(EventStatus.UNMATCHED),
+        oldest_unprocessed=oldest,
+    )
+
+
+def retryable_ids(older_than: timedelta = timedelta(0)) -> list[int]:
+    """Events that still need processing: failed ones, and pending ones a worker left."""
+    cutoff = utcnow() - older_than
+    return list(
+        db.session.scalars(
+            select(StripeEvent.id)
+            .where(StripeEvent.status.in_(RETRYABLE), StripeEvent.last_received_at <= cutoff)
+            .order_by(StripeEvent.id)
+        )
+    )

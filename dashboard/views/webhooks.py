@@ -1,0 +1,58 @@
+"""`POST /webhooks/stripe`: the URL given to Stripe (and to `stripe listen --forward-to`).
+
+Verified on the raw bytes before anything is parsed; stored before Stripe is answered.
+The status code is Stripe's retry signal: 2xx once the event is committed (applied,
+ignored, unmatched or a duplicate), 5xx when it could not be stored or its processing
+failed (Stripe retries; the failure is on the event log meanwhile), 4xx for what no retry
+can fix (a bad signature, a body too large).
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from dashboard.extensions import csrf
+from dashboard.models import EventStatus
+from dashboard.payments.webhooks import WebhookRejected, verify_event
+from dashboard.services import stripe_events
+from dashboard.views.access import public
+
+bp = Blueprint("webhooks", __name__)
+# Stripe cannot send our CSRF token; the signature is what authenticates it.
+csrf.exempt(bp)
+
+
+def _body(limit: int) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise WebhookRejected("too_large", f"The body is larger than {limit} bytes.", 413)
+    body = request.stream.read(limit + 1)
+    if len(body) > limit:
+        raise WebhookRejected("too_large", f"The body is larger than {limit} bytes.", 413)
+    return body
+
+
+@bp.post("/webhooks/stripe")
+@public
+def stripe_webhook() -> ResponseReturnValue:
+    config = current_app.config
+    try:
+        body = _body(config["WEBHOOK_MAX_BYTES"])
+        event = verify_event(
+            body,
+            request.headers.get("Stripe-Signature"),
+            config["STRIPE_WEBHOOK_SECRETS"],
+        )
+    except WebhookRejected as rejected:
+        stripe_events.reject(rejected.reason, request.remote_addr)
+        return jsonify(error=rejected.message, reason=rejected.reason), rejected.status
+    row = stripe_events.receive(event, source="webhook")
+    answer: dict[str, object] = {
+        "id": row.event_id,
+        "status": row.status,
+        "deliveries": row.delivery_count,
+    }
+    if row.status == EventStatus.FAILED.value:
+        answer["error"] = "Processing failed; it is kept and will be retried."
+        return jsonify(answer), 500
+    return jsonify(answer), 200

@@ -1,0 +1,241 @@
+"""Stripe's API as a double behind the SDK's HTTP client interface, for what localstripe lacks.
+
+Everything above it stays real: the services, the gateway, the stripe SDK's encoding,
+headers and error handling. The double answers with Stripe's own published example objects
+(tests/fixtures/stripe, MIT, Stripe Inc.), changed only in the fields a case needs, and
+records every request as (method, url, headers, post_data).
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any, NamedTuple
+from urllib.parse import parse_qs, urlsplit
+
+import stripe
+from requests.structures import CaseInsensitiveDict
+
+from dashboard.payments.stripe_gateway import API_VERSION
+
+FIXTURES = Path(__file__).parent / "fixtures" / "stripe"
+
+
+def stripe_example(name: str) -> dict[str, Any]:
+    return json.loads((FIXTURES / f"{name}.json").read_text())
+
+
+class Call(NamedTuple):
+    method: str
+    url: str
+    headers: dict[str, str]
+    post_data: str | None
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.url).path
+
+    @property
+    def query(self) -> dict[str, list[str]]:
+        return parse_qs(urlsplit(self.url).query)
+
+    @property
+    def form(self) -> dict[str, list[str]]:
+        if not self.post_data:
+            return {}
+        return parse_qs(self.post_data, keep_blank_values=True, strict_parsing=True)
+
+
+class FakeStripeHTTP(stripe.HTTPClient):
+    """Stripe's API as far as these tests need it, behind the SDK's HTTP client interface."""
+
+    name = "fake-stripe"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[Call] = []
+        self.sessions: dict[str, dict[str, Any]] = {}
+        self.intents: dict[str, dict[str, Any]] = {}
+        self.unrouted: list[Call] = []
+        self._failures: list[tuple[str, str, int, dict[str, Any]]] = []
+        self._ids = itertools.count(1)
+
+    # -- what tests use -------------------------------------------------------------------
+
+    def fail_next(self, method: str, path: str, status: int, error: dict[str, Any]) -> None:
+        self._failures.append((method, path, status, {"error": error}))
+
+    def calls_to(self, method: str, path: str) -> list[Call]:
+        return [c for c in self.calls if (c.method, c.path) == (method, path)]
+
+    def trace(self, since: int = 0) -> list[tuple[str, str]]:
+        return [(c.method, c.path) for c in self.calls[since:]]
+
+    def only_session(self) -> dict[str, Any]:
+        (session,) = self.sessions.values()
+        return session
+
+    def complete(self, session_id: str, *, payment_status: str) -> dict[str, Any]:
+        """The buyer paid on Stripe's page: a card hold, as checkout.session.completed says."""
+        session = self.sessions[session_id]
+        amount = session["amount_total"]
+        intent_id = f"pi_test_{next(self._ids)}"
+        charge = stripe_example("charge")
+        charge.update(
+            id=f"ch_test_{next(self._ids)}",
+            amount=amount,
+            amount_captured=0,
+            captured=False,
+            currency=session["currency"],
+            payment_intent=intent_id,
+            created=int(time.time()),
+        )
+        charge["payment_method_details"]["card"]["capture_before"] = int(time.time()) + 6 * 86400
+        intent = stripe_example("payment_intent")
+        intent.update(
+            id=intent_id,
+            amount=amount,
+            amount_capturable=amount,
+            amount_received=0,
+            canceled_at=None,
+            capture_method="manual",
+            client_secret=f"{intent_id}_secret_test",
+            created=int(time.time()),
+            currency=session["currency"],
+            latest_charge=charge,
+            metadata=dict(session["metadata"]),
+            payment_method="pm_card_visa",
+            status="requires_capture",
+        )
+        self.intents[intent_id] = intent
+        session.update(status="complete", payment_status=payment_status, payment_intent=intent_id)
+        return intent
+
+    # -- the HTTP client interface ------------------------------------------------------
+
+    def request(self, method, url, headers, post_data=None, *, _usage=None):
+        call = Call(method.upper(), url, dict(headers or {}), post_data)
+        self.calls.append(call)
+        for index, (fail_method, fail_path, status, body) in enumerate(self._failures):
+            if (fail_method, fail_path) == (call.method, call.path):
+                del self._failures[index]
+                return self._answer(body, status)
+        for pattern, handler in self._routes():
+            match = re.fullmatch(pattern, f"{call.method} {call.path}")
+            if match:
+                return handler(call, *match.groups())
+        self.unrouted.append(call)
+        return self._missing(f"Unrecognized request URL ({call.method}: {call.path})")
+
+    def request_stream(self, method, url, headers, post_data=None, *, _usage=None):
+        raise AssertionError("the gateway never streams")
+
+    def close(self) -> None:
+        pass
+
+    # -- routes -------------------------------------------------------------------------
+
+    def _routes(self):
+        return [
+            (r"POST /v1/checkout/sessions", self._create_session),
+            (r"GET /v1/checkout/sessions/([^/]+)", self._get_session),
+            (r"POST /v1/checkout/sessions/([^/]+)/expire", self._expire_session),
+            (r"POST /v1/payment_intents", self._create_intent),
+            (r"GET /v1/payment_intents/([^/]+)", self._get_intent),
+        ]
+
+    def _create_session(self, call: Call):
+        form = {key: values[-1] for key, values in call.form.items()}
+        count = len({key.split("]")[0] for key in form if key.startswith("line_items[")})
+        amount = sum(
+            int(form[f"line_items[{i}][quantity]"])
+            * int(form[f"line_items[{i}][price_data][unit_amount]"])
+            for i in range(count)
+        )
+        session_id = f"cs_test_{next(self._ids):04d}"
+        session = stripe_example("checkout_session")
+        session.update(
+            id=session_id,
+            url=f"https://checkout.stripe.com/c/pay/{session_id}",
+            status="open",
+            payment_status="unpaid",
+            payment_intent=None,
+            amount_subtotal=amount,
+            amount_total=amount,
+            currency=form["line_items[0][price_data][currency]"],
+            client_reference_id=form["client_reference_id"],
+            customer_email=form["customer_email"],
+            metadata={"order_id": form["metadata[order_id]"]},
+            success_url=form["success_url"],
+            cancel_url=form["cancel_url"],
+            created=int(time.time()),
+            expires_at=int(form["expires_at"]),
+        )
+        self.sessions[session_id] = session
+        return self._answer(session)
+
+    def _get_session(self, call: Call, session_id: str):
+        if session_id not in self.sessions:
+            return self._missing(f"No such checkout.session: '{session_id}'")
+        return self._answer(self.sessions[session_id])
+
+    def _expire_session(self, call: Call, session_id: str):
+        session = self.sessions.get(session_id)
+        if session is None:
+            return self._missing(f"No such checkout.session: '{session_id}'")
+        if session["status"] != "open":
+            error = {
+                "type": "invalid_request_error",
+                "message": f"Only Checkout Sessions with a status of `open` can be expired. "
+                f"This Checkout Session has a status of `{session['status']}`.",
+            }
+            return self._answer({"error": error}, 400)
+        session["status"] = "expired"
+        return self._answer(session)
+
+    def _create_intent(self, call: Call):
+        form = {key: values[-1] for key, values in call.form.items()}
+        intent_id = f"pi_test_{next(self._ids)}"
+        intent = stripe_example("payment_intent")
+        intent.update(
+            id=intent_id,
+            amount=int(form["amount"]),
+            currency=form["currency"],
+            capture_method=form.get("capture_method", "automatic"),
+            canceled_at=None,
+            client_secret=f"{intent_id}_secret_test",
+            created=int(time.time()),
+            description=form.get("description"),
+            metadata={"order_id": form["metadata[order_id]"]},
+            status="requires_payment_method",
+        )
+        self.intents[intent_id] = intent
+        return self._answer(intent)
+
+    def _get_intent(self, call: Call, intent_id: str):
+        intent = self.intents.get(intent_id)
+        if intent is None:
+            return self._missing(f"No such payment_intent: '{intent_id}'")
+        answer = copy.deepcopy(intent)
+        charge = answer.get("latest_charge")
+        if isinstance(charge, dict) and "latest_charge" not in call.query.get("expand[0]", []):
+            answer["latest_charge"] = charge["id"]
+        return self._answer(answer)
+
+    def _missing(self, message: str):
+        error = {"type": "invalid_request_error", "code": "resource_missing", "message": message}
+        return self._answer({"error": error}, 404)
+
+    def _answer(self, body: dict[str, Any], status: int = 200):
+        headers = CaseInsensitiveDict(
+            {
+                "Content-Type": "application/json",
+                "Request-Id": f"req_test_{next(self._ids)}",
+                "Stripe-Version": API_VERSION,
+            }
+        )
+        return json.dumps(body), status, headers
