@@ -397,7 +397,8 @@ def payment_intent_snapshot(
     captured = raw.get("amount_received")
     if captured is None:
         captured = int(charge.get("amount_captured", 0)) if charge else 0
-    refunded = int(charge.get("amount_refunded") or 0) if charge else 0
+    # Stripe reports a released (uncaptured) hold as refunded on its charge: not a refund.
+    refunded = min(int(charge.get("amount_refunded") or 0) if charge else 0, int(captured))
     capturable = raw.get("amount_capturable")
     if capturable is None:
         capturable = amount if status == "requires_capture" else 0

@@ -207,8 +207,17 @@ def _emit_for(order: Order, event: PaymentEvent, payment_intent_id: str) -> None
 
 
 def lock_order(order_id: int) -> Order:
-    """The order row, locked until commit (PostgreSQL); SQLite serialises writers anyway."""
-    order = db.session.scalar(select(Order).where(Order.id == order_id).with_for_update())
+    """The order row, locked until commit (PostgreSQL); SQLite serialises writers anyway.
+
+    Re-read once locked (populate_existing): an Order already in the session, loaded before
+    the lock, would otherwise keep the state another worker has since changed.
+    """
+    order = db.session.scalar(
+        select(Order)
+        .where(Order.id == order_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
     if order is None:
         raise OrderNotFound(order_id)
     return order

@@ -54,7 +54,7 @@ from dashboard.models import (
     WebhookRejection,
     utcnow,
 )
-from dashboard.payments.gateway import gateway
+from dashboard.payments.gateway import gateway, mend_event_object
 from dashboard.payments.stripe_gateway import PaymentIntentSnapshot
 from dashboard.payments.webhooks import (
     check_event_shape,
@@ -402,7 +402,7 @@ def _apply_snapshot(order: Order, snapshot: PaymentIntentSnapshot, row: StripeEv
 
 
 def on_payment_intent(order: Order, obj: dict[str, Any], row: StripeEvent) -> Outcome:
-    return _apply_snapshot(order, payment_intent_from_event(obj), row)
+    return _apply_snapshot(order, payment_intent_from_event(mend_event_object(obj)), row)
 
 
 def on_charge(order: Order, obj: dict[str, Any], row: StripeEvent) -> Outcome:
