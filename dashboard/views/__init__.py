@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from dashboard.views import admin, auth, health, orders, pay, payments, webhooks
+from dashboard.views import admin, auth, events, health, orders, pay, payments, webhooks
 
 
 class UndeclaredRoute(RuntimeError):
@@ -12,7 +12,7 @@ class UndeclaredRoute(RuntimeError):
 
 
 def register_blueprints(app: Flask) -> None:
-    for module in (auth, orders, payments, pay, admin, health, webhooks):
+    for module in (auth, orders, payments, pay, admin, health, webhooks, events):
         app.register_blueprint(module.bp)
     undeclared = [
         endpoint

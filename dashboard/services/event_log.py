@@ -1,0 +1,262 @@
+"""The event log: support's view of the Stripe event inbox (find, filter, read, retry)."""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, false, func, select
+from sqlalchemy.orm import defer
+
+from dashboard.extensions import db
+from dashboard.models import EventStatus, StripeEvent
+from dashboard.payments.webhooks import dashboard_url, redact
+from dashboard.services import stripe_events
+from dashboard.services.stripe_events import WebhookHealth
+
+# What a valid `type` filter looks like: Stripe's event names ("charge.dispute.created").
+EVENT_TYPE = re.compile(r"[a-z0-9_]+(?:\.[a-z0-9_]+)*")
+_ORDER_NUMBER = re.compile(r"#?([0-9]{1,18})")
+_STRIPE_ID = re.compile(r"[A-Za-z]+_[A-Za-z0-9_]+")
+_LARGEST_ORDER_ID = 2**31 - 1
+# The statuses that need a person: each gets its own tab with a count.
+NEEDS_ATTENTION = (EventStatus.FAILED, EventStatus.UNMATCHED)
+REPROCESSABLE = (EventStatus.PENDING, EventStatus.FAILED, EventStatus.UNMATCHED)
+
+
+class InvalidFilter(ValueError):
+    """A filter or search the log cannot run; the message says what it accepts."""
+
+
+def parse_type(text: str) -> str | None:
+    text = text.strip()
+    if not text:
+        return None
+    if len(text) > 100 or not EVENT_TYPE.fullmatch(text):
+        raise InvalidFilter(
+            "An event type is lower-case words joined by dots, like payment_intent.succeeded."
+        )
+    return text
+
+
+def parse_status(text: str) -> EventStatus | None:
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return EventStatus(text)
+    except ValueError:
+        names = ", ".join(status.value for status in EventStatus)
+        raise InvalidFilter(f"There is no event status called {text!r}; try {names}.") from None
+
+
+def _search(query: Select[StripeEvent], text: str) -> Select[StripeEvent]:
+    """An event id, a PaymentIntent id, another Stripe object id, or an order number."""
+    if match := _ORDER_NUMBER.fullmatch(text):
+        number = int(match.group(1))
+        if number > _LARGEST_ORDER_ID:
+            return query.where(false())
+        return query.where(StripeEvent.order_id == number)
+    if len(text) > 255 or not _STRIPE_ID.fullmatch(text):
+        raise InvalidFilter(
+            "Search by an event id (evt_…), a PaymentIntent id (pi_…), another Stripe id "
+            "(ch_…, cs_…, re_…, dp_…) or an order number (42 or #42)."
+        )
+    if text.startswith("evt_"):
+        return query.where(StripeEvent.event_id == text)
+    if text.startswith("pi_"):
+        return query.where(StripeEvent.payment_intent_id == text)
+    return query.where(StripeEvent.object_id == text)
+
+
+@dataclass(frozen=True)
+class EventPage:
+    events: list[StripeEvent]
+    newer_than: int | None  # cursor for the page before this one, if there is one
+    older_than: int | None  # cursor for the page after this one, if there is one
+
+
+def list_events(
+    *,
+    type_: str | None = None,
+    status: EventStatus | None = None,
+    search: str = "",
+    older_than: int | None = None,
+    newer_than: int | None = None,
+    per_page: int = 50,
+) -> EventPage:
+    """Newest first, keyset-paginated by row id; payloads are not read for the list."""
+    query = select(StripeEvent).options(defer(StripeEvent.payload), defer(StripeEvent.traceback))
+    if type_ is not None:
+        query = query.where(StripeEvent.type == type_)
+    if status is not None:
+        query = query.where(StripeEvent.status == status.value)
+    search = search.strip()
+    if search:
+        query = _search(query, search)
+    if newer_than is not None:
+        rows = list(
+            db.session.scalars(
+                query.where(StripeEvent.id > newer_than)
+                .order_by(StripeEvent.id.asc())
+                .limit(per_page + 1)
+            )
+        )
+        has_newer = len(rows) > per_page
+        events = list(reversed(rows[:per_page]))
+        has_older = True
+    else:
+        if older_than is not None:
+            query = query.where(StripeEvent.id < older_than)
+        rows = list(db.session.scalars(query.order_by(StripeEvent.id.desc()).limit(per_page + 1)))
+        events = rows[:per_page]
+        has_older = len(rows) > per_page
+        has_newer = older_than is not None
+    if not events:
+        return EventPage(events=[], newer_than=None, older_than=None)
+    return EventPage(
+        events=events,
+        newer_than=events[0].id if has_newer else None,
+        older_than=events[-1].id if has_older else None,
+    )
+
+
+def attention_counts() -> dict[str, int]:
+    """How many events are failed and unmatched right now (all time, not only today)."""
+    counts = {status.value: 0 for status in NEEDS_ATTENTION}
+    for status, count in db.session.execute(
+        select(StripeEvent.status, func.count())
+        .where(StripeEvent.status.in_(list(counts)))
+        .group_by(StripeEvent.status)
+    ):
+        counts[str(status)] = int(count)
+    return counts
+
+
+@dataclass(frozen=True)
+class EventLog:
+    page: EventPage
+    attention: dict[str, int]
+    health: WebhookHealth
+
+    @property
+    def known_types(self) -> list[str]:
+        """Types seen so far that the type filter accepts, for its choices."""
+        return [kind for kind, _ in self.health.last_by_type if EVENT_TYPE.fullmatch(kind)]
+
+
+def event_log(
+    *,
+    type_: str | None = None,
+    status: EventStatus | None = None,
+    search: str = "",
+    older_than: int | None = None,
+    newer_than: int | None = None,
+    per_page: int = 50,
+) -> EventLog:
+    """The log page: one page of events, the counts that need attention, webhook health."""
+    return EventLog(
+        page=list_events(
+            type_=type_,
+            status=status,
+            search=search,
+            older_than=older_than,
+            newer_than=newer_than,
+            per_page=per_page,
+        ),
+        attention=attention_counts(),
+        health=stripe_events.health(),
+    )
+
+
+def get_event(row_id: int) -> StripeEvent | None:
+    return stripe_events.get_event(row_id)
+
+
+# -- reading one event ------------------------------------------------------------------
+
+
+def _escape_invisible(text: str) -> str:
+    """Control and formatting characters (bidi overrides, zero-width...) as JSON escapes.
+
+    json.dumps already escapes C0 controls inside strings; this shows the rest, so a
+    payload cannot reorder or hide what support reads. Newlines here are the indent's.
+    """
+    out = []
+    for char in text:
+        if char != "\n" and unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp", "Co", "Cs"):
+            code = ord(char)
+            if code > 0xFFFF:
+                code -= 0x10000
+                out.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
+            else:
+                out.append(f"\\u{code:04x}")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def pretty_json(payload: Any) -> str:
+    """The stored payload for people: indented, secrets redacted, invisible characters shown."""
+    return _escape_invisible(json.dumps(redact(payload), indent=2, ensure_ascii=False))
+
+
+@dataclass(frozen=True)
+class DashboardLink:
+    label: str
+    object_id: str
+    url: str
+
+
+def dashboard_links(row: StripeEvent) -> list[DashboardLink]:
+    """The event and the objects it concerns, each on Stripe's Dashboard (test or live)."""
+    links = []
+    seen = set()
+    for label, object_id in (
+        ("Event", row.event_id),
+        ("Object", row.object_id),
+        ("PaymentIntent", row.payment_intent_id),
+    ):
+        if not object_id or object_id in seen:
+            continue
+        url = dashboard_url(object_id, livemode=row.livemode)
+        if url:
+            seen.add(object_id)
+            links.append(DashboardLink(label, object_id, url))
+    return links
+
+
+# -- retrying -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReprocessResult:
+    event: StripeEvent
+    ran: bool  # False: it was applied or ignored already, nothing was done
+    ok: bool
+    message: str
+
+
+def reprocess(row_id: int) -> ReprocessResult:
+    """Staff's retry of one event; says what became of it (or that nothing needed doing)."""
+    row = stripe_events.get_event(row_id)
+    if row is None:
+        raise LookupError(row_id)
+    runs_before = row.process_count
+    row = stripe_events.reprocess(row_id)
+    name = f"Event {row.event_id}"
+    if row.process_count == runs_before:
+        return ReprocessResult(
+            row, False, True, f"{name} is already {row.status}: nothing was done."
+        )
+    status = EventStatus(row.status)
+    if status is EventStatus.APPLIED:
+        return ReprocessResult(row, True, True, f"{name} reprocessed: applied ({row.reason}).")
+    if status is EventStatus.IGNORED:
+        return ReprocessResult(row, True, True, f"{name} reprocessed: ignored ({row.reason}).")
+    if status is EventStatus.UNMATCHED:
+        return ReprocessResult(row, True, False, f"{name} still matches no order. {row.reason}")
+    return ReprocessResult(row, True, False, f"{name} failed again: {row.error}")

@@ -1,0 +1,99 @@
+"""The Stripe event log: every stored event, webhook health, one event's details, Reprocess."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+
+from dashboard.models import StripeEvent, utcnow
+from dashboard.services import event_log
+from dashboard.views.access import READERS, STAFF, roles_required
+from dashboard.web import is_htmx
+
+bp = Blueprint("events", __name__)
+
+
+def _cursor(name: str) -> int | None:
+    raw = request.args.get(name, "")
+    if not raw:
+        return None
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 10:
+        abort(400, description=f"The {name} cursor must be an event row number.")
+    return min(int(raw), 2**31)
+
+
+def _event(event_id: int) -> StripeEvent:
+    row = event_log.get_event(event_id)
+    if row is None:
+        abort(404, description=f"There is no stored event {event_id}.")
+    return row
+
+
+@bp.route("/events")
+@roles_required(*READERS)
+def index() -> ResponseReturnValue:
+    """Stored events, newest first: filter by type and status, search by id or order."""
+    search = request.args.get("q", "")[:255]
+    try:
+        type_ = event_log.parse_type(request.args.get("type", ""))
+        status = event_log.parse_status(request.args.get("status", ""))
+        log = event_log.event_log(
+            type_=type_,
+            status=status,
+            search=search,
+            older_than=_cursor("older_than"),
+            newer_than=_cursor("newer_than"),
+            per_page=current_app.config.get("EVENTS_PER_PAGE", 50),
+        )
+    except event_log.InvalidFilter as invalid:
+        abort(400, description=str(invalid))
+    context = {
+        "log": log,
+        "page": log.page,
+        "type": type_,
+        "status": status,
+        "search": search.strip(),
+        "now": utcnow(),
+    }
+    if is_htmx():
+        return render_template("partials/_event_rows.html", **context)
+    return render_template("pages/events/index.html", **context)
+
+
+@bp.route("/events/<int:event_id>")
+@roles_required(*READERS)
+def detail(event_id: int) -> ResponseReturnValue:
+    """One event: what became of it and why, its error, its payload, links to Stripe."""
+    row = _event(event_id)
+    return render_template(
+        "pages/events/detail.html",
+        event=row,
+        pretty=event_log.pretty_json(row.payload),
+        links=event_log.dashboard_links(row),
+        result=None,
+    )
+
+
+@bp.route("/events/<int:event_id>/raw")
+@roles_required(*READERS)
+def raw(event_id: int) -> ResponseReturnValue:
+    """The event's JSON (redacted) and its Stripe Dashboard links: the timeline's expand."""
+    row = _event(event_id)
+    return render_template(
+        "partials/_event_raw.html",
+        event=row,
+        pretty=event_log.pretty_json(row.payload),
+        links=event_log.dashboard_links(row),
+    )
+
+
+@bp.route("/events/<int:event_id>/reprocess", methods=["POST"])
+@roles_required(*STAFF)
+def reprocess(event_id: int) -> ResponseReturnValue:
+    """Run a failed, pending or unmatched event again; applied and ignored ones stay as they are."""
+    _event(event_id)
+    result = event_log.reprocess(event_id)
+    if is_htmx():
+        return render_template("partials/_event_status.html", event=result.event, result=result)
+    flash(result.message, "success" if result.ok else "error")
+    return redirect(url_for("events.detail", event_id=event_id), code=303)
