@@ -617,3 +617,34 @@ def test_no_outbox_event_is_written_twice_across_redeliveries(app, client, order
     with app.app_context():
         keys = list(db.session.scalars(select(OutboxEvent.dedupe_key)))
     assert len(keys) == len(set(keys)) == 1
+
+
+# -- hostile payloads ---------------------------------------------------------------------
+
+
+def test_nul_and_markup_in_a_payload_are_kept_safely_and_never_used_as_ids(app, client, order):
+    """PostgreSQL refuses NUL in text: such a payload must still end in a stored status."""
+    hostile = intent(None, id="pi_x\u0000<b>", status="processing")
+    hostile["metadata"] = {"order_id": "\u0000x"}
+    response = send_event(client, stripe_event("payment_intent.processing", hostile))
+    assert response.status_code == 200
+    (row,) = stored_events(app)
+    assert row.status == "unmatched"
+    assert row.payment_intent_id is None and row.object_id is None
+    assert "\x00" not in (row.reason or "")
+
+
+@pytest.mark.parametrize("bad", ["evt_\u0000", "evt <script>", ""])
+def test_an_event_id_that_is_not_stripes_is_refused(app, client, order, bad):
+    response = send_event(client, held(order.id, event_id=bad or None) | {"id": bad})
+    assert response.status_code == 400
+    assert stored_events(app) == []
+
+
+def test_a_dispute_in_a_currency_code_that_is_not_one_takes_the_orders(app, client, make_order):
+    make_order(state="captured", stripe_payment_intent_id="pi_test_hold", amount_captured=AMOUNT)
+    weird = dispute(status="needs_response") | {"currency": "<b>", "reason": "<i>\u0000"}
+    assert send_event(client, stripe_event("charge.dispute.created", weird)).status_code == 200
+    with app.app_context():
+        (flag,) = db.session.scalars(select(Dispute)).all()
+        assert (flag.currency, flag.reason) == ("USD", "general")

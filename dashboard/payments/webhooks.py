@@ -8,6 +8,7 @@ an event into the snapshots the services already use for API responses.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +26,10 @@ from dashboard.payments.stripe_gateway import (
 # Stripe's own default: an older timestamp is a replay, not a delivery.
 TOLERANCE_SECONDS = 300
 REDACTED = "[redacted]"
+# What Stripe's ids and event types are made of. Anything else (a NUL, markup, spaces) in
+# a field we index or show is not Stripe's, and is not stored as an id.
+_STRIPE_ID = re.compile(r"[A-Za-z0-9_]{1,255}")
+_EVENT_TYPE = re.compile(r"[a-z0-9_.]{1,100}")
 
 
 class WebhookRejected(Exception):
@@ -95,8 +100,11 @@ def check_event_shape(event: dict[str, Any]) -> None:
     problems = [
         name
         for name, ok in (
-            ("id", isinstance(event.get("id"), str) and 0 < len(event["id"]) <= 255),
-            ("type", isinstance(event.get("type"), str) and 0 < len(event["type"]) <= 100),
+            ("id", isinstance(event.get("id"), str) and bool(_STRIPE_ID.fullmatch(event["id"]))),
+            (
+                "type",
+                isinstance(event.get("type"), str) and bool(_EVENT_TYPE.fullmatch(event["type"])),
+            ),
             ("created", isinstance(event.get("created"), int)),
             ("data.object", isinstance(data, dict) and isinstance(data.get("object"), dict)),
         )
@@ -130,7 +138,7 @@ def _id(value: Any) -> str | None:
     """An id from a field that holds either the id or the expanded object."""
     if isinstance(value, dict):
         value = value.get("id")
-    return value if isinstance(value, str) and value else None
+    return value if isinstance(value, str) and _STRIPE_ID.fullmatch(value) else None
 
 
 @dataclass(frozen=True)
@@ -233,7 +241,7 @@ def refund_from_event(obj: dict[str, Any]) -> RefundFacts:
     metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
     key = metadata.get("idempotency_key") if metadata else None
     return RefundFacts(
-        id=str(obj.get("id") or ""),
+        id=_id(obj.get("id")) or "",
         amount=int(obj.get("amount") or 0),
         status=str(obj.get("status") or "pending"),
         payment_intent_id=_id(obj.get("payment_intent")),
@@ -259,15 +267,27 @@ def dispute_from_event(obj: dict[str, Any]) -> DisputeFacts:
     details = obj.get("evidence_details") if isinstance(obj.get("evidence_details"), dict) else {}
     due = details.get("due_by") if details else None
     return DisputeFacts(
-        id=str(obj.get("id") or ""),
+        id=_id(obj.get("id")) or "",
         amount=int(obj.get("amount") or 0),
-        currency=str(obj.get("currency") or "").upper()[:3],
-        reason=str(obj.get("reason") or "general")[:64],
-        status=str(obj.get("status") or "needs_response")[:32],
+        currency=_currency(obj.get("currency")),
+        reason=_word(obj.get("reason"), "general", 64),
+        status=_word(obj.get("status"), "needs_response", 32),
         charge_id=_id(obj.get("charge")),
         payment_intent_id=_id(obj.get("payment_intent")),
         evidence_due_by=datetime.fromtimestamp(int(due), UTC) if isinstance(due, int) else None,
     )
+
+
+def _word(value: Any, default: str, limit: int) -> str:
+    """One of Stripe's enum values (lower case and underscores), else the default."""
+    text = str(value or "")
+    return text if re.fullmatch(rf"[a-z_]{{1,{limit}}}", text) else default
+
+
+def _currency(value: Any) -> str:
+    """An ISO code, or "" when the payload's is not one (the order's is used then)."""
+    code = str(value or "").upper()
+    return code if re.fullmatch(r"[A-Z]{3}", code) else ""
 
 
 def dashboard_url(object_id: str | None, *, livemode: bool) -> str | None:

@@ -30,6 +30,7 @@ from flask import current_app
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from dashboard.domain.money import format_minor
 from dashboard.domain.orders import OrderState
 from dashboard.domain.state_machine import (
     Ignored,
@@ -174,11 +175,11 @@ def process(row_id: int, *, include_unmatched: bool = False) -> StripeEvent:
     except Exception as error:  # every failure is kept on the row and retried
         log.warning("stripe event %s (%s) failed: %s", row.event_id, row.type, type(error).__name__)
         row.status = EventStatus.FAILED.value
-        row.error = f"{type(error).__name__}: {error}"[:ERROR_LIMIT]
-        row.traceback = _traceback_summary(error)
+        row.error = storable(f"{type(error).__name__}: {error}")
+        row.traceback = storable(_traceback_summary(error))
     else:
         row.status = outcome.status.value
-        row.reason = outcome.reason[:ERROR_LIMIT]
+        row.reason = storable(outcome.reason)
         row.error = None
         row.traceback = None
     row.processed_at = utcnow()
@@ -189,6 +190,11 @@ def process(row_id: int, *, include_unmatched: bool = False) -> StripeEvent:
 def reprocess(row_id: int) -> StripeEvent:
     """Staff's retry of a failed, pending or unmatched event (applied ones are left alone)."""
     return process(row_id, include_unmatched=True)
+
+
+def storable(text: str) -> str:
+    """Text from a payload made safe to keep: PostgreSQL refuses NUL in text columns."""
+    return text.replace("\x00", "\\u0000")[:ERROR_LIMIT]
 
 
 def _traceback_summary(error: BaseException) -> str:
@@ -228,7 +234,8 @@ def _reconcile(row: StripeEvent) -> Outcome:
             "mapping_version": MAPPING_VERSION,
         },
     )
-    outcome = handler(order, obj, row)
+    found_outcome = handler(order, obj, row)
+    outcome = Outcome(found_outcome.status, storable(found_outcome.reason))
     _describe(entry, row, outcome)
     return outcome
 
@@ -543,11 +550,12 @@ DISPUTE_RANK = {
 
 def on_dispute(order: Order, obj: dict[str, Any], row: StripeEvent) -> Outcome:
     facts = dispute_from_event(obj)
+    if not facts.id:
+        return ignored("The dispute has no valid id.")
     other = _other_attempt(order, facts.payment_intent_id)
     if other is not None:
         return other
     dispute = db.session.scalar(select(Dispute).where(Dispute.stripe_dispute_id == facts.id))
-    money = payments.money
     if dispute is None:
         dispute = Dispute(
             order_id=order.id,
@@ -578,9 +586,8 @@ def on_dispute(order: Order, obj: dict[str, Any], row: StripeEvent) -> Outcome:
         "charge.dispute.funds_reinstated": "funds reinstated",
     }[row.type]
     status = dispute.outcome or dispute.status.replace("_", " ")
-    return applied(
-        f"dispute {facts.id} {what}: {money(order, dispute.amount)} ({dispute.reason}), {status}"
-    )
+    amount = format_minor(dispute.amount, dispute.currency)
+    return applied(f"dispute {facts.id} {what}: {amount} ({dispute.reason}), {status}")
 
 
 Handler = Callable[[Order, dict[str, Any], StripeEvent], Outcome]
