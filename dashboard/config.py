@@ -76,10 +76,14 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         "PAY_LINK_MAX_AGE": _int("PAY_LINK_MAX_AGE", 7 * 24 * 3600),
         "ORDERS_PER_PAGE": _int("ORDERS_PER_PAGE", 50),
+        "EVENTS_PER_PAGE": _int("EVENTS_PER_PAGE", 50),
         "DEFAULT_PAYMENT_METHOD": _choice(
             "DEFAULT_PAYMENT_METHOD", ("checkout", "payment_page"), "checkout"
         ),
         "CHECKOUT_SESSION_LIFETIME": _int("CHECKOUT_SESSION_LIFETIME", 23 * 3600),
+        # The merchant's consent for `flask stripe sweep-holds --void-expired` to release
+        # holds past their capture deadline; off, it only lists them.
+        "SWEEP_VOID_EXPIRED_HOLDS": _choice("SWEEP_VOID_EXPIRED_HOLDS", ("0", "1"), "0") == "1",
         "LOGIN_MAX_FAILURES": _int("LOGIN_MAX_FAILURES", 5),
         "LOGIN_FAILURE_WINDOW": _int("LOGIN_FAILURE_WINDOW", 15 * 60),
         "SESSION_COOKIE_HTTPONLY": True,

@@ -35,6 +35,12 @@ SANDBOX_CARDS: dict[str, tuple[str, str]] = {
 
 @dataclass(frozen=True)
 class LocalstripeCompat:
+    # `GET /v1/events` lists oldest first (Stripe: newest first) and refuses `ending_before`
+    # ("Unexpected ending_before"); `starting_after` and `created[gte]` work, but an unknown
+    # `starting_after` id silently restarts the list from its beginning. It has no
+    # `delivery_success` filter and keeps events only until it restarts.
+    events_oldest_first: bool = True
+
     def params(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         dropped = UNSUPPORTED_PARAMS.get(operation, frozenset())
         return {key: value for key, value in params.items() if key not in dropped}

@@ -8,6 +8,7 @@ project's own errors with a human message.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import stripe
 from stripe._base_address import BaseAddresses
 from stripe.params import (
+    EventListParams,
     PaymentIntentCancelParams,
     PaymentIntentCaptureParams,
     PaymentIntentCreateParams,
@@ -35,6 +37,9 @@ READ_TIMEOUT = 30.0
 MAX_NETWORK_RETRIES = 2
 # Online card authorizations last 7 days unless the charge says otherwise.
 DEFAULT_HOLD = timedelta(days=7)
+# `GET /v1/events` lists only the last 30 days; its largest page is 100 events.
+EVENT_RETENTION = timedelta(days=30)
+EVENTS_PAGE_SIZE = 100
 
 DECLINE_MESSAGES = {
     "insufficient_funds": "Your card has insufficient funds. Try another card.",
@@ -102,6 +107,14 @@ class CheckoutSessionSnapshot:
     payment_intent_id: str | None
     expires_at: datetime | None
     request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class EventCursor:
+    """A place in Stripe's event list: the last event read."""
+
+    event_id: str
+    created: datetime
 
 
 @dataclass
@@ -331,6 +344,86 @@ class StripeGateway:
             ),
         )
         return _session_snapshot(session)
+
+    # -- Events -----------------------------------------------------------------------
+
+    def list_events(
+        self,
+        *,
+        after: EventCursor | None = None,
+        since: datetime | None = None,
+        page_size: int = EVENTS_PAGE_SIZE,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Stripe's events after `after` (or created at or after `since`), oldest first.
+
+        A page at a time, as plain dicts, so a reader can record its place after each page.
+        Stripe lists newest first: `ending_before` pages towards newer events, and each page
+        is reversed, which reads the whole list oldest first.
+        """
+        if (after is None) == (since is None):
+            raise ValueError("list_events needs either `after` or `since`.")
+        if self.compat is not None and self.compat.events_oldest_first:
+            if after is not None:
+                yield from self._events_oldest_first(after.created, after.event_id, page_size)
+            elif since is not None:
+                yield from self._events_oldest_first(since, None, page_size)
+            return
+        anchor = after.event_id if after is not None else None
+        if since is not None:
+            first, anchor = self._events_from(since, page_size)
+            if first:
+                yield first
+        while anchor is not None:
+            page = self._event_page({"ending_before": anchor, "limit": page_size})
+            events = [event.to_dict() for event in reversed(page.data)]
+            if not events:
+                return
+            yield events
+            anchor = events[-1]["id"] if page.has_more else None
+
+    def _events_from(
+        self, since: datetime, page_size: int
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Where a read from `since` starts: the oldest events to yield first, and the id
+        of the event to page on from (the newest one before `since`, or the newest of them).
+        """
+        start = int(since.timestamp())
+        before = self._event_page({"created": {"lt": start}, "limit": 1})
+        if before.data:
+            return [], str(before.data[0].id)
+        # Nothing older is listed (a first sync, as a rule): the oldest event is the last one
+        # of a walk through the list, newest first.
+        params: EventListParams = {"created": {"gte": start}, "limit": page_size}
+        oldest: list[Any] = []
+        while True:
+            page = self._event_page(params)
+            if page.data:
+                oldest = list(page.data)
+            if not page.has_more or not page.data:
+                break
+            params["starting_after"] = str(page.data[-1].id)
+        if not oldest:
+            return [], None
+        return [event.to_dict() for event in reversed(oldest)], str(oldest[0].id)
+
+    def _events_oldest_first(
+        self, start: datetime, after_id: str | None, page_size: int
+    ) -> Iterator[list[dict[str, Any]]]:
+        """localstripe's list: already oldest first, and without `ending_before`."""
+        params: EventListParams = {"created": {"gte": int(start.timestamp())}, "limit": page_size}
+        if after_id is not None:
+            params["starting_after"] = after_id
+        while True:
+            page = self._event_page(params)
+            events = [event.to_dict() for event in page.data]
+            if events:
+                yield events
+            if not page.has_more or not events:
+                return
+            params["starting_after"] = str(events[-1]["id"])
+
+    def _event_page(self, params: EventListParams) -> Any:
+        return self._call("read events", lambda: self._client.v1.events.list(params=params))
 
     # -- Sandbox only -----------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import Select, false, select
 from sqlalchemy.orm import selectinload
@@ -11,7 +12,7 @@ from sqlalchemy.orm import selectinload
 from dashboard.domain.money import SUPPORTED_CURRENCIES, MoneyError, normalize_currency
 from dashboard.domain.orders import LineDraft, OrderState, order_total
 from dashboard.extensions import db
-from dashboard.models import Order, OrderLine, TimelineKind, User
+from dashboard.models import Order, OrderLine, TimelineKind, User, utcnow
 from dashboard.services import timeline
 
 
@@ -148,3 +149,44 @@ def set_payment_method(order: Order, method: str, actor: User) -> None:
         actor=actor,
         data={"action": "set_payment_method", "method": method},
     )
+
+
+# A hold this close to its capture deadline is flagged wherever holds are listed.
+EXPIRING_WITHIN = timedelta(hours=24)
+# The holds shown above the order list; the rest are the "authorized" filter away.
+CAPTURE_QUEUE_SIZE = 10
+
+
+@dataclass(frozen=True)
+class QueuedHold:
+    """An authorized order waiting to be captured, and how close its deadline is."""
+
+    order: Order
+    expiring_soon: bool  # the deadline is within EXPIRING_WITHIN
+    past_deadline: bool  # Stripe may already have released it; capture will fail
+
+
+def capture_queue(
+    *, now: datetime | None = None, until: datetime | None = None, limit: int | None = None
+) -> list[QueuedHold]:
+    """Authorized orders by capture deadline, soonest first (those without one last).
+
+    `until` keeps only deadlines up to that moment. Served by the (state, capture_before)
+    index.
+    """
+    now = now or utcnow()
+    query = select(Order).where(Order.state == OrderState.AUTHORIZED.value)
+    if until is not None:
+        query = query.where(Order.capture_before <= until)
+    query = query.order_by(Order.capture_before.asc().nulls_last(), Order.id)
+    if limit is not None:
+        query = query.limit(limit)
+    soon = now + EXPIRING_WITHIN
+    return [
+        QueuedHold(
+            order=order,
+            expiring_soon=order.capture_before is not None and order.capture_before <= soon,
+            past_deadline=order.capture_before is not None and order.capture_before <= now,
+        )
+        for order in db.session.scalars(query)
+    ]

@@ -372,14 +372,19 @@ def _prepare(order_id: int, action: StaffAction) -> Order:
 
 
 def _ask(
-    order: Order, actor: User, action: StaffAction, amount: int | None, summary: str, **data: object
+    order: Order,
+    actor: User | None,
+    action: StaffAction,
+    amount: int | None,
+    summary: str,
+    **data: object,
 ) -> StripeRequest:
     reason = data.get("reason")
     request = _begin(order, action.value, amount, actor, str(reason) if reason else None)
     timeline.append(
         order,
         TimelineKind.STAFF_ACTION,
-        f"{actor.email} asked to {summary}",
+        f"{actor.email if actor else 'The system'} asked to {summary}",
         actor=actor,
         data={
             "action": action.value,
@@ -434,7 +439,8 @@ def _send_capture(order: Order, request: StripeRequest) -> ActionResult:
     return ActionResult(True, f"Captured {money(order, order.amount_captured)}.")
 
 
-def void_hold(order_id: int, reason: str, actor: User) -> ActionResult:
+def void_hold(order_id: int, reason: str, actor: User | None) -> ActionResult:
+    """Release the hold; `actor` None is the system (the authorization sweep)."""
     if reason not in VOID_REASONS:
         raise ActionRefused("Choose a reason for the void.")
     order = _prepare(order_id, StaffAction.VOID)

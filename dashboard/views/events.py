@@ -43,7 +43,7 @@ def index() -> ResponseReturnValue:
             search=search,
             older_than=_cursor("older_than"),
             newer_than=_cursor("newer_than"),
-            per_page=current_app.config.get("EVENTS_PER_PAGE", 50),
+            per_page=current_app.config["EVENTS_PER_PAGE"],
         )
     except event_log.InvalidFilter as invalid:
         abort(400, description=str(invalid))

@@ -50,7 +50,7 @@ def home() -> ResponseReturnValue:
 @bp.route("/orders")
 @roles_required(*READERS)
 def index() -> ResponseReturnValue:
-    """Orders, newest first; filter by state, search by number, email or Stripe id."""
+    """The capture queue, then orders newest first; filter by state, search by number or id."""
     state_arg = request.args.get("state", "")
     try:
         state = OrderState(state_arg) if state_arg else None
@@ -67,7 +67,13 @@ def index() -> ResponseReturnValue:
     context = {"page": page, "state": state, "search": search, "states": list(OrderState)}
     if is_htmx():
         return render_template("partials/_order_rows.html", **context)
-    return render_template("pages/orders/index.html", **context)
+    now = utcnow()
+    # Above the first, unfiltered page only: a search or a deeper page is looking elsewhere.
+    landing = (
+        state is None and not search and not request.args.keys() & {"older_than", "newer_than"}
+    )
+    queue = orders.capture_queue(now=now, limit=orders.CAPTURE_QUEUE_SIZE) if landing else []
+    return render_template("pages/orders/index.html", **context, capture_queue=queue, now=now)
 
 
 @bp.route("/orders/new", methods=["GET", "POST"])

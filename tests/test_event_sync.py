@@ -1,0 +1,534 @@
+"""`flask stripe sync` and `flask stripe reprocess`: catching up with Stripe's event list.
+
+Against localstripe (one server for the whole run, no webhook endpoint registered on it,
+so every event it records reaches nobody: the endpoint is "down"). Its event list is
+shared by every test, so each test first puts the watermark at the newest event already
+there and reads only what it makes itself. localstripe lists events oldest first and has
+no `ending_before`; Stripe's own order (newest first, paged with `ending_before`) is
+tested at the SDK's HTTP boundary with a double, the one thing localstripe cannot serve.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import socket
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import create_engine, select, text
+
+from dashboard.domain.orders import OrderState
+from dashboard.extensions import db
+from dashboard.models import StripeEvent, SyncWatermark, TimelineEntry
+from dashboard.payments import errors
+from dashboard.payments.localstripe_compat import LocalstripeCompat
+from dashboard.payments.stripe_gateway import EventCursor, StripeGateway
+from dashboard.services.event_sync import STREAM, EventSync
+from dashboard.services.sweep_lock import lock_key
+from tests.conftest import (
+    SANDBOX_KEY,
+    TEST_KEY,
+    outbox_types,
+    pay_with_test_card,
+    reload,
+    send_event,
+    state_changes,
+    stored_events,
+    stripe_event,
+)
+from tests.stripe_double import FakeStripeHTTP, stripe_example
+
+# -- localstripe helpers --------------------------------------------------------------------
+
+
+def localstripe(url: str, path: str, form: dict[str, str] | None = None) -> Any:
+    """Call localstripe directly, as Stripe's Dashboard would act: bypassing ours."""
+    data = urllib.parse.urlencode(form).encode() if form is not None else None
+    request = urllib.request.Request(
+        url + path, data=data, headers={"Authorization": f"Bearer {SANDBOX_KEY}"}
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.load(response)
+
+
+def capture_at_stripe(url: str, payment_intent_id: str) -> None:
+    localstripe(url, f"/v1/payment_intents/{payment_intent_id}/capture", {})
+
+
+def newest_event(url: str) -> dict[str, Any] | None:
+    """The last event localstripe has recorded (its list runs oldest first)."""
+    events = localstripe(url, "/v1/events?limit=1000000")["data"]
+    return events[-1] if events else None
+
+
+def watermark_at_newest_event(app, url: str) -> None:
+    """As if a sync had just run: only the events made from here on are new."""
+    newest = newest_event(url)
+    with app.app_context():
+        if newest is None:
+            mark = SyncWatermark(name=STREAM, created=datetime.now(UTC) - timedelta(minutes=1))
+        else:
+            created = datetime.fromtimestamp(newest["created"], UTC)
+            mark = SyncWatermark(name=STREAM, created=created, event_id=newest["id"])
+        db.session.add(mark)
+        db.session.commit()
+
+
+def watermark(app) -> tuple[str | None, datetime] | None:
+    with app.app_context():
+        mark = db.session.get(SyncWatermark, STREAM)
+        return (mark.event_id, mark.created) if mark else None
+
+
+def events_of(app, payment_intent_id: str) -> list[StripeEvent]:
+    return [e for e in stored_events(app) if e.payment_intent_id == payment_intent_id]
+
+
+@contextmanager
+def sweep_lock_held_elsewhere(app: Flask, name: str) -> Iterator[None]:
+    """The sweep's lock, held by another process: from a connection of its own on
+    PostgreSQL (as another host would), on the lock file on SQLite."""
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    if url.startswith("postgresql"):
+        engine = create_engine(url)
+        try:
+            with engine.connect() as connection:
+                key = {"key": lock_key(name)}
+                took = connection.execute(text("SELECT pg_try_advisory_lock(:key)"), key)
+                assert took.scalar() is True, "the lock is free before the test takes it"
+                connection.commit()
+                try:
+                    yield
+                finally:
+                    connection.execute(text("SELECT pg_advisory_unlock(:key)"), key)
+                    connection.commit()
+        finally:
+            engine.dispose()
+    else:
+        path = Path(app.instance_path) / f"{name}.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            yield
+
+
+@pytest.fixture
+def runner(sandbox_app):
+    return sandbox_app.test_cli_runner()
+
+
+@pytest.fixture
+def captured_while_down(sandbox_app, localstripe_url, make_order):
+    """A hold captured in Stripe's Dashboard while our endpoint was down: the
+    payment_intent.succeeded event is recorded at Stripe and delivered to no one."""
+    watermark_at_newest_event(sandbox_app, localstripe_url)
+    order = make_order()
+    pay_with_test_card(sandbox_app, order.id)
+    payment_intent_id = reload(sandbox_app, order.id).stripe_payment_intent_id
+    assert reload(sandbox_app, order.id).state == OrderState.AUTHORIZED.value
+    capture_at_stripe(localstripe_url, payment_intent_id)
+    assert reload(sandbox_app, order.id).state == OrderState.AUTHORIZED.value
+    return order, payment_intent_id
+
+
+# -- recovering missed events ---------------------------------------------------------------
+
+
+def test_sync_recovers_events_sent_while_the_endpoint_was_down(
+    sandbox_app, runner, captured_while_down
+):
+    order, payment_intent_id = captured_while_down
+
+    result = runner.invoke(args=["stripe", "sync"])
+
+    assert result.exit_code == 0, result.output
+    captured = reload(sandbox_app, order.id)
+    assert captured.state == OrderState.CAPTURED.value
+    assert captured.amount_captured == order.total_amount
+    (event,) = events_of(sandbox_app, payment_intent_id)
+    assert (event.type, event.source, event.status, event.delivery_count) == (
+        "payment_intent.succeeded",
+        "sync",
+        "applied",
+        1,
+    )
+    assert state_changes(sandbox_app, order.id)[-1]["source"] == (
+        "webhook payment_intent.succeeded; captured outside the dashboard"
+    )
+    assert outbox_types(sandbox_app, order.id).count("PAYMENT_SUCCEEDED") == 1
+    assert "Read 1 event (1 page): 1 new, 0 received before" in result.stdout
+    assert f"Watermark: {event.event_id}" in result.stdout
+    assert "Reading Stripe events since" in result.stderr  # the progress bar, on stderr
+
+
+def test_the_watermark_advances_and_a_second_sync_reads_nothing_new(
+    sandbox_app, runner, captured_while_down
+):
+    _, payment_intent_id = captured_while_down
+    assert runner.invoke(args=["stripe", "sync"]).exit_code == 0
+    (event,) = events_of(sandbox_app, payment_intent_id)
+    assert watermark(sandbox_app) == (event.event_id, event.created)
+
+    again = runner.invoke(args=["stripe", "sync"])
+
+    assert again.exit_code == 0, again.output
+    assert "Read 0 events (0 pages)" in again.stdout
+    assert watermark(sandbox_app) == (event.event_id, event.created)
+    (event,) = events_of(sandbox_app, payment_intent_id)
+    assert event.delivery_count == 1
+
+
+def test_replays_by_sync_and_by_webhook_are_counted_never_applied_twice(
+    sandbox_app, runner, captured_while_down
+):
+    order, payment_intent_id = captured_while_down
+    assert runner.invoke(args=["stripe", "sync"]).exit_code == 0
+    (first,) = events_of(sandbox_app, payment_intent_id)
+    changes = state_changes(sandbox_app, order.id)
+
+    replay = runner.invoke(args=["stripe", "sync", "--since", "2m"])
+    redelivered = send_event(sandbox_app.test_client(), first.payload)
+
+    assert replay.exit_code == 0, replay.output
+    assert redelivered.status_code == 200
+    (event,) = events_of(sandbox_app, payment_intent_id)
+    assert (event.delivery_count, event.process_count, event.status) == (3, 1, "applied")
+    assert event.source == "sync"  # the first to bring it
+    assert state_changes(sandbox_app, order.id) == changes
+    assert outbox_types(sandbox_app, order.id).count("PAYMENT_SUCCEEDED") == 1
+    assert reload(sandbox_app, order.id).amount_captured == order.total_amount
+    assert watermark(sandbox_app) == (first.event_id, first.created)
+
+
+def test_an_event_the_webhook_brought_first_is_only_counted_by_the_sync(
+    sandbox_app, runner, localstripe_url, captured_while_down
+):
+    order, payment_intent_id = captured_while_down
+    # The endpoint came back in time for this one: Stripe's retry delivered it.
+    assert send_event(sandbox_app.test_client(), newest_event(localstripe_url)).status_code == 200
+
+    result = runner.invoke(args=["stripe", "sync"])
+
+    assert result.exit_code == 0, result.output
+    assert "0 new, 1 received before" in result.stdout
+    (event,) = events_of(sandbox_app, payment_intent_id)
+    assert (event.source, event.delivery_count, event.process_count) == ("webhook", 2, 1)
+    assert reload(sandbox_app, order.id).state == OrderState.CAPTURED.value
+
+
+@pytest.mark.parametrize(
+    ("since", "message"),
+    [
+        ("31d", "'31d' is more than 30d: Stripe lists the events of 30 days only."),
+        ("30d1s", "'30d1s' is more than 30d"),
+        ("banana", "'banana' is not a duration: write a number and a unit"),
+        ("10", "'10' is not a duration"),
+        ("-1h", "'-1h' is not a duration"),
+        ("0s", "'0s' is no time at all"),
+    ],
+)
+def test_since_must_be_a_duration_within_stripes_30_days(app, since, message):
+    result = app.test_cli_runner().invoke(args=["stripe", "sync", "--since", since])
+
+    assert result.exit_code == 2
+    assert "Invalid value for '--since'" in result.output
+    assert message in result.output
+    assert watermark(app) is None
+    assert stored_events(app) == []
+
+
+def test_a_sync_already_running_elsewhere_is_not_joined(sandbox_app, runner):
+    with sweep_lock_held_elsewhere(sandbox_app, "stripe-sync"):
+        result = runner.invoke(args=["stripe", "sync"])
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "Another `flask stripe sync` is running: nothing done.\n"
+    assert watermark(sandbox_app) is None
+    assert runner.invoke(args=["stripe", "sync", "--since", "1s"]).exit_code == 0  # released
+
+
+# -- Stripe's own order: newest first, paged with ending_before ----------------------------
+
+
+class StripeEventList(FakeStripeHTTP):
+    """`GET /v1/events` as Stripe documents it: newest first; `created[...]` filters;
+    `starting_after` pages towards older events, `ending_before` towards newer ones;
+    `has_more` says whether more lie in the direction of paging."""
+
+    def __init__(self, events: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self.events = events  # oldest first
+        self.fail_on: int | None = None  # answer this list request (1-based) with a 500
+
+    def _routes(self):
+        return [(r"GET /v1/events", self._list_events), *super()._routes()]
+
+    def listed(self) -> list[dict[str, str]]:
+        return [
+            {key: values[-1] for key, values in call.query.items()}
+            for call in self.calls_to("GET", "/v1/events")
+        ]
+
+    def _list_events(self, call):
+        if self.fail_on == len(self.calls_to("GET", "/v1/events")):
+            return self._answer({"error": {"type": "api_error", "message": "Try again."}}, 500)
+        query = {key: values[-1] for key, values in call.query.items()}
+        newest_first = list(reversed(self.events))
+        for bound, keep in (
+            ("gt", lambda c, v: c > v),
+            ("gte", lambda c, v: c >= v),
+            ("lt", lambda c, v: c < v),
+            ("lte", lambda c, v: c <= v),
+        ):
+            if f"created[{bound}]" in query:
+                value = int(query[f"created[{bound}]"])
+                newest_first = [e for e in newest_first if keep(e["created"], value)]
+        ids = [e["id"] for e in newest_first]
+        limit = int(query.get("limit", 10))
+        if "starting_after" in query:
+            rest = newest_first[ids.index(query["starting_after"]) + 1 :]
+            page, has_more = rest[:limit], len(rest) > limit
+        elif "ending_before" in query:
+            newer = newest_first[: ids.index(query["ending_before"])]
+            page, has_more = newer[-limit:], len(newer) > limit
+        else:
+            page, has_more = newest_first[:limit], len(newest_first) > limit
+        return self._answer(
+            {"object": "list", "url": "/v1/events", "data": page, "has_more": has_more}
+        )
+
+
+def canceled_payment(number: int, created: int) -> dict[str, Any]:
+    intent = stripe_example("payment_intent")
+    intent.update(id=f"pi_elsewhere_{number}", status="canceled", metadata={})
+    return stripe_event(
+        "payment_intent.canceled", intent, event_id=f"evt_{number:03d}", created=created
+    )
+
+
+@pytest.fixture
+def stripe_events_list(app):
+    """Seven events an hour apart, the newest an hour ago; none for an order of ours."""
+    now = int(time.time())
+    events = [canceled_payment(n, now - (8 - n) * 3600) for n in range(1, 8)]
+    double = StripeEventList(events)
+    app.config.update(STRIPE_SECRET_KEY=TEST_KEY, STRIPE_API_BASE="")
+    app.extensions["stripe_gateway"] = StripeGateway(
+        secret_key=TEST_KEY, http_client=double, max_network_retries=0
+    )
+    yield double
+    assert not double.unrouted
+
+
+def inbox_ids(app) -> list[str]:
+    return [e.event_id for e in stored_events(app)]
+
+
+def test_a_first_sync_reads_stripes_newest_first_list_oldest_first(app, stripe_events_list):
+    with app.app_context():
+        sync = EventSync(page_size=3)
+        plan = sync.plan()
+        assert plan.note and "No sync has run yet" in plan.note
+        result = sync.run(plan)
+
+    assert inbox_ids(app) == [f"evt_{n:03d}" for n in range(1, 8)]
+    assert (result.read, result.new, result.pages) == (7, 7, 3)
+    assert {e.status for e in stored_events(app)} == {"unmatched"}
+    assert watermark(app)[0] == "evt_007"
+    # Nothing older than 30 days ago: the oldest page is found by walking, then paged forward.
+    paging = [
+        (q.get("starting_after"), q.get("ending_before")) for q in stripe_events_list.listed()
+    ]
+    assert paging == [
+        (None, None),  # is anything older than 30 days listed? no
+        (None, None),
+        ("evt_005", None),
+        ("evt_002", None),  # evt_001 is the oldest: yielded first
+        (None, "evt_001"),
+        (None, "evt_004"),
+    ]
+
+
+def test_a_sync_from_the_watermark_reads_only_newer_events(app, stripe_events_list):
+    with app.app_context():
+        third = stripe_events_list.events[2]
+        db.session.add(
+            SyncWatermark(
+                name=STREAM,
+                created=datetime.fromtimestamp(third["created"], UTC),
+                event_id=third["id"],
+            )
+        )
+        db.session.commit()
+        sync = EventSync(page_size=3)
+        result = sync.run(sync.plan())
+
+    assert inbox_ids(app) == ["evt_004", "evt_005", "evt_006", "evt_007"]
+    assert result.pages == 2
+    assert [q.get("ending_before") for q in stripe_events_list.listed()] == ["evt_003", "evt_006"]
+
+
+def test_since_starts_after_the_newest_event_before_it(app, stripe_events_list):
+    with app.app_context():
+        sync = EventSync(page_size=3)
+        result = sync.run(sync.plan(timedelta(hours=4, minutes=30)))
+
+    assert inbox_ids(app) == ["evt_004", "evt_005", "evt_006", "evt_007"]
+    assert result.new == 4
+    first = stripe_events_list.listed()[0]
+    assert first["limit"] == "1" and "created[lt]" in first
+    assert stripe_events_list.listed()[1]["ending_before"] == "evt_003"
+
+
+def test_an_interrupted_sync_resumes_after_the_last_page_it_read(app, stripe_events_list):
+    stripe_events_list.fail_on = 6  # the probe and the walk (4), a page forward, then a 500
+    with app.app_context():
+        sync = EventSync(page_size=3)
+        with pytest.raises(errors.OutcomeUnknown):
+            sync.run(sync.plan())
+    assert inbox_ids(app) == ["evt_001", "evt_002", "evt_003", "evt_004"]
+    assert watermark(app)[0] == "evt_004"
+
+    stripe_events_list.fail_on = None
+    with app.app_context():
+        sync = EventSync(page_size=3)
+        plan = sync.plan()
+        assert plan.after == EventCursor("evt_004", watermark(app)[1])
+        result = sync.run(plan)
+
+    assert inbox_ids(app) == [f"evt_{n:03d}" for n in range(1, 8)]
+    assert (result.new, result.already) == (3, 0)
+    assert {e.delivery_count for e in stored_events(app)} == {1}
+
+
+def test_when_stripe_cannot_be_read_the_sync_says_so_and_keeps_its_place(app, stripe_events_list):
+    stripe_events_list.fail_on = 1
+
+    result = app.test_cli_runner().invoke(args=["stripe", "sync"])
+
+    assert result.exit_code == 1
+    assert "Stripe's event list could not be read" in result.output
+    assert "the next sync resumes from there" in result.output
+    assert watermark(app) is None
+
+
+def test_event_types_the_dashboard_does_not_act_on_are_skipped(app, stripe_events_list):
+    stripe_events_list.events.append(
+        stripe_event("customer.created", {"id": "cus_1", "object": "customer"}, event_id="evt_c")
+    )
+
+    result = app.test_cli_runner().invoke(args=["stripe", "sync"])
+
+    assert result.exit_code == 0, result.output
+    assert "Read 8 events (1 page): 7 new, 0 received before, 1 skipped" in result.stdout
+    assert "evt_c" not in inbox_ids(app)
+    assert watermark(app)[0] == "evt_c"
+
+
+def test_events_that_fail_to_apply_are_kept_and_the_sync_says_so(
+    app, stripe_events_list, make_order
+):
+    order = make_order()
+    session = stripe_example("checkout_session")
+    session.update(
+        id="cs_test_lost",
+        status="complete",
+        payment_status="paid",
+        payment_intent="pi_stripe_does_not_know",
+        client_reference_id=str(order.id),
+        metadata={"order_id": str(order.id)},
+    )
+    failing = stripe_event("checkout.session.completed", session, event_id="evt_fails")
+    stripe_events_list.events.append(failing)
+
+    result = app.test_cli_runner().invoke(args=["stripe", "sync"])
+
+    assert result.exit_code == 3, result.output
+    assert "1 failed to apply, kept for `flask stripe reprocess`: evt_fails" in result.stdout
+    (row,) = [e for e in stored_events(app) if e.event_id == "evt_fails"]
+    assert (row.source, row.status) == ("sync", "failed")
+    assert watermark(app)[0] == "evt_fails"  # kept in the inbox: the sync moves on
+
+
+# -- flask stripe reprocess ----------------------------------------------------------------
+
+
+def closed_port_url() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}"
+
+
+def test_reprocess_retries_events_whose_processing_failed(
+    sandbox_app, runner, localstripe_url, make_order
+):
+    order = make_order()
+    pay_with_test_card(sandbox_app, order.id)
+    payment_intent_id = reload(sandbox_app, order.id).stripe_payment_intent_id
+    capture_at_stripe(localstripe_url, payment_intent_id)
+    session = stripe_example("checkout_session")
+    session.update(
+        id="cs_test_reprocess",
+        status="complete",
+        payment_status="paid",
+        payment_intent=payment_intent_id,
+        client_reference_id=str(order.id),
+        metadata={"order_id": str(order.id)},
+    )
+    event = stripe_event("checkout.session.completed", session)
+    # Stripe is unreachable while the event is processed: its re-read of the payment fails.
+    sandbox_app.extensions["stripe_gateway"] = StripeGateway(
+        secret_key=SANDBOX_KEY,
+        api_base=closed_port_url(),
+        compat=LocalstripeCompat(),
+        max_network_retries=0,
+    )
+    assert send_event(sandbox_app.test_client(), event).status_code == 500
+
+    too_young = runner.invoke(args=["stripe", "reprocess"])
+    still_down = runner.invoke(args=["stripe", "reprocess", "--older-than", "0s"])
+    sandbox_app.extensions["stripe_gateway"] = None
+    retried = runner.invoke(args=["stripe", "reprocess", "--older-than", "0s"])
+    nothing_left = runner.invoke(args=["stripe", "reprocess", "--older-than", "0s"])
+
+    assert (too_young.exit_code, too_young.stdout) == (0, "No failed or stale pending events.\n")
+    assert still_down.exit_code == 3, still_down.output
+    assert f"{event['id']} checkout.session.completed: failed (OutcomeUnknown" in still_down.stdout
+    assert retried.exit_code == 0, retried.output
+    assert f"{event['id']} checkout.session.completed: applied" in retried.stdout
+    assert "Retried 1 of 1 events: 1 applied." in retried.stdout
+    assert nothing_left.stdout == "No failed or stale pending events.\n"
+    (row,) = [e for e in stored_events(sandbox_app) if e.event_id == event["id"]]
+    assert (row.status, row.process_count, row.delivery_count) == ("applied", 3, 1)
+    assert reload(sandbox_app, order.id).state == OrderState.CAPTURED.value
+
+
+def test_reprocess_one_event_by_its_id(sandbox_app, runner, captured_while_down):
+    order, payment_intent_id = captured_while_down
+    assert runner.invoke(args=["stripe", "sync"]).exit_code == 0
+    (event,) = events_of(sandbox_app, payment_intent_id)
+
+    again = runner.invoke(args=["stripe", "reprocess", "--event", event.event_id])
+    unknown = runner.invoke(args=["stripe", "reprocess", "--event", "evt_never_seen"])
+
+    assert again.exit_code == 0, again.output
+    assert f"{event.event_id} payment_intent.succeeded: already applied, nothing done" in (
+        again.stdout
+    )
+    assert (unknown.exit_code, "No stored event evt_never_seen." in unknown.output) == (1, True)
+    with sandbox_app.app_context():
+        webhook_entries = db.session.scalars(
+            select(TimelineEntry).where(
+                TimelineEntry.order_id == order.id, TimelineEntry.stripe_event_id.is_not(None)
+            )
+        ).all()
+        assert len(webhook_entries) == 1
