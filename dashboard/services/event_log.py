@@ -15,6 +15,7 @@ from dashboard.extensions import db
 from dashboard.models import EventStatus, StripeEvent
 from dashboard.payments.webhooks import dashboard_url, redact
 from dashboard.services import stripe_events
+from dashboard.services.pagination import Page, newest_first
 from dashboard.services.stripe_events import WebhookHealth
 
 # What a valid `type` filter looks like: Stripe's event names ("charge.dispute.created").
@@ -72,13 +73,6 @@ def _search(query: Select[StripeEvent], text: str) -> Select[StripeEvent]:
     return query.where(StripeEvent.object_id == text)
 
 
-@dataclass(frozen=True)
-class EventPage:
-    events: list[StripeEvent]
-    newer_than: int | None  # cursor for the page before this one, if there is one
-    older_than: int | None  # cursor for the page after this one, if there is one
-
-
 def list_events(
     *,
     type_: str | None = None,
@@ -87,7 +81,7 @@ def list_events(
     older_than: int | None = None,
     newer_than: int | None = None,
     per_page: int = 50,
-) -> EventPage:
+) -> Page[StripeEvent]:
     """Newest first, keyset-paginated by row id; payloads are not read for the list."""
     query = select(StripeEvent).options(defer(StripeEvent.payload), defer(StripeEvent.traceback))
     if type_ is not None:
@@ -97,30 +91,8 @@ def list_events(
     search = search.strip()
     if search:
         query = _search(query, search)
-    if newer_than is not None:
-        rows = list(
-            db.session.scalars(
-                query.where(StripeEvent.id > newer_than)
-                .order_by(StripeEvent.id.asc())
-                .limit(per_page + 1)
-            )
-        )
-        has_newer = len(rows) > per_page
-        events = list(reversed(rows[:per_page]))
-        has_older = True
-    else:
-        if older_than is not None:
-            query = query.where(StripeEvent.id < older_than)
-        rows = list(db.session.scalars(query.order_by(StripeEvent.id.desc()).limit(per_page + 1)))
-        events = rows[:per_page]
-        has_older = len(rows) > per_page
-        has_newer = older_than is not None
-    if not events:
-        return EventPage(events=[], newer_than=None, older_than=None)
-    return EventPage(
-        events=events,
-        newer_than=events[0].id if has_newer else None,
-        older_than=events[-1].id if has_older else None,
+    return newest_first(
+        query, StripeEvent.id, older_than=older_than, newer_than=newer_than, per_page=per_page
     )
 
 
@@ -138,7 +110,7 @@ def attention_counts() -> dict[str, int]:
 
 @dataclass(frozen=True)
 class EventLog:
-    page: EventPage
+    page: Page[StripeEvent]
     attention: dict[str, int]
     health: WebhookHealth
 

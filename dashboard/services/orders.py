@@ -14,6 +14,7 @@ from dashboard.domain.orders import LineDraft, OrderState, order_total
 from dashboard.extensions import db
 from dashboard.models import Order, OrderLine, TimelineKind, User, utcnow
 from dashboard.services import timeline
+from dashboard.services.pagination import Page, newest_first
 
 
 def create_order(
@@ -88,13 +89,6 @@ def _search(query: Select[Order], text: str) -> Select[Order]:
     return query.where(Order.buyer_email >= prefix, Order.buyer_email < upper)
 
 
-@dataclass(frozen=True)
-class OrderPage:
-    orders: list[Order]
-    newer_than: int | None  # cursor for the page before this one, if there is one
-    older_than: int | None  # cursor for the page after this one, if there is one
-
-
 def list_orders(
     *,
     state: OrderState | None = None,
@@ -102,7 +96,7 @@ def list_orders(
     older_than: int | None = None,
     newer_than: int | None = None,
     per_page: int = 50,
-) -> OrderPage:
+) -> Page[Order]:
     """Newest first, keyset-paginated: a deep page costs what the first one does."""
     query = select(Order)
     if state is not None:
@@ -110,28 +104,8 @@ def list_orders(
     search = search.strip()
     if search:
         query = _search(query, search)
-    if newer_than is not None:
-        rows = list(
-            db.session.scalars(
-                query.where(Order.id > newer_than).order_by(Order.id.asc()).limit(per_page + 1)
-            )
-        )
-        has_newer = len(rows) > per_page
-        orders = list(reversed(rows[:per_page]))
-        has_older = True
-    else:
-        if older_than is not None:
-            query = query.where(Order.id < older_than)
-        rows = list(db.session.scalars(query.order_by(Order.id.desc()).limit(per_page + 1)))
-        orders = rows[:per_page]
-        has_older = len(rows) > per_page
-        has_newer = older_than is not None
-    if not orders:
-        return OrderPage(orders=[], newer_than=None, older_than=None)
-    return OrderPage(
-        orders=orders,
-        newer_than=orders[0].id if has_newer else None,
-        older_than=orders[-1].id if has_older else None,
+    return newest_first(
+        query, Order.id, older_than=older_than, newer_than=newer_than, per_page=per_page
     )
 
 
