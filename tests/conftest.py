@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -394,3 +395,21 @@ def stored_events(app: Flask) -> list[StripeEvent]:
         rows = db.session.scalars(select(StripeEvent).order_by(StripeEvent.id)).all()
         db.session.expunge_all()
         return list(rows)
+
+
+@contextmanager
+def serve(app: Flask) -> Iterator[str]:
+    """The app on a free port of 127.0.0.1, over real HTTP (threaded), until the block ends."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    http = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=http.serve_forever, name="test-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{http.server_port}"
+    finally:
+        http.shutdown()
+        thread.join(timeout=10)
+        http.server_close()

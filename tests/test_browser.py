@@ -8,7 +8,6 @@ the test's app, configuration and database engine, on SQLite and on PostgreSQL a
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -22,11 +21,10 @@ from playwright.sync_api import (
     expect,
     sync_playwright,
 )
-from werkzeug.serving import make_server
 
 from dashboard.domain.orders import LineDraft
 from dashboard.models import Order, Role, User
-from tests.conftest import PASSWORD, pay_link, reload
+from tests.conftest import PASSWORD, pay_link, reload, serve
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
@@ -49,16 +47,8 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture
 def server(sandbox_app: Flask) -> Iterator[str]:
-    """The app on a free port of 127.0.0.1, over real HTTP, until the test ends."""
-    http = make_server("127.0.0.1", 0, sandbox_app, threaded=True)
-    thread = threading.Thread(target=http.serve_forever, name="browser-test-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{http.server_port}"
-    finally:
-        http.shutdown()
-        thread.join(timeout=10)
-        http.server_close()
+    with serve(sandbox_app) as url:
+        yield url
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from tests.conftest import (
     post_form,
     reload,
     send_event,
+    serve,
     stored_events,
     stripe_event,
 )
@@ -631,20 +632,8 @@ def test_every_reader_sees_the_log_and_only_staff_reprocess(app, signed_in, even
 
 @pytest.fixture
 def server(app):
-    """The app on a free port of 127.0.0.1, over real HTTP, until the test ends."""
-    import threading
-
-    from werkzeug.serving import make_server
-
-    http = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=http.serve_forever, name="event-log-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{http.server_port}"
-    finally:
-        http.shutdown()
-        thread.join(timeout=10)
-        http.server_close()
+    with serve(app) as url:
+        yield url
 
 
 def test_in_a_browser_support_expands_raw_json_and_staff_reprocess(

@@ -19,13 +19,12 @@ import requests
 import stripe
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
-from werkzeug.serving import make_server
 
 from dashboard.extensions import db
 from dashboard.models import Role, StripeRequest, User
 from dashboard.services import payments
 from dashboard.services.payments import ActionInProgress, ActionRefused, ActionResult
-from tests.conftest import PASSWORD, TEST_DATABASE_URL, pay_with_test_card, reload
+from tests.conftest import PASSWORD, TEST_DATABASE_URL, pay_with_test_card, reload, serve
 from tests.test_payments_faults import FaultyHTTP, faulty_gateway, stripe_pi
 
 pytestmark = pytest.mark.postgres
@@ -223,10 +222,11 @@ def _browser(base: str, email: str) -> requests.Session:
 
 
 def test_two_browsers_click_capture_at_once(pg_app, hold, staff_ids, http, localstripe_url):
-    server = make_server("127.0.0.1", 0, pg_app, threaded=True)
-    serving = threading.Thread(target=server.serve_forever, daemon=True)
-    serving.start()
-    base = f"http://127.0.0.1:{server.server_port}"
+    with serve(pg_app) as base:
+        _click_twice(pg_app, base, hold, http, localstripe_url)
+
+
+def _click_twice(pg_app, base, hold, http, localstripe_url):
     browsers = [_browser(base, f"staff{n}@shop.example") for n in (1, 2)]
     try:
         order = hold()
@@ -269,6 +269,3 @@ def test_two_browsers_click_capture_at_once(pg_app, hold, staff_ids, http, local
     finally:
         for browser in browsers:
             browser.close()
-        server.shutdown()
-        server.server_close()
-        serving.join(timeout=10)

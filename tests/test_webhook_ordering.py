@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from werkzeug.serving import make_server
 
 from dashboard.sandbox.runner import register_webhook
 from tests.conftest import (
@@ -30,6 +29,7 @@ from tests.conftest import (
     pay_with_test_card,
     reload,
     send_event,
+    serve,
     stored_events,
     stripe_event,
 )
@@ -191,18 +191,13 @@ def test_a_payments_events_arriving_together_on_several_workers(app, database_ur
 @pytest.fixture
 def live_server(sandbox_app: Flask, localstripe_url: str) -> Iterator[str]:
     """The dashboard on a real loopback port, registered as localstripe's webhook endpoint."""
-    http = make_server("127.0.0.1", 0, sandbox_app, threaded=True)
-    thread = threading.Thread(target=http.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{http.server_port}"
-    register_webhook(localstripe_url, url + "/webhooks/stripe", WEBHOOK_SECRET)
-    try:
-        yield url
-    finally:
-        # localstripe cannot forget an endpoint: point it at a port nothing listens on.
-        register_webhook(localstripe_url, "http://127.0.0.1:9/webhooks/stripe", WEBHOOK_SECRET)
-        http.shutdown()
-        thread.join(timeout=10)
+    with serve(sandbox_app) as url:
+        register_webhook(localstripe_url, url + "/webhooks/stripe", WEBHOOK_SECRET)
+        try:
+            yield url
+        finally:
+            # localstripe cannot forget an endpoint: point it at a port nothing listens on.
+            register_webhook(localstripe_url, "http://127.0.0.1:9/webhooks/stripe", WEBHOOK_SECRET)
 
 
 def _wait_for(app: Flask, type_: str, order_id: int, timeout: float = 15) -> Any:
