@@ -1,15 +1,16 @@
 """The Stripe event inbox: store each verified event once, then reconcile it into its order.
 
-Two transactions per delivery, both committed here (like the payments ledger, this breaks
-"services only flush" on purpose):
+One transaction per delivery, committed here (like the payments ledger, this breaks
+"services only flush" on purpose, so that Stripe's 2xx always follows a commit):
 1. `store`: insert the event, or, when its id is already there (a redelivery, possibly on
    another worker at the same instant), bump its delivery count. The unique constraint on
-   the event id decides; nothing reads first. Committed before Stripe gets its 2xx.
+   the event id decides (`ON CONFLICT DO NOTHING`); nothing reads first.
 2. `process`: claim the row with a conditional UPDATE (only a pending or failed event can
    be claimed, so two workers never apply one event twice), find the order, lock it, and
-   apply the event forward-only through the state machine. A failure rolls back to a
-   savepoint and is kept on the row, to be retried by Stripe's redelivery, the Reprocess
-   button or `flask stripe reprocess`.
+   apply the event forward-only through the state machine, in a savepoint. A failure
+   rolls back to the savepoint and is kept on the row, to be retried by Stripe's
+   redelivery, the Reprocess button or `flask stripe reprocess`. Then commit.
+A crash before the commit keeps nothing, and Stripe, having had no 2xx, delivers again.
 
 Payloads are applied as they are, because every rule is monotone (states only move
 forward, amounts only grow), which makes any arrival order end in the same state. Where a
@@ -28,7 +29,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import exists, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 
 from dashboard.domain.money import format_minor
 from dashboard.domain.orders import OrderState
@@ -101,58 +102,66 @@ def reject(reason: str, remote_addr: str | None) -> None:
 
 
 def receive(event: dict[str, Any], *, source: str) -> StripeEvent:
-    """Store a verified event (or count a redelivery), then process it if it still needs it."""
-    row = store(event, source=source)
-    return process(row.id)
+    """Store a verified event (or count a redelivery), process it if it still needs it, and
+    commit both in one transaction: the caller answers Stripe only after that commit."""
+    return process(store(event, source=source))
 
 
-def store(event: dict[str, Any], *, source: str) -> StripeEvent:
-    """The event's inbox row, committed: inserted once, its delivery count bumped after."""
+def store(event: dict[str, Any], *, source: str) -> int:
+    """The event's inbox row id: inserted once, its delivery count bumped after (flushed).
+
+    `INSERT … ON CONFLICT DO NOTHING` on the event id: a concurrent insert of the same id
+    waits for the first one's transaction, then inserts nothing and counts a delivery.
+    """
     check_event_shape(event)
     now = utcnow()
-    obj = event["data"]["object"]
-    refs = object_refs(obj)
-    row = StripeEvent(
-        event_id=event["id"],
-        type=event["type"],
-        api_version=str(event["api_version"])[:64] if event.get("api_version") else None,
-        livemode=bool(event.get("livemode", False)),
-        created=created_at(event),
-        payload=redact(event),
-        object_id=(refs.object_id or "")[:255] or None,
-        payment_intent_id=(refs.payment_intent_id or "")[:255] or None,
-        source=source,
-        status=EventStatus.PENDING.value,
-        first_received_at=now,
-        last_received_at=now,
+    refs = object_refs(event["data"]["object"])
+    values = {
+        "event_id": event["id"],
+        "type": event["type"],
+        "api_version": str(event["api_version"])[:64] if event.get("api_version") else None,
+        "livemode": bool(event.get("livemode", False)),
+        "created": created_at(event),
+        "payload": redact(event),
+        "object_id": refs.object_id,
+        "payment_intent_id": refs.payment_intent_id,
+        "source": source,
+        "status": EventStatus.PENDING.value,
+        "first_received_at": now,
+        "last_received_at": now,
+    }
+    insert = _insert_for(db.session.get_bind().dialect.name)
+    inserted = db.session.scalar(
+        insert(StripeEvent)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(StripeEvent.id)
     )
-    try:
-        with db.session.begin_nested():
-            db.session.add(row)
-            db.session.flush()
-    except IntegrityError:
-        db.session.execute(
-            update(StripeEvent)
-            .where(StripeEvent.event_id == event["id"])
-            .values(delivery_count=StripeEvent.delivery_count + 1, last_received_at=now)
-        )
-        found = db.session.scalar(
-            select(StripeEvent)
-            .where(StripeEvent.event_id == event["id"])
-            .execution_options(populate_existing=True)
-        )
-        if found is None:  # pragma: no cover - the constraint said it exists
-            raise
-        row = found
-    db.session.commit()
-    return row
+    if inserted is not None:
+        return int(inserted)
+    bumped = db.session.scalar(
+        update(StripeEvent)
+        .where(StripeEvent.event_id == event["id"])
+        .values(delivery_count=StripeEvent.delivery_count + 1, last_received_at=now)
+        .returning(StripeEvent.id)
+    )
+    if bumped is None:  # pragma: no cover - the conflict said it exists
+        raise LookupError(event["id"])
+    return int(bumped)
+
+
+def _insert_for(dialect: str) -> Any:
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 # -- processing ---------------------------------------------------------------------------
 
 
 def process(row_id: int, *, include_unmatched: bool = False) -> StripeEvent:
-    """Apply a stored event if no one has yet; commit; return the row as it now stands."""
+    """Apply a stored event if no one has yet; commit; return the row as it now stands.
+
+    Processing runs in a savepoint: if it raises, what it did is rolled back and the event
+    is kept as failed (with the error), still committed, so nothing received is lost."""
     claimable = list(RETRYABLE)
     if include_unmatched:
         claimable.append(EventStatus.UNMATCHED.value)
