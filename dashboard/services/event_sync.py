@@ -143,9 +143,9 @@ class EventSync:
             result.skipped += 1
             return
         try:
-            row = stripe_events.receive(event, source="sync")
-        except WebhookRejected as rejected:
-            db.session.rollback()
+            # Committed with the page and its watermark: one commit per page, not per event.
+            row = stripe_events.receive(event, source="sync", commit=False)
+        except WebhookRejected as rejected:  # refused before anything was written
             log.warning(
                 "stripe sync: not an event: %s",
                 rejected.message,

@@ -44,6 +44,7 @@ from dashboard.domain.stripe_mapping import MAPPING_VERSION
 from dashboard.extensions import db
 from dashboard.models import (
     IN_FLIGHT,
+    MONEY_ACTIONS,
     RETRYABLE,
     Dispute,
     EventStatus,
@@ -101,10 +102,12 @@ def reject(reason: str, remote_addr: str | None) -> None:
     db.session.commit()
 
 
-def receive(event: dict[str, Any], *, source: str) -> StripeEvent:
+def receive(event: dict[str, Any], *, source: str, commit: bool = True) -> StripeEvent:
     """Store a verified event (or count a redelivery), process it if it still needs it, and
-    commit both in one transaction: the caller answers Stripe only after that commit."""
-    return process(store(event, source=source))
+    commit both in one transaction: the caller answers Stripe only after that commit.
+
+    `commit=False` leaves the commit to the caller (the sync commits a page at a time)."""
+    return process(store(event, source=source), commit=commit)
 
 
 def store(event: dict[str, Any], *, source: str) -> int:
@@ -157,7 +160,7 @@ def _insert_for(dialect: str) -> Any:
 # -- processing ---------------------------------------------------------------------------
 
 
-def process(row_id: int, *, include_unmatched: bool = False) -> StripeEvent:
+def process(row_id: int, *, include_unmatched: bool = False, commit: bool = True) -> StripeEvent:
     """Apply a stored event if no one has yet; commit; return the row as it now stands.
 
     Processing runs in a savepoint: if it raises, what it did is rolled back and the event
@@ -176,7 +179,7 @@ def process(row_id: int, *, include_unmatched: bool = False) -> StripeEvent:
     if row is None:
         raise LookupError(row_id)
     if not claimed.rowcount:  # type: ignore[attr-defined]
-        db.session.commit()
+        _end(commit)
         return row
     try:
         with db.session.begin_nested():
@@ -192,8 +195,15 @@ def process(row_id: int, *, include_unmatched: bool = False) -> StripeEvent:
         row.error = None
         row.traceback = None
     row.processed_at = utcnow()
-    db.session.commit()
+    _end(commit)
     return row
+
+
+def _end(commit: bool) -> None:
+    if commit:
+        db.session.commit()
+    else:
+        db.session.flush()
 
 
 def reprocess(row_id: int) -> StripeEvent:
@@ -339,60 +349,62 @@ def _result(outcome: Transition | Ignored | None, nothing: str) -> Outcome:
     return applied(f"still {outcome.after.label.lower()}, amounts updated")
 
 
-def _ours(order: Order, action: str, statuses: tuple[str, ...]) -> list[StripeRequest]:
+_SENT = (RequestStatus.SUCCEEDED.value, *IN_FLIGHT)
+_CAPTURED_STATES = (OrderState.CAPTURED, OrderState.PARTIALLY_REFUNDED, OrderState.REFUNDED)
+
+
+def _sent_requests(order: Order) -> list[StripeRequest]:
+    """Our money requests for the order that Stripe took or may have taken (one query)."""
     return list(
         db.session.scalars(
             select(StripeRequest).where(
                 StripeRequest.order_id == order.id,
-                StripeRequest.action == action,
-                StripeRequest.status.in_(statuses),
+                StripeRequest.action.in_(MONEY_ACTIONS),
+                StripeRequest.status.in_(_SENT),
             )
         )
     )
 
 
-_SENT = (RequestStatus.SUCCEEDED.value, *IN_FLIGHT)
-_CAPTURED_STATES = (OrderState.CAPTURED, OrderState.PARTIALLY_REFUNDED, OrderState.REFUNDED)
-
-
-def _outside(order: Order, snapshot: PaymentIntentSnapshot) -> str:
+def _outside(order: Order, snapshot: PaymentIntentSnapshot, sent: list[StripeRequest]) -> str:
     """Name a money movement that none of our requests asked for (Stripe's Dashboard)."""
+    actions = {request.action for request in sent}
     notes = []
     if (
         snapshot.status == "succeeded"
         and order.order_state not in _CAPTURED_STATES
-        and not _ours(order, "capture", _SENT)
+        and "capture" not in actions
     ):
         notes.append("captured outside the dashboard")
-    ours = sum(r.amount or 0 for r in _ours(order, "refund", _SENT))
+    ours = sum(r.amount or 0 for r in sent if r.action == "refund")
     if snapshot.amounts.refunded > max(ours, order.amount_refunded):
         notes.append("refund made outside the dashboard")
     if (
         snapshot.status == "canceled"
         and snapshot.cancellation_reason not in ("automatic", "expired")
-        and not _ours(order, "void", _SENT)
+        and "void" not in actions
         and order.order_state is OrderState.AUTHORIZED
     ):
         notes.append("voided outside the dashboard")
     return "; ".join(notes)
 
 
-def _confirm_in_flight(order: Order, snapshot: PaymentIntentSnapshot, source: str) -> None:
+def _confirm_in_flight(
+    order: Order, snapshot: PaymentIntentSnapshot, sent: list[StripeRequest], source: str
+) -> None:
     """An unanswered capture or void that this event shows went through is settled by it."""
-    request = payments.in_flight(order)
-    if request is None:
-        return
-    done = (request.action == "capture" and snapshot.status == "succeeded") or (
-        request.action == "void" and snapshot.status == "canceled"
-    )
-    if done:
-        payments.finish_request(
-            order,
-            request,
-            RequestStatus.SUCCEEDED,
-            what=f"{request.action} (confirmed by {source})",
-            object_id=snapshot.id,
+    for request in sent:
+        done = (request.action == "capture" and snapshot.status == "succeeded") or (
+            request.action == "void" and snapshot.status == "canceled"
         )
+        if request.status in IN_FLIGHT and done:
+            payments.finish_request(
+                order,
+                request,
+                RequestStatus.SUCCEEDED,
+                what=f"{request.action} (confirmed by {source})",
+                object_id=snapshot.id,
+            )
 
 
 def _apply_snapshot(order: Order, snapshot: PaymentIntentSnapshot, row: StripeEvent) -> Outcome:
@@ -400,8 +412,9 @@ def _apply_snapshot(order: Order, snapshot: PaymentIntentSnapshot, row: StripeEv
     if other is not None:
         return other
     source = f"webhook {row.type}"
-    _confirm_in_flight(order, snapshot, source)
-    outside = _outside(order, snapshot)
+    sent = _sent_requests(order)
+    _confirm_in_flight(order, snapshot, sent, source)
+    outside = _outside(order, snapshot, sent)
     if outside:
         source = f"{source}; {outside}"
     before = (order.amount_captured, order.amount_refunded)
