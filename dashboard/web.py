@@ -52,10 +52,15 @@ def load_user(user_id: str) -> User | None:
 
 @event.listens_for(Engine, "connect")
 def _sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
-    """SQLite leaves foreign keys unenforced unless asked, per connection."""
+    """SQLite leaves foreign keys unenforced unless asked, per connection.
+
+    Write-ahead logging: a commit costs one sync of the log instead of the rollback
+    journal's several, and the pages a request reads are not blocked by another's write.
+    """
     if isinstance(dbapi_connection, sqlite3.Connection):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
 
 
