@@ -692,3 +692,186 @@ def test_refund_unanswered_for_longer_than_stripe_keeps_keys_is_never_resent(
     assert "Stripe shows the refund did not happen." in settled
     assert [s.outcome for s in http.to("POST", "/v1/refunds")] == ["timeout"]
     assert our_refunds(localstripe_url, captured.stripe_payment_intent_id) == []
+
+
+# -- the rest of the fault-by-action matrix ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "said"),
+    [
+        ("reset", 0, "No answer from Stripe for the {what}."),
+        ("status", 409, "The same {what} is still being processed by Stripe."),
+    ],
+    ids=["connection-reset", "409-key-in-use"],
+)
+def test_unanswered_void_that_never_ran_is_resent_with_the_same_key(
+    stripe_app, held, staff, http, localstripe_url, kind, status, said
+):
+    http.arm("POST", "/cancel", kind, status)
+    panel = act(staff, held.id, "void", {"reason": "duplicate"})
+    assert said.format(what="void") in panel
+    assert "A void is awaiting confirmation from Stripe." in panel and 'id="void-form"' not in panel
+    assert stripe_pi(localstripe_url, held.stripe_payment_intent_id)["status"] == (
+        "requires_capture"
+    )
+    assert reload(stripe_app, held.id).state == "authorized"
+
+    settled = act(staff, held.id, "settle")
+    assert "The hold was released; nothing was charged." in settled and AWAITING not in settled
+    first, resent = http.to("POST", "/cancel")
+    assert first.key == resent.key == f"order-{held.id}-void-0-1"
+    assert (first.reached_stripe, resent.outcome) == (False, "sent")
+    assert http.reached("POST", "/cancel") == 1
+    assert stripe_pi(localstripe_url, held.stripe_payment_intent_id)["status"] == "canceled"
+    assert [r.status for r in requests_of(stripe_app, held.id, "void")] == ["succeeded"]
+    assert reload(stripe_app, held.id).state == "voided"
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "said"),
+    [
+        ("reset", 0, "No answer from Stripe for the refund."),
+        ("status", 409, "The same refund is still being processed by Stripe."),
+    ],
+    ids=["connection-reset", "409-key-in-use"],
+)
+def test_unanswered_refund_that_never_ran_is_resent_with_the_same_key(
+    stripe_app, captured, staff, http, localstripe_url, kind, status, said
+):
+    pi = captured.stripe_payment_intent_id
+    http.arm("POST", "/v1/refunds", kind, status)
+    panel = act(staff, captured.id, "refund", {"amount": "10.00", "reason": "duplicate"})
+    assert said in panel
+    assert "A refund of $10.00 is awaiting confirmation from Stripe." in panel
+    assert our_refunds(localstripe_url, pi) == []
+    assert reload(stripe_app, captured.id).amount_refunded == 0
+
+    settled = act(staff, captured.id, "settle")
+    assert "Refunded $10.00." in settled and AWAITING not in settled
+    first, resent = http.to("POST", "/v1/refunds")
+    assert first.key == resent.key == f"order-{captured.id}-refund-1000-1"
+    assert (first.reached_stripe, resent.outcome) == (False, "sent")
+    assert our_refunds(localstripe_url, pi) == [1000]
+    order = reload(stripe_app, captured.id)
+    assert (order.state, order.amount_refunded) == ("partially_refunded", 1000)
+
+
+def test_void_answered_with_a_500_is_settled_by_the_re_read(
+    stripe_app, held, staff, http, localstripe_url
+):
+    http.arm("POST", "/cancel", "status", 500)
+    panel = act(staff, held.id, "void", {"reason": "duplicate"})
+    assert "Stripe had an internal error during the void. It may or may not have" in panel
+    assert "A void is awaiting confirmation from Stripe." in panel
+
+    settled = act(staff, held.id, "settle")
+    assert "Stripe shows the void did not happen. Nothing moved; you can try again." in settled
+    assert AWAITING not in settled and 'id="void-form"' in settled
+    assert [s.outcome for s in http.to("POST", "/cancel")] == ["status 500"]  # not resent
+    assert reload(stripe_app, held.id).state == "authorized"
+    assert stripe_pi(localstripe_url, held.stripe_payment_intent_id)["status"] == (
+        "requires_capture"
+    )
+
+    assert "The hold was released" in act(staff, held.id, "void", {"reason": "duplicate"})
+    assert [s.key for s in http.to("POST", "/cancel") if s.outcome == "sent"] == [
+        f"order-{held.id}-void-0-2"
+    ]
+    assert reload(stripe_app, held.id).state == "voided"
+
+
+@pytest.mark.parametrize("retries", [MAX_NETWORK_RETRIES])
+def test_void_lost_answer_is_replayed_not_repeated(
+    stripe_app, held, staff, http, localstripe_url, retries
+):
+    """The SDK's own retry after a lost answer gets Stripe's replay of the first 200."""
+    http.arm("POST", "/cancel", "lost")
+    panel = act(staff, held.id, "void", {"reason": "duplicate"})
+    assert "The hold was released; nothing was charged." in panel and AWAITING not in panel
+    assert [s.outcome for s in http.to("POST", "/cancel")] == ["lost", "replayed"]
+    assert {s.key for s in http.to("POST", "/cancel")} == {f"order-{held.id}-void-0-1"}
+    assert http.reached("POST", "/cancel") == 1
+    assert reload(stripe_app, held.id).state == "voided"
+
+
+@pytest.mark.parametrize("retries", [MAX_NETWORK_RETRIES])
+def test_refund_lost_answer_is_replayed_not_repeated(
+    stripe_app, captured, staff, http, localstripe_url, retries
+):
+    http.arm("POST", "/v1/refunds", "lost")
+    panel = act(staff, captured.id, "refund", {"amount": "10.00", "reason": "duplicate"})
+    assert "Refunded $10.00." in panel and AWAITING not in panel
+    assert [s.outcome for s in http.to("POST", "/v1/refunds")] == ["lost", "replayed"]
+    assert our_refunds(localstripe_url, captured.stripe_payment_intent_id) == [1000]
+    assert 'id="amount-refunded">$10.00<' in panel
+    order = reload(stripe_app, captured.id)
+    assert (order.state, order.amount_refunded) == ("partially_refunded", 1000)
+
+
+@pytest.mark.parametrize("retries", [MAX_NETWORK_RETRIES])
+def test_a_stale_200_replay_never_moves_the_order_back(
+    stripe_app, held, staff, http, localstripe_url, retries
+):
+    """The capture's answer is lost; before the SDK's retry, a refund happens at Stripe and
+    its webhook is applied. The retry gets Stripe's replay of the first 200, which predates
+    the refund: it must neither capture again nor undo the refund on the order."""
+    pi = held.stripe_payment_intent_id
+    real = http.real
+
+    class RefundMeanwhile:
+        def request(self, method: str, url: str, headers: Any, post_data: Any = None) -> Any:
+            answer = real.request(method, url, headers, post_data)
+            if method.upper() == "POST" and url.endswith("/capture"):
+                _refund_at_localstripe(localstripe_url, pi, 1000)
+                with stripe_app.app_context():
+                    from dashboard.models import Order
+
+                    db.session.execute(
+                        update(Order)
+                        .where(Order.id == held.id)
+                        .values(
+                            state="partially_refunded",
+                            amount_captured=2500,
+                            amount_capturable=0,
+                            amount_refunded=1000,
+                        )
+                    )
+                    db.session.commit()
+            return answer
+
+        def close(self) -> None:
+            real.close()
+
+    http.real = RefundMeanwhile()
+    http.arm("POST", "/capture", "lost")
+    panel = act(staff, held.id, "capture", {"amount": "25.00"})
+
+    assert [s.outcome for s in http.to("POST", "/capture")] == ["lost", "replayed"]
+    assert http.reached("POST", "/capture") == 1
+    assert "Captured $25.00." in panel and AWAITING not in panel
+    assert 'id="amount-refunded">$10.00<' in panel  # the panel shows the refund, not the replay
+    order = reload(stripe_app, held.id)
+    assert (order.state, order.amount_captured, order.amount_refunded) == (
+        "partially_refunded",
+        2500,
+        1000,
+    )
+    (row,) = requests_of(stripe_app, held.id, "capture")
+    assert row.status == "succeeded"
+    assert stripe_pi(localstripe_url, pi)["status"] == "succeeded"
+
+
+def _refund_at_localstripe(localstripe_url: str, pi_id: str, amount: int) -> None:
+    """A refund made outside the dashboard (Stripe's Dashboard), straight to localstripe."""
+    import urllib.parse
+    import urllib.request
+
+    body = urllib.parse.urlencode({"payment_intent": pi_id, "amount": amount}).encode()
+    request = urllib.request.Request(
+        f"{localstripe_url}/v1/refunds",
+        data=body,
+        headers={"Authorization": f"Bearer {SANDBOX_KEY}"},
+    )
+    with urllib.request.urlopen(request, timeout=5):
+        pass

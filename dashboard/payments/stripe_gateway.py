@@ -30,6 +30,17 @@ from dashboard.payments.localstripe_compat import LocalstripeCompat
 
 log = logging.getLogger(__name__)
 
+
+class _NoRequestBodies(logging.Filter):
+    """The SDK logs request and response bodies at DEBUG: client secrets, and in the
+    sandbox card numbers. Those lines never leave, whatever level logging is set to."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.DEBUG
+
+
+logging.getLogger("stripe").addFilter(_NoRequestBodies())
+
 # Pinned: a Stripe API upgrade is a code change with its own tests, never a surprise.
 API_VERSION = "2026-10-28.endive"
 CONNECT_TIMEOUT = 5.0

@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter, ValidationError
 
 from dashboard.views import admin, auth, events, health, orders, pay, payments, webhooks
+
+# Ids are 32-bit integer columns: a larger number would make the database raise (a 500).
+MAX_ROW_ID = 2**31 - 1
 
 
 class UndeclaredRoute(RuntimeError):
     """A route that says neither who may call it nor that it is public."""
 
 
+class RowIdConverter(IntegerConverter):
+    """`<int:...>` in our routes: a number no row can have matches no route (404)."""
+
+    def to_python(self, value: str) -> int:
+        number: int = super().to_python(value)
+        if number > MAX_ROW_ID:
+            raise ValidationError()
+        return number
+
+
 def register_blueprints(app: Flask) -> None:
+    app.url_map.converters["int"] = RowIdConverter
     for module in (auth, orders, payments, pay, admin, health, webhooks, events):
         app.register_blueprint(module.bp)
     undeclared = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask_wtf import FlaskForm
@@ -18,7 +19,7 @@ from wtforms import (
     StringField,
     SubmitField,
 )
-from wtforms.validators import Email, InputRequired, Length, Optional
+from wtforms.validators import Email, InputRequired, Length, Optional, ValidationError
 
 from dashboard.domain.money import SUPPORTED_CURRENCIES, MoneyError, parse_major
 from dashboard.domain.orders import MAX_QUANTITY, LineDraft
@@ -29,6 +30,15 @@ from dashboard.services.users import MIN_PASSWORD_LENGTH
 
 ROLE_CHOICES = [SelectChoice(role.value, role.value.capitalize()) for role in Role]
 MAX_LINES = 50
+# C0/C1 controls (NUL, which PostgreSQL cannot store, escape sequences, line breaks) and
+# the bidi overrides and isolates that make a name read backwards on the order list.
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def no_control_characters(_form: Any, field: Any) -> None:
+    """One line of visible text: what a person typed, without invisible controls."""
+    if CONTROL_CHARACTERS.search(field.data or ""):
+        raise ValidationError("Remove the control characters (invisible or line-break ones).")
 
 
 class EmptyForm(FlaskForm):
@@ -36,7 +46,9 @@ class EmptyForm(FlaskForm):
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[InputRequired(), Length(max=254)])
+    email = EmailField(
+        "Email", validators=[InputRequired(), Length(max=254), no_control_characters]
+    )
     password = PasswordField("Password", validators=[InputRequired(), Length(max=1024)])
     remember = BooleanField("Keep me signed in on this device")
 
@@ -44,7 +56,9 @@ class LoginForm(FlaskForm):
 class OrderLineForm(Form):
     """One line; all blank means "no line here", partly filled is an error."""
 
-    description = StringField("Description", validators=[Optional(), Length(max=500)])
+    description = StringField(
+        "Description", validators=[Optional(), Length(max=500), no_control_characters]
+    )
     quantity = StringField("Quantity", validators=[Optional(), Length(max=12)])
     unit_price = StringField("Unit price", validators=[Optional(), Length(max=32)])
 
@@ -56,8 +70,13 @@ class OrderLineForm(Form):
 
 
 class OrderForm(FlaskForm):
-    buyer_name = StringField("Buyer name", validators=[InputRequired(), Length(max=200)])
-    buyer_email = EmailField("Buyer email", validators=[InputRequired(), Email(), Length(max=254)])
+    buyer_name = StringField(
+        "Buyer name", validators=[InputRequired(), Length(max=200), no_control_characters]
+    )
+    buyer_email = EmailField(
+        "Buyer email",
+        validators=[InputRequired(), Email(), Length(max=254), no_control_characters],
+    )
     currency = SelectField(
         "Currency", choices=[SelectChoice(code) for code in SUPPORTED_CURRENCIES], default="USD"
     )

@@ -57,6 +57,8 @@ def index() -> ResponseReturnValue:
     except ValueError:
         abort(400, description=f"There is no order state called {state_arg!r}.")
     search = request.args.get("q", "")[:254]
+    if "\x00" in search:
+        abort(400, description="Search by an order number, a Stripe id or an email, without NUL.")
     page = orders.list_orders(
         state=state,
         search=search,
