@@ -1,0 +1,107 @@
+"""gunicorn, as production runs it (gunicorn.conf.py), serving tests/chaos/chaos_app.py."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+WORKERS = 4
+THREADS = 4
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def chaos_environment(
+    database_url: str, webhook_secret: str, stripe_api: str, instance: Path
+) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "chaos-secret-key-not-for-production",
+        "STRIPE_SECRET_KEY": "sk_test_chaos",
+        "STRIPE_WEBHOOK_SECRET": webhook_secret,
+        "STRIPE_API_BASE": "",
+        "CHAOS_STRIPE_API": stripe_api,
+        "INSTANCE_PATH": str(instance),
+        "PYTHONPATH": str(ROOT),
+    }
+
+
+@contextmanager
+def gunicorn(env: dict[str, str], log: Path) -> Iterator[str]:
+    """The server on a free loopback port until the block ends; its log goes to `log`."""
+    port = free_port()
+    env = {
+        **env,
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "WEB_CONCURRENCY": str(WORKERS),
+        "GUNICORN_THREADS": str(THREADS),
+        "LOG_LEVEL": "warning",
+    }
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                str(BIN / "gunicorn"),
+                "--config",
+                str(ROOT / "gunicorn.conf.py"),
+                "--access-logfile",
+                "/dev/null",
+                "tests.chaos.chaos_app:app",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    with urllib.request.urlopen(url + "/healthz", timeout=2):
+                        break
+                except OSError:
+                    if time.monotonic() > deadline or process.poll() is not None:
+                        raise RuntimeError(f"gunicorn did not start; see {log}") from None
+                    time.sleep(0.2)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def sweep_holds(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """One `flask stripe sweep-holds`, as cron runs it, over every open order."""
+    return subprocess.run(
+        [
+            str(BIN / "flask"),
+            "--app",
+            "tests.chaos.chaos_app",
+            "stripe",
+            "sweep-holds",
+            "--older-than",
+            "0s",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
