@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 STAMP := $(VENV)/.installed
 
-.PHONY: run sandbox test lint typecheck pytest chromium clean
+.PHONY: run sandbox test lint typecheck pytest chromium chaos clean bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,30 @@ typecheck: $(STAMP)
 
 pytest: $(STAMP) chromium
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## make bench: the benchmarks of docs/benchmarks.md, on SQLite and on PostgreSQL (BENCH_PG_URL,
+## a scratch database that is dropped and recreated). Reports, never pass/fail. The order list
+## goes up to BENCH_MAX_ORDERS (default 1000000; seeding a million takes minutes).
+BENCH_PG_URL ?= postgresql://postgres@127.0.0.1/bench
+BENCH_MAX_ORDERS ?= 1000000
+BENCH_SIZES = $(shell $(BIN)/python -c "print(','.join(str(n) for n in (10000, 100000, 1000000) if n <= $(BENCH_MAX_ORDERS)))")
+bench: $(STAMP)
+	$(BIN)/python -m bench.webhook_ingest --database-url $(BENCH_PG_URL)
+	$(BIN)/python -m bench.order_detail --database-url $(BENCH_PG_URL)
+	$(BIN)/python -m bench.stripe_sync --database-url $(BENCH_PG_URL)
+	$(BIN)/python bench/order_list.py --sizes $(BENCH_SIZES)
+	psql -q -h 127.0.0.1 -U postgres -c 'DROP DATABASE IF EXISTS $(notdir $(BENCH_PG_URL)) WITH (FORCE)' -c 'CREATE DATABASE $(notdir $(BENCH_PG_URL))'
+	$(BIN)/python bench/order_list.py --sizes $(BENCH_SIZES) --database-url $(BENCH_PG_URL)
+
+## make chaos N=10000: the chaos suite (tests/test_chaos.py) at size N on its own PostgreSQL
+## database, CHAOS_DATABASE_URL (wiped first); figures in docs/reliability.md.
+N ?= 10000
+CHAOS_SEED ?= 20261124
+CHAOS_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/chaos
+chaos: $(STAMP)
+	$(BIN)/python -m tests.chaos.database $(CHAOS_DATABASE_URL)
+	TEST_DATABASE_URL=$(CHAOS_DATABASE_URL) CHAOS_EVENTS=$(N) CHAOS_SEED=$(CHAOS_SEED) \
+		$(BIN)/pytest tests/test_chaos.py -p no:cacheprovider $(PYTEST_ARGS)
 
 ## make chromium: Debian's Chromium for tests/test_browser.py, installed only when missing and
 ## we are root on a Debian-like machine; otherwise nothing (the browser test then skips).

@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): run as `python -m bench.<name>`; results in docs/benchmarks.md."""

@@ -1,0 +1,120 @@
+"""The order page with a long timeline, through the real server (a report, never a pass/fail).
+
+    .venv/bin/python -m bench.order_detail [--databases both|sqlite|postgresql]
+        [--entries 1000] [--requests 200] [--repeats 3] [--database-url URL]
+
+One order receives `entries` distinct webhook events through the real ingest service (the
+first authorizes it; the rest are ignored as stale, each still a timeline entry), so its
+timeline holds about that many entries. gunicorn (gunicorn.conf.py) serves it; a separate
+process signs in once and fetches `GET /orders/<id>` one request at a time. Prints the
+median p50/p99 over the repetitions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import re
+import statistics
+import urllib.parse
+
+from sqlalchemy import func, select
+
+from bench.common import (
+    DEFAULT_PG_URL,
+    bench_app,
+    gunicorn,
+    migrate,
+    order_amount,
+    payment_intent_event,
+    print_table,
+    scratch_databases,
+    seed_orders,
+)
+from bench.loadgen import run_load
+from dashboard.extensions import db
+from dashboard.models import Role, TimelineEntry
+from dashboard.services import stripe_events, users
+
+EMAIL = "bench@example.com"
+PASSWORD = "bench-password-1234"  # noqa: S105 - a scratch database's user
+
+
+def sign_in(port: int) -> str:
+    """A session cookie for the bench user, from the real sign-in form."""
+    conn = http.client.HTTPConnection("127.0.0.1", port)
+    conn.request("GET", "/login")
+    page = conn.getresponse()
+    html = page.read().decode()
+    cookie = page.getheader("Set-Cookie", "").split(";", 1)[0]
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
+    if match is None:
+        raise RuntimeError("no CSRF token on /login")
+    form = urllib.parse.urlencode(
+        {"csrf_token": match.group(1), "email": EMAIL, "password": PASSWORD}
+    )
+    conn.request(
+        "POST",
+        "/login",
+        body=form,
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie},
+    )
+    answer = conn.getresponse()
+    answer.read()
+    if answer.status != 302:
+        raise RuntimeError(f"sign-in answered {answer.status}")
+    for name, value in answer.getheaders():
+        if name.lower() == "set-cookie" and value.startswith("session="):
+            return value.split(";", 1)[0]
+    raise RuntimeError("sign-in set no session cookie")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--databases", default="both", choices=("both", "sqlite", "postgresql"))
+    parser.add_argument("--database-url", default=DEFAULT_PG_URL)
+    parser.add_argument("--entries", type=int, default=1000)
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    rows = []
+    for scratch in scratch_databases(args.databases, args.database_url):
+        app = bench_app(scratch)
+        migrate(app)
+        with app.app_context():
+            seed_orders(1)
+            users.create_user(EMAIL, PASSWORD, Role.STAFF)
+            db.session.commit()
+            for i in range(args.entries):
+                event = payment_intent_event(
+                    f"evt_timeline{i}",
+                    1,
+                    order_amount(1),
+                    "payment_intent.amount_capturable_updated",
+                )
+                stripe_events.receive(event, source="webhook")
+            entries = db.session.scalar(
+                select(func.count()).select_from(TimelineEntry).where(TimelineEntry.order_id == 1)
+            )
+        with gunicorn(scratch) as port:
+            cookie = sign_in(port)
+            page = [("GET", "/orders/1", b"", {"Cookie": cookie})]
+            warm = run_load(port, page * 20, 1)
+            if set(warm.statuses) != {200}:
+                raise RuntimeError(f"/orders/1 answered {warm.statuses}")
+            found = [run_load(port, page * args.requests, 1) for _ in range(args.repeats)]
+        rows.append(
+            [
+                scratch.label,
+                str(entries),
+                f"{statistics.median(r.p50_ms for r in found):.1f}",
+                f"{statistics.median(r.p99_ms for r in found):.1f}",
+                f"{statistics.median(r.rps for r in found):.0f}",
+            ]
+        )
+    print(f"\nGET /orders/1, one connection, median of {args.repeats} x {args.requests} requests")
+    print_table(["database", "timeline entries", "p50 ms", "p99 ms", "req/s"], rows)
+
+
+if __name__ == "__main__":
+    main()
