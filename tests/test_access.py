@@ -24,6 +24,7 @@ MATRIX = {
     ("orders.new", "GET"): ("/orders/new", None, (302, 403, 200, 200)),
     ("orders.new", "POST"): ("/orders/new", {}, (302, 403, 422, 422)),
     ("orders.detail", "GET"): ("/orders/{order_id}", None, (302, 200, 200, 200)),
+    ("orders.timeline", "GET"): ("/orders/{order_id}/timeline", None, (302, 200, 200, 200)),
     ("pay.show", "GET"): ("/pay/{token}", None, (200, 200, 200, 200)),
     ("admin.user_list", "GET"): ("/admin/users", None, (302, 403, 403, 200)),
     ("admin.user_create", "POST"): ("/admin/users", {}, (302, 403, 403, 422)),

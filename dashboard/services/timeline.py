@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -33,11 +34,21 @@ def append(
     return entry
 
 
-def entries_for(order_id: int) -> list[TimelineEntry]:
-    """Oldest first; ids break ties between entries written in the same instant.
+# How many entries the order page shows at once: the latest ones; earlier ones on demand.
+WINDOW = 100
 
-    One query: actors and webhook events are joined in (without their payloads, which are
-    fetched one at a time when support expands an entry).
+
+@dataclass(frozen=True)
+class TimelineWindow:
+    entries: list[TimelineEntry]  # oldest first
+    earlier: int | None  # the cursor for the entries before these, if there are any
+
+
+def window(order_id: int, *, before: int | None = None, size: int = WINDOW) -> TimelineWindow:
+    """The latest `size` entries (before entry `before`), oldest first, in one query.
+
+    Actors and webhook events are joined in, without the events' payloads (fetched one at
+    a time when support expands an entry). Ids order entries written in the same instant.
     """
     query = (
         select(TimelineEntry)
@@ -48,6 +59,12 @@ def entries_for(order_id: int) -> list[TimelineEntry]:
                 defer(StripeEvent.payload), defer(StripeEvent.traceback)
             ),
         )
-        .order_by(TimelineEntry.id)
+        .order_by(TimelineEntry.id.desc())
+        .limit(size + 1)
     )
-    return list(db.session.scalars(query))
+    if before is not None:
+        query = query.where(TimelineEntry.id < before)
+    newest_first = list(db.session.scalars(query))
+    shown = list(reversed(newest_first[:size]))
+    earlier = shown[0].id if len(newest_first) > size else None
+    return TimelineWindow(entries=shown, earlier=earlier)

@@ -36,7 +36,7 @@ def _cursor(name: str) -> int | None:
     if not raw:
         return None
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 10:
-        abort(400, description=f"The {name} cursor must be an order number.")
+        abort(400, description=f"The {name} cursor must be a whole number.")
     return min(int(raw), 2**31)
 
 
@@ -113,6 +113,24 @@ def detail(order_id: int) -> ResponseReturnValue:
     return render_template("pages/orders/detail.html", **detail_context(order))
 
 
+@bp.route("/orders/<int:order_id>/timeline", endpoint="timeline")
+@roles_required(*READERS)
+def timeline_before(order_id: int) -> ResponseReturnValue:
+    """Earlier timeline entries: the htmx "show earlier" fragment, or a page without JS."""
+    order = orders.get_order(order_id)
+    if order is None:
+        abort(404, description=f"There is no order #{order_id}.")
+    before = _cursor("before")
+    context = {"order": order, **_timeline_context(timeline.window(order.id, before=before))}
+    if is_htmx():
+        return render_template("partials/_timeline_entries.html", **context)
+    return render_template("pages/orders/timeline.html", **context)
+
+
+def _timeline_context(window: timeline.TimelineWindow) -> dict[str, Any]:
+    return {"entries": window.entries, "earlier": window.earlier}
+
+
 def detail_context(order: Order) -> dict[str, Any]:
     """Everything the order page and its partials (payment panel, timeline) show."""
     pay_url = current_app.config["PUBLIC_BASE_URL"] + url_for(
@@ -124,7 +142,7 @@ def detail_context(order: Order) -> dict[str, Any]:
         "order": order,
         "pay_url": pay_url,
         "pay_link_days": current_app.config["PAY_LINK_MAX_AGE"] // 86400,
-        "entries": timeline.entries_for(order.id),
+        **_timeline_context(timeline.window(order.id)),
         "in_flight": payments.in_flight(order),
         "can_capture": can[StaffAction.CAPTURE],
         "can_void": can[StaffAction.VOID],
