@@ -50,17 +50,20 @@ def charge(
     amount: int = AMOUNT,
     captured: bool = False,
     amount_captured: int = 0,
-    amount_refunded: int = 0,
+    refunds: int = 0,
     **fields: Any,
 ) -> dict[str, Any]:
+    """`refunds`: what went back to the buyer. Like Stripe, the charge's amount_refunded
+    also counts the part of the hold a partial capture released."""
+    released = amount - amount_captured if captured else 0
     obj = stripe_example("charge")
     obj.update(
         id=id,
         amount=amount,
         amount_captured=amount_captured,
-        amount_refunded=amount_refunded,
+        amount_refunded=released + refunds,
         captured=captured,
-        refunded=captured and amount_refunded >= amount_captured > 0,
+        refunded=released + refunds >= amount,
         payment_intent=payment_intent,
         metadata={"order_id": str(order_id)} if order_id is not None else {},
         status="succeeded",

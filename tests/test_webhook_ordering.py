@@ -66,7 +66,7 @@ def payment_events(order_id: int) -> dict[str, dict[str, Any]]:
                 payment_intent=pi,
                 captured=True,
                 amount_captured=CAPTURED,
-                amount_refunded=REFUNDED,
+                refunds=REFUNDED,
             ),
             created=created + 20,
         ),

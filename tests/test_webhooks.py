@@ -368,7 +368,7 @@ def test_a_refund_made_in_stripes_dashboard_is_applied_and_labelled(app, client,
         amount_authorized=AMOUNT,
         amount_captured=AMOUNT,
     )
-    refunded = charge(order.id, captured=True, amount_captured=AMOUNT, amount_refunded=700)
+    refunded = charge(order.id, captured=True, amount_captured=AMOUNT, refunds=700)
     send_event(client, stripe_event("charge.refunded", refunded))
     row = reload(app, order.id)
     assert (row.state, row.amount_refunded) == ("partially_refunded", 700)
@@ -425,7 +425,7 @@ def refunded_order(live_app: Any, stripe_http: Any, make_order: Any) -> Any:
         order.id,
         status="succeeded",
         received=AMOUNT,
-        latest_charge=charge(order.id, captured=True, amount_captured=AMOUNT, amount_refunded=0),
+        latest_charge=charge(order.id, captured=True, amount_captured=AMOUNT, refunds=0),
     )
     return order
 
@@ -446,7 +446,7 @@ def test_a_refund_that_fails_later_puts_the_money_back_on_the_order(
         "refund_failed",
     )
     # A late charge.refunded still counting that refund is checked against Stripe.
-    stale = charge(refunded_order.id, captured=True, amount_captured=AMOUNT, amount_refunded=1000)
+    stale = charge(refunded_order.id, captured=True, amount_captured=AMOUNT, refunds=1000)
     send_event(client, stripe_event("charge.refunded", stale))
     assert reload(live_app, refunded_order.id).amount_refunded == 0
 
@@ -648,3 +648,20 @@ def test_a_dispute_in_a_currency_code_that_is_not_one_takes_the_orders(app, clie
     with app.app_context():
         (flag,) = db.session.scalars(select(Dispute)).all()
         assert (flag.currency, flag.reason) == ("USD", "general")
+
+
+def test_the_part_of_a_hold_a_partial_capture_released_is_not_a_refund(app, client, make_order):
+    """Stripe: on a partial capture "any additional amount will be automatically refunded",
+    and the charge's amount_refunded counts it."""
+    order = make_order(
+        state="authorized", stripe_payment_intent_id="pi_test_hold", amount_capturable=AMOUNT
+    )
+    partial = charge(order.id, captured=True, amount_captured=1800)
+    assert partial["amount_refunded"] == AMOUNT - 1800
+    send_event(client, stripe_event("charge.captured", partial))
+    row = reload(app, order.id)
+    assert (row.state, row.amount_captured, row.amount_refunded) == ("captured", 1800, 0)
+    refunded = charge(order.id, captured=True, amount_captured=1800, refunds=300)
+    send_event(client, stripe_event("charge.refunded", refunded))
+    row = reload(app, order.id)
+    assert (row.state, row.amount_refunded) == ("partially_refunded", 300)

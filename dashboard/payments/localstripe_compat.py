@@ -48,9 +48,10 @@ class LocalstripeCompat:
     def payment_intent(self, raw: dict[str, Any]) -> dict[str, Any]:
         """Fill in the amounts localstripe leaves out, the way Stripe would report them.
 
-        localstripe omits amount_capturable and amount_received, and records the part of a
-        hold released by a partial capture as a refund without metadata. Our refunds always
-        carry metadata, so that one can be told apart.
+        localstripe omits amount_capturable, amount_received and the charge's
+        amount_captured. It records the part of a hold released by a partial capture as a
+        refund without metadata (our refunds always carry metadata), which is how the
+        captured amount is found; like Stripe, the charge's amount_refunded counts both.
         """
         raw = dict(raw)
         status = raw.get("status")
@@ -64,7 +65,7 @@ class LocalstripeCompat:
             ours = sum(int(r["amount"]) for r in refunds if r.get("metadata"))
             captured = int(charge["amount"]) - released if charge.get("captured") else 0
             charge["amount_captured"] = captured
-            charge["amount_refunded"] = ours
+            charge["amount_refunded"] = released + ours
             raw["latest_charge"] = charge
             if raw.get("amount_received") is None:
                 raw["amount_received"] = captured

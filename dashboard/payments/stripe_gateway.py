@@ -501,8 +501,13 @@ def payment_intent_snapshot(
     captured = raw.get("amount_received")
     if captured is None:
         captured = int(charge.get("amount_captured", 0)) if charge else 0
-    # Stripe reports a released (uncaptured) hold as refunded on its charge: not a refund.
-    refunded = min(int(charge.get("amount_refunded") or 0) if charge else 0, int(captured))
+    # Stripe counts the part of a hold it released as refunded on the charge ("any
+    # additional amount will be automatically refunded" on a partial capture; all of it on a
+    # void): only what goes beyond the released part went back to the buyer.
+    charged = int(charge.get("amount") or amount) if charge else amount
+    released = charged - int(captured) if captured else charged
+    reported = int(charge.get("amount_refunded") or 0) if charge else 0
+    refunded = max(reported - released, 0)
     capturable = raw.get("amount_capturable")
     if capturable is None:
         capturable = amount if status == "requires_capture" else 0

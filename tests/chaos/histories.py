@@ -157,7 +157,7 @@ class _Builder:
             amount=self.plan.amount,
             captured=captured > 0,
             amount_captured=captured,
-            amount_refunded=refunded,
+            refunds=refunded,
             **fields,
         )
 
