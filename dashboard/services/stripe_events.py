@@ -170,17 +170,20 @@ def process(row_id: int, *, include_unmatched: bool = False, commit: bool = True
         claimable.append(EventStatus.UNMATCHED.value)
     # The claim: a conditional write, so it waits for (and then sees) a concurrent claim's
     # commit on PostgreSQL and on SQLite alike. A read-then-write could apply twice.
-    claimed = db.session.execute(
+    claimed = db.session.scalar(
         update(StripeEvent)
         .where(StripeEvent.id == row_id, StripeEvent.status.in_(claimable))
         .values(process_count=StripeEvent.process_count + 1)
+        .returning(StripeEvent)
+        .execution_options(populate_existing=True)
     )
-    row = db.session.get(StripeEvent, row_id, populate_existing=True)
-    if row is None:
-        raise LookupError(row_id)
-    if not claimed.rowcount:  # type: ignore[attr-defined]
+    if claimed is None:
+        row = db.session.get(StripeEvent, row_id, populate_existing=True)
+        if row is None:
+            raise LookupError(row_id)
         _end(commit)
         return row
+    row = claimed
     try:
         with db.session.begin_nested():
             outcome = _reconcile(row)
@@ -233,12 +236,11 @@ def _reconcile(row: StripeEvent) -> Outcome:
     if handler is None:
         return ignored(f"{row.type} is not an event this dashboard acts on.")
     obj = row.data_object
-    found = find_order(obj)
-    if found is None:
+    order = lock_order_for(obj)
+    if order is None:
         return Outcome(EventStatus.UNMATCHED, _no_match_reason(obj))
-    order = payments.lock_order(found.id)
+    row.out_of_order = _arrived_out_of_order(row, order)
     row.order_id = order.id
-    row.out_of_order = _arrived_out_of_order(row)
     entry = timeline.append(
         order,
         TimelineKind.WEBHOOK,
@@ -266,10 +268,10 @@ def _describe(entry: TimelineEntry, row: StripeEvent, outcome: Outcome) -> None:
     db.session.flush()
 
 
-def _arrived_out_of_order(row: StripeEvent) -> bool:
+def _arrived_out_of_order(row: StripeEvent, order: Order) -> bool:
     """Did an event Stripe created later already reach this order?"""
     later = exists().where(
-        StripeEvent.order_id == row.order_id,
+        StripeEvent.order_id == order.id,
         StripeEvent.id != row.id,
         StripeEvent.created > row.created,
         StripeEvent.processed_at.is_not(None),
@@ -287,23 +289,31 @@ def _order_number(value: str | None) -> int | None:
     return None
 
 
-def find_order(obj: dict[str, Any]) -> Order | None:
-    """By metadata order id, client_reference_id, then the stored Stripe ids."""
+def lock_order_for(obj: dict[str, Any]) -> Order | None:
+    """The event's order, locked (as `payments.lock_order` does): by metadata order id,
+    client_reference_id, then the stored Stripe ids."""
     refs = object_refs(obj)
+    wanted = []
     for number in (_order_number(refs.order_id), _order_number(refs.client_reference_id)):
         if number is not None:
-            order = db.session.get(Order, number)
-            if order is not None:
-                return order
+            wanted.append(Order.id == number)
     for column, value in (
         (Order.stripe_payment_intent_id, refs.payment_intent_id),
         (Order.stripe_checkout_session_id, refs.checkout_session_id),
         (Order.stripe_charge_id, refs.charge_id),
     ):
         if value:
-            order = db.session.scalar(select(Order).where(column == value).limit(1))
-            if order is not None:
-                return order
+            wanted.append(column == value)
+    for condition in wanted:
+        order = db.session.scalar(
+            select(Order)
+            .where(condition)
+            .limit(1)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        if order is not None:
+            return order
     return None
 
 
