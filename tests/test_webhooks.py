@@ -665,3 +665,25 @@ def test_the_part_of_a_hold_a_partial_capture_released_is_not_a_refund(app, clie
     send_event(client, stripe_event("charge.refunded", refunded))
     row = reload(app, order.id)
     assert (row.state, row.amount_refunded) == ("partially_refunded", 300)
+
+
+def test_refusals_are_kept_thirty_days(app, client):
+    from datetime import timedelta
+
+    from dashboard.models import utcnow
+
+    with app.app_context():
+        for age in (31, 29):
+            db.session.add(
+                WebhookRejection(
+                    reason="bad_signature",
+                    remote_addr="198.51.100.7",
+                    created_at=utcnow() - timedelta(days=age),
+                )
+            )
+        db.session.commit()
+    post_raw(client, b"{}", None)
+    assert sorted(rejections(app)) == [
+        ("bad_signature", "198.51.100.7"),
+        ("missing_signature", "127.0.0.1"),
+    ]

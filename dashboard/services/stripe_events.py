@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from dashboard.domain.money import format_minor
@@ -96,9 +96,16 @@ def ignored(reason: str) -> Outcome:
 # -- receiving ----------------------------------------------------------------------------
 
 
+# Refusals older than this are forgotten: the health panel shows the last 24 hours.
+REJECTIONS_KEPT = timedelta(days=30)
+
+
 def reject(reason: str, remote_addr: str | None) -> None:
     """Count a refused delivery (nothing of it is kept but why, from where and when)."""
     db.session.add(WebhookRejection(reason=reason[:32], remote_addr=(remote_addr or "-")[:64]))
+    db.session.execute(
+        delete(WebhookRejection).where(WebhookRejection.created_at < utcnow() - REJECTIONS_KEPT)
+    )
     db.session.commit()
 
 
