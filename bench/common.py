@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import hashlib
 import hmac
@@ -75,6 +76,22 @@ def bench_app(scratch: Scratch) -> Flask:
         },
         instance_path=scratch.instance,
     )
+
+
+def argument_parser(description: str | None) -> argparse.ArgumentParser:
+    """The options every bench script takes: which databases, PostgreSQL's URL, repeats."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--databases", default="both", choices=("both", "sqlite", "postgresql"))
+    parser.add_argument("--database-url", default=DEFAULT_PG_URL)
+    parser.add_argument("--repeats", type=int, default=3)
+    return parser
+
+
+def migrated_app(scratch: Scratch) -> Flask:
+    """The app on a scratch database brought to the latest migration."""
+    app = bench_app(scratch)
+    migrate(app)
+    return app
 
 
 def migrate(app: Flask) -> None:

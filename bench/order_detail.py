@@ -12,7 +12,6 @@ median p50/p99 over the repetitions.
 
 from __future__ import annotations
 
-import argparse
 import http.client
 import re
 import statistics
@@ -21,10 +20,9 @@ import urllib.parse
 from sqlalchemy import func, select
 
 from bench.common import (
-    DEFAULT_PG_URL,
-    bench_app,
+    argument_parser,
     gunicorn,
-    migrate,
+    migrated_app,
     order_amount,
     payment_intent_event,
     print_table,
@@ -70,17 +68,13 @@ def sign_in(port: int) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--databases", default="both", choices=("both", "sqlite", "postgresql"))
-    parser.add_argument("--database-url", default=DEFAULT_PG_URL)
+    parser = argument_parser(__doc__)
     parser.add_argument("--entries", type=int, default=1000)
     parser.add_argument("--requests", type=int, default=200)
-    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     rows = []
     for scratch in scratch_databases(args.databases, args.database_url):
-        app = bench_app(scratch)
-        migrate(app)
+        app = migrated_app(scratch)
         with app.app_context():
             seed_orders(1)
             users.create_user(EMAIL, PASSWORD, Role.STAFF)

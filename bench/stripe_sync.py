@@ -15,7 +15,6 @@ is the whole `flask stripe sync` process, start-up included.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -31,10 +30,9 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bench.common import (
-    DEFAULT_PG_URL,
     STRIPE_SECRET_KEY,
-    bench_app,
-    migrate,
+    argument_parser,
+    migrated_app,
     order_amount,
     payment_intent_event,
     print_table,
@@ -108,11 +106,8 @@ def serve(events: list[dict[str, Any]]) -> ThreadingHTTPServer:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--databases", default="both", choices=("both", "sqlite", "postgresql"))
-    parser.add_argument("--database-url", default=DEFAULT_PG_URL)
+    parser = argument_parser(__doc__)
     parser.add_argument("--events", type=int, default=10_000)
-    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     server = serve(event_list(args.events))
     base = f"http://{HOST}:{server.server_address[1]}"
@@ -122,8 +117,7 @@ def main() -> None:
         stored = 0
         for _ in range(args.repeats):
             scratch = scratch_databases(label, args.database_url)[0]
-            app = bench_app(scratch)
-            migrate(app)
+            app = migrated_app(scratch)
             with app.app_context():
                 seed_orders(args.events)
             env = {

@@ -13,16 +13,14 @@ with duplicates only (events already stored). Prints medians over the repetition
 
 from __future__ import annotations
 
-import argparse
 import statistics
 
 from sqlalchemy import func, select
 
 from bench.common import (
-    DEFAULT_PG_URL,
-    bench_app,
+    argument_parser,
     gunicorn,
-    migrate,
+    migrated_app,
     order_amount,
     payment_intent_event,
     print_table,
@@ -58,17 +56,13 @@ def requests_for(scenario: str, rep: int, count: int) -> list[Request]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--databases", default="both", choices=("both", "sqlite", "postgresql"))
-    parser.add_argument("--database-url", default=DEFAULT_PG_URL)
+    parser = argument_parser(__doc__)
     parser.add_argument("--requests", type=int, default=1500)
-    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
     rows = []
     for scratch in scratch_databases(args.databases, args.database_url):
-        app = bench_app(scratch)
-        migrate(app)
+        app = migrated_app(scratch)
         with app.app_context():
             seed_orders(args.requests * args.repeats)
         results: dict[str, list[LoadResult]] = {name: [] for name in SCENARIOS}
