@@ -8,18 +8,10 @@ from flask.typing import ResponseReturnValue
 from dashboard.models import StripeEvent, utcnow
 from dashboard.services import event_log
 from dashboard.views.access import READERS, STAFF, roles_required
+from dashboard.views.forms import cursor_arg
 from dashboard.web import is_htmx
 
 bp = Blueprint("events", __name__)
-
-
-def _cursor(name: str) -> int | None:
-    raw = request.args.get(name, "")
-    if not raw:
-        return None
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 10:
-        abort(400, description=f"The {name} cursor must be an event row number.")
-    return min(int(raw), 2**31)
 
 
 def _event(event_id: int) -> StripeEvent:
@@ -41,8 +33,8 @@ def index() -> ResponseReturnValue:
             type_=type_,
             status=status,
             search=search,
-            older_than=_cursor("older_than"),
-            newer_than=_cursor("newer_than"),
+            older_than=cursor_arg("older_than"),
+            newer_than=cursor_arg("newer_than"),
             per_page=current_app.config["EVENTS_PER_PAGE"],
         )
     except event_log.InvalidFilter as invalid:

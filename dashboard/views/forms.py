@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from flask import abort, request
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -177,3 +178,13 @@ class SandboxCardForm(FlaskForm):
         ],
         default="success",
     )
+
+
+def cursor_arg(name: str) -> int | None:
+    """A keyset cursor from the query string (a row id), or None; 400 if it is not one."""
+    raw = request.args.get(name, "")
+    if not raw:
+        return None
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 10:
+        abort(400, description=f"The {name} cursor must be a whole number.")
+    return min(int(raw), 2**31)

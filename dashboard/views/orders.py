@@ -21,6 +21,7 @@ from dashboard.views.forms import (
     PaymentMethodForm,
     RefundForm,
     VoidForm,
+    cursor_arg,
 )
 from dashboard.web import is_htmx
 
@@ -29,15 +30,6 @@ bp = Blueprint("orders", __name__)
 
 def pay_links() -> PayLinks:
     return PayLinks(current_app.config["SECRET_KEY"], current_app.config["PAY_LINK_MAX_AGE"])
-
-
-def _cursor(name: str) -> int | None:
-    raw = request.args.get(name, "")
-    if not raw:
-        return None
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 10:
-        abort(400, description=f"The {name} cursor must be a whole number.")
-    return min(int(raw), 2**31)
 
 
 @bp.route("/")
@@ -62,8 +54,8 @@ def index() -> ResponseReturnValue:
     page = orders.list_orders(
         state=state,
         search=search,
-        older_than=_cursor("older_than"),
-        newer_than=_cursor("newer_than"),
+        older_than=cursor_arg("older_than"),
+        newer_than=cursor_arg("newer_than"),
         per_page=current_app.config["ORDERS_PER_PAGE"],
     )
     context = {"page": page, "state": state, "search": search, "states": list(OrderState)}
@@ -120,7 +112,7 @@ def timeline_before(order_id: int) -> ResponseReturnValue:
     order = orders.get_order(order_id)
     if order is None:
         abort(404, description=f"There is no order #{order_id}.")
-    before = _cursor("before")
+    before = cursor_arg("before")
     context = {"order": order, **_timeline_context(timeline.window(order.id, before=before))}
     if is_htmx():
         return render_template("partials/_timeline_entries.html", **context)
