@@ -67,6 +67,16 @@ def test_pay_creates_a_checkout_session_with_exactly_these_parameters(live_app, 
     assert before + 30 * 60 <= expires_at <= after + 24 * 3600  # Stripe's allowed range
     assert before + 23 * 3600 - 1 <= expires_at <= after + 23 * 3600  # as configured
     oid = str(order.id)
+    # The return addresses carry a pay link signed when the buyer clicked (its timestamp
+    # may be a second later than `link`'s): any valid link for this order, nothing else.
+    success = re.fullmatch(
+        r"http://dashboard\.test/pay/([^/?]+)/done\?session_id=\{CHECKOUT_SESSION_ID\}",
+        sent.pop("success_url")[0],
+    )
+    cancel = re.fullmatch(r"http://dashboard\.test/pay/([^/?]+)", sent.pop("cancel_url")[0])
+    assert success and cancel
+    for token in (success.group(1), cancel.group(1)):
+        assert pay_links_of(live_app).order_id_from(token) == order.id
     assert sent == {
         "mode": ["payment"],
         "client_reference_id": [oid],
@@ -82,8 +92,6 @@ def test_pay_creates_a_checkout_session_with_exactly_these_parameters(live_app, 
         "line_items[1][price_data][currency]": ["usd"],
         "line_items[1][price_data][unit_amount]": ["499"],
         "line_items[1][price_data][product_data][name]": ["Gadget — blue"],
-        "success_url": [f"http://dashboard.test{link}/done?session_id={{CHECKOUT_SESSION_ID}}"],
-        "cancel_url": [f"http://dashboard.test{link}"],
     }
     key = create.headers["Idempotency-Key"]
     assert key == f"order-{order.id}-create_checkout_session-{TOTAL}-1"
@@ -422,3 +430,10 @@ def test_payment_page_starts_no_second_payment_while_the_first_is_processing(
     assert "data-client-secret" not in again.get_data(as_text=True)
     assert len(stripe_http.intents) == 1
     assert len(stripe_http.calls_to("POST", "/v1/payment_intents")) == 1
+
+
+def pay_links_of(app):
+    from dashboard.views.orders import pay_links
+
+    with app.test_request_context():
+        return pay_links()
