@@ -36,7 +36,6 @@ from dashboard.domain.state_machine import (
 from dashboard.domain.stripe_mapping import (
     CHECKOUT_SESSION_STATUS,
     UnmappedStatus,
-    event_for_payment_intent,
 )
 from dashboard.extensions import db
 from dashboard.models import Order, TimelineKind, utcnow
@@ -271,12 +270,7 @@ def differences(order: Order, truth: Truth) -> list[str]:
         state = _state_difference(order.order_state, event, f"checkout session {truth.status}")
         return [state] if state else []
     try:
-        event = event_for_payment_intent(
-            truth.status,
-            amounts=truth.amounts,
-            cancellation_reason=truth.cancellation_reason,
-            has_failed_attempt=truth.last_error_code is not None,
-        )
+        event = payments.payment_event(truth)
     except UnmappedStatus as unmapped:
         found.append(str(unmapped))
     else:

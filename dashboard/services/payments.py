@@ -111,12 +111,7 @@ def apply_payment_intent(
         order.stripe_payment_intent_id = snapshot.id
     if snapshot.charge_id:
         order.stripe_charge_id = snapshot.charge_id
-    event = event_for_payment_intent(
-        snapshot.status,
-        amounts=snapshot.amounts,
-        cancellation_reason=snapshot.cancellation_reason,
-        has_failed_attempt=snapshot.last_error_code is not None,
-    )
+    event = payment_event(snapshot)
     if event is None:
         return None
     path = [event]
@@ -132,6 +127,16 @@ def apply_payment_intent(
         if isinstance(outcome, Transition):
             _take_amounts(order, step, snapshot)
     return outcome
+
+
+def payment_event(snapshot: PaymentIntentSnapshot) -> PaymentEvent | None:
+    """What the PaymentIntent stands for, through the versioned mapping table."""
+    return event_for_payment_intent(
+        snapshot.status,
+        amounts=snapshot.amounts,
+        cancellation_reason=snapshot.cancellation_reason,
+        has_failed_attempt=snapshot.last_error_code is not None,
+    )
 
 
 _AFTER_CAPTURE = (OrderState.CAPTURED, OrderState.PARTIALLY_REFUNDED, OrderState.REFUNDED)

@@ -56,26 +56,24 @@ def index() -> ResponseReturnValue:
 @roles_required(*READERS)
 def detail(event_id: int) -> ResponseReturnValue:
     """One event: what became of it and why, its error, its payload, links to Stripe."""
-    row = _event(event_id)
-    return render_template(
-        "pages/events/detail.html",
-        event=row,
-        pretty=event_log.pretty_json(row.payload),
-        links=event_log.dashboard_links(row),
-        result=None,
-    )
+    return _render_event("pages/events/detail.html", event_id, result=None)
 
 
 @bp.route("/events/<int:event_id>/raw")
 @roles_required(*READERS)
 def raw(event_id: int) -> ResponseReturnValue:
     """The event's JSON (redacted) and its Stripe Dashboard links: the timeline's expand."""
+    return _render_event("partials/_event_raw.html", event_id)
+
+
+def _render_event(template: str, event_id: int, **extra: object) -> str:
     row = _event(event_id)
     return render_template(
-        "partials/_event_raw.html",
+        template,
         event=row,
         pretty=event_log.pretty_json(row.payload),
         links=event_log.dashboard_links(row),
+        **extra,
     )
 
 
