@@ -154,7 +154,6 @@ def _take_amounts(order: Order, event: PaymentEvent, snapshot: PaymentIntentSnap
     if event is PaymentEvent.FAILED and snapshot.last_error_message:
         order.last_payment_error = snapshot.last_error_message[:500]
     _emit_for(order, event, snapshot.id)
-    db.session.flush()
 
 
 def _refuse(order: Order, event: PaymentEvent, *, source: str, reason: str) -> Ignored:
@@ -184,7 +183,6 @@ def move(order: Order, event: PaymentEvent, *, source: str, detail: str) -> Tran
                 "mapping_version": MAPPING_VERSION,
             },
         )
-    db.session.flush()
     return outcome
 
 

@@ -29,8 +29,9 @@ def append(
         data=data or {},
         stripe_event=stripe_event,
     )
+    # Not flushed here: the unit of work inserts entries in the order they were added, all
+    # in one statement at the next flush (a query, a savepoint's end, the commit).
     db.session.add(entry)
-    db.session.flush()
     return entry
 
 
