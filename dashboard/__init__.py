@@ -20,7 +20,7 @@ def create_app(
     from dashboard import cli, config, web
     from dashboard.extensions import csrf, db, login_manager, migrate
     from dashboard.payments import gateway as payments_gateway
-    from dashboard.views import register_blueprints
+    from dashboard.views import register_blueprints, webhooks
 
     # INSTANCE_PATH (absolute) moves the instance folder, e.g. for tests; gunicorn inherits it.
     instance_path = instance_path or os.environ.get("INSTANCE_PATH") or None
@@ -46,5 +46,6 @@ def create_app(
     login_manager.init_app(app)
     web.init_app(app)
     register_blueprints(app)
+    webhooks.init_app(app)
     cli.init_app(app)
     return app

@@ -72,6 +72,9 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         "STRIPE_WEBHOOK_SECRETS": _csv("STRIPE_WEBHOOK_SECRET"),
         # Stripe's events are a few KB; anything near this is not one of them.
         "WEBHOOK_MAX_BYTES": _int("WEBHOOK_MAX_BYTES", 512 * 1024),
+        # At most this many deliveries arriving together on a worker share one transaction
+        # (dashboard/services/group_commit.py); 1 receives each on its own.
+        "WEBHOOK_GROUP_LIMIT": _int("WEBHOOK_GROUP_LIMIT", 32),
         "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE", "").rstrip("/"),
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         "PAY_LINK_MAX_AGE": _int("PAY_LINK_MAX_AGE", 7 * 24 * 3600),

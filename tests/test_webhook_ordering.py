@@ -19,12 +19,16 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from sqlalchemy import event as sa_event
 
+from dashboard import create_app
+from dashboard.extensions import db
 from dashboard.sandbox.runner import register_webhook
 from tests.conftest import (
     BACKENDS,
     SANDBOX_KEY,
     WEBHOOK_SECRET,
+    base_config,
     outbox_types,
     pay_with_test_card,
     reload,
@@ -135,25 +139,41 @@ needs_postgres = pytest.mark.skipif(
 )
 
 
-def _at_once(app: Flask, events: list[dict[str, Any]]) -> list[int]:
-    """Each event from its own thread (its own client, its own connection), all together."""
+def _at_once(app: Flask, events: list[dict[str, Any]], *, workers: bool = True) -> list[int]:
+    """Each event from its own thread (its own client, its own connection), all together.
+
+    `workers`: each thread posts to its own app, as gunicorn's worker processes are (their
+    own pools and group commits: the race is the database's). Otherwise all post to `app`,
+    as a worker's threads do, and deliveries arriving together share pages."""
     barrier = threading.Barrier(len(events))
     statuses: list[int] = []
     lock = threading.Lock()
+    apps = [_worker_app(app) if workers else app for _ in events]
 
-    def deliver(event: dict[str, Any]) -> None:
-        client = app.test_client()
+    def deliver(target: Flask, event: dict[str, Any]) -> None:
+        client = target.test_client()
         barrier.wait()
         status = send_event(client, event).status_code
         with lock:
             statuses.append(status)
 
-    threads = [threading.Thread(target=deliver, args=(event,)) for event in events]
+    pairs = zip(apps, events, strict=True)
+    threads = [threading.Thread(target=deliver, args=pair) for pair in pairs]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
+    for worker in apps:
+        if worker is not app:
+            with worker.app_context():
+                db.engine.dispose()
     return statuses
+
+
+def _worker_app(app: Flask) -> Flask:
+    return create_app(
+        base_config(app.config["SQLALCHEMY_DATABASE_URI"]), instance_path=app.instance_path
+    )
 
 
 @needs_postgres
@@ -183,6 +203,31 @@ def test_a_payments_events_arriving_together_on_several_workers(app, database_ur
         statuses = _at_once(app, events + events)
         assert sorted(statuses) == [200] * 8
         assert final(app, order.id) == TRUTH
+
+
+def test_deliveries_arriving_together_on_one_worker_share_pages(app, make_order):
+    """A worker's threads: deliveries that arrive together are received as pages, each
+    answered after its page's commit; every event applied once, every payment true."""
+    orders = [make_order(lines=None) for _ in range(4)]
+    events = [event for order in orders for event in payment_events(order.id).values()]
+    commits: list[int] = []
+
+    def count(connection: Any) -> None:
+        commits.append(1)
+
+    with app.app_context():
+        engine = db.engine
+    sa_event.listen(engine, "commit", count)
+    try:
+        statuses = _at_once(app, events + events[:4], workers=False)
+    finally:
+        sa_event.remove(engine, "commit", count)
+    assert sorted(statuses) == [200] * 20
+    assert [final(app, order.id) for order in orders] == [TRUTH] * 4
+    rows = stored_events(app)
+    assert sum(row.delivery_count for row in rows) == 20
+    assert {row.process_count for row in rows} == {1}
+    assert len(commits) < 20  # pages held more than one delivery
 
 
 # -- end to end: localstripe signs and sends, our server receives --------------------------

@@ -9,18 +9,29 @@ can fix (a bad signature, a body too large).
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, Flask, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from dashboard.config import ConfigError
 from dashboard.extensions import csrf
 from dashboard.models import EventStatus
 from dashboard.payments.webhooks import WebhookRejected, verify_event
 from dashboard.services import stripe_events
+from dashboard.services.group_commit import GroupCommit
 from dashboard.views.access import public
 
 bp = Blueprint("webhooks", __name__)
 # Stripe cannot send our CSRF token; the signature is what authenticates it.
 csrf.exempt(bp)
+
+GROUP_COMMIT = "webhook_group_commit"
+
+
+def init_app(app: Flask) -> None:
+    limit = app.config["WEBHOOK_GROUP_LIMIT"]
+    if limit < 1:
+        raise ConfigError(f"WEBHOOK_GROUP_LIMIT must be at least 1, not {limit}.")
+    app.extensions[GROUP_COMMIT] = GroupCommit(limit=limit)
 
 
 def _body(limit: int) -> bytes:
@@ -46,13 +57,14 @@ def stripe_webhook() -> ResponseReturnValue:
     except WebhookRejected as rejected:
         stripe_events.reject(rejected.reason, request.remote_addr)
         return jsonify(error=rejected.message, reason=rejected.reason), rejected.status
-    row = stripe_events.receive(event, source="webhook")
+    # Answered after the commit of the page this delivery joined (often a page of one).
+    receipt = current_app.extensions[GROUP_COMMIT].receive(event)
     answer: dict[str, object] = {
-        "id": row.event_id,
-        "status": row.status,
-        "deliveries": row.delivery_count,
+        "id": receipt.event_id,
+        "status": receipt.status,
+        "deliveries": receipt.delivery_count,
     }
-    if row.status == EventStatus.FAILED.value:
+    if receipt.status == EventStatus.FAILED.value:
         answer["error"] = "Processing failed; it is kept and will be retried."
         return jsonify(answer), 500
     return jsonify(answer), 200
