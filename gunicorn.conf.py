@@ -6,7 +6,11 @@ wsgi_app = "wsgi:app"
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "gthread"
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# Threads wait on Stripe (a capture is a network call) and on the database; webhook
+# deliveries that arrive together on a worker's threads share one commit
+# (dashboard/services/group_commit.py), so more threads make fuller pages. 8 stays within
+# SQLAlchemy's default pool (5 + 10 overflow connections per worker).
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 # Stripe retries webhooks that take too long; a request stuck this long is a bug.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 10

@@ -7,7 +7,9 @@ it leads: it takes what is queued (itself included, up to `limit`), receives it 
 page raises), commits, hands the lead to the first thread still queued, and wakes the
 threads it served. A delivery is answered only after the commit that holds it, exactly as
 before; what is shared is the transaction, the order reads and the writes. Under light load
-every page holds one delivery, so nothing waits for company.
+every page holds one delivery, so nothing waits for company. Events whose handling asks
+Stripe first (`stripe_events.ASKS_STRIPE`) are not grouped: a slow answer from Stripe holds
+up only its own delivery.
 """
 
 from __future__ import annotations
@@ -41,7 +43,10 @@ class GroupCommit:
 
     def receive(self, event: dict[str, Any]) -> Receipt:
         """The delivery's receipt once the page holding it is committed (this thread's app
-        context does the work when it leads)."""
+        context does the work when it leads). An event whose handling asks Stripe first is
+        received on its own, in its own transaction, beside the pages."""
+        if event.get("type") in stripe_events.ASKS_STRIPE:
+            return stripe_events.receive(event, source="webhook")
         me = _Delivery(event)
         with self._lock:
             self._queue.append(me)

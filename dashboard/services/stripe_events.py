@@ -299,6 +299,12 @@ class _Page:
 
     def order_for(self, keys: list[tuple[str, int | str]]) -> Order | None:
         for column, value in keys:
+            if column == "id":
+                by_id = self.orders.get(int(value))
+                if by_id is not None:
+                    return by_id
+                continue
+            # The Stripe ids as they stand now: an earlier event of the page may have set one.
             found = [o for o in self.orders.values() if getattr(o, column) == value]
             if found:
                 return min(found, key=lambda order: order.id)
@@ -317,25 +323,39 @@ def receive_page(events: list[dict[str, Any]], *, source: str) -> list[Receipt]:
     """`receive` for each event in turn, in the caller's transaction (not committed), in a
     handful of statements per page rather than a dozen per event.
 
-    The new events are inserted in one statement, already claimed; their orders are locked
-    in one query (in id order), with what the events' processing reads of them; the events
-    are applied in list order without a savepoint each, and everything is written at the
-    end. If anything raises, the whole page is rolled back and received one event at a
-    time instead, where a failing event is kept as failed and the others applied.
+    The new events are inserted in one statement, already claimed, and the redeliveries
+    counted in another. Then, in a savepoint, the orders the new events lead to are locked
+    in one query (in id order) with what processing reads of them, the events are applied
+    in list order without a savepoint each, and everything is written at the end. If
+    anything raises, that savepoint is rolled back and the events are applied one at a
+    time instead, each in its own savepoint, where a failing event is kept as failed and
+    the others applied. (The inserts come first, outside the savepoint: on SQLite a
+    transaction begins at its first write, and a savepoint opened before it would be a
+    transaction of its own, committed by its release.)
     """
     if not events:
         return []
     if len({event["id"] for event in events}) < len(events):
         return [receive(event, source=source, commit=False) for event in events]
+    inserted, known = _store_page(events, source=source)
     try:
         with db.session.begin_nested():
-            return _receive_page(events, source=source)
-    except Exception as error:  # every event is then received on its own
+            page = _Page()
+            token = _PAGE.set(page)
+            try:
+                page.adopt(_lock_orders([row.data_object for row in inserted.values()]))
+                return [_receive_stored(e, inserted, known, _apply_in_page) for e in events]
+            finally:
+                _PAGE.reset(token)
+    except Exception as error:  # the page's events are then applied one at a time
         log.info("stripe events: a page fell back to one event at a time (%s)", error)
-        return [receive(event, source=source, commit=False) for event in events]
+        return [_receive_stored(e, inserted, known, _apply) for e in events]
 
 
-def _receive_page(events: list[dict[str, Any]], *, source: str) -> list[Receipt]:
+def _store_page(
+    events: list[dict[str, Any]], *, source: str
+) -> tuple[dict[str, StripeEvent], dict[str, Receipt]]:
+    """The page's new rows (inserted, claimed) and the receipts of its redeliveries."""
     now = utcnow()
     insert = _insert_for(db.session.get_bind().dialect.name)
     # Written in event id order: two pages sharing events (a redelivery reaching two
@@ -344,10 +364,11 @@ def _receive_page(events: list[dict[str, Any]], *, source: str) -> list[Receipt]
     inserted = {
         row.event_id: row
         for row in db.session.scalars(
+            # One statement with a row of parameters per event (compiled once, cached).
             insert(StripeEvent)
-            .values([_row_values(event, source=source, now=now) for event in by_id])
             .on_conflict_do_nothing(index_elements=["event_id"])
-            .returning(StripeEvent)
+            .returning(StripeEvent),
+            [_row_values(event, source=source, now=now) for event in by_id],
         )
     }
     known: dict[str, Receipt] = {}
@@ -363,24 +384,28 @@ def _receive_page(events: list[dict[str, Any]], *, source: str) -> list[Receipt]
             .execution_options(synchronize_session=False)
         ):
             known[event_id] = Receipt(int(row_id), event_id, str(status), int(deliveries))
-    page = _Page()
-    token = _PAGE.set(page)
-    try:
-        page.adopt(_lock_orders([row.data_object for row in inserted.values()]))
-        receipts = []
-        for event in events:
-            row = inserted.get(event["id"])
-            if row is not None:
-                _record(row, _reconcile(row))
-                receipts.append(Receipt.of(row))
-                continue
-            receipt = known[event["id"]]
-            if receipt.status in RETRYABLE:
-                receipt = Receipt.of(_process(receipt.row_id, include_unmatched=False))
-            receipts.append(receipt)
-        return receipts
-    finally:
-        _PAGE.reset(token)
+    return inserted, known
+
+
+def _receive_stored(
+    event: dict[str, Any],
+    inserted: dict[str, StripeEvent],
+    known: dict[str, Receipt],
+    apply: Callable[[StripeEvent], None],
+) -> Receipt:
+    row = inserted.get(event["id"])
+    if row is not None:
+        apply(row)
+        return Receipt.of(row)
+    receipt = known[event["id"]]
+    if receipt.status in RETRYABLE:
+        return Receipt.of(_process(receipt.row_id, include_unmatched=False))
+    return receipt
+
+
+def _apply_in_page(row: StripeEvent) -> None:
+    """`_apply` without a savepoint of its own: the page's savepoint stands for it."""
+    _record(row, _reconcile(row))
 
 
 def _lock_orders(objects: list[dict[str, Any]]) -> list[Order]:
@@ -871,6 +896,22 @@ HANDLERS: dict[str, Handler] = {
     "charge.dispute.funds_withdrawn": on_dispute,
     "charge.dispute.funds_reinstated": on_dispute,
 }
+
+
+# The events whose handling may ask Stripe for the truth first (a network call made while
+# the event's transaction is open). Webhook deliveries of these are not grouped: a slow
+# answer from Stripe must hold up no delivery but its own.
+ASKS_STRIPE = frozenset(
+    {
+        "checkout.session.completed",
+        "checkout.session.async_payment_succeeded",
+        "charge.refunded",  # when one of the order's refunds failed
+        "charge.refund.updated",
+        "refund.created",
+        "refund.updated",
+        "refund.failed",
+    }
+)
 
 
 # -- reading ------------------------------------------------------------------------------

@@ -69,6 +69,8 @@ _armed_lock = threading.Lock()
 
 @event.listens_for(Session, "before_commit")
 def _before_commit(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint's end, not a commit
+        return
     with _armed_lock:
         fault = _armed.pop(0) if _armed else None
     if fault is None:

@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 WORKERS = 4
-THREADS = 4
+THREADS = 8
 
 
 def free_port() -> int:

@@ -1,0 +1,134 @@
+"""Group commit of webhook deliveries (dashboard/services/group_commit.py): what Stripe and
+the merchant can notice of it. Deliveries that share a page are each answered only after
+its commit; a page whose commit fails keeps nothing and answers 500; a delivery whose
+handling waits on Stripe holds up no other. (Pages of many deliveries, and their outcomes
+next to one-at-a-time processing: tests/test_webhook_ordering.py, tests/test_event_pages.py.)
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Session
+
+from dashboard import create_app
+from dashboard.config import ConfigError
+from tests.conftest import reload, send_event, stored_events, stripe_event
+from tests.stripe_double import FakeStripeHTTP, stripe_example
+from tests.stripe_payloads import AMOUNT, intent
+
+
+def held(order_id: int, payment_intent_id: str, event_id: str) -> dict[str, Any]:
+    obj = intent(order_id, id=payment_intent_id, status="requires_capture", capturable=AMOUNT)
+    return stripe_event("payment_intent.amount_capturable_updated", obj, event_id=event_id)
+
+
+def test_a_page_whose_commit_fails_keeps_nothing_and_is_answered_500(app, client, make_order):
+    order = make_order(lines=None)
+    event = held(order.id, "pi_test_commit", "evt_commit_fails")
+
+    def refuse(session: Session) -> None:
+        if not session.in_nested_transaction():  # the commit itself, not a savepoint's end
+            raise RuntimeError("the database went away")
+
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # answer as production does, not raise
+    sa_event.listen(Session, "before_commit", refuse)
+    try:
+        refused = send_event(client, event)
+    finally:
+        sa_event.remove(Session, "before_commit", refuse)
+
+    assert refused.status_code == 500
+    assert stored_events(app) == []
+    assert reload(app, order.id).state == "open"
+    # Stripe delivers again: stored and applied once.
+    assert send_event(client, event).status_code == 200
+    (row,) = stored_events(app)
+    assert (row.status, row.delivery_count) == ("applied", 1)
+    assert reload(app, order.id).state == "authorized"
+
+
+class SlowStripe(FakeStripeHTTP):
+    """Reading a PaymentIntent waits until the test lets it answer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reading = threading.Event()
+        self.answer = threading.Event()
+
+    def request(self, method, url, headers, post_data=None, *, _usage=None):
+        if method.upper() == "GET" and "/v1/payment_intents/" in url:
+            self.reading.set()
+            assert self.answer.wait(timeout=20), "the test never let Stripe answer"
+        return super().request(method, url, headers, post_data, _usage=_usage)
+
+
+@pytest.fixture
+def slow_stripe(live_app) -> SlowStripe:
+    from dashboard.payments.stripe_gateway import StripeGateway
+    from tests.conftest import TEST_KEY
+
+    double = SlowStripe()
+    live_app.extensions["stripe_gateway"] = StripeGateway(
+        secret_key=TEST_KEY, http_client=double, max_network_retries=0
+    )
+    return double
+
+
+def test_a_delivery_waiting_on_stripe_holds_up_no_other(
+    live_app, database_url, make_order, slow_stripe
+):
+    """checkout.session.completed re-reads its PaymentIntent from Stripe, which is slow
+    today; a payment_intent event for another order, arriving meanwhile on the same worker,
+    is answered without waiting for it."""
+    if not database_url.startswith("postgresql"):
+        slow_stripe.answer.set()
+        pytest.skip("SQLite admits one writer at a time: the first delivery's blocks it")
+    paying = make_order(state="processing", stripe_checkout_session_id="cs_test_slow")
+    other = make_order(lines=None)
+    slow_stripe.intents["pi_test_slow"] = intent(
+        paying.id, id="pi_test_slow", status="requires_capture", capturable=AMOUNT
+    )
+    session = stripe_example("checkout_session")
+    session.update(
+        id="cs_test_slow",
+        status="complete",
+        payment_status="unpaid",
+        payment_intent="pi_test_slow",
+        client_reference_id=str(paying.id),
+        metadata={"order_id": str(paying.id)},
+    )
+    answers: dict[str, int] = {}
+
+    def deliver(name: str, event: dict[str, Any]) -> None:
+        answers[name] = send_event(live_app.test_client(), event).status_code
+
+    completed = threading.Thread(
+        target=deliver,
+        args=("completed", stripe_event("checkout.session.completed", session)),
+    )
+    completed.start()
+    assert slow_stripe.reading.wait(timeout=10)
+    quick = threading.Thread(
+        target=deliver, args=("held", held(other.id, "pi_test_quick", "evt_quick"))
+    )
+    quick.start()
+    quick.join(timeout=10)
+    try:
+        assert answers == {"held": 200}  # answered while Stripe is still thinking
+        assert reload(live_app, other.id).state == "authorized"
+    finally:
+        slow_stripe.answer.set()
+        completed.join(timeout=20)
+    assert answers == {"held": 200, "completed": 200}
+    assert reload(live_app, paying.id).state == "authorized"
+
+
+@pytest.mark.parametrize("limit", ["0", "-3"])
+def test_a_group_limit_below_one_is_refused_at_start(monkeypatch, tmp_path, limit):
+    monkeypatch.setenv("WEBHOOK_GROUP_LIMIT", limit)
+    with pytest.raises(ConfigError, match="WEBHOOK_GROUP_LIMIT must be at least 1"):
+        create_app(instance_path=str(tmp_path))
