@@ -1,16 +1,20 @@
 """The Stripe event inbox: store each verified event once, then reconcile it into its order.
 
-One transaction per delivery, committed here (like the payments ledger, this breaks
-"services only flush" on purpose, so that Stripe's 2xx always follows a commit):
-1. `store`: insert the event, or, when its id is already there (a redelivery, possibly on
-   another worker at the same instant), bump its delivery count. The unique constraint on
-   the event id decides (`ON CONFLICT DO NOTHING`); nothing reads first.
-2. `process`: claim the row (a new row is claimed as it is inserted; an older one with a
-   conditional UPDATE: only a pending or failed event can be claimed, so two workers never
-   apply one event twice), find the order, lock it, and
-   apply the event forward-only through the state machine, in a savepoint. A failure
-   rolls back to the savepoint and is kept on the row, to be retried by Stripe's
-   redelivery, the Reprocess button or `flask stripe reprocess`. Then commit.
+One transaction per delivery, or per page of deliveries (the sync's pages; the webhook
+deliveries a worker groups, services/group_commit.py), committed by the caller of
+`receive_page` or here by `receive` (like the payments ledger, this breaks "services only
+flush" on purpose, so that Stripe's 2xx always follows a commit):
+1. store: insert the events (`INSERT … ON CONFLICT DO NOTHING` on the event id: nothing
+   reads first; a concurrent insert of the same id waits for the first one's transaction,
+   then inserts nothing), each new row already claimed; for an event stored before, bump
+   its delivery count.
+2. process: a new row is applied at once; an older one only if it is still pending or
+   failed, after a conditional UPDATE claims it (so two workers never apply one event
+   twice). Applying finds the order, locks it, and moves it forward-only through the state
+   machine, in a savepoint. A failure rolls back to the savepoint and is kept on the row,
+   to be retried by Stripe's redelivery, the Reprocess button or `flask stripe reprocess`.
+   A page is applied in one savepoint, its orders read once; if anything in it raises it
+   is applied again one event at a time.
 A crash before the commit keeps nothing, and Stripe, having had no 2xx, delivers again.
 
 Payloads are applied as they are, because every rule is monotone (states only move
@@ -132,48 +136,10 @@ def receive(event: dict[str, Any], *, source: str, commit: bool = True) -> Recei
     commit both in one transaction: the caller answers Stripe only after that commit.
 
     `commit=False` leaves the commit to the caller (the sync commits a page at a time)."""
-    row = store(event, source=source)
-    if isinstance(row, StripeEvent):
-        _apply(row)
-        receipt = Receipt.of(row)
-    elif row.status in RETRYABLE:
-        receipt = Receipt.of(_process(row.row_id, include_unmatched=False))
-    else:
-        receipt = row
+    inserted, known = _store_page([event], source=source)
+    receipt = _receive_stored(event, inserted, known, _apply)
     _end(commit)
     return receipt
-
-
-def store(event: dict[str, Any], *, source: str) -> StripeEvent | Receipt:
-    """A new event's inbox row, inserted already claimed; or, for an event stored before,
-    its receipt after its delivery count is bumped.
-
-    `INSERT … ON CONFLICT DO NOTHING` on the event id: a concurrent insert of the same id
-    waits for the first one's transaction, then inserts nothing and counts a delivery. The
-    new row is claimed as it is written (`process_count` 1): until this transaction commits
-    no one else can see it, let alone claim it.
-    """
-    now = utcnow()
-    values = _row_values(event, source=source, now=now)
-    insert = _insert_for(db.session.get_bind().dialect.name)
-    inserted: StripeEvent | None = db.session.scalar(
-        insert(StripeEvent)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["event_id"])
-        .returning(StripeEvent)
-    )
-    if inserted is not None:
-        return inserted
-    bumped = db.session.execute(
-        update(StripeEvent)
-        .where(StripeEvent.event_id == event["id"])
-        .values(delivery_count=StripeEvent.delivery_count + 1, last_received_at=now)
-        .returning(StripeEvent.id, StripeEvent.status, StripeEvent.delivery_count)
-    ).one_or_none()
-    if bumped is None:  # pragma: no cover - the conflict said it exists
-        raise LookupError(event["id"])
-    row_id, status, deliveries = bumped
-    return Receipt(int(row_id), event["id"], str(status), int(deliveries))
 
 
 def _row_values(event: dict[str, Any], *, source: str, now: datetime) -> dict[str, Any]:
