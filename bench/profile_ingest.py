@@ -1,13 +1,15 @@
 """Where a webhook delivery's time goes, in-process (a profiling aid, not a benchmark).
 
     .venv/bin/python -m bench.profile_ingest [--databases sqlite|postgresql] [--events 2000]
-        [--profile [--all]] [--database-url URL]
+        [--profile [--all]] [--pages 1,4,16,100] [--database-url URL]
 
 Posts signed events through Flask's test client (no server, no sockets) to the bare route,
 the naive handler and the real endpoint, and prints the mean milliseconds per request of
 each, in one run. With `--profile`, the real endpoint's run (new events, then the same
 events again) is recorded by pyinstrument (`pip install pyinstrument`) and its call tree
-printed; `--all` shows library frames too.
+printed; `--all` shows library frames too. `--pages` then also times
+`stripe_events.receive_page` directly at those page sizes: milliseconds per event,
+committed a page at a time (what group commit and the sync share per page).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from bench.common import (
     seed_orders,
     signed,
 )
+from dashboard.extensions import db
+from dashboard.services import stripe_events
 
 
 def post(client: FlaskClient, path: str, start: int, count: int) -> float:
@@ -46,19 +50,39 @@ def post(client: FlaskClient, path: str, start: int, count: int) -> float:
     return (time.perf_counter() - began) * 1000 / count
 
 
+def per_event_in_pages(first_order: int, count: int, size: int) -> float:
+    """Mean milliseconds per event of `count` new events received `size` at a time."""
+    events = [
+        payment_intent_event(
+            f"evt_page{size}_{order_id}",
+            order_id,
+            order_amount(order_id),
+            "payment_intent.amount_capturable_updated",
+        )
+        for order_id in range(first_order, first_order + count)
+    ]
+    began = time.perf_counter()
+    for start in range(0, count, size):
+        stripe_events.receive_page(events[start : start + size], source="webhook")
+        db.session.commit()
+    return (time.perf_counter() - began) * 1000 / count
+
+
 def main() -> None:
     parser = argument_parser(__doc__)
     parser.add_argument("--events", type=int, default=2000)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--all", action="store_true")
+    parser.add_argument("--pages", default="", help="page sizes, e.g. 1,4,16,100")
     args = parser.parse_args()
+    sizes = [int(size) for size in args.pages.split(",") if size.strip()]
     from bench.bench_app import bp  # the benchmark routes, added to each scratch app
 
     for scratch in scratch_databases(args.databases, args.database_url):
         app = migrated_app(scratch)
         app.register_blueprint(bp)
         with app.app_context():
-            seed_orders(args.events + 50)
+            seed_orders(args.events + 50 + args.events * len(sizes))
         client = app.test_client()
         post(client, "/webhooks/stripe", 1, 50)  # warm-up: compiled statements, imports
         bare = post(client, "/bench/bare", 1, args.events)
@@ -78,6 +102,12 @@ def main() -> None:
             f"{scratch.label}: ms per request: bare {bare:.2f}, naive {naive:.2f}, "
             f"ingest {ingest:.2f}, duplicates {duplicates:.2f}"
         )
+        with app.app_context():
+            first = args.events + 51
+            for size in sizes:
+                ms = per_event_in_pages(first, args.events, size)
+                first += args.events
+                print(f"{scratch.label}: pages of {size}: {ms:.2f} ms per event")
 
 
 if __name__ == "__main__":

@@ -128,6 +128,12 @@ class EventCursor:
     created: datetime
 
 
+@dataclass(frozen=True)
+class EventPage:
+    events: list[dict[str, Any]]  # as Stripe lists them: newest first
+    has_more: bool
+
+
 @dataclass
 class StripeGateway:
     """Stripe's API for one merchant account. `compat` is set only for localstripe."""
@@ -386,7 +392,7 @@ class StripeGateway:
                 yield first
         while anchor is not None:
             page = self._event_page({"ending_before": anchor, "limit": page_size})
-            events = [event.to_dict() for event in reversed(page.data)]
+            events = page.events[::-1]
             if not events:
                 return
             yield events
@@ -400,22 +406,22 @@ class StripeGateway:
         """
         start = int(since.timestamp())
         before = self._event_page({"created": {"lt": start}, "limit": 1})
-        if before.data:
-            return [], str(before.data[0].id)
+        if before.events:
+            return [], str(before.events[0]["id"])
         # Nothing older is listed (a first sync, as a rule): the oldest event is the last one
         # of a walk through the list, newest first.
         params: EventListParams = {"created": {"gte": start}, "limit": page_size}
-        oldest: list[Any] = []
+        oldest: list[dict[str, Any]] = []
         while True:
             page = self._event_page(params)
-            if page.data:
-                oldest = list(page.data)
-            if not page.has_more or not page.data:
+            if page.events:
+                oldest = page.events
+            if not page.has_more or not page.events:
                 break
-            params["starting_after"] = str(page.data[-1].id)
+            params["starting_after"] = str(page.events[-1]["id"])
         if not oldest:
             return [], None
-        return [event.to_dict() for event in reversed(oldest)], str(oldest[0].id)
+        return oldest[::-1], str(oldest[0]["id"])
 
     def _events_oldest_first(
         self, start: datetime, after_id: str | None, page_size: int
@@ -426,15 +432,27 @@ class StripeGateway:
             params["starting_after"] = after_id
         while True:
             page = self._event_page(params)
-            events = [event.to_dict() for event in page.data]
+            events = page.events
             if events:
                 yield events
             if not page.has_more or not events:
                 return
             params["starting_after"] = str(events[-1]["id"])
 
-    def _event_page(self, params: EventListParams) -> Any:
-        return self._call("read events", lambda: self._client.v1.events.list(params=params))
+    def _event_page(self, params: EventListParams) -> EventPage:
+        """One page of `GET /v1/events`, as the JSON Stripe sent: the sync stores events as
+        dicts, and building the SDK's objects for them cost more than storing them."""
+        answer = self._call(
+            "read events", lambda: self._client.raw_request("get", "/v1/events", **params)
+        )
+        body = answer.data if isinstance(answer.data, dict) else {}
+        events = body.get("data")
+        if body.get("object") != "list" or not isinstance(events, list):
+            raise errors.PaymentError(
+                "Stripe's event list answered with something that is not a list of events.",
+                code="unexpected_answer",
+            )
+        return EventPage([dict(event) for event in events], bool(body.get("has_more")))
 
     # -- Sandbox only -----------------------------------------------------------------
 
