@@ -109,3 +109,25 @@ def dispute(
     )
     obj["evidence_details"]["due_by"] = due_by or int(time.time()) + 7 * 86400
     return obj
+
+
+def completed_session(
+    order_id: int,
+    *,
+    id: str,
+    payment_intent: str,
+    payment_status: str = "unpaid",
+    metadata: bool = True,
+) -> dict[str, Any]:
+    """A Checkout Session the buyer completed (a card hold: `unpaid` until captured)."""
+    obj = stripe_example("checkout_session")
+    obj.update(
+        id=id,
+        status="complete",
+        payment_status=payment_status,
+        payment_intent=payment_intent,
+        client_reference_id=str(order_id),
+    )
+    if metadata:
+        obj["metadata"] = {"order_id": str(order_id)}
+    return obj

@@ -19,8 +19,7 @@ from dashboard.extensions import db
 from dashboard.models import Order, OutboxEvent, StripeEvent, TimelineEntry
 from dashboard.services import stripe_events
 from tests.conftest import stripe_event
-from tests.stripe_double import stripe_example
-from tests.stripe_payloads import charge, intent
+from tests.stripe_payloads import charge, completed_session, intent
 
 AMOUNT = 2500  # make_order's default: two widgets at 12.50
 
@@ -179,14 +178,8 @@ def test_a_failing_event_is_kept_failed_and_the_rest_of_its_page_applied(
     """One event of the page fails (its payment cannot be read from Stripe): the page is
     then received one event at a time, so only that event is failed, with its error."""
     good, bad = make_order().id, make_order().id
-    session = stripe_example("checkout_session")
-    session.update(
-        id="cs_test_unknown",
-        status="complete",
-        payment_status="paid",
-        payment_intent="pi_stripe_does_not_know",
-        client_reference_id=str(bad),
-        metadata={"order_id": str(bad)},
+    session = completed_session(
+        bad, id="cs_test_unknown", payment_intent="pi_stripe_does_not_know", payment_status="paid"
     )
     held = intent(good, id="pi_test_good", amount=AMOUNT, status="requires_capture")
     held["amount_capturable"] = AMOUNT

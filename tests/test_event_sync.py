@@ -46,6 +46,7 @@ from tests.conftest import (
     stripe_event,
 )
 from tests.stripe_double import FakeStripeHTTP, stripe_example
+from tests.stripe_payloads import completed_session
 
 # -- localstripe helpers --------------------------------------------------------------------
 
@@ -452,14 +453,8 @@ def test_events_that_fail_to_apply_are_kept_and_the_sync_says_so(
     app, stripe_events_list, make_order
 ):
     order = make_order()
-    session = stripe_example("checkout_session")
-    session.update(
-        id="cs_test_lost",
-        status="complete",
-        payment_status="paid",
-        payment_intent="pi_stripe_does_not_know",
-        client_reference_id=str(order.id),
-        metadata={"order_id": str(order.id)},
+    session = completed_session(
+        order.id, id="cs_test_lost", payment_intent="pi_stripe_does_not_know", payment_status="paid"
     )
     failing = stripe_event("checkout.session.completed", session, event_id="evt_fails")
     stripe_events_list.events.append(failing)

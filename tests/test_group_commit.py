@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from dashboard import create_app
 from dashboard.config import ConfigError
 from tests.conftest import reload, send_event, stored_events, stripe_event
-from tests.stripe_double import FakeStripeHTTP, stripe_example
-from tests.stripe_payloads import AMOUNT, intent
+from tests.stripe_double import FakeStripeHTTP
+from tests.stripe_payloads import AMOUNT, completed_session, intent
 
 
 def held(order_id: int, payment_intent_id: str, event_id: str) -> dict[str, Any]:
@@ -92,15 +92,7 @@ def test_a_delivery_waiting_on_stripe_holds_up_no_other(
     slow_stripe.intents["pi_test_slow"] = intent(
         paying.id, id="pi_test_slow", status="requires_capture", capturable=AMOUNT
     )
-    session = stripe_example("checkout_session")
-    session.update(
-        id="cs_test_slow",
-        status="complete",
-        payment_status="unpaid",
-        payment_intent="pi_test_slow",
-        client_reference_id=str(paying.id),
-        metadata={"order_id": str(paying.id)},
-    )
+    session = completed_session(paying.id, id="cs_test_slow", payment_intent="pi_test_slow")
     answers: dict[str, int] = {}
 
     def deliver(name: str, event: dict[str, Any]) -> None:

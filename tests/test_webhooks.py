@@ -32,7 +32,7 @@ from tests.conftest import (
     stripe_event,
     stripe_signature,
 )
-from tests.stripe_payloads import AMOUNT, charge, dispute, intent, refund
+from tests.stripe_payloads import AMOUNT, charge, completed_session, dispute, intent, refund
 
 
 @pytest.fixture
@@ -488,17 +488,7 @@ def test_checkout_completed_reads_the_hold_from_stripe(live_app, client, make_or
     stripe_http.intents["pi_from_checkout"] = intent(
         order.id, id="pi_from_checkout", status="requires_capture", capturable=AMOUNT
     )
-    from tests.stripe_double import stripe_example
-
-    session = stripe_example("checkout_session")
-    session.update(
-        id="cs_test_1",
-        status="complete",
-        payment_status="unpaid",
-        payment_intent="pi_from_checkout",
-        client_reference_id=str(order.id),
-        metadata={"order_id": str(order.id)},
-    )
+    session = completed_session(order.id, id="cs_test_1", payment_intent="pi_from_checkout")
     response = send_event(client, stripe_event("checkout.session.completed", session))
     assert response.status_code == 200
     row = reload(live_app, order.id)
@@ -513,16 +503,9 @@ def test_a_failed_processing_answers_500_is_kept_and_applies_on_redelivery(
     app, client, make_order, stripe_http
 ):
     """No Stripe key yet: the completed session's payment cannot be read. Stripe retries."""
-    from tests.stripe_double import stripe_example
-
     order = make_order(state="processing", stripe_checkout_session_id="cs_test_2")
-    session = stripe_example("checkout_session")
-    session.update(
-        id="cs_test_2",
-        status="complete",
-        payment_status="unpaid",
-        payment_intent="pi_from_checkout_2",
-        client_reference_id=str(order.id),
+    session = completed_session(
+        order.id, id="cs_test_2", payment_intent="pi_from_checkout_2", metadata=False
     )
     event = stripe_event("checkout.session.completed", session, event_id="evt_fails_first")
     response = send_event(client, event)
