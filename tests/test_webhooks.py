@@ -169,6 +169,20 @@ def test_a_body_over_the_limit_is_refused_with_413_before_verifying(app, client,
         (b"[1, 2, 3]", "invalid_payload"),
         (b'{"id": "evt_1", "type": "x"}', "invalid_payload"),
         (b'{"id": 7, "type": "x", "created": 1, "data": {"object": {}}}', "invalid_payload"),
+        # a time no date can hold, and a boolean where Stripe puts seconds
+        (
+            b'{"id": "evt_1", "type": "x", "created": 1e30, "data": {"object": {}}}',
+            "invalid_payload",
+        ),
+        (
+            b'{"id": "evt_1", "type": "x", "created": 10000000000000, "data": {"object": {}}}',
+            "invalid_payload",
+        ),
+        (
+            b'{"id": "evt_1", "type": "x", "created": true, "data": {"object": {}}}',
+            "invalid_payload",
+        ),
+        (b"[" * 100_000 + b"]" * 100_000, "invalid_payload"),  # deeper than the parser goes
         (b"\xff\xfe not utf-8", "invalid_body"),
     ],
 )

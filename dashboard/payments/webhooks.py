@@ -88,6 +88,8 @@ def _parse(text: str) -> dict[str, Any]:
         event = json.loads(text)
     except ValueError as error:
         raise WebhookRejected("invalid_payload", "The body is not JSON.") from error
+    except RecursionError as error:  # nesting deeper than the parser goes
+        raise WebhookRejected("invalid_payload", "The body nests too deeply.") from error
     if not isinstance(event, dict):
         raise WebhookRejected("invalid_payload", "The body is not a Stripe event.")
     check_event_shape(event)
@@ -105,13 +107,21 @@ def check_event_shape(event: dict[str, Any]) -> None:
                 "type",
                 isinstance(event.get("type"), str) and bool(_EVENT_TYPE.fullmatch(event["type"])),
             ),
-            ("created", isinstance(event.get("created"), int)),
+            ("created", _timestamp(event.get("created"))),
             ("data.object", isinstance(data, dict) and isinstance(data.get("object"), dict)),
         )
         if not ok
     ]
     if problems:
         raise WebhookRejected("invalid_payload", f"The event lacks a valid {', '.join(problems)}.")
+
+
+# Unix seconds that a datetime can hold (up to the end of the year 9999).
+_LAST_TIMESTAMP = 253402300799
+
+
+def _timestamp(value: Any) -> bool:
+    return type(value) is int and 0 < value <= _LAST_TIMESTAMP
 
 
 def redact(value: Any) -> Any:
