@@ -183,6 +183,14 @@ def test_a_body_over_the_limit_is_refused_with_413_before_verifying(app, client,
             "invalid_payload",
         ),
         (b"[" * 100_000 + b"]" * 100_000, "invalid_payload"),  # deeper than the parser goes
+        (  # parsed, but deeper than any Stripe object: redacting it would exhaust recursion
+            b'{"id": "evt_1", "type": "x", "created": 1, "data": {"object": '
+            + b'{"a": ' * 600
+            + b"{}"
+            + b"}" * 600
+            + b"}}",
+            "invalid_payload",
+        ),
         (b"\xff\xfe not utf-8", "invalid_body"),
     ],
 )

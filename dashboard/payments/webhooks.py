@@ -109,6 +109,7 @@ def check_event_shape(event: dict[str, Any]) -> None:
             ),
             ("created", _timestamp(event.get("created"))),
             ("data.object", isinstance(data, dict) and isinstance(data.get("object"), dict)),
+            (f"nesting (at most {MAX_DEPTH} levels)", _shallow(event)),
         )
         if not ok
     ]
@@ -118,6 +119,26 @@ def check_event_shape(event: dict[str, Any]) -> None:
 
 # Unix seconds that a datetime can hold (up to the end of the year 9999).
 _LAST_TIMESTAMP = 253402300799
+
+
+# Stripe's objects nest a handful of levels; far deeper is not an event, and would exhaust
+# the recursion of the code that reads and redacts payloads.
+MAX_DEPTH = 64
+
+
+def _shallow(value: Any) -> bool:
+    """No list or object in `value` is nested more than MAX_DEPTH deep (no recursion)."""
+    level: list[Any] = [value]
+    for _ in range(MAX_DEPTH):
+        level = [
+            item
+            for node in level
+            for item in (node.values() if isinstance(node, dict) else node)
+            if isinstance(item, (dict, list))
+        ]
+        if not level:
+            return True
+    return False
 
 
 def _timestamp(value: Any) -> bool:
