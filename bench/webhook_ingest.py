@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import statistics
 
+import psycopg
 from sqlalchemy import func, select
 
 from bench.common import (
@@ -55,6 +56,24 @@ def requests_for(scenario: str, rep: int, count: int) -> list[Request]:
     return out
 
 
+def transactions_that_wrote(url: str, event_ids: list[str]) -> int | None:
+    """How many transactions last wrote these inbox rows (PostgreSQL's `xmin`; None on
+    SQLite): with group commit, fewer than the deliveries."""
+    if not url.startswith("postgresql"):
+        return None
+    with psycopg.connect(url, autocommit=True) as connection:
+        row = connection.execute(
+            "SELECT count(DISTINCT xmin::text) FROM stripe_events WHERE event_id = ANY(%s)",
+            (event_ids,),
+        ).fetchone()
+    return int(row[0]) if row else None
+
+
+def event_ids(scenario: str, rep: int, count: int) -> list[str]:
+    first = (0 if scenario == "duplicates" else rep) * count + 1
+    return [f"evt_ingest{order_id}" for order_id in range(first, first + count)]
+
+
 def main() -> None:
     parser = argument_parser(__doc__)
     parser.add_argument("--requests", type=int, default=1500)
@@ -66,6 +85,7 @@ def main() -> None:
         with app.app_context():
             seed_orders(args.requests * args.repeats)
         results: dict[str, list[LoadResult]] = {name: [] for name in SCENARIOS}
+        per_commit: dict[str, list[float]] = {"ingest": [], "duplicates": []}
         with gunicorn(scratch) as port:
             run_load(port, requests_for("bare", 0, 500), args.concurrency)  # warm-up
             for rep in range(args.repeats):
@@ -74,6 +94,12 @@ def main() -> None:
                         port, requests_for(scenario, rep, args.requests), args.concurrency
                     )
                     results[scenario].append(result)
+                    if scenario in per_commit:
+                        wrote = transactions_that_wrote(
+                            scratch.url, event_ids(scenario, rep, args.requests)
+                        )
+                        if wrote:
+                            per_commit[scenario].append(args.requests / wrote)
         with app.app_context():
             applied = db.session.scalar(
                 select(func.count())
@@ -88,6 +114,13 @@ def main() -> None:
             f"{scratch.label}: HTTP statuses {statuses}; events applied {applied} of "
             f"{args.requests * args.repeats}; timeline entries {timeline}"
         )
+        if per_commit["ingest"]:
+            print(
+                f"{scratch.label}: deliveries per transaction (median; group commit): "
+                + ", ".join(
+                    f"{name} {statistics.median(found):.2f}" for name, found in per_commit.items()
+                )
+            )
         medians = {
             name: (
                 statistics.median(r.rps for r in found),
