@@ -39,7 +39,13 @@ def scenario(prefix: str, orders: list[int]) -> tuple[list[dict[str, Any]], list
         )
 
     held = "payment_intent.amount_capturable_updated"
-    before = [event(held, pi(c, "requires_capture", capturable=AMOUNT), 1)]
+    # No Stripe key here: a completed session, whose payment must be read from Stripe,
+    # fails, before the page and again when it is delivered with it.
+    completed = completed_session(a, id=f"cs_{prefix}_0", payment_intent=f"pi_{prefix}_0")
+    before = [
+        event(held, pi(c, "requires_capture", capturable=AMOUNT), 1),
+        event("checkout.session.completed", completed, 11),
+    ]
     page = [
         # a: held, then captured in part, then the charge says the same again
         event(held, pi(a, "requires_capture", capturable=AMOUNT), 2),
@@ -61,6 +67,7 @@ def scenario(prefix: str, orders: list[int]) -> tuple[list[dict[str, Any]], list
         event(held, pi(b, "requires_capture", capturable=AMOUNT), 5),
         # c: held before the page (redelivered in it), then voided in Stripe's Dashboard
         before[0],
+        before[1],  # failed before: retried with the page, fails again
         event("payment_intent.canceled", pi(c, "canceled", cancellation_reason="abandoned"), 7),
         # nobody's payment, a live-mode event, a type with nothing to do
         event("payment_intent.succeeded", intent(None, id=f"pi_{prefix}_x", status="succeeded"), 8),
@@ -164,12 +171,13 @@ def test_a_page_ends_as_its_events_received_one_at_a_time(app, make_order, caplo
         (r.status, r.delivery_count) for r in one_receipts
     ]
     # The scenario does reach every outcome, so the comparison means something.
-    assert {row[1] for row in expected["inbox"]} == {"applied", "ignored", "unmatched"}
+    assert {row[1] for row in expected["inbox"]} == {"applied", "ignored", "unmatched", "failed"}
     assert expected["order0"][0] == "captured" and expected["order0"][2] == 1800
     assert expected["order1"][0] == "captured"
     assert expected["order2"][0] == "voided"
     assert [row[3] for row in expected["inbox"] if row[0] == "evt_P_5"] == [True]
     assert [row[4] for row in expected["inbox"] if row[0] == "evt_P_1"] == [2]
+    assert [row[4:6] for row in expected["inbox"] if row[0] == "evt_P_11"] == [(2, 2)]
 
 
 def test_a_failing_event_is_kept_failed_and_the_rest_of_its_page_applied(

@@ -243,6 +243,32 @@ class _Page:
         self.orders: dict[int, Order] = {}
         self.latest: dict[int, datetime] = {}
         self.requests: dict[int, list[StripeRequest]] = {}
+        # The keys the orders were looked up by: an event with any other key is found by
+        # the database (an event stored before and retried with the page, say).
+        self.keys: set[tuple[str, int | str]] = set()
+
+    def lock_orders_for(self, objects: list[dict[str, Any]]) -> None:
+        """Lock every order these objects could lead to, in id order (one query), and
+        read what their events' processing needs."""
+        wanted: dict[str, set[int | str]] = {}
+        for obj in objects:
+            for column, value in _order_keys(obj):
+                wanted.setdefault(column, set()).add(value)
+                self.keys.add((column, value))
+        if not wanted:
+            return
+        conditions = [getattr(Order, column).in_(sorted(v)) for column, v in wanted.items()]
+        self.adopt(
+            list(
+                db.session.scalars(
+                    select(Order)
+                    .where(or_(*conditions))
+                    .order_by(Order.id)
+                    .with_for_update()
+                    .execution_options(populate_existing=True)
+                )
+            )
+        )
 
     def adopt(self, orders: list[Order]) -> None:
         ids = [order.id for order in orders if order.id not in self.orders]
@@ -264,6 +290,8 @@ class _Page:
             self.requests.setdefault(request.order_id, []).append(request)
 
     def order_for(self, keys: list[tuple[str, int | str]]) -> Order | None:
+        if not self.keys.issuperset(keys):
+            return None
         for column, value in keys:
             if column == "id":
                 by_id = self.orders.get(int(value))
@@ -309,7 +337,7 @@ def receive_page(events: list[dict[str, Any]], *, source: str) -> list[Receipt]:
             page = _Page()
             token = _PAGE.set(page)
             try:
-                page.adopt(_lock_orders([row.data_object for row in inserted.values()]))
+                page.lock_orders_for([row.data_object for row in inserted.values()])
                 return [_receive_stored(e, inserted, known, _apply_in_page) for e in events]
             finally:
                 _PAGE.reset(token)
@@ -372,25 +400,6 @@ def _receive_stored(
 def _apply_in_page(row: StripeEvent) -> None:
     """`_apply` without a savepoint of its own: the page's savepoint stands for it."""
     _record(row, _reconcile(row))
-
-
-def _lock_orders(objects: list[dict[str, Any]]) -> list[Order]:
-    """Every order any of these objects could lead to, locked in id order (one query)."""
-    wanted: dict[str, set[int | str]] = {}
-    for obj in objects:
-        for column, value in _order_keys(obj):
-            wanted.setdefault(column, set()).add(value)
-    if not wanted:
-        return []
-    return list(
-        db.session.scalars(
-            select(Order)
-            .where(or_(*(getattr(Order, column).in_(sorted(v)) for column, v in wanted.items())))
-            .order_by(Order.id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-    )
 
 
 def _end(commit: bool) -> None:
