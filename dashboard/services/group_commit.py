@@ -23,6 +23,11 @@ from dashboard.services import stripe_events
 from dashboard.services.stripe_events import Receipt
 
 
+class PageNotCommitted(RuntimeError):
+    """The page holding this delivery failed; nothing of it was kept (the cause is chained,
+    and logged once, by the thread that led the page)."""
+
+
 @dataclass
 class _Delivery:
     event: dict[str, Any]
@@ -54,10 +59,13 @@ class GroupCommit:
                 self._leading = me.lead = True
         if not me.lead:
             me.wake.wait()
-        if me.lead:
+        led = me.lead
+        if led:
             self._lead()
         if me.error is not None:
-            raise me.error
+            if led:
+                raise me.error
+            raise PageNotCommitted(f"{type(me.error).__name__}: {me.error}") from me.error
         assert me.receipt is not None
         return me.receipt
 
