@@ -8,6 +8,7 @@ next to one-at-a-time processing: tests/test_webhook_ordering.py, tests/test_eve
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -49,6 +50,46 @@ def test_a_page_whose_commit_fails_keeps_nothing_and_is_answered_500(app, client
     (row,) = stored_events(app)
     assert (row.status, row.delivery_count) == ("applied", 1)
     assert reload(app, order.id).state == "authorized"
+
+
+def test_every_delivery_of_a_failed_page_is_answered_500(app, make_order):
+    """While commits fail (slowly, so that deliveries queue up behind the first page),
+    deliveries arriving together all get a 500 and none is kept; then all are applied."""
+    orders = [make_order(lines=None) for _ in range(6)]
+    events = [held(o.id, f"pi_test_page_{n}", f"evt_page_{n}") for n, o in enumerate(orders)]
+    commits: list[int] = []
+
+    def refuse(session: Session) -> None:
+        if not session.in_nested_transaction():
+            commits.append(1)
+            time.sleep(0.2)
+            raise RuntimeError("the database went away")
+
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    answers: list[int] = []
+    barrier = threading.Barrier(len(events))
+
+    def deliver(event: dict[str, Any]) -> None:
+        client = app.test_client()
+        barrier.wait()
+        answers.append(send_event(client, event).status_code)
+
+    sa_event.listen(Session, "before_commit", refuse)
+    try:
+        threads = [threading.Thread(target=deliver, args=(e,)) for e in events]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+    finally:
+        sa_event.remove(Session, "before_commit", refuse)
+
+    assert answers == [500] * len(events)
+    assert len(commits) < len(events)  # some page held several deliveries
+    assert stored_events(app) == []
+    client = app.test_client()
+    assert [send_event(client, e).status_code for e in events] == [200] * len(events)
+    assert {reload(app, o.id).state for o in orders} == {"authorized"}
 
 
 class SlowStripe(FakeStripeHTTP):
