@@ -6,8 +6,8 @@
 Posts signed events through Flask's test client (no server, no sockets) to the bare route,
 the naive handler and the real endpoint, and prints the mean milliseconds per request of
 each, in one run. With `--profile`, the real endpoint's run (new events, then the same
-events again) is recorded by pyinstrument (`pip install pyinstrument`) and its call tree
-printed; `--all` shows library frames too. `--pages` then also times
+events again) is recorded by pyinstrument (`.venv/bin/pip install -e '.[profile]'`) and
+its call tree printed; `--all` shows library frames too. `--pages` then also times
 `stripe_events.receive_page` directly at those page sizes: milliseconds per event,
 committed a page at a time (what group commit and the sync share per page).
 """
