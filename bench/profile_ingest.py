@@ -75,7 +75,12 @@ def main() -> None:
     parser.add_argument("--all", action="store_true")
     parser.add_argument("--pages", default="", help="page sizes, e.g. 1,4,16,100")
     args = parser.parse_args()
-    sizes = [int(size) for size in args.pages.split(",") if size.strip()]
+    try:
+        sizes = [int(size) for size in args.pages.split(",") if size.strip()]
+    except ValueError:
+        parser.error(f"--pages takes whole numbers separated by commas, not {args.pages!r}")
+    if any(size < 1 for size in sizes) or args.events < 1:
+        parser.error("--pages sizes and --events must be at least 1")
     from bench.bench_app import bp  # the benchmark routes, added to each scratch app
 
     for scratch in scratch_databases(args.databases, args.database_url):
@@ -89,7 +94,12 @@ def main() -> None:
         naive = post(client, "/bench/naive", 1, args.events)
         profiler = None
         if args.profile:
-            from pyinstrument import Profiler
+            try:
+                from pyinstrument import Profiler
+            except ImportError:
+                raise SystemExit(
+                    "--profile needs pyinstrument: .venv/bin/pip install -e '.[profile]'"
+                ) from None
 
             profiler = Profiler(interval=0.0005)
             profiler.start()
