@@ -42,9 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.webhook_ingest --database-url $(BENCH_PG_URL)
 	$(BIN)/python -m bench.order_detail --database-url $(BENCH_PG_URL)
 	$(BIN)/python -m bench.stripe_sync --database-url $(BENCH_PG_URL)
-	$(BIN)/python bench/order_list.py --sizes $(BENCH_SIZES)
-	psql -q -h 127.0.0.1 -U postgres -c 'DROP DATABASE IF EXISTS $(notdir $(BENCH_PG_URL)) WITH (FORCE)' -c 'CREATE DATABASE $(notdir $(BENCH_PG_URL))'
-	$(BIN)/python bench/order_list.py --sizes $(BENCH_SIZES) --database-url $(BENCH_PG_URL)
+	$(BIN)/python -m bench.order_list --sizes $(BENCH_SIZES) --database-url $(BENCH_PG_URL)
 
 ## make chaos N=10000: the chaos suite (tests/test_chaos.py) at size N on its own PostgreSQL
 ## database, CHAOS_DATABASE_URL (wiped first); figures in docs/reliability.md.

@@ -6,13 +6,16 @@ import argparse
 import contextlib
 import hashlib
 import hmac
+import http.client
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -232,3 +235,38 @@ def print_table(headers: list[str], rows: list[list[str]]) -> None:
     print("| " + " | ".join("---" for _ in headers) + " |")
     for row in rows:
         print("| " + " | ".join(row) + " |")
+
+
+# -- signing in, as staff do ------------------------------------------------------------
+
+EMAIL = "bench@example.com"
+PASSWORD = "bench-password-1234"  # noqa: S105 - a scratch database's user
+
+
+def sign_in(port: int) -> str:
+    """A session cookie for the bench user, from the real sign-in form."""
+    conn = http.client.HTTPConnection("127.0.0.1", port)
+    conn.request("GET", "/login")
+    page = conn.getresponse()
+    html = page.read().decode()
+    cookie = page.getheader("Set-Cookie", "").split(";", 1)[0]
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
+    if match is None:
+        raise RuntimeError("no CSRF token on /login")
+    form = urllib.parse.urlencode(
+        {"csrf_token": match.group(1), "email": EMAIL, "password": PASSWORD}
+    )
+    conn.request(
+        "POST",
+        "/login",
+        body=form,
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie},
+    )
+    answer = conn.getresponse()
+    answer.read()
+    if answer.status != 302:
+        raise RuntimeError(f"sign-in answered {answer.status}")
+    for name, value in answer.getheaders():
+        if name.lower() == "set-cookie" and value.startswith("session="):
+            return value.split(";", 1)[0]
+    raise RuntimeError("sign-in set no session cookie")

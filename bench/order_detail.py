@@ -12,14 +12,13 @@ median p50/p99 over the repetitions.
 
 from __future__ import annotations
 
-import http.client
-import re
 import statistics
-import urllib.parse
 
 from sqlalchemy import func, select
 
 from bench.common import (
+    EMAIL,
+    PASSWORD,
     argument_parser,
     gunicorn,
     migrated_app,
@@ -28,43 +27,12 @@ from bench.common import (
     print_table,
     scratch_databases,
     seed_orders,
+    sign_in,
 )
 from bench.loadgen import run_load
 from dashboard.extensions import db
 from dashboard.models import Role, TimelineEntry
 from dashboard.services import stripe_events, users
-
-EMAIL = "bench@example.com"
-PASSWORD = "bench-password-1234"  # noqa: S105 - a scratch database's user
-
-
-def sign_in(port: int) -> str:
-    """A session cookie for the bench user, from the real sign-in form."""
-    conn = http.client.HTTPConnection("127.0.0.1", port)
-    conn.request("GET", "/login")
-    page = conn.getresponse()
-    html = page.read().decode()
-    cookie = page.getheader("Set-Cookie", "").split(";", 1)[0]
-    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
-    if match is None:
-        raise RuntimeError("no CSRF token on /login")
-    form = urllib.parse.urlencode(
-        {"csrf_token": match.group(1), "email": EMAIL, "password": PASSWORD}
-    )
-    conn.request(
-        "POST",
-        "/login",
-        body=form,
-        headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie},
-    )
-    answer = conn.getresponse()
-    answer.read()
-    if answer.status != 302:
-        raise RuntimeError(f"sign-in answered {answer.status}")
-    for name, value in answer.getheaders():
-        if name.lower() == "set-cookie" and value.startswith("session="):
-            return value.split(";", 1)[0]
-    raise RuntimeError("sign-in set no session cookie")
 
 
 def main() -> None:

@@ -1,97 +1,90 @@
-"""Order-list query times at growing table sizes (a report, never a pass/fail).
+"""The order list at growing table sizes, through the real server (a report, never a pass/fail).
 
-    .venv/bin/python bench/order_list.py [--sizes 10000,100000,1000000] [--database-url URL]
+    .venv/bin/python -m bench.order_list [--databases both|sqlite|postgresql]
+        [--sizes 10000,100000,1000000] [--requests 50] [--repeats 3] [--database-url URL]
 
-Bulk-seeds orders into a scratch database (default: a temporary SQLite file), then times
-the list page's queries through the real service: first page, a state filter, an email
-prefix search and a deep page (keyset). Prints the median of several runs per query.
+For each database: a fresh scratch database, bulk-seeded with orders in every state up to
+each size in turn (`seed_orders`: one multi-row insert per 20,000; on PostgreSQL then
+ANALYZE, as autovacuum would have by then). gunicorn (gunicorn.conf.py) serves it; a
+separate process signs in once through the real form and fetches, one request at a time:
+the first page (with the capture queue above it), a state filter, a search by email
+prefix, and a deep page (the keyset cursor halfway down). Prints the median p50 over the
+repetitions, and each size's time over the smallest size's.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
 import statistics
-import tempfile
-import time
-from collections.abc import Callable
-from datetime import UTC, datetime
 
-from flask_migrate import upgrade
-from sqlalchemy import func, insert, select, text
-
-from dashboard import MIGRATIONS_DIR, create_app
-from dashboard.domain.orders import OrderState
+from bench.common import (
+    EMAIL,
+    PASSWORD,
+    argument_parser,
+    gunicorn,
+    migrated_app,
+    print_table,
+    scratch_databases,
+    seed_orders,
+    sign_in,
+)
+from bench.loadgen import run_load
 from dashboard.extensions import db
-from dashboard.models import Order
-from dashboard.services.orders import list_orders
-
-STATES = [s.value for s in OrderState]
-REPEATS = 15
+from dashboard.models import Role
+from dashboard.services import users
 
 
-def seed_to(target: int) -> None:
-    have = db.session.scalar(select(func.count()).select_from(Order)) or 0
-    now = datetime.now(UTC)
-    batch = 20_000
-    while have < target:
-        n = min(batch, target - have)
-        rows = [
-            {
-                "buyer_name": f"Buyer {i}",
-                "buyer_email": f"buyer{i:07d}@example.com",
-                "currency": "USD",
-                "total_amount": 1000 + i % 5000,
-                "state": STATES[i % len(STATES)],
-                "created_at": now,
-            }
-            for i in range(have, have + n)
-        ]
-        db.session.execute(insert(Order), rows)
-        db.session.commit()
-        have += n
-
-
-def median_ms(call: Callable[[], object]) -> float:
-    times = []
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        call()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+def pages(size: int) -> dict[str, str]:
+    return {
+        "first page": "/orders",
+        "by state": "/orders?state=captured",
+        "email": "/orders?q=buyer00042",
+        "deep page": f"/orders?older_than={size // 2}",
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argument_parser(__doc__)
     parser.add_argument("--sizes", default="10000,100000,1000000")
-    parser.add_argument("--database-url", default="")
+    parser.add_argument("--requests", type=int, default=50)
     args = parser.parse_args()
-    sizes = [int(size) for size in args.sizes.split(",")]
-    scratch = tempfile.mkdtemp(prefix="bench-orders-")
-    url = args.database_url or f"sqlite:///{os.path.join(scratch, 'bench.sqlite')}"
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench"}, instance_path=scratch)
-    with app.app_context():
-        upgrade(directory=str(MIGRATIONS_DIR))
-        print(f"database: {db.engine.dialect.name}; median of {REPEATS} runs, milliseconds")
-        print(f"{'orders':>10} {'first page':>11} {'by state':>9} {'email':>7} {'deep page':>10}")
+    try:
+        sizes = sorted(int(size) for size in args.sizes.split(","))
+    except ValueError:
+        parser.error(f"--sizes takes whole numbers separated by commas, not {args.sizes!r}")
+    if not sizes or sizes[0] < 2 or args.requests < 1 or args.repeats < 1:
+        parser.error("--sizes must be at least 2, --requests and --repeats at least 1")
+    rows = []
+    for scratch in scratch_databases(args.databases, args.database_url):
+        app = migrated_app(scratch)
+        with app.app_context():
+            users.create_user(EMAIL, PASSWORD, Role.STAFF)
+            db.session.commit()
+        smallest: dict[str, float] = {}
         for size in sizes:
-            seed_to(size)
-            if db.engine.dialect.name == "postgresql":
-                # Steady state: autovacuum would have analyzed a table this size by now.
-                db.session.execute(text("ANALYZE orders"))
-                db.session.commit()
-            deep = size // 2
-            row = [
-                median_ms(lambda: list_orders()),
-                median_ms(lambda: list_orders(state=OrderState.CAPTURED)),
-                median_ms(lambda: list_orders(search="buyer00042")),
-                median_ms(lambda deep=deep: list_orders(older_than=deep)),
-            ]
-            print(
-                f"{size:>10,} "
-                + " ".join(f"{v:>{w}.2f}" for v, w in zip(row, (11, 9, 7, 10), strict=True))
+            with app.app_context():
+                seed_orders(size, with_payment_intent=False)
+                db.session.remove()
+            with gunicorn(scratch) as port:
+                cookie = sign_in(port)
+                p50: dict[str, float] = {}
+                for name, path in pages(size).items():
+                    request = [("GET", path, b"", {"Cookie": cookie})]
+                    warm = run_load(port, request * 5, 1)
+                    if set(warm.statuses) != {200}:
+                        raise RuntimeError(f"{path} answered {warm.statuses}")
+                    load = request * args.requests
+                    found = [run_load(port, load, 1) for _ in range(args.repeats)]
+                    p50[name] = statistics.median(r.p50_ms for r in found)
+            smallest = smallest or p50
+            rows.append(
+                [scratch.label, f"{size:,}"]
+                + [f"{ms:.1f} ({ms / smallest[name]:.2f}x)" for name, ms in p50.items()]
             )
-            db.session.remove()
+    print(
+        f"\nGET /orders..., one connection, p50 ms (median of {args.repeats} x {args.requests} "
+        "requests); in brackets, over the smallest size"
+    )
+    print_table(["database", "orders", *pages(2)], rows)
 
 
 if __name__ == "__main__":
