@@ -107,8 +107,8 @@ class Order(Model):
         # The list page's queries: newest first, by state, by buyer email prefix.
         Index("ix_orders_state_id", "state", "id"),
         Index("ix_orders_buyer_email_id", "buyer_email", "id"),
-        # The capture queue: authorized holds by deadline.
-        Index("ix_orders_state_capture_before", "state", "capture_before"),
+        # The capture queue: authorized holds by deadline, ties by id (read in index order).
+        Index("ix_orders_state_capture_before_id", "state", "capture_before", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

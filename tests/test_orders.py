@@ -235,8 +235,8 @@ def test_list_query_count_does_not_grow_with_rows(app, signed_in, make_order):
 
 
 def test_list_queries_use_an_index(app, make_order):
-    """The three list queries are index scans, not full-table scans, on either database."""
-    from dashboard.services.orders import list_orders
+    """The list's queries are index scans, not full-table scans, on either database."""
+    from dashboard.services.orders import CAPTURE_QUEUE_SIZE, capture_queue, list_orders
 
     make_order()
     with app.app_context():
@@ -262,11 +262,12 @@ def test_list_queries_use_an_index(app, make_order):
             list_orders(state=OrderState.OPEN)
             list_orders(search="buyer")
             list_orders(older_than=10**6)
+            capture_queue(limit=CAPTURE_QUEUE_SIZE)  # above the first page
         finally:
             event.remove(engine, "before_cursor_execute", explain)
             db.session.rollback()
-    assert len(plans) == 4
-    first, by_state, by_email, deep = plans
+    assert len(plans) == 5
+    first, by_state, by_email, deep, queue = plans
     for plan in plans:
         assert "Seq Scan" not in plan, plan
     # Walking an index in id order and stopping at LIMIT: nothing to sort.
@@ -275,6 +276,9 @@ def test_list_queries_use_an_index(app, make_order):
     # An email prefix is a range on the email index (SQLite then sorts only its matches).
     assert "USING INDEX ix_orders_buyer_email_id" in by_email or "Index Scan" in by_email, by_email
     assert "USING INDEX ix_orders_state_id" in by_state or "Index Scan" in by_state, by_state
+    # The capture queue, by deadline then id, read in the order of its index.
+    assert "TEMP B-TREE" not in queue and " Sort " not in queue, queue
+    assert "ix_orders_state_capture_before_id" in queue, queue
 
 
 def test_detail_shows_lines_total_state_and_timeline(signed_in, make_order):
