@@ -269,7 +269,7 @@ class StripeEventList(FakeStripeHTTP):
         super().__init__()
         self.events = events  # oldest first
         self.fail_on: int | None = None  # answer this list request (1-based) with a 500
-        self.garbled = False  # answer 200 with something that is not a list of events
+        self.garbled: dict[str, Any] | None = None  # answer 200 with this instead of a list
 
     def _routes(self):
         return [(r"GET /v1/events", self._list_events), *super()._routes()]
@@ -281,8 +281,8 @@ class StripeEventList(FakeStripeHTTP):
         ]
 
     def _list_events(self, call):
-        if self.garbled:
-            return self._answer({"object": "customer", "id": "cus_not_a_list"})
+        if self.garbled is not None:
+            return self._answer(self.garbled)
         if self.fail_on == len(self.calls_to("GET", "/v1/events")):
             return self._answer({"error": {"type": "api_error", "message": "Try again."}}, 500)
         query = {key: values[-1] for key, values in call.query.items()}
@@ -425,8 +425,17 @@ def test_when_stripe_cannot_be_read_the_sync_says_so_and_keeps_its_place(app, st
     assert watermark(app) is None
 
 
-def test_an_answer_that_is_not_an_event_list_stops_the_sync_where_it_was(app, stripe_events_list):
-    stripe_events_list.garbled = True
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"object": "customer", "id": "cus_not_a_list"},
+        {"object": "list", "data": ["evt_1", 7], "has_more": False},
+    ],
+)
+def test_an_answer_that_is_not_an_event_list_stops_the_sync_where_it_was(
+    app, stripe_events_list, answer
+):
+    stripe_events_list.garbled = answer
 
     result = app.test_cli_runner().invoke(args=["stripe", "sync"])
 

@@ -447,7 +447,11 @@ class StripeGateway:
         )
         body = answer.data if isinstance(answer.data, dict) else {}
         events = body.get("data")
-        if body.get("object") != "list" or not isinstance(events, list):
+        if (
+            body.get("object") != "list"
+            or not isinstance(events, list)
+            or not all(isinstance(event, dict) for event in events)
+        ):
             raise errors.PaymentError(
                 "Stripe's event list answered with something that is not a list of events.",
                 code="unexpected_answer",
