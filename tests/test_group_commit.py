@@ -165,3 +165,11 @@ def test_a_group_limit_below_one_is_refused_at_start(monkeypatch, tmp_path, limi
     monkeypatch.setenv("WEBHOOK_GROUP_LIMIT", limit)
     with pytest.raises(ConfigError, match="WEBHOOK_GROUP_LIMIT must be at least 1"):
         create_app(instance_path=str(tmp_path))
+
+
+def test_the_events_kept_out_of_pages_are_events_the_inbox_handles():
+    """A misspelt type here would let a delivery that waits on Stripe into a page."""
+    from dashboard.services import stripe_events
+
+    assert stripe_events.ASKS_STRIPE.issubset(stripe_events.HANDLERS)
+    assert {"checkout.session.completed", "refund.updated"} <= stripe_events.ASKS_STRIPE
