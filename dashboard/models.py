@@ -25,6 +25,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from dashboard.domain.money import format_minor
 from dashboard.domain.orders import OrderState
+from dashboard.domain.state_machine import StaffAction
+from dashboard.domain.stripe_mapping import DISPUTE_OUTCOMES
 from dashboard.extensions import Model
 
 
@@ -155,7 +157,11 @@ class Order(Model):
 
     @property
     def total_display(self) -> str:
-        return format_minor(self.total_amount, self.currency)
+        return self.money(self.total_amount)
+
+    def money(self, amount_minor: int) -> str:
+        """An amount of this order's currency, for people: "$12.50"."""
+        return format_minor(amount_minor, self.currency)
 
     @property
     def amount_refundable(self) -> int:
@@ -218,7 +224,8 @@ class RequestStatus(StrEnum):
 
 
 IN_FLIGHT = (RequestStatus.PENDING.value, RequestStatus.UNKNOWN.value)
-MONEY_ACTIONS = ("capture", "void", "refund")
+# The requests that move money: the staff actions.
+MONEY_ACTIONS = tuple(action.value for action in StaffAction)
 
 
 class StripeRequest(Model):
@@ -375,8 +382,8 @@ class Dispute(Model):
 
     @property
     def is_open(self) -> bool:
-        return self.status not in ("won", "lost", "warning_closed")
+        return self.status not in DISPUTE_OUTCOMES
 
     @property
     def outcome(self) -> str | None:
-        return {"won": "Won", "lost": "Lost", "warning_closed": "Closed (inquiry)"}.get(self.status)
+        return DISPUTE_OUTCOMES.get(self.status)

@@ -13,15 +13,22 @@ import stripe
 
 from dashboard.domain.state_machine import PaymentEvent as E
 from dashboard.domain.stripe_mapping import (
-    CHARGE_STATUS,
     CHECKOUT_SESSION_STATUS,
     LAPSED_CANCELLATION_REASONS,
     MAPPING_VERSION,
     PAYMENT_INTENT_STATUS,
     REFUND_STATUS_COUNTS,
     Amounts,
+    CancellationReason,
+    ChargeStatus,
+    CheckoutPaymentStatus,
+    CheckoutSessionStatus,
+    DisputeStatus,
+    PaymentIntentStatus,
+    RefundStatus,
     UnmappedStatus,
     event_for_payment_intent,
+    refund_counts,
 )
 from dashboard.services.payments import VOID_REASONS
 from tests.conftest import pay_with_test_card, state_changes
@@ -80,8 +87,8 @@ def test_every_checkout_session_status_pair_is_mapped():
     assert not unmapped, f"Checkout Session pairs missing from {MAPPING_VERSION}: {unmapped}"
 
 
-def test_every_charge_status_is_mapped():
-    unmapped = sdk_literals(stripe.Charge, "status") - set(CHARGE_STATUS)
+def test_every_charge_status_is_named():
+    unmapped = sdk_literals(stripe.Charge, "status") - set(ChargeStatus)
     assert not unmapped, f"Charge statuses missing from {MAPPING_VERSION}: {unmapped}"
 
 
@@ -100,12 +107,39 @@ def test_the_refund_statuses_are_still_the_ones_the_sdk_documents():
 def test_the_table_names_no_status_the_sdk_does_not_know():
     """A misspelt key would leave the real status unmapped and still look covered."""
     assert set(PAYMENT_INTENT_STATUS) <= sdk_literals(stripe.PaymentIntent, "status")
-    assert set(CHARGE_STATUS) <= sdk_literals(stripe.Charge, "status")
+    assert set(ChargeStatus) <= sdk_literals(stripe.Charge, "status")
     assert set(REFUND_STATUS_COUNTS) == REFUND_STATUSES
     statuses = sdk_literals(stripe.checkout.Session, "status")
     payment_statuses = sdk_literals(stripe.checkout.Session, "payment_status")
     assert {s for s, _ in CHECKOUT_SESSION_STATUS} <= statuses
     assert {p for _, p in CHECKOUT_SESSION_STATUS} <= payment_statuses
+
+
+@pytest.mark.parametrize(
+    ("enum", "cls", "attribute"),
+    [
+        (PaymentIntentStatus, stripe.PaymentIntent, "status"),
+        (CancellationReason, stripe.PaymentIntent, "cancellation_reason"),
+        (CheckoutSessionStatus, stripe.checkout.Session, "status"),
+        (CheckoutPaymentStatus, stripe.checkout.Session, "payment_status"),
+        (ChargeStatus, stripe.Charge, "status"),
+        (DisputeStatus, stripe.Dispute, "status"),
+    ],
+    ids=lambda value: getattr(value, "__name__", str(value)),
+)
+def test_each_status_enum_names_exactly_the_statuses_the_sdk_knows(enum, cls, attribute):
+    """The statuses are named once, in the enums; they are the SDK's, no more, no fewer."""
+    assert set(enum) == sdk_literals(cls, attribute)
+
+
+def test_the_refund_status_enum_is_the_documented_one():
+    assert set(RefundStatus) == REFUND_STATUSES
+
+
+def test_a_refund_status_the_table_does_not_know_counts_as_a_pending_one():
+    """The refund handler decides through the table; Stripe's amounts then say the rest."""
+    assert refund_counts("requires_action") and refund_counts("some_new_status")
+    assert not refund_counts("failed") and not refund_counts("canceled")
 
 
 def test_refunds_that_count():

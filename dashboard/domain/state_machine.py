@@ -71,6 +71,9 @@ TRANSITIONS: frozenset[tuple[S, PaymentEvent]] = frozenset(
 )
 
 TERMINAL = frozenset({S.VOIDED, S.EXPIRED, S.REFUNDED})
+# The states of an order whose hold has been captured: only refunds move it on.
+AFTER_CAPTURE = frozenset({S.CAPTURED, S.PARTIALLY_REFUNDED, S.REFUNDED})
+_REFUNDS = (E.PARTIALLY_REFUNDED, E.REFUNDED)
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,29 @@ def next_state(state: S, event: PaymentEvent) -> Transition | Ignored:
             reason=f"the order is already {state.label.lower()}; {event.value} would move it back",
         )
     raise IllegalTransition(state, event)
+
+
+def path_to(state: S, event: PaymentEvent) -> tuple[PaymentEvent, ...]:
+    """The events that take an order in `state` to where `event` leads, in order.
+
+    A refund reported for an order that still shows the hold (the payment was captured and
+    refunded elsewhere, in Stripe's Dashboard, and the capture's news was missed) goes
+    through the capture first; every other event is its own path.
+    """
+    if event in _REFUNDS and state not in AFTER_CAPTURE:
+        return (E.CAPTURED, event)
+    return (event,)
+
+
+def destination(state: S, event: PaymentEvent) -> S:
+    """Where `path_to` leads: the state the order ends in (its own if every step is stale).
+
+    Raises IllegalTransition if a step cannot happen."""
+    for step in path_to(state, event):
+        outcome = next_state(state, step)
+        if isinstance(outcome, Transition):
+            state = outcome.after
+    return state
 
 
 # Staff actions, and the states in which each is offered.

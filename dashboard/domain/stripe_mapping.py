@@ -1,63 +1,160 @@
-"""Versioned mapping from Stripe's statuses to payment events on our orders.
+"""Stripe's status vocabulary, named once, and the versioned mapping from it to our events.
 
-Every timeline entry produced through this table records MAPPING_VERSION, so an order's
-history says which rules decided it. Change a row: bump the version.
+The enums are the statuses Stripe documents for each object (tests compare them with the
+installed SDK's). They live here, beside the tables keyed by them, rather than beside the
+snapshots in `payments/`: the domain imports nothing outside itself, and the snapshots import
+these. Every timeline entry produced through the tables records MAPPING_VERSION, so an
+order's history says which rules decided it. Change a row: bump the version.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from dashboard.domain.state_machine import PaymentEvent as E
 
 MAPPING_VERSION = "2026-11-23.3"
 
+
+class PaymentIntentStatus(StrEnum):
+    REQUIRES_PAYMENT_METHOD = "requires_payment_method"
+    REQUIRES_CONFIRMATION = "requires_confirmation"
+    REQUIRES_ACTION = "requires_action"
+    PROCESSING = "processing"
+    REQUIRES_CAPTURE = "requires_capture"
+    SUCCEEDED = "succeeded"
+    CANCELED = "canceled"
+
+
+class CheckoutSessionStatus(StrEnum):
+    OPEN = "open"
+    COMPLETE = "complete"
+    EXPIRED = "expired"
+
+
+class CheckoutPaymentStatus(StrEnum):
+    PAID = "paid"
+    UNPAID = "unpaid"
+    NO_PAYMENT_REQUIRED = "no_payment_required"
+
+
+class ChargeStatus(StrEnum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class RefundStatus(StrEnum):
+    PENDING = "pending"
+    REQUIRES_ACTION = "requires_action"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+class DisputeStatus(StrEnum):
+    WARNING_NEEDS_RESPONSE = "warning_needs_response"
+    WARNING_UNDER_REVIEW = "warning_under_review"
+    WARNING_CLOSED = "warning_closed"
+    NEEDS_RESPONSE = "needs_response"
+    UNDER_REVIEW = "under_review"
+    WON = "won"
+    LOST = "lost"
+    PREVENTED = "prevented"
+    APPEAL_NEEDS_RESPONSE = "appeal_needs_response"
+    APPEAL_UNDER_REVIEW = "appeal_under_review"
+
+
+class CancellationReason(StrEnum):
+    """Why a PaymentIntent was canceled: by Stripe itself, or a reason given when voiding."""
+
+    AUTOMATIC = "automatic"
+    EXPIRED = "expired"
+    ABANDONED = "abandoned"
+    DUPLICATE = "duplicate"
+    FRAUDULENT = "fraudulent"
+    REQUESTED_BY_CUSTOMER = "requested_by_customer"
+    FAILED_INVOICE = "failed_invoice"
+    VOID_INVOICE = "void_invoice"
+
+
+PI = PaymentIntentStatus
+
 # PaymentIntent.status -> event. `requires_payment_method` means "not paid yet", or, after
 # an attempt, "that attempt failed"; `canceled` is a void unless Stripe says it lapsed.
 PAYMENT_INTENT_STATUS: dict[str, E | None] = {
-    "requires_payment_method": None,
-    "requires_confirmation": E.STARTED,
-    "requires_action": E.ACTION_REQUIRED,
-    "processing": E.STARTED,
-    "requires_capture": E.AUTHORIZED,
-    "succeeded": E.CAPTURED,
-    "canceled": E.VOIDED,
+    PI.REQUIRES_PAYMENT_METHOD: None,
+    PI.REQUIRES_CONFIRMATION: E.STARTED,
+    PI.REQUIRES_ACTION: E.ACTION_REQUIRED,
+    PI.PROCESSING: E.STARTED,
+    PI.REQUIRES_CAPTURE: E.AUTHORIZED,
+    PI.SUCCEEDED: E.CAPTURED,
+    PI.CANCELED: E.VOIDED,
 }
+
+# The statuses in which a PaymentIntent still waits for the buyer: it can be paid again.
+PAYABLE_STATUSES = frozenset(
+    {PI.REQUIRES_PAYMENT_METHOD, PI.REQUIRES_CONFIRMATION, PI.REQUIRES_ACTION}
+)
 
 # cancellation_reason values that mean the hold lapsed rather than being released by us:
 # the ones Stripe sets itself. `abandoned` is a reason we give when voiding (as are
 # `duplicate`, `fraudulent`, `requested_by_customer`), so it reads as a void.
-LAPSED_CANCELLATION_REASONS = frozenset({"automatic", "expired"})
+LAPSED_CANCELLATION_REASONS = frozenset({CancellationReason.AUTOMATIC, CancellationReason.EXPIRED})
+
+CS = CheckoutSessionStatus
+PAID = CheckoutPaymentStatus
 
 # Checkout Session (status, payment_status) -> event. A complete session's hold is read
 # from its PaymentIntent, whose status is the truth; None here means "ask the PI". An
 # expired session is a failed attempt, not a lapsed order: the buyer's link still works.
 CHECKOUT_SESSION_STATUS: dict[tuple[str, str], E | None] = {
-    ("open", "unpaid"): E.STARTED,
-    ("open", "paid"): E.STARTED,
-    ("open", "no_payment_required"): E.STARTED,
-    ("complete", "unpaid"): None,
-    ("complete", "paid"): None,
-    ("complete", "no_payment_required"): None,
-    ("expired", "unpaid"): E.FAILED,
-    ("expired", "paid"): None,
-    ("expired", "no_payment_required"): E.FAILED,
+    (CS.OPEN, PAID.UNPAID): E.STARTED,
+    (CS.OPEN, PAID.PAID): E.STARTED,
+    (CS.OPEN, PAID.NO_PAYMENT_REQUIRED): E.STARTED,
+    (CS.COMPLETE, PAID.UNPAID): None,
+    (CS.COMPLETE, PAID.PAID): None,
+    (CS.COMPLETE, PAID.NO_PAYMENT_REQUIRED): None,
+    (CS.EXPIRED, PAID.UNPAID): E.FAILED,
+    (CS.EXPIRED, PAID.PAID): None,
+    (CS.EXPIRED, PAID.NO_PAYMENT_REQUIRED): E.FAILED,
 }
 
-# Charge.status -> what it says on its own (capture and refunds come from amounts).
-CHARGE_STATUS: dict[str, E | None] = {
-    "pending": E.STARTED,
-    "succeeded": None,
-    "failed": E.FAILED,
-}
-
-# Refund.status -> whether the refunded amount counts.
+# Refund.status -> whether the refunded amount counts. One that does not (failed, canceled)
+# returns the money to the merchant after Stripe had accepted the refund.
 REFUND_STATUS_COUNTS: dict[str, bool] = {
-    "pending": True,
-    "requires_action": True,
-    "succeeded": True,
-    "failed": False,
-    "canceled": False,
+    RefundStatus.PENDING: True,
+    RefundStatus.REQUIRES_ACTION: True,
+    RefundStatus.SUCCEEDED: True,
+    RefundStatus.FAILED: False,
+    RefundStatus.CANCELED: False,
+}
+
+
+def refund_counts(status: str) -> bool:
+    """Whether a refund in this status takes money back to the buyer. A status this table
+    does not know counts, as a pending one does: Stripe's refunded amounts decide."""
+    return REFUND_STATUS_COUNTS.get(status, True)
+
+
+D = DisputeStatus
+
+# Forward-only rank of a dispute's status: a late "created" never reopens a closed dispute.
+DISPUTE_RANK: dict[str, int] = {
+    D.WARNING_NEEDS_RESPONSE: 0,
+    D.NEEDS_RESPONSE: 0,
+    D.WARNING_UNDER_REVIEW: 1,
+    D.UNDER_REVIEW: 1,
+    D.WON: 2,
+    D.LOST: 2,
+    D.WARNING_CLOSED: 2,
+}
+# A closed dispute's outcome, as staff read it.
+DISPUTE_OUTCOMES: dict[str, str] = {
+    D.WON: "Won",
+    D.LOST: "Lost",
+    D.WARNING_CLOSED: "Closed (inquiry)",
 }
 
 
@@ -81,11 +178,11 @@ def event_for_payment_intent(
     """The event a PaymentIntent in this state stands for, or None if it says nothing yet."""
     if status not in PAYMENT_INTENT_STATUS:
         raise UnmappedStatus("payment_intent", status)
-    if status == "requires_payment_method":
+    if status == PI.REQUIRES_PAYMENT_METHOD:
         return E.FAILED if has_failed_attempt else None
-    if status == "canceled" and cancellation_reason in LAPSED_CANCELLATION_REASONS:
+    if status == PI.CANCELED and cancellation_reason in LAPSED_CANCELLATION_REASONS:
         return E.EXPIRED
-    if status == "succeeded" and amounts.refunded > 0:
+    if status == PI.SUCCEEDED and amounts.refunded > 0:
         return E.REFUNDED if amounts.refunded >= amounts.captured else E.PARTIALLY_REFUNDED
     return PAYMENT_INTENT_STATUS[status]
 

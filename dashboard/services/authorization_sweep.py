@@ -30,8 +30,7 @@ from dashboard.domain.state_machine import (
     TERMINAL,
     IllegalTransition,
     PaymentEvent,
-    Transition,
-    next_state,
+    destination,
 )
 from dashboard.domain.stripe_mapping import (
     CHECKOUT_SESSION_STATUS,
@@ -52,9 +51,6 @@ DEFAULT_OLDER_THAN = timedelta(hours=1)
 DEFAULT_WITHIN = timedelta(days=30)
 SOURCE = "authorization sweep"
 VOID_REASON = "abandoned"  # one of Stripe's cancellation reasons: the hold was not used
-
-_REFUNDS = (PaymentEvent.PARTIALLY_REFUNDED, PaymentEvent.REFUNDED)
-_AFTER_CAPTURE = (OrderState.CAPTURED, OrderState.PARTIALLY_REFUNDED, OrderState.REFUNDED)
 
 
 class VoidingNotEnabled(Exception):
@@ -263,7 +259,6 @@ def _read(order: Order) -> Truth:
 
 def differences(order: Order, truth: Truth) -> list[str]:
     """How the order differs from what Stripe says, in words; empty when they agree."""
-    money = payments.money
     found = []
     if isinstance(truth, CheckoutSessionSnapshot):
         event = CHECKOUT_SESSION_STATUS.get((truth.status, truth.payment_status))
@@ -284,26 +279,19 @@ def differences(order: Order, truth: Truth) -> list[str]:
         ("refunded", order.amount_refunded, amounts.refunded),
     ):
         if here != there:
-            found.append(f"{what} {money(order, here)} here, {money(order, there)} at Stripe")
+            found.append(f"{what} {order.money(here)} here, {order.money(there)} at Stripe")
     return found
 
 
 def _state_difference(state: OrderState, event: PaymentEvent | None, says: str) -> str | None:
-    """Where Stripe's news would take the order, if elsewhere (as apply_payment_intent goes:
-    a refund of a payment still shown as a hold is walked through the capture first)."""
+    """Where Stripe's news would take the order, if elsewhere (as apply_payment_intent goes,
+    along the state machine's `path_to`)."""
     if event is None:
         return None
-    path = [event]
-    if event in _REFUNDS and state not in _AFTER_CAPTURE:
-        path = [PaymentEvent.CAPTURED, event]
-    after = state
-    for step in path:
-        try:
-            outcome = next_state(after, step)
-        except IllegalTransition:
-            return f"{state.label.lower()} here, {says} at Stripe (cannot follow)"
-        if isinstance(outcome, Transition):
-            after = outcome.after
+    try:
+        after = destination(state, event)
+    except IllegalTransition:
+        return f"{state.label.lower()} here, {says} at Stripe (cannot follow)"
     if after is state:
         return None
     return f"{state.label.lower()} here, {after.label.lower()} at Stripe ({says})"

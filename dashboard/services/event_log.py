@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Select, false, func, select
 from sqlalchemy.orm import defer
 
+from dashboard.domain.ids import MAX_ROW_ID, parse_order_number
 from dashboard.extensions import db
 from dashboard.models import EventStatus, StripeEvent
 from dashboard.payments.webhooks import dashboard_url, redact
@@ -20,9 +21,7 @@ from dashboard.services.stripe_events import WebhookHealth
 
 # What a valid `type` filter looks like: Stripe's event names ("charge.dispute.created").
 EVENT_TYPE = re.compile(r"[a-z0-9_]+(?:\.[a-z0-9_]+)*")
-_ORDER_NUMBER = re.compile(r"#?([0-9]{1,18})")
 _STRIPE_ID = re.compile(r"[A-Za-z]+_[A-Za-z0-9_]+")
-_LARGEST_ORDER_ID = 2**31 - 1
 # The statuses that need a person: each gets its own tab with a count.
 NEEDS_ATTENTION = (EventStatus.FAILED, EventStatus.UNMATCHED)
 REPROCESSABLE = (EventStatus.PENDING, EventStatus.FAILED, EventStatus.UNMATCHED)
@@ -56,11 +55,9 @@ def parse_status(text: str) -> EventStatus | None:
 
 def _search(query: Select[StripeEvent], text: str) -> Select[StripeEvent]:
     """An event id, a PaymentIntent id, another Stripe object id, or an order number."""
-    if match := _ORDER_NUMBER.fullmatch(text):
-        number = int(match.group(1))
-        if number > _LARGEST_ORDER_ID:
-            return query.where(false())
-        return query.where(StripeEvent.order_id == number)
+    number = parse_order_number(text)
+    if number is not None:
+        return query.where(StripeEvent.order_id == number if number <= MAX_ROW_ID else false())
     if len(text) > 255 or not _STRIPE_ID.fullmatch(text):
         raise InvalidFilter(
             "Search by an event id (evt_…), a PaymentIntent id (pi_…), another Stripe id "

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Select, false, select
 from sqlalchemy.orm import selectinload
 
+from dashboard.domain.ids import MAX_ROW_ID, parse_order_number
 from dashboard.domain.money import SUPPORTED_CURRENCIES, MoneyError, normalize_currency
 from dashboard.domain.orders import LineDraft, OrderState, order_total
 from dashboard.extensions import db
@@ -65,8 +65,6 @@ def get_order(order_id: int) -> Order | None:
     return db.session.get(Order, order_id, options=[selectinload(Order.lines)])
 
 
-_ORDER_NUMBER = re.compile(r"#?([0-9]{1,18})")
-_LARGEST_ORDER_ID = 2**31 - 1  # orders.id is a 32-bit integer column
 _STRIPE_COLUMNS = {
     "pi_": Order.stripe_payment_intent_id,
     "cs_": Order.stripe_checkout_session_id,
@@ -77,9 +75,9 @@ _STRIPE_COLUMNS = {
 
 def _search(query: Select[Order], text: str) -> Select[Order]:
     """Order number, Stripe id, or buyer email prefix; each one an index lookup."""
-    if match := _ORDER_NUMBER.fullmatch(text):
-        number = int(match.group(1))
-        return query.where(Order.id == number if number <= _LARGEST_ORDER_ID else false())
+    number = parse_order_number(text)
+    if number is not None:
+        return query.where(Order.id == number if number <= MAX_ROW_ID else false())
     for prefix, column in _STRIPE_COLUMNS.items():
         if text.startswith(prefix):
             return query.where(column == text)

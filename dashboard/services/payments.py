@@ -17,7 +17,6 @@ from typing import Protocol, TypeVar
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from dashboard.domain.money import format_minor
 from dashboard.domain.orders import OrderState
 from dashboard.domain.state_machine import (
     Ignored,
@@ -27,10 +26,14 @@ from dashboard.domain.state_machine import (
     Transition,
     check_action,
     next_state,
+    path_to,
 )
 from dashboard.domain.stripe_mapping import (
     CHECKOUT_SESSION_STATUS,
     MAPPING_VERSION,
+    PAYABLE_STATUSES,
+    CheckoutSessionStatus,
+    PaymentIntentStatus,
     UnmappedStatus,
     event_for_payment_intent,
 )
@@ -54,6 +57,8 @@ from dashboard.services import outbox, timeline
 from dashboard.services.outbox import OutboxType
 
 log = logging.getLogger(__name__)
+
+PI = PaymentIntentStatus
 
 VOID_REASONS = {
     "requested_by_customer": "Requested by the customer",
@@ -105,7 +110,7 @@ def apply_payment_intent(
     """Move the order forward to what the PaymentIntent says; never backwards.
 
     A payment captured and refunded elsewhere (Stripe's Dashboard) can be read while the
-    order still shows the hold: it is walked through the capture first, then the refund.
+    order still shows the hold: it is walked through the capture first (`path_to`).
     """
     if order.stripe_payment_intent_id is None:
         order.stripe_payment_intent_id = snapshot.id
@@ -114,12 +119,8 @@ def apply_payment_intent(
     event = payment_event(snapshot)
     if event is None:
         return None
-    path = [event]
-    refunds = (PaymentEvent.PARTIALLY_REFUNDED, PaymentEvent.REFUNDED)
-    if event in refunds and order.order_state not in _AFTER_CAPTURE:
-        path = [PaymentEvent.CAPTURED, event]
     outcome: Transition | Ignored | None = None
-    for step in path:
+    for step in path_to(order.order_state, event):
         try:
             outcome = move(order, step, source=source, detail=f"payment intent {snapshot.status}")
         except IllegalTransition as illegal:
@@ -137,9 +138,6 @@ def payment_event(snapshot: PaymentIntentSnapshot) -> PaymentEvent | None:
         cancellation_reason=snapshot.cancellation_reason,
         has_failed_attempt=snapshot.last_error_code is not None,
     )
-
-
-_AFTER_CAPTURE = (OrderState.CAPTURED, OrderState.PARTIALLY_REFUNDED, OrderState.REFUNDED)
 
 
 def _take_amounts(order: Order, event: PaymentEvent, snapshot: PaymentIntentSnapshot) -> None:
@@ -354,10 +352,6 @@ def _call(
 # -- staff actions --------------------------------------------------------------------
 
 
-def money(order: Order, amount: int) -> str:
-    return format_minor(amount, order.currency)
-
-
 def _prepare(order_id: int, action: StaffAction) -> Order:
     order = lock_order(order_id)
     try:
@@ -405,11 +399,11 @@ def capture_hold(order_id: int, amount: int, actor: User) -> ActionResult:
     order = _prepare(order_id, StaffAction.CAPTURE)
     if not 0 < amount <= order.amount_capturable:
         raise ActionRefused(
-            f"Capture between {money(order, 1)} and {money(order, order.amount_capturable)}."
+            f"Capture between {order.money(1)} and {order.money(order.amount_capturable)}."
         )
     released = order.amount_capturable - amount
-    summary = f"capture {money(order, amount)}" + (
-        f" (releasing the other {money(order, released)})" if released else ""
+    summary = f"capture {order.money(amount)}" + (
+        f" (releasing the other {order.money(released)})" if released else ""
     )
     request = _ask(order, actor, StaffAction.CAPTURE, amount, summary)
     return _send_capture(order, request)
@@ -439,7 +433,7 @@ def _send_capture(order: Order, request: StripeRequest) -> ActionResult:
             )
         return ActionResult(False, result.message, awaiting_confirmation=result.outcome_unknown)
     apply_payment_intent(order, result, source="capture response")
-    return ActionResult(True, f"Captured {money(order, order.amount_captured)}.")
+    return ActionResult(True, f"Captured {order.money(order.amount_captured)}.")
 
 
 def void_hold(order_id: int, reason: str, actor: User | None) -> ActionResult:
@@ -447,7 +441,7 @@ def void_hold(order_id: int, reason: str, actor: User | None) -> ActionResult:
     if reason not in VOID_REASONS:
         raise ActionRefused("Choose a reason for the void.")
     order = _prepare(order_id, StaffAction.VOID)
-    summary = f"void the hold of {money(order, order.amount_capturable)} ({VOID_REASONS[reason]})"
+    summary = f"void the hold of {order.money(order.amount_capturable)} ({VOID_REASONS[reason]})"
     request = _ask(order, actor, StaffAction.VOID, None, summary, reason=reason)
     return _send_void(order, request)
 
@@ -476,9 +470,9 @@ def refund_payment(order_id: int, amount: int, reason: str, actor: User) -> Acti
     order = _prepare(order_id, StaffAction.REFUND)
     if not 0 < amount <= order.amount_refundable:
         raise ActionRefused(
-            f"Refund between {money(order, 1)} and {money(order, order.amount_refundable)}."
+            f"Refund between {order.money(1)} and {order.money(order.amount_refundable)}."
         )
-    summary = f"refund {money(order, amount)} ({REFUND_REASONS[reason]})"
+    summary = f"refund {order.money(amount)} ({REFUND_REASONS[reason]})"
     request = _ask(order, actor, StaffAction.REFUND, amount, summary, reason=reason)
     return _send_refund(order, request)
 
@@ -503,7 +497,7 @@ def _send_refund(order: Order, request: StripeRequest) -> ActionResult:
     if isinstance(result, errors.PaymentError):
         return ActionResult(False, result.message, awaiting_confirmation=result.outcome_unknown)
     _apply_refund(order, result.amount, source="refund response")
-    return ActionResult(True, f"Refunded {money(order, result.amount)}.")
+    return ActionResult(True, f"Refunded {order.money(result.amount)}.")
 
 
 def _apply_refund(order: Order, amount: int, *, source: str) -> None:
@@ -527,7 +521,7 @@ def _apply_refund(order: Order, amount: int, *, source: str) -> None:
         if refunded >= order.amount_captured
         else PaymentEvent.PARTIALLY_REFUNDED
     )
-    outcome = move(order, event, source=source, detail=f"refund of {money(order, amount)}")
+    outcome = move(order, event, source=source, detail=f"refund of {order.money(amount)}")
     if isinstance(outcome, Transition):
         order.amount_refunded = refunded
         db.session.flush()
@@ -560,7 +554,8 @@ def settle(order_id: int, actor: User | None) -> ActionResult:
         return ActionResult(False, truth.message, awaiting_confirmation=True)
     if request.action == StaffAction.REFUND.value:
         return _settle_refund(order, request, payment_intent_id)
-    if truth.status == ("succeeded" if request.action == StaffAction.CAPTURE.value else "canceled"):
+    done = PI.SUCCEEDED if request.action == StaffAction.CAPTURE.value else PI.CANCELED
+    if truth.status == done:
         finish_request(
             order,
             request,
@@ -596,7 +591,7 @@ def _settle_refund(order: Order, request: StripeRequest, payment_intent_id: str)
             request_id=found.request_id,
         )
         _apply_refund(order, found.amount, source="settlement")
-        return ActionResult(True, f"Confirmed with Stripe: refunded {money(order, found.amount)}.")
+        return ActionResult(True, f"Confirmed with Stripe: refunded {order.money(found.amount)}.")
     too_old = utcnow() - request.created_at > IDEMPOTENCY_WINDOW
     if request.error_code == errors.STRIPE_INTERNAL_ERROR or too_old:
         # No refund with our key exists, and resending would replay a stored 500 or, once
@@ -718,14 +713,10 @@ def open_payment_intent(order_id: int) -> PaymentIntentSnapshot:
     order = lock_startable(order_id)
     if order.stripe_payment_intent_id:
         current = gateway().retrieve_payment_intent(order.stripe_payment_intent_id)
-        if current.status in (
-            "requires_payment_method",
-            "requires_confirmation",
-            "requires_action",
-        ):
+        if current.status in PAYABLE_STATUSES:
             return current
         apply_payment_intent(order, current, source="pay page")
-        if current.status == "processing":
+        if current.status == PI.PROCESSING:
             # The bank has not answered the first payment: a second one could charge twice.
             raise ActionRefused(buyer_message(order, current))
         _check_startable(order)
@@ -738,15 +729,18 @@ def open_payment_intent(order_id: int) -> PaymentIntentSnapshot:
 def buyer_message(order: Order, snapshot: PaymentIntentSnapshot | None) -> str:
     """What the buyer is told about their payment, from what Stripe says."""
     status = snapshot.status if snapshot else None
-    if status == "requires_capture" or order.order_state is OrderState.AUTHORIZED:
+    if status == PI.REQUIRES_CAPTURE or order.order_state is OrderState.AUTHORIZED:
         return "Authorized: the amount is held on your card; the merchant will capture it."
-    if status == "succeeded" or order.amount_captured:
+    if status == PI.SUCCEEDED or order.amount_captured:
         return "Paid: the merchant has captured your payment."
-    if status == "requires_action":
+    if status == PI.REQUIRES_ACTION:
         return "Your bank needs you to verify this payment."
-    if status == "processing":
+    if status == PI.PROCESSING:
         return "Still processing: your bank has not answered yet. This page will say when."
-    if status == "canceled" or order.order_state in (OrderState.VOIDED, OrderState.EXPIRED):
+    if status == PI.CANCELED or order.order_state in (
+        OrderState.VOIDED,
+        OrderState.EXPIRED,
+    ):
         return "This payment was cancelled; nothing was charged."
     if order.order_state is OrderState.FAILED or (snapshot and snapshot.last_error_message):
         reason = order.last_payment_error or (snapshot.last_error_message if snapshot else None)
@@ -790,18 +784,18 @@ def start_checkout(order_id: int, *, success_url: str, cancel_url: str, lifetime
         current = _read_session(order)
         if isinstance(current, errors.PaymentError):
             raise current
-        if current.status == "complete":
+        if current.status == CheckoutSessionStatus.COMPLETE:
             apply_checkout_session(order, current, source="pay page")
             refreshed = refresh_from_stripe(order.id)
             raise ActionRefused(refreshed.message)
         if (
-            current.status == "open"
+            current.status == CheckoutSessionStatus.OPEN
             and current.url
             and current.expires_at
             and (current.expires_at - utcnow() > timedelta(minutes=10))
         ):
             return current.url
-        if current.status == "open":
+        if current.status == CheckoutSessionStatus.OPEN:
             expire = _begin(order, "expire_checkout_session", None, None)
             db.session.commit()
             expired = _call(

@@ -6,12 +6,15 @@ Nothing here can reach real Stripe: the gateway refuses raw card numbers and the
 
 from __future__ import annotations
 
+from dashboard.domain.stripe_mapping import PaymentIntentStatus
 from dashboard.payments import errors
 from dashboard.payments.gateway import gateway
 from dashboard.payments.localstripe_compat import SANDBOX_CARDS
 from dashboard.services import outbox, payments
 from dashboard.services.outbox import OutboxType
 from dashboard.services.payments import ActionRefused, ActionResult
+
+PI = PaymentIntentStatus
 
 
 def pay_with_test_card(order_id: int, card: str) -> ActionResult:
@@ -35,13 +38,13 @@ def authenticate(order_id: int, ok: bool) -> ActionResult:
     if order.stripe_payment_intent_id is None:
         raise ActionRefused("There is no payment waiting for verification.")
     current = gateway().retrieve_payment_intent(order.stripe_payment_intent_id)
-    if current.status != "requires_action" or current.client_secret is None:
+    if current.status != PI.REQUIRES_ACTION or current.client_secret is None:
         payments.apply_payment_intent(order, current, source="pay page")
         return ActionResult(True, payments.buyer_message(order, current))
     gateway().sandbox_authenticate(current.id, current.client_secret, ok)
     after = gateway().retrieve_payment_intent(current.id)
     payments.apply_payment_intent(order, after, source="3-D Secure")
-    if after.status == "requires_payment_method":
+    if after.status == PI.REQUIRES_PAYMENT_METHOD:
         outbox.emit(
             order,
             OutboxType.PAYMENT_FAILED,
@@ -49,4 +52,4 @@ def authenticate(order_id: int, ok: bool) -> ActionResult:
             stage="authorization",
             reason="3-D Secure failed",
         )
-    return ActionResult(after.status == "requires_capture", payments.buyer_message(order, after))
+    return ActionResult(after.status == PI.REQUIRES_CAPTURE, payments.buyer_message(order, after))

@@ -37,16 +37,26 @@ from flask import current_app
 from sqlalchemy import delete, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from dashboard.domain.ids import row_id
 from dashboard.domain.money import format_minor
 from dashboard.domain.orders import OrderState
 from dashboard.domain.state_machine import (
+    AFTER_CAPTURE,
     Ignored,
     IllegalTransition,
     PaymentEvent,
+    StaffAction,
     Transition,
     state_for_refunds,
 )
-from dashboard.domain.stripe_mapping import MAPPING_VERSION
+from dashboard.domain.stripe_mapping import (
+    DISPUTE_RANK,
+    LAPSED_CANCELLATION_REASONS,
+    MAPPING_VERSION,
+    CheckoutSessionStatus,
+    PaymentIntentStatus,
+    refund_counts,
+)
 from dashboard.extensions import db
 from dashboard.models import (
     IN_FLIGHT,
@@ -488,19 +498,12 @@ def _arrived_out_of_order(row: StripeEvent, order: Order) -> bool:
 # -- finding the order --------------------------------------------------------------------
 
 
-def _order_number(value: str | None) -> int | None:
-    if value and value.isascii() and value.isdigit() and len(value) <= 10:
-        number = int(value)
-        return number if number < 2**31 else None
-    return None
-
-
 def _order_keys(obj: dict[str, Any]) -> list[tuple[str, int | str]]:
     """What can lead from an event's object to its order, strongest first: the metadata
     order id, the client_reference_id, then the Stripe ids the order stores."""
     refs = object_refs(obj)
     keys: list[tuple[str, int | str]] = []
-    for number in (_order_number(refs.order_id), _order_number(refs.client_reference_id)):
+    for number in (row_id(refs.order_id), row_id(refs.client_reference_id)):
         if number is not None:
             keys.append(("id", number))
     for column, value in (
@@ -580,7 +583,11 @@ def _result(outcome: Transition | Ignored | None, nothing: str) -> Outcome:
 
 
 _SENT = (RequestStatus.SUCCEEDED.value, *IN_FLIGHT)
-_CAPTURED_STATES = (OrderState.CAPTURED, OrderState.PARTIALLY_REFUNDED, OrderState.REFUNDED)
+# What the PaymentIntent shows once our capture or void went through.
+_DONE = {
+    StaffAction.CAPTURE.value: PaymentIntentStatus.SUCCEEDED,
+    StaffAction.VOID.value: PaymentIntentStatus.CANCELED,
+}
 
 
 def _sent_requests(order: Order) -> list[StripeRequest]:
@@ -604,18 +611,18 @@ def _outside(order: Order, snapshot: PaymentIntentSnapshot, sent: list[StripeReq
     actions = {request.action for request in sent}
     notes = []
     if (
-        snapshot.status == "succeeded"
-        and order.order_state not in _CAPTURED_STATES
-        and "capture" not in actions
+        snapshot.status == PaymentIntentStatus.SUCCEEDED
+        and order.order_state not in AFTER_CAPTURE
+        and StaffAction.CAPTURE not in actions
     ):
         notes.append("captured outside the dashboard")
-    ours = sum(r.amount or 0 for r in sent if r.action == "refund")
+    ours = sum(r.amount or 0 for r in sent if r.action == StaffAction.REFUND)
     if snapshot.amounts.refunded > max(ours, order.amount_refunded):
         notes.append("refund made outside the dashboard")
     if (
-        snapshot.status == "canceled"
-        and snapshot.cancellation_reason not in ("automatic", "expired")
-        and "void" not in actions
+        snapshot.status == PaymentIntentStatus.CANCELED
+        and snapshot.cancellation_reason not in LAPSED_CANCELLATION_REASONS
+        and StaffAction.VOID not in actions
         and order.order_state is OrderState.AUTHORIZED
     ):
         notes.append("voided outside the dashboard")
@@ -627,10 +634,7 @@ def _confirm_in_flight(
 ) -> None:
     """An unanswered capture or void that this event shows went through is settled by it."""
     for request in sent:
-        done = (request.action == "capture" and snapshot.status == "succeeded") or (
-            request.action == "void" and snapshot.status == "canceled"
-        )
-        if request.status in IN_FLIGHT and done:
+        if request.status in IN_FLIGHT and snapshot.status == _DONE.get(request.action):
             payments.finish_request(
                 order,
                 request,
@@ -701,7 +705,7 @@ def on_refund(order: Order, obj: dict[str, Any], row: StripeEvent) -> Outcome:
         )
     who = f"our refund {request.idempotency_key}" if request else "made outside the dashboard"
     truth = gateway().retrieve_payment_intent(payment_intent_id)
-    if refund.status in ("failed", "canceled"):
+    if not refund_counts(refund.status):
         return _refund_failed(order, refund.id, refund.failure_reason, request, truth, who)
     if request is not None and request.status in IN_FLIGHT:
         payments.finish_request(
@@ -736,12 +740,11 @@ def _refund_failed(
         return ignored(f"Refund {refund_id} failed ({why}), but Stripe's amounts already say so.")
     before = order.order_state
     after = state_for_refunds(order.amount_captured, refunded)
-    money = payments.money
     timeline.append(
         order,
         TimelineKind.STATE_CHANGE,
         f"{before.label} → {after.label} (refund {refund_id} failed: {why}; refunded "
-        f"{money(order, order.amount_refunded)} → {money(order, refunded)}, the money "
+        f"{order.money(order.amount_refunded)} → {order.money(refunded)}, the money "
         "stays with the merchant)",
         data={
             "from": before.value,
@@ -779,7 +782,7 @@ def on_checkout_session(order: Order, obj: dict[str, Any], row: StripeEvent) -> 
             result = Ignored(state, PaymentEvent.FAILED, str(illegal))
         return _result(result, "")
     payments.apply_checkout_session(order, session, source=source)
-    if session.status == "complete" and order.stripe_payment_intent_id:
+    if session.status == CheckoutSessionStatus.COMPLETE and order.stripe_payment_intent_id:
         # The session does not say whether the hold is in place: its PaymentIntent does.
         truth = gateway().retrieve_payment_intent(order.stripe_payment_intent_id)
         return _result(
@@ -789,18 +792,6 @@ def on_checkout_session(order: Order, obj: dict[str, Any], row: StripeEvent) -> 
     if order.order_state != state:
         return applied(f"{state.label} → {order.order_state.label}")
     return ignored(f"checkout session {session.status} changes nothing ({state.label.lower()})")
-
-
-# Forward-only status rank of a dispute: a late "created" never reopens a closed dispute.
-DISPUTE_RANK = {
-    "warning_needs_response": 0,
-    "needs_response": 0,
-    "warning_under_review": 1,
-    "under_review": 1,
-    "won": 2,
-    "lost": 2,
-    "warning_closed": 2,
-}
 
 
 def on_dispute(order: Order, obj: dict[str, Any], row: StripeEvent) -> Outcome:

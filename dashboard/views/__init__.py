@@ -5,10 +5,8 @@ from __future__ import annotations
 from flask import Flask
 from werkzeug.routing import IntegerConverter, ValidationError
 
+from dashboard.domain.ids import MAX_ROW_ID
 from dashboard.views import admin, auth, events, health, orders, pay, payments, webhooks
-
-# Ids are 32-bit integer columns: a larger number would make the database raise (a 500).
-MAX_ROW_ID = 2**31 - 1
 
 
 class UndeclaredRoute(RuntimeError):
@@ -16,7 +14,8 @@ class UndeclaredRoute(RuntimeError):
 
 
 class RowIdConverter(IntegerConverter):
-    """`<int:...>` in our routes: a number no row can have matches no route (404)."""
+    """`<int:...>` in our routes: a number no row can have (ids are 32-bit integer columns)
+    matches no route (404), rather than making the database raise (a 500)."""
 
     def to_python(self, value: str) -> int:
         number: int = super().to_python(value)

@@ -22,6 +22,7 @@ from wtforms import (
 )
 from wtforms.validators import Email, InputRequired, Length, Optional, ValidationError
 
+from dashboard.domain.ids import MAX_ROW_ID
 from dashboard.domain.money import SUPPORTED_CURRENCIES, MoneyError, parse_major
 from dashboard.domain.orders import MAX_QUANTITY, LineDraft
 from dashboard.models import Role
@@ -187,4 +188,4 @@ def cursor_arg(name: str) -> int | None:
         return None
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 10:
         abort(400, description=f"The {name} cursor must be a whole number.")
-    return min(int(raw), 2**31)
+    return min(int(raw), MAX_ROW_ID + 1)
