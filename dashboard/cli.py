@@ -24,8 +24,9 @@ from dashboard import MIGRATIONS_DIR
 from dashboard.domain.money import format_minor
 from dashboard.extensions import db
 from dashboard.models import EventStatus, Role, StripeEvent, User, utcnow
+from dashboard.payments import gateway
 from dashboard.payments.errors import PaymentError
-from dashboard.payments.stripe_gateway import EVENT_RETENTION
+from dashboard.payments.event_list import EVENT_RETENTION
 from dashboard.services import users
 
 if TYPE_CHECKING:
@@ -207,7 +208,7 @@ def sandbox(port: int) -> None:
         current_app.config.update(
             STRIPE_API_BASE=localstripe_base, STRIPE_SECRET_KEY=SANDBOX_SECRET_KEY
         )
-        current_app.extensions["stripe_gateway"] = None
+        gateway.forget(current_app)
         try:
             moved = demo.seed_payments()
         except (demo.DemoPaymentFailed, PaymentError) as error:

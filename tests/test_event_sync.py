@@ -30,8 +30,9 @@ from dashboard.domain.orders import OrderState
 from dashboard.extensions import db
 from dashboard.models import StripeEvent, SyncWatermark, TimelineEntry
 from dashboard.payments import errors
+from dashboard.payments.event_list import EventCursor
 from dashboard.payments.localstripe_compat import LocalstripeCompat
-from dashboard.payments.stripe_gateway import EventCursor, StripeGateway
+from dashboard.payments.stripe_gateway import StripeGateway
 from dashboard.services.event_sync import STREAM, EventSync
 from dashboard.services.sweep_lock import lock_key
 from tests.conftest import (

@@ -1,6 +1,14 @@
-"""The project's own payment errors, each with a message a person can act on."""
+"""The project's own payment errors, each with a message a person can act on, and
+Stripe's exceptions turned into them (`from_stripe`)."""
 
 from __future__ import annotations
+
+import logging
+from typing import Any
+
+import stripe
+
+log = logging.getLogger(__name__)
 
 #: The code recorded for a Stripe 5xx that names none. Stripe keeps such an answer for the
 #: idempotency key and replays it, so resending with that key cannot get past it.
@@ -12,8 +20,6 @@ class PaymentError(Exception):
 
     #: True when the request may have taken effect at Stripe: settle by re-reading.
     outcome_unknown = False
-    #: True when trying again later, with the same key, may succeed.
-    retryable = False
 
     def __init__(
         self,
@@ -39,20 +45,18 @@ class InvalidRequest(PaymentError):
 
 
 class RateLimited(PaymentError):
-    retryable = True
+    """Stripe asked us to slow down (429): nothing was done."""
 
 
 class IdempotencyKeyInUse(PaymentError):
     """The same request is still running at Stripe (409): its outcome is not known yet."""
 
-    retryable = True
     outcome_unknown = True
 
 
 class OutcomeUnknown(PaymentError):
     """No answer (timeout, connection lost, Stripe 5xx): it may or may not have happened."""
 
-    retryable = True
     outcome_unknown = True
 
 
@@ -62,3 +66,93 @@ class StripeConfigurationError(PaymentError):
 
 class SandboxOnly(PaymentError):
     """A sandbox operation was asked of real Stripe."""
+
+
+DECLINE_MESSAGES = {
+    "insufficient_funds": "Your card has insufficient funds. Try another card.",
+    "expired_card": "Your card has expired. Try another card.",
+    "incorrect_cvc": "The card's security code is incorrect. Check it and try again.",
+    "incorrect_number": "The card number is incorrect. Check it and try again.",
+    "processing_error": "The card could not be processed. Try again in a moment.",
+    "authentication_required": (
+        "Your bank asked for verification. Try again and complete the verification step."
+    ),
+    "card_velocity_exceeded": "Your card has reached its limit. Try another card.",
+}
+GENERIC_DECLINE = "Your card was declined. Try another card or contact your bank."
+REQUEST_MESSAGES = {
+    "payment_intent_unexpected_state": (
+        "Stripe says the payment is no longer in a state that allows this; "
+        "it may have changed elsewhere. Refresh to see where it stands."
+    ),
+    "amount_too_large": "The amount is more than Stripe allows for this payment.",
+    "charge_already_refunded": "This payment has already been refunded in full.",
+    "charge_already_captured": "This hold has already been captured.",
+    "charge_expired_for_capture": "The hold has expired and can no longer be captured.",
+    "resource_missing": "Stripe does not know this payment (was it made with other keys?).",
+}
+
+
+def from_stripe(what: str, error: stripe.StripeError) -> PaymentError:
+    """Stripe's exception -> ours, with a message for a person and nothing secret."""
+    code, status, request_id = error.code, error.http_status, error.request_id
+    log.warning(
+        "stripe %s failed: %s (%s)",
+        what,
+        type(error).__name__,
+        error.code,
+        extra={"stripe_request_id": error.request_id, "http_status": error.http_status},
+    )
+    if isinstance(error, stripe.CardError):
+        body: dict[str, Any] = error.json_body if isinstance(error.json_body, dict) else {}
+        decline = (body.get("error") or {}).get("decline_code") or code
+        message = DECLINE_MESSAGES.get(str(decline), GENERIC_DECLINE)
+        return CardDeclined(message, code=str(decline), http_status=status, request_id=request_id)
+    if isinstance(error, stripe.RateLimitError):
+        return RateLimited(
+            "Stripe is receiving too many requests right now. Try again in a minute.",
+            code=code,
+            http_status=status,
+            request_id=request_id,
+        )
+    if error.http_status == 409 or error.code == "idempotency_key_in_use":
+        return IdempotencyKeyInUse(
+            f"The same {what} is still being processed by Stripe. "
+            "Check again in a moment; it will not be done twice.",
+            code=code,
+            http_status=status,
+            request_id=request_id,
+        )
+    if isinstance(error, stripe.APIConnectionError):
+        return OutcomeUnknown(
+            f"No answer from Stripe for the {what}. It may or may not have happened; "
+            "it is marked as awaiting confirmation and will be checked with Stripe.",
+            code=code,
+            http_status=status,
+            request_id=request_id,
+        )
+    if isinstance(error, stripe.AuthenticationError | stripe.PermissionError):
+        return StripeConfigurationError(
+            "Stripe refused our API key. An admin must check the Stripe settings.",
+            code=code,
+            http_status=status,
+            request_id=request_id,
+        )
+    if isinstance(error, stripe.APIError) or (error.http_status or 0) >= 500:
+        return OutcomeUnknown(
+            f"Stripe had an internal error during the {what}. It may or may not have "
+            "happened; it is marked as awaiting confirmation and will be checked with Stripe.",
+            code=code or STRIPE_INTERNAL_ERROR,
+            http_status=status,
+            request_id=request_id,
+        )
+    if isinstance(error, stripe.IdempotencyError):
+        return InvalidRequest(
+            f"Stripe refused the {what}: the same request key was used for different "
+            "details. Nothing was done.",
+            code=code,
+            http_status=status,
+            request_id=request_id,
+        )
+    message = REQUEST_MESSAGES.get(str(error.code), f"Stripe refused to {what}.")
+    return InvalidRequest(message, code=code, http_status=status, request_id=request_id)

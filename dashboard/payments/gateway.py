@@ -1,4 +1,5 @@
-"""Which gateway the app uses: real Stripe, or localstripe in the sandbox."""
+"""Which gateway the app uses (real Stripe, or localstripe in the sandbox), and the checks
+on the Stripe settings made when the app starts."""
 
 from __future__ import annotations
 
@@ -23,6 +24,11 @@ def is_sandbox(config: Any) -> bool:
     return urlsplit(base).hostname in LOOPBACK_HOSTS
 
 
+def is_live_key(secret_key: str) -> bool:
+    """A live-mode secret or restricted key: it moves real money."""
+    return secret_key.startswith(("sk_live_", "rk_live_"))
+
+
 # Stripe accepts a Checkout Session lifetime from 30 minutes to 24 hours.
 CHECKOUT_LIFETIME_RANGE = (30 * 60, 24 * 3600)
 
@@ -31,8 +37,7 @@ def check_config(config: Any) -> None:
     low, high = CHECKOUT_LIFETIME_RANGE
     if not low <= int(config.get("CHECKOUT_SESSION_LIFETIME", low)) <= high:
         raise ConfigError(f"CHECKOUT_SESSION_LIFETIME must be from {low} to {high} seconds.")
-    key = str(config.get("STRIPE_SECRET_KEY") or "")
-    if config.get("STRIPE_API_BASE") and key.startswith(("sk_live_", "rk_live_")):
+    if config.get("STRIPE_API_BASE") and is_live_key(str(config.get("STRIPE_SECRET_KEY") or "")):
         raise ConfigError(
             "STRIPE_API_BASE is set together with a live key. A live key only ever talks "
             "to Stripe itself: unset STRIPE_API_BASE."
@@ -41,6 +46,11 @@ def check_config(config: Any) -> None:
 
 def init_app(app: Flask) -> None:
     check_config(app.config)
+    forget(app)
+
+
+def forget(app: Flask) -> None:
+    """Drop the app's gateway: the next use makes one from the settings as they are then."""
     app.extensions[EXTENSION] = None
 
 

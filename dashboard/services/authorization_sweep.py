@@ -40,7 +40,7 @@ from dashboard.extensions import db
 from dashboard.models import Order, TimelineKind, utcnow
 from dashboard.payments import errors
 from dashboard.payments.gateway import gateway
-from dashboard.payments.stripe_gateway import CheckoutSessionSnapshot, PaymentIntentSnapshot
+from dashboard.payments.snapshots import CheckoutSessionSnapshot, PaymentIntentSnapshot
 from dashboard.services import orders, payments, timeline
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,8 @@ from sqlalchemy.orm import defer
 from dashboard.domain.ids import MAX_ROW_ID, parse_order_number
 from dashboard.extensions import db
 from dashboard.models import EventStatus, StripeEvent
-from dashboard.payments.webhooks import dashboard_url, redact
+from dashboard.payments.snapshots import dashboard_url
+from dashboard.payments.webhooks import redact
 from dashboard.services import stripe_events
 from dashboard.services.pagination import Page, newest_first
 from dashboard.services.stripe_events import WebhookHealth

@@ -23,8 +23,8 @@ from typing import Any
 
 from dashboard.extensions import db
 from dashboard.models import EventStatus, SyncWatermark, utcnow
+from dashboard.payments.event_list import EVENT_RETENTION, EVENTS_PAGE_SIZE, EventCursor
 from dashboard.payments.gateway import gateway
-from dashboard.payments.stripe_gateway import EVENT_RETENTION, EVENTS_PAGE_SIZE, EventCursor
 from dashboard.payments.webhooks import WebhookRejected, check_event_shape
 from dashboard.services import stripe_events
 

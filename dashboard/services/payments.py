@@ -49,10 +49,7 @@ from dashboard.models import (
 )
 from dashboard.payments import errors
 from dashboard.payments.gateway import gateway
-from dashboard.payments.stripe_gateway import (
-    CheckoutSessionSnapshot,
-    PaymentIntentSnapshot,
-)
+from dashboard.payments.snapshots import CheckoutSessionSnapshot, PaymentIntentSnapshot
 from dashboard.services import outbox, timeline
 from dashboard.services.outbox import OutboxType
 

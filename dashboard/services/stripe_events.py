@@ -73,20 +73,17 @@ from dashboard.models import (
     WebhookRejection,
     utcnow,
 )
-from dashboard.payments.gateway import gateway, mend_event_object
-from dashboard.payments.stripe_gateway import PaymentIntentSnapshot
-from dashboard.payments.webhooks import (
-    check_event_shape,
-    checkout_session_from_event,
-    created_at,
+from dashboard.payments.gateway import gateway, is_live_key, mend_event_object
+from dashboard.payments.snapshots import (
+    PaymentIntentSnapshot,
+    checkout_session_snapshot,
     dispute_from_event,
-    is_live_key,
     object_refs,
     payment_intent_from_charge,
-    payment_intent_from_event,
-    redact,
+    payment_intent_snapshot,
     refund_from_event,
 )
+from dashboard.payments.webhooks import check_event_shape, created_at, redact
 from dashboard.services import payments, timeline
 
 log = logging.getLogger(__name__)
@@ -668,7 +665,7 @@ def _apply_snapshot(order: Order, snapshot: PaymentIntentSnapshot, row: StripeEv
 
 
 def on_payment_intent(order: Order, obj: dict[str, Any], row: StripeEvent) -> Outcome:
-    return _apply_snapshot(order, payment_intent_from_event(mend_event_object(obj)), row)
+    return _apply_snapshot(order, payment_intent_snapshot(mend_event_object(obj)), row)
 
 
 def on_charge(order: Order, obj: dict[str, Any], row: StripeEvent) -> Outcome:
@@ -761,7 +758,7 @@ def _refund_failed(
 
 
 def on_checkout_session(order: Order, obj: dict[str, Any], row: StripeEvent) -> Outcome:
-    session = checkout_session_from_event(obj)
+    session = checkout_session_snapshot(obj)
     if order.stripe_checkout_session_id and session.id != order.stripe_checkout_session_id:
         return ignored(
             f"It concerns checkout session {session.id}; the order's session is "
