@@ -32,7 +32,8 @@ from bench.common import (
 from bench.loadgen import run_load
 from dashboard.extensions import db
 from dashboard.models import Role, TimelineEntry
-from dashboard.services import stripe_events, users
+from dashboard.services import users
+from dashboard.services.inbox import store
 
 
 def main() -> None:
@@ -54,7 +55,8 @@ def main() -> None:
                     order_amount(1),
                     "payment_intent.amount_capturable_updated",
                 )
-                stripe_events.receive(event, source="webhook")
+                store.receive(event, source="webhook")
+                db.session.commit()
             entries = db.session.scalar(
                 select(func.count()).select_from(TimelineEntry).where(TimelineEntry.order_id == 1)
             )

@@ -8,7 +8,7 @@ the naive handler and the real endpoint, and prints the mean milliseconds per re
 each, in one run. With `--profile`, the real endpoint's run (new events, then the same
 events again) is recorded by pyinstrument (`.venv/bin/pip install -e '.[profile]'`) and
 its call tree printed; `--all` shows library frames too. `--pages` then also times
-`stripe_events.receive_page` directly at those page sizes: milliseconds per event,
+`store.receive_page` directly at those page sizes: milliseconds per event,
 committed a page at a time (what group commit and the sync share per page).
 """
 
@@ -28,7 +28,7 @@ from bench.common import (
     signed,
 )
 from dashboard.extensions import db
-from dashboard.services import stripe_events
+from dashboard.services.inbox import store
 
 
 def post(client: FlaskClient, path: str, start: int, count: int) -> float:
@@ -63,7 +63,7 @@ def per_event_in_pages(first_order: int, count: int, size: int) -> float:
     ]
     began = time.perf_counter()
     for start in range(0, count, size):
-        stripe_events.receive_page(events[start : start + size], source="webhook")
+        store.receive_page(events[start : start + size], source="webhook")
         db.session.commit()
     return (time.perf_counter() - began) * 1000 / count
 

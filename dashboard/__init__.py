@@ -24,7 +24,7 @@ def create_app(
 
     # INSTANCE_PATH (absolute) moves the instance folder, e.g. for tests; gunicorn inherits it.
     instance_path = instance_path or os.environ.get("INSTANCE_PATH") or None
-    app = Flask(
+    app = web.DashboardApp(
         __name__,
         instance_path=instance_path,
         instance_relative_config=True,

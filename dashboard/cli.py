@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,16 +18,16 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from flask_migrate import upgrade
-from sqlalchemy import select
 
 from dashboard import MIGRATIONS_DIR
 from dashboard.domain.money import format_minor
 from dashboard.extensions import db
-from dashboard.models import EventStatus, Role, StripeEvent, User, utcnow
+from dashboard.models import EventStatus, Role, User, utcnow
 from dashboard.payments import gateway
 from dashboard.payments.errors import PaymentError
 from dashboard.payments.event_list import EVENT_RETENTION
 from dashboard.services import users
+from dashboard.transactions import unit_of_work
 
 if TYPE_CHECKING:
     from dashboard.services.authorization_sweep import Hold, SweepReport
@@ -326,7 +326,7 @@ def stripe_sync(since: timedelta | None) -> None:
     some failed to apply (kept for `flask stripe reprocess`). Safe to run from cron on
     several hosts: one sync runs at a time, the others say so and exit.
     """
-    from dashboard.services.event_sync import EventSync
+    from dashboard.services.inbox.sync import EventSync
     from dashboard.services.sweep_lock import sweep_lock
 
     with sweep_lock("stripe-sync") as held:
@@ -352,7 +352,6 @@ def stripe_sync(since: timedelta | None) -> None:
                 result = sync.run(plan, on_page=on_page)
                 bar.update(span - bar.pos)
         except PaymentError as error:
-            db.session.rollback()
             raise click.ClickException(
                 f"Stripe's event list could not be read: {error.message} What was read is "
                 "kept; the next sync resumes from there."
@@ -501,29 +500,26 @@ def stripe_reprocess(event_ids: tuple[str, ...], older_than: timedelta) -> None:
     Applied and ignored events are left alone; an event being processed elsewhere at the
     same moment is applied once. Exit status 3 if some still fail.
     """
-    from dashboard.services import stripe_events
+    from dashboard.services.inbox import store
 
-    retry: Callable[[int], StripeEvent]
-    rows: list[tuple[int, int]] = []
     if event_ids:
+        stored = store.ids_of(list(event_ids))
         for event_id in event_ids:
-            row = db.session.scalar(select(StripeEvent).where(StripeEvent.event_id == event_id))
-            if row is None:
+            if event_id not in stored:
                 raise click.ClickException(f"No stored event {event_id}.")
-            rows.append((row.id, row.process_count))
-        retry = stripe_events.reprocess
+        rows = [stored[event_id] for event_id in event_ids]
     else:
-        ids = stripe_events.retryable_ids(older_than)
-        rows = [(row_id, _process_count(row_id)) for row_id in ids]
-        retry = stripe_events.process
-    db.session.commit()
+        rows = store.retryable_ids(older_than)
     if not rows:
         click.echo("No failed or stale pending events.")
         return
     counts: dict[str, int] = {}
-    for row_id, runs_before in rows:
-        row = retry(row_id)
-        if row.process_count == runs_before:
+    for row_id in rows:
+        # Each event in a unit of work of its own: one that fails again costs no other.
+        with unit_of_work():
+            processed = store.process(row_id, include_unmatched=bool(event_ids))
+        row = processed.row
+        if not processed.ran:
             click.echo(f"{row.event_id} {row.type}: already {row.status}, nothing done")
             continue
         counts[row.status] = counts.get(row.status, 0) + 1
@@ -533,13 +529,6 @@ def stripe_reprocess(event_ids: tuple[str, ...], older_than: timedelta) -> None:
     click.echo(f"Retried {sum(counts.values())} of {len(rows)} events: {summary or 'none'}.")
     if counts.get(EventStatus.FAILED.value):
         sys.exit(NEEDS_ATTENTION)
-
-
-def _process_count(row_id: int) -> int:
-    from dashboard.services import stripe_events
-
-    row = stripe_events.get_event(row_id)
-    return row.process_count if row is not None else 0
 
 
 def init_app(app: Flask) -> None:

@@ -1,4 +1,5 @@
-"""The HTTP boundary: one commit per request, error pages, security headers, sign-in."""
+"""The HTTP boundary: one commit per request (when its view raised nothing), error pages,
+security headers, the signed-in user, and the template filters."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, g, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -16,6 +18,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from dashboard.domain.money import format_minor
 from dashboard.extensions import db, login_manager
 from dashboard.models import User
+from dashboard.transactions import end_request
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +35,16 @@ STRIPE_JS_CSP = (
     "connect-src 'self' https://api.stripe.com; img-src 'self' data: https://*.stripe.com; "
     "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
+
+
+class DashboardApp(Flask):
+    """Flask, noting whether a request's view returned (rather than raised): its writes are
+    kept only then, whatever status it answers (a refused sign-in is still counted)."""
+
+    def dispatch_request(self) -> ResponseReturnValue:
+        answer = super().dispatch_request()
+        g.view_returned = True
+        return answer
 
 
 def is_htmx() -> bool:
@@ -78,11 +91,9 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def commit_or_roll_back(response: Response) -> Response:
-        """The one place a request's writes become durable: only when it succeeded."""
-        if response.status_code < 400:
-            db.session.commit()
-        else:
-            db.session.rollback()
+        """The one place a request's writes become durable: when no exception escaped its
+        view. An error page (404, 500, a refused CSRF token) keeps nothing."""
+        end_request(succeeded=g.get("view_returned", False))
         return response
 
     @app.after_request

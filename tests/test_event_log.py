@@ -216,9 +216,7 @@ def test_event_page_shows_every_field_error_and_traceback(app, signed_in, events
     assert 'id="event-deliveries">1<' in text
     assert "UnmappedStatus" in html.unescape(text)
     assert "bogus_status" in text
-    assert re.search(
-        r'<pre class="traceback" id="event-traceback">[^<]*stripe_events\.py:\d+', text
-    )
+    assert re.search(r'<pre class="traceback" id="event-traceback">[^<]*reconcile\.py:\d+', text)
     assert "2026-10-28.endive" in text  # the API version the event was sent with
     applied = row_of(app, sent["second"]["id"])
     text = page(signed_in(Role.STAFF), f"/events/{applied.id}")

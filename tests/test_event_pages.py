@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from dashboard.extensions import db
 from dashboard.models import Order, OutboxEvent, StripeEvent, TimelineEntry
-from dashboard.services import stripe_events
+from dashboard.services.inbox import store
 from tests.conftest import stripe_event
 from tests.stripe_payloads import charge, completed_session, intent
 
@@ -138,14 +138,14 @@ def normalised(app: Flask, prefix: str, orders: list[int]) -> dict[str, Any]:
 
 def receive_one_by_one(app: Flask, events: list[dict[str, Any]]) -> list[Any]:
     with app.app_context():
-        receipts = [stripe_events.receive(event, source="sync", commit=False) for event in events]
+        receipts = [store.receive(event, source="sync") for event in events]
         db.session.commit()
         return receipts
 
 
 def receive_as_page(app: Flask, events: list[dict[str, Any]]) -> list[Any]:
     with app.app_context():
-        receipts = stripe_events.receive_page(events, source="sync")
+        receipts = store.receive_page(events, source="sync")
         db.session.commit()
         return receipts
 
@@ -161,7 +161,7 @@ def test_a_page_ends_as_its_events_received_one_at_a_time(app, make_order, caplo
     one_receipts = receive_one_by_one(app, events)
     before, events = scenario("qqpage", page)
     receive_one_by_one(app, before)
-    with caplog.at_level(logging.INFO, logger="dashboard.services.stripe_events"):
+    with caplog.at_level(logging.INFO, logger="dashboard.services.inbox.store"):
         page_receipts = receive_as_page(app, events)
     assert FELL_BACK not in caplog.text  # the page's own path, not the one-at-a-time one
 
@@ -196,7 +196,7 @@ def test_a_failing_event_is_kept_failed_and_the_rest_of_its_page_applied(
         stripe_event("payment_intent.amount_capturable_updated", held, event_id="evt_page_ok"),
     ]
 
-    with caplog.at_level(logging.INFO, logger="dashboard.services.stripe_events"):
+    with caplog.at_level(logging.INFO, logger="dashboard.services.inbox.store"):
         receipts = receive_as_page(live_app, events)
 
     assert FELL_BACK in caplog.text

@@ -33,7 +33,7 @@ from dashboard.payments import errors
 from dashboard.payments.event_list import EventCursor
 from dashboard.payments.localstripe_compat import LocalstripeCompat
 from dashboard.payments.stripe_gateway import StripeGateway
-from dashboard.services.event_sync import STREAM, EventSync
+from dashboard.services.inbox.sync import STREAM, EventSync
 from dashboard.services.sweep_lock import lock_key
 from tests.conftest import (
     SANDBOX_KEY,

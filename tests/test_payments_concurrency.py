@@ -22,8 +22,8 @@ from werkzeug.security import generate_password_hash
 
 from dashboard.extensions import db
 from dashboard.models import Role, StripeRequest, User
-from dashboard.services import payments
-from dashboard.services.payments import ActionInProgress, ActionRefused, ActionResult
+from dashboard.services.payments import staff
+from dashboard.services.payments.results import ActionInProgress, ActionRefused, ActionResult
 from tests.conftest import PASSWORD, TEST_DATABASE_URL, pay_with_test_card, reload, serve
 from tests.test_payments_faults import FaultyHTTP, faulty_gateway, stripe_pi
 
@@ -84,11 +84,11 @@ Action = Callable[[int, User], ActionResult]
 
 
 def capture(order_id: int, actor: User) -> ActionResult:
-    return payments.capture_hold(order_id, 2500, actor)
+    return staff.capture_hold(order_id, 2500, actor)
 
 
 def void(order_id: int, actor: User) -> ActionResult:
-    return payments.void_hold(order_id, "requested_by_customer", actor)
+    return staff.void_hold(order_id, "requested_by_customer", actor)
 
 
 def race(app, order_id: int, actions: list[Action], staff_ids: list[int]) -> list[Any]:

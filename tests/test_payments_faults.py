@@ -34,7 +34,7 @@ from dashboard.payments.stripe_gateway import (
     READ_TIMEOUT,
     StripeGateway,
 )
-from dashboard.services.payments import PENDING_GRACE
+from dashboard.services.payments.settle import PENDING_GRACE
 from tests.conftest import (
     SANDBOX_KEY,
     outbox_types,

@@ -30,7 +30,7 @@ from dashboard.domain.stripe_mapping import (
     event_for_payment_intent,
     refund_counts,
 )
-from dashboard.services.payments import VOID_REASONS
+from dashboard.services.payments.staff import VOID_REASONS
 from tests.conftest import pay_with_test_card, state_changes
 
 # Refund.status is a plain `Optional[str]` in the SDK; its values are only in the docs.

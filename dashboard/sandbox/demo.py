@@ -10,7 +10,10 @@ from sqlalchemy import func, select
 from dashboard.domain.orders import LineDraft, OrderState
 from dashboard.extensions import db
 from dashboard.models import Order, Role
-from dashboard.services import orders, payments, sandbox_payments, users
+from dashboard.services import orders, sandbox_payments, users
+from dashboard.services.payments import staff
+from dashboard.services.payments.results import ActionResult
+from dashboard.transactions import unit_of_work
 
 DEMO_DOMAIN = "demo.example"
 DEMO_ORDERS: list[tuple[str, str, str, list[LineDraft]]] = [
@@ -65,10 +68,10 @@ def seed(passwords: dict[str, str]) -> bool:
     )
     if existing:
         return created
-    staff = users.find_by_email(f"{Role.STAFF.value}@{DEMO_DOMAIN}")
+    clerk = users.find_by_email(f"{Role.STAFF.value}@{DEMO_DOMAIN}")
     for name, email, currency, lines in DEMO_ORDERS:
         orders.create_order(
-            actor=staff, buyer_name=name, buyer_email=email, currency=currency, lines=lines
+            actor=clerk, buyer_name=name, buyer_email=email, currency=currency, lines=lines
         )
     return True
 
@@ -90,33 +93,33 @@ class DemoPaymentFailed(RuntimeError):
 def seed_payments() -> int:
     """Pay the demo orders that are still open, through the gateway (localstripe).
 
-    Each step commits (the payment services do), so an interrupted run resumes where it
-    stopped. Returns how many orders were moved.
+    Each step is a unit of work of its own, so an interrupted run resumes where it stopped.
+    Returns how many orders were moved.
     """
-    staff = users.find_by_email(f"{Role.STAFF.value}@{DEMO_DOMAIN}")
-    if staff is None:
+    clerk = users.find_by_email(f"{Role.STAFF.value}@{DEMO_DOMAIN}")
+    if clerk is None:
         raise DemoPaymentFailed("Seed the demo users first.")
     moved = 0
     for email, goal in DEMO_PAYMENTS.items():
         order = db.session.scalar(select(Order).where(Order.buyer_email == email))
         if order is None or order.state != OrderState.OPEN.value or order.stripe_payment_intent_id:
             continue
-        steps: list[Callable[[Order], payments.ActionResult]] = [
+        steps: list[Callable[[Order], ActionResult]] = [
             lambda o: sandbox_payments.pay_with_test_card(o.id, "success")
         ]
         if goal in ("captured", "partially_refunded"):
-            steps.append(lambda o: payments.capture_hold(o.id, o.amount_capturable, staff))
+            steps.append(lambda o: staff.capture_hold(o.id, o.amount_capturable, clerk))
         if goal == "partially_refunded":
             steps.append(
-                lambda o: payments.refund_payment(
-                    o.id, o.amount_captured // 4, "requested_by_customer", staff
+                lambda o: staff.refund_payment(
+                    o.id, o.amount_captured // 4, "requested_by_customer", clerk
                 )
             )
         if goal == "voided":
-            steps.append(lambda o: payments.void_hold(o.id, "requested_by_customer", staff))
+            steps.append(lambda o: staff.void_hold(o.id, "requested_by_customer", clerk))
         for step in steps:
-            result = step(order)
-            db.session.commit()
+            with unit_of_work():
+                result = step(order)
             if not result.ok:
                 raise DemoPaymentFailed(f"Demo order {order.number}: {result.message}")
         moved += 1

@@ -13,7 +13,7 @@ When the merchant has enabled it (SWEEP_VOID_EXPIRED_HOLDS) and the sweep is ask
 holds past their deadline are voided through the payments service, as a staff member's
 void is: the idempotency key saved first, one request in flight per order.
 
-Each order is read and corrected in a transaction of its own, under its row lock.
+Each order is read and corrected in a unit of work of its own, under its row lock.
 """
 
 from __future__ import annotations
@@ -41,7 +41,15 @@ from dashboard.models import Order, TimelineKind, utcnow
 from dashboard.payments import errors
 from dashboard.payments.gateway import gateway
 from dashboard.payments.snapshots import CheckoutSessionSnapshot, PaymentIntentSnapshot
-from dashboard.services import orders, payments, timeline
+from dashboard.services import orders, timeline
+from dashboard.services.payments import ledger, staff
+from dashboard.services.payments.apply import (
+    apply_checkout_session,
+    apply_payment_intent,
+    payment_event,
+)
+from dashboard.services.payments.results import ActionRefused
+from dashboard.transactions import unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -152,11 +160,12 @@ class AuthorizationSweep:
         report = SweepReport(now=self.now, older_than=self.older_than, voiding=self.void_expired)
         for order_id in self.candidates():
             self._check(order_id, report)
-        for queued in orders.capture_queue(now=self.now, until=self.now + orders.EXPIRING_WITHIN):
-            order = queued.order
-            hold = Hold(order.id, order.amount_capturable, order.currency, order.capture_before)
-            (report.past_deadline if queued.past_deadline else report.expiring).append(hold)
-        db.session.commit()
+        with unit_of_work():
+            soon = self.now + orders.EXPIRING_WITHIN
+            for queued in orders.capture_queue(now=self.now, until=soon):
+                order = queued.order
+                hold = Hold(order.id, order.amount_capturable, order.currency, order.capture_before)
+                (report.past_deadline if queued.past_deadline else report.expiring).append(hold)
         if self.void_expired:
             # Left alone if Stripe could not be asked about it just now: it may be gone already.
             unread = {skipped.order_id for skipped in report.unreadable}
@@ -188,11 +197,17 @@ class AuthorizationSweep:
     # -- one order ----------------------------------------------------------------------
 
     def _check(self, order_id: int, report: SweepReport) -> None:
-        order = payments.lock_order(order_id)
+        try:
+            with unit_of_work():
+                self._compare(order_id, report)
+        except errors.PaymentError as error:
+            report.unreadable.append(Skipped(order_id, error.message))
+
+    def _compare(self, order_id: int, report: SweepReport) -> None:
+        order = ledger.lock_order(order_id)
         if order.order_state in TERMINAL:  # moved on since the candidates were read
-            db.session.commit()
             return
-        request = payments.in_flight(order)
+        request = ledger.in_flight(order)
         if request is not None:
             report.awaiting.append(
                 Skipped(
@@ -201,41 +216,34 @@ class AuthorizationSweep:
                     "Stripe's answer: use Check with Stripe on the order page",
                 )
             )
-            db.session.commit()
             return
-        try:
-            truth = _read(order)
-        except errors.PaymentError as error:
-            db.session.rollback()
-            report.unreadable.append(Skipped(order_id, error.message))
-            return
+        truth = _read(order)
         report.checked += 1
         found = differences(order, truth)
         if found:
             report.drift.append(_correct(order, truth, found))
-        db.session.commit()
 
     def _void(self, hold: Hold) -> VoidAttempt | None:
-        order = payments.lock_order(hold.order_id)
-        if order.order_state is not OrderState.AUTHORIZED:  # captured or voided meanwhile
-            db.session.commit()
-            return None
-        deadline = f"{hold.capture_before:%Y-%m-%d %H:%M} UTC" if hold.capture_before else "-"
-        # Committed with the void's request (payments saves it before calling Stripe), or
-        # rolled back with it when the void is refused.
-        timeline.append(
-            order,
-            TimelineKind.API_CALL,
-            f"Authorization sweep: the hold's capture deadline ({deadline}) has passed; "
-            "voiding it, as this merchant has chosen (SWEEP_VOID_EXPIRED_HOLDS)",
-            data={"sweep": "authorization", "action": "void", "capture_before": deadline},
-        )
         try:
-            result = payments.void_hold(hold.order_id, VOID_REASON, actor=None)
-        except (payments.ActionRefused, errors.PaymentError) as error:
-            db.session.rollback()
+            with unit_of_work():
+                order = ledger.lock_order(hold.order_id)
+                if order.order_state is not OrderState.AUTHORIZED:  # captured or voided meanwhile
+                    return None
+                deadline = (
+                    f"{hold.capture_before:%Y-%m-%d %H:%M} UTC" if hold.capture_before else "-"
+                )
+                # Made durable with the void's request (saved before Stripe is called), or
+                # rolled back with it when the void is refused.
+                timeline.append(
+                    order,
+                    TimelineKind.API_CALL,
+                    f"Authorization sweep: the hold's capture deadline ({deadline}) has passed; "
+                    "voiding it, as this merchant has chosen (SWEEP_VOID_EXPIRED_HOLDS)",
+                    data={"sweep": "authorization", "action": "void", "capture_before": deadline},
+                )
+                result = staff.void_hold(hold.order_id, VOID_REASON, actor=None)
+        except (ActionRefused, errors.PaymentError) as error:
             return VoidAttempt(hold.order_id, False, str(error))
-        db.session.commit()
         log.info(
             "authorization sweep: void of an expired hold: %s",
             result.message,
@@ -265,7 +273,7 @@ def differences(order: Order, truth: Truth) -> list[str]:
         state = _state_difference(order.order_state, event, f"checkout session {truth.status}")
         return [state] if state else []
     try:
-        event = payments.payment_event(truth)
+        event = payment_event(truth)
     except UnmappedStatus as unmapped:
         found.append(str(unmapped))
     else:
@@ -315,9 +323,9 @@ def _correct(order: Order, truth: Truth, found: list[str]) -> Drift:
     )
     try:
         if isinstance(truth, CheckoutSessionSnapshot):
-            payments.apply_checkout_session(order, truth, source=SOURCE)
+            apply_checkout_session(order, truth, source=SOURCE)
         else:
-            payments.apply_payment_intent(order, truth, source=SOURCE)
+            apply_payment_intent(order, truth, source=SOURCE)
     except UnmappedStatus as unmapped:
         outcome = f"not applied: {unmapped}"
     else:

@@ -16,9 +16,9 @@ from dashboard.extensions import db
 from dashboard.models import EventStatus, StripeEvent
 from dashboard.payments.snapshots import dashboard_url
 from dashboard.payments.webhooks import redact
-from dashboard.services import stripe_events
+from dashboard.services.inbox import store
+from dashboard.services.inbox.health import WebhookHealth, health
 from dashboard.services.pagination import Page, newest_first
-from dashboard.services.stripe_events import WebhookHealth
 
 # What a valid `type` filter looks like: Stripe's event names ("charge.dispute.created").
 EVENT_TYPE = re.compile(r"[a-z0-9_]+(?:\.[a-z0-9_]+)*")
@@ -138,12 +138,8 @@ def event_log(
             per_page=per_page,
         ),
         attention=attention_counts(),
-        health=stripe_events.health(),
+        health=health(),
     )
-
-
-def get_event(row_id: int) -> StripeEvent | None:
-    return stripe_events.get_event(row_id)
 
 
 # -- reading one event ------------------------------------------------------------------
@@ -211,14 +207,12 @@ class ReprocessResult:
 
 
 def reprocess(row_id: int) -> ReprocessResult:
-    """Staff's retry of one event; says what became of it (or that nothing needed doing)."""
-    row = stripe_events.get_event(row_id)
-    if row is None:
-        raise LookupError(row_id)
-    runs_before = row.process_count
-    row = stripe_events.reprocess(row_id)
+    """Staff's retry of one event (also an unmatched one: its order may exist now); says
+    what became of it, or that nothing needed doing."""
+    processed = store.process(row_id, include_unmatched=True)
+    row = processed.row
     name = f"Event {row.event_id}"
-    if row.process_count == runs_before:
+    if not processed.ran:
         return ReprocessResult(
             row, False, True, f"{name} is already {row.status}: nothing was done."
         )

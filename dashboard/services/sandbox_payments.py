@@ -10,9 +10,11 @@ from dashboard.domain.stripe_mapping import PaymentIntentStatus
 from dashboard.payments import errors
 from dashboard.payments.gateway import gateway
 from dashboard.payments.localstripe_compat import SANDBOX_CARDS
-from dashboard.services import outbox, payments
+from dashboard.services import outbox
 from dashboard.services.outbox import OutboxType
-from dashboard.services.payments import ActionRefused, ActionResult
+from dashboard.services.payments import checkout, ledger
+from dashboard.services.payments.apply import apply_payment_intent
+from dashboard.services.payments.results import ActionRefused, ActionResult
 
 PI = PaymentIntentStatus
 
@@ -21,29 +23,29 @@ def pay_with_test_card(order_id: int, card: str) -> ActionResult:
     """Authorize the order's total with one of the sandbox's test cards."""
     if card not in SANDBOX_CARDS:
         raise ActionRefused("Choose one of the test cards.")
-    order = payments.lock_startable(order_id)
+    order = checkout.lock_startable(order_id)
     payment_method = gateway().sandbox_card_payment_method(SANDBOX_CARDS[card][0])
-    result = payments.create_intent(
+    result = checkout.create_intent(
         order, "authorize with test card", payment_method=payment_method, confirm=True
     )
     if isinstance(result, errors.PaymentError):
         return ActionResult(False, result.message, awaiting_confirmation=result.outcome_unknown)
-    payments.apply_payment_intent(order, result, source="pay page")
-    return ActionResult(True, payments.buyer_message(order, result))
+    apply_payment_intent(order, result, source="pay page")
+    return ActionResult(True, checkout.buyer_message(order, result))
 
 
 def authenticate(order_id: int, ok: bool) -> ActionResult:
     """Pass or fail the verification step localstripe stands in for."""
-    order = payments.lock_order(order_id)
+    order = ledger.lock_order(order_id)
     if order.stripe_payment_intent_id is None:
         raise ActionRefused("There is no payment waiting for verification.")
     current = gateway().retrieve_payment_intent(order.stripe_payment_intent_id)
     if current.status != PI.REQUIRES_ACTION or current.client_secret is None:
-        payments.apply_payment_intent(order, current, source="pay page")
-        return ActionResult(True, payments.buyer_message(order, current))
+        apply_payment_intent(order, current, source="pay page")
+        return ActionResult(True, checkout.buyer_message(order, current))
     gateway().sandbox_authenticate(current.id, current.client_secret, ok)
     after = gateway().retrieve_payment_intent(current.id)
-    payments.apply_payment_intent(order, after, source="3-D Secure")
+    apply_payment_intent(order, after, source="3-D Secure")
     if after.status == PI.REQUIRES_PAYMENT_METHOD:
         outbox.emit(
             order,
@@ -52,4 +54,4 @@ def authenticate(order_id: int, ok: bool) -> ActionResult:
             stage="authorization",
             reason="3-D Secure failed",
         )
-    return ActionResult(after.status == PI.REQUIRES_CAPTURE, payments.buyer_message(order, after))
+    return ActionResult(after.status == PI.REQUIRES_CAPTURE, checkout.buyer_message(order, after))

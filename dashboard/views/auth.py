@@ -52,7 +52,7 @@ def login() -> ResponseReturnValue:
         return page, 429, {"Retry-After": str(attempt.retry_after)}
     if attempt.user is None:
         form.form_errors.append("That email and password do not match an active account.")
-        # 200, not 4xx: the failed attempt must be committed to count towards the throttle.
+        # The failed attempt is kept (this view returned), and counts towards the throttle.
         return render_template("pages/login.html", form=form)
     login_user(attempt.user, remember=bool(form.remember.data))
     return redirect(safe_next(request.args.get("next")))

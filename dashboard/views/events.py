@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from dashboard.extensions import db
 from dashboard.models import StripeEvent, utcnow
 from dashboard.services import event_log
 from dashboard.views.access import READERS, STAFF, roles_required
@@ -15,7 +16,7 @@ bp = Blueprint("events", __name__)
 
 
 def _event(event_id: int) -> StripeEvent:
-    row = event_log.get_event(event_id)
+    row = db.session.get(StripeEvent, event_id)
     if row is None:
         abort(404, description=f"There is no stored event {event_id}.")
     return row

@@ -27,7 +27,7 @@ from dashboard.domain.money import SUPPORTED_CURRENCIES, MoneyError, parse_major
 from dashboard.domain.orders import MAX_QUANTITY, LineDraft
 from dashboard.models import Role
 from dashboard.payments.localstripe_compat import SANDBOX_CARDS
-from dashboard.services.payments import REFUND_REASONS, VOID_REASONS
+from dashboard.services.payments.staff import REFUND_REASONS, VOID_REASONS
 from dashboard.services.users import MIN_PASSWORD_LENGTH
 
 ROLE_CHOICES = [SelectChoice(role.value, role.value.capitalize()) for role in Role]

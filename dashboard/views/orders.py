@@ -12,8 +12,9 @@ from dashboard.domain.money import MoneyError, format_plain
 from dashboard.domain.orders import OrderState
 from dashboard.domain.state_machine import ALLOWED_ACTIONS, StaffAction
 from dashboard.models import Order, utcnow
-from dashboard.services import orders, payments, timeline
+from dashboard.services import orders, timeline
 from dashboard.services.pay_links import PayLinks
+from dashboard.services.payments import ledger
 from dashboard.views.access import READERS, STAFF, roles_required
 from dashboard.views.forms import (
     CaptureForm,
@@ -135,7 +136,7 @@ def detail_context(order: Order) -> dict[str, Any]:
         "pay_url": pay_url,
         "pay_link_days": current_app.config["PAY_LINK_MAX_AGE"] // 86400,
         **_timeline_context(timeline.window(order.id)),
-        "in_flight": payments.in_flight(order),
+        "in_flight": ledger.in_flight(order),
         "can_capture": can[StaffAction.CAPTURE],
         "can_void": can[StaffAction.VOID],
         "can_refund": can[StaffAction.REFUND],

@@ -14,8 +14,16 @@ from dashboard.domain.orders import OrderState
 from dashboard.models import Order
 from dashboard.payments import errors
 from dashboard.payments.gateway import is_sandbox
-from dashboard.services import orders, payments, sandbox_payments
+from dashboard.services import orders, sandbox_payments
 from dashboard.services.pay_links import PayLinkExpired, PayLinkInvalid
+from dashboard.services.payments.checkout import (
+    STARTABLE,
+    buyer_message,
+    open_payment_intent,
+    start_checkout,
+)
+from dashboard.services.payments.results import ActionRefused, ActionResult
+from dashboard.services.payments.settle import refresh_from_stripe
 from dashboard.views.access import public
 from dashboard.views.forms import EmptyForm, SandboxCardForm
 from dashboard.views.orders import pay_links
@@ -69,9 +77,9 @@ def _page(order: Order, token: str, *, message: str | None = None, ok: bool = Fa
         checkout_unavailable=CHECKOUT_UNAVAILABLE_IN_SANDBOX if sandbox else None,
         # Processing too: a buyer back from Stripe's page (or a closed card form) resumes the
         # same Checkout Session or PaymentIntent; the services re-read Stripe before reusing.
-        can_pay=order.order_state in payments.STARTABLE,
+        can_pay=order.order_state in STARTABLE,
         awaiting_3ds=awaiting_3ds,
-        status_message=payments.buyer_message(order, None),
+        status_message=buyer_message(order, None),
         card_form=SandboxCardForm(formdata=None),
         action_form=EmptyForm(),
     )
@@ -94,7 +102,7 @@ def _attempt(token: str, start: Callable[[], T]) -> T | _Refused:
     """Run a payment step; a refusal or Stripe error becomes the pay page with its message."""
     try:
         return start()
-    except (payments.ActionRefused, errors.PaymentError) as refused:
+    except (ActionRefused, errors.PaymentError) as refused:
         return _Refused(_page(_order_for(token), token, message=refused.message))
 
 
@@ -119,7 +127,7 @@ def checkout(token: str) -> ResponseReturnValue:
     base = current_app.config["PUBLIC_BASE_URL"]
     url = _attempt(
         token,
-        lambda: payments.start_checkout(
+        lambda: start_checkout(
             order.id,
             success_url=base
             + url_for("pay.done", token=token)
@@ -142,7 +150,7 @@ def card(token: str) -> ResponseReturnValue:
         return _form_expired(order, token)
     if is_sandbox(current_app.config):
         return _page(order, token, message="In the sandbox, pay with a test card below.")
-    intent = _attempt(token, lambda: payments.open_payment_intent(order.id))
+    intent = _attempt(token, lambda: open_payment_intent(order.id))
     if isinstance(intent, _Refused):
         return intent.page
     page = render_template(
@@ -187,7 +195,7 @@ def sandbox_authenticate(token: str) -> ResponseReturnValue:
     return _result_page(token, lambda: sandbox_payments.authenticate(order.id, ok))
 
 
-def _result_page(token: str, step: Callable[[], payments.ActionResult]) -> ResponseReturnValue:
+def _result_page(token: str, step: Callable[[], ActionResult]) -> ResponseReturnValue:
     result = _attempt(token, step)
     if isinstance(result, _Refused):
         return result.page
@@ -199,8 +207,8 @@ def _result_page(token: str, step: Callable[[], payments.ActionResult]) -> Respo
 def done(token: str) -> ResponseReturnValue:
     """Where Stripe sends the buyer back: read the truth from Stripe, then say it."""
     order = _order_for(token)
-    result = _attempt(token, lambda: payments.refresh_from_stripe(order.id))
+    result = _attempt(token, lambda: refresh_from_stripe(order.id))
     if isinstance(result, _Refused):
         return result.page
     fresh = _order_for(token)
-    return _page(fresh, token, message=payments.buyer_message(fresh, None), ok=result.ok)
+    return _page(fresh, token, message=buyer_message(fresh, None), ok=result.ok)

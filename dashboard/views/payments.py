@@ -12,8 +12,15 @@ from dashboard.domain.money import MoneyError, parse_major
 from dashboard.domain.orders import OrderState
 from dashboard.models import Order
 from dashboard.payments import errors
-from dashboard.services import orders, payments
-from dashboard.services.payments import ActionInProgress, ActionRefused, ActionResult
+from dashboard.services import orders
+from dashboard.services.payments import settle as settlement
+from dashboard.services.payments import staff
+from dashboard.services.payments.results import (
+    ActionInProgress,
+    ActionRefused,
+    ActionResult,
+    OrderNotFound,
+)
 from dashboard.views.access import STAFF, roles_required
 from dashboard.views.forms import CaptureForm, PaymentMethodForm, RefundForm, VoidForm
 from dashboard.web import is_htmx
@@ -47,7 +54,7 @@ def _act(order_id: int, action: Callable[[], ActionResult]) -> ResponseReturnVal
         return _respond(order_id, ActionResult(False, refused.message), 409)
     except ActionRefused as refused:
         return _respond(order_id, ActionResult(False, refused.message), 409)
-    except payments.OrderNotFound:
+    except OrderNotFound:
         abort(404)
     except errors.PaymentError as error:
         # Raised before any request was saved (no key yet): nothing moved.
@@ -74,7 +81,7 @@ def capture(order_id: int) -> ResponseReturnValue:
     if isinstance(amount, ActionResult):
         return _respond(order_id, amount, 422)
     user = current_user._get_current_object()
-    return _act(order_id, lambda: payments.capture_hold(order_id, amount, user))
+    return _act(order_id, lambda: staff.capture_hold(order_id, amount, user))
 
 
 @bp.route("/orders/<int:order_id>/void", methods=["POST"])
@@ -87,7 +94,7 @@ def void(order_id: int) -> ResponseReturnValue:
         return _respond(order_id, ActionResult(False, "Choose a reason for the void."), 422)
     user = current_user._get_current_object()
     reason = form.reason.data or ""
-    return _act(order_id, lambda: payments.void_hold(order_id, reason, user))
+    return _act(order_id, lambda: staff.void_hold(order_id, reason, user))
 
 
 @bp.route("/orders/<int:order_id>/refund", methods=["POST"])
@@ -103,7 +110,7 @@ def refund(order_id: int) -> ResponseReturnValue:
         return _respond(order_id, amount, 422)
     user = current_user._get_current_object()
     reason = form.reason.data or ""
-    return _act(order_id, lambda: payments.refund_payment(order_id, amount, reason, user))
+    return _act(order_id, lambda: staff.refund_payment(order_id, amount, reason, user))
 
 
 @bp.route("/orders/<int:order_id>/settle", methods=["POST"])
@@ -111,8 +118,7 @@ def refund(order_id: int) -> ResponseReturnValue:
 def settle(order_id: int) -> ResponseReturnValue:
     """Ask Stripe how an unanswered action ended, and bring the order up to date."""
     _order(order_id)
-    user = current_user._get_current_object()
-    return _act(order_id, lambda: payments.settle(order_id, user))
+    return _act(order_id, lambda: settlement.settle(order_id))
 
 
 @bp.route("/orders/<int:order_id>/payment-method", methods=["POST"])

@@ -16,8 +16,8 @@ from dashboard.config import ConfigError
 from dashboard.extensions import csrf
 from dashboard.models import EventStatus
 from dashboard.payments.webhooks import WebhookRejected, verify_event
-from dashboard.services import stripe_events
-from dashboard.services.group_commit import GroupCommit
+from dashboard.services.inbox import store
+from dashboard.services.inbox.group_commit import GroupCommit
 from dashboard.views.access import public
 
 bp = Blueprint("webhooks", __name__)
@@ -55,7 +55,7 @@ def stripe_webhook() -> ResponseReturnValue:
             config["STRIPE_WEBHOOK_SECRETS"],
         )
     except WebhookRejected as rejected:
-        stripe_events.reject(rejected.reason, request.remote_addr)
+        store.reject(rejected.reason, request.remote_addr)
         return jsonify(error=rejected.message, reason=rejected.reason), rejected.status
     # Answered after the commit of the page this delivery joined (often a page of one).
     receipt = current_app.extensions[GROUP_COMMIT].receive(event)

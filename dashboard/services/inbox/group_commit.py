@@ -3,13 +3,13 @@ same moment are received as one page, in one transaction, and all answered after
 
 Each request thread verifies its delivery, then joins the queue. If no thread is leading,
 it leads: it takes what is queued (itself included, up to `limit`), receives it with
-`stripe_events.receive_page` (which falls back to one event at a time if anything in the
-page raises), commits, hands the lead to the first thread still queued, and wakes the
-threads it served. A delivery is answered only after the commit that holds it, exactly as
-before; what is shared is the transaction, the order reads and the writes. Under light load
-every page holds one delivery, so nothing waits for company. Events whose handling asks
-Stripe first (`stripe_events.ASKS_STRIPE`) are not grouped: a slow answer from Stripe holds
-up only its own delivery.
+`store.receive_page` (which falls back to one event at a time if anything in the page
+raises), commits it as one unit of work, hands the lead to the first thread still queued,
+and wakes the threads it served. A delivery is answered only after the commit that holds
+it; what is shared is the transaction, the order reads and the writes. Under light load
+every page holds one delivery, so nothing waits for company. Events whose handler may
+re-read Stripe (registered with `rereads_stripe`) are not grouped: a slow answer from
+Stripe holds up only its own delivery, received in the request's own transaction.
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from dashboard.extensions import db
-from dashboard.services import stripe_events
-from dashboard.services.stripe_events import Receipt
+from dashboard.services.inbox import store
+from dashboard.services.inbox.handlers.registry import rereads_stripe
+from dashboard.services.inbox.store import Receipt
+from dashboard.transactions import unit_of_work
 
 
 class PageNotCommitted(RuntimeError):
@@ -48,10 +49,10 @@ class GroupCommit:
 
     def receive(self, event: dict[str, Any]) -> Receipt:
         """The delivery's receipt once the page holding it is committed (this thread's app
-        context does the work when it leads). An event whose handling asks Stripe first is
-        received on its own, in its own transaction, beside the pages."""
-        if event.get("type") in stripe_events.ASKS_STRIPE:
-            return stripe_events.receive(event, source="webhook")
+        context does the work when it leads). An event whose handler may re-read Stripe is
+        received on its own, in the request's transaction (committed by its boundary)."""
+        if rereads_stripe(event.get("type")):
+            return store.receive(event, source="webhook")
         me = _Delivery(event)
         with self._lock:
             self._queue.append(me)
@@ -74,10 +75,9 @@ class GroupCommit:
             page = self._queue[: self.limit]
             del self._queue[: self.limit]
         try:
-            receipts = stripe_events.receive_page([d.event for d in page], source="webhook")
-            db.session.commit()
+            with unit_of_work():
+                receipts = store.receive_page([d.event for d in page], source="webhook")
         except BaseException as error:
-            db.session.rollback()
             for delivery in page:
                 delivery.error = error
         else:

@@ -2,15 +2,16 @@
 
 Stripe lists the last 30 days of events. The sync reads them oldest first from a watermark
 (the last event it read: one `sync_watermarks` row per stream) and feeds each one through
-the inbox the webhooks use, `stripe_events.receive(source="sync")`: an event already
-received only has its delivery count bumped and is never applied twice, so reading an
-event again is harmless. The watermark marks a point before which everything has been
-read: it moves forward only, never over a stretch a run skipped (`--since` later than the
-watermark), and is committed after every page, so an interrupted sync resumes there.
+the inbox the webhooks use, a page at a time (`store.receive_page`, source "sync"): an
+event already received only has its delivery count bumped and is never applied twice, so
+reading an event again is harmless. The watermark marks a point before which everything has
+been read: it moves forward only, never over a stretch a run skipped (`--since` later than
+the watermark), and is committed with every page (one unit of work each), so an
+interrupted sync resumes there.
 
-Only the event types the inbox acts on are fed to it; the others (Stripe's list holds every
-type of the account: customers, payouts...) are counted as skipped rather than stored as
-"ignored" one by one.
+Only the event types a handler is registered for are fed to it; the others (Stripe's list
+holds every type of the account: customers, payouts...) are counted as skipped rather than
+stored as "ignored" one by one.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from dashboard.models import EventStatus, SyncWatermark, utcnow
 from dashboard.payments.event_list import EVENT_RETENTION, EVENTS_PAGE_SIZE, EventCursor
 from dashboard.payments.gateway import gateway
 from dashboard.payments.webhooks import WebhookRejected, check_event_shape
-from dashboard.services import stripe_events
+from dashboard.services.inbox import store
+from dashboard.services.inbox.handlers.registry import registration
+from dashboard.transactions import unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -112,17 +115,18 @@ class EventSync:
     def run(
         self, plan: SyncPlan, *, on_page: Callable[[datetime], None] | None = None
     ) -> SyncResult:
-        """Feed every listed event to the inbox, committing the watermark after each page."""
+        """Feed every listed event to the inbox, committing the watermark with each page."""
         result = SyncResult()
         pages = gateway().list_events(after=plan.after, since=plan.since, page_size=self.page_size)
         for page in pages:
-            self._feed(page, result)
-            last = page[-1]
-            cursor = EventCursor(str(last["id"]), datetime.fromtimestamp(int(last["created"]), UTC))
-            if plan.moves_watermark:
-                self._advance(cursor.created, cursor.event_id)
-                result.watermark = cursor
-            db.session.commit()
+            with unit_of_work():
+                self._feed(page, result)
+                last = page[-1]
+                created = datetime.fromtimestamp(int(last["created"]), UTC)
+                cursor = EventCursor(str(last["id"]), created)
+                if plan.moves_watermark:
+                    self._advance(cursor.created, cursor.event_id)
+                    result.watermark = cursor
             result.pages += 1
             log.info(
                 "stripe sync: page read",
@@ -132,16 +136,16 @@ class EventSync:
                 on_page(cursor.created)
         if result.pages == 0 and plan.since is not None and plan.moves_watermark:
             # Nothing listed: the next run need not look further back than this one did.
-            self._advance(plan.since, None)
-            db.session.commit()
+            with unit_of_work():
+                self._advance(plan.since, None)
         return result
 
     def _feed(self, page: list[dict[str, Any]], result: SyncResult) -> None:
-        """Receive a page's events of the types the inbox acts on, in one go."""
+        """Receive a page's events of the types a handler takes, in one go."""
         wanted = []
         for event in page:
             result.read += 1
-            if event.get("type") not in stripe_events.HANDLERS:
+            if isinstance(event.get("type"), str) and registration(event["type"]) is None:
                 result.skipped += 1
                 continue
             try:
@@ -156,7 +160,7 @@ class EventSync:
                 continue
             wanted.append(event)
         # Committed with the page and its watermark: one commit per page, not per event.
-        for receipt in stripe_events.receive_page(wanted, source="sync"):
+        for receipt in store.receive_page(wanted, source="sync"):
             if receipt.delivery_count > 1:
                 result.already += 1
             else:

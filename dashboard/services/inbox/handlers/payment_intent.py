@@ -1,0 +1,97 @@
+"""`payment_intent.*` events: what the PaymentIntent says, applied forward only, with the
+money movements none of our requests asked for (Stripe's Dashboard) named as such."""
+
+from __future__ import annotations
+
+from dashboard.domain.orders import OrderState
+from dashboard.domain.state_machine import AFTER_CAPTURE, StaffAction
+from dashboard.domain.stripe_mapping import LAPSED_CANCELLATION_REASONS, PaymentIntentStatus
+from dashboard.models import IN_FLIGHT, EventStatus, Order, RequestStatus, StripeRequest
+from dashboard.payments.gateway import mend_event_object
+from dashboard.payments.snapshots import PaymentIntentSnapshot, payment_intent_snapshot
+from dashboard.services.inbox.handlers.outcomes import Outcome, applied, other_attempt, result
+from dashboard.services.inbox.handlers.registry import MatchedEvent, handles
+from dashboard.services.payments import ledger
+from dashboard.services.payments.apply import apply_payment_intent
+
+PI = PaymentIntentStatus
+# What the PaymentIntent shows once our capture or void went through.
+_DONE = {StaffAction.CAPTURE.value: PI.SUCCEEDED, StaffAction.VOID.value: PI.CANCELED}
+
+
+@handles(
+    "payment_intent.amount_capturable_updated",
+    "payment_intent.succeeded",
+    "payment_intent.canceled",
+    "payment_intent.payment_failed",
+    "payment_intent.requires_action",
+    "payment_intent.processing",
+    rereads_stripe=False,
+)
+def on_payment_intent(event: MatchedEvent) -> Outcome:
+    return apply_snapshot(event, payment_intent_snapshot(mend_event_object(event.object)))
+
+
+def apply_snapshot(event: MatchedEvent, snapshot: PaymentIntentSnapshot) -> Outcome:
+    """Apply what an event says about the order's PaymentIntent (its own, or a charge's)."""
+    order = event.order
+    other = other_attempt(order, snapshot.id or None)
+    if other is not None:
+        return other
+    source = f"webhook {event.type}"
+    sent = event.orders.sent_requests(order)
+    _confirm_in_flight(order, snapshot, sent, source)
+    outside = _outside(order, snapshot, sent)
+    if outside:
+        source = f"{source}; {outside}"
+    before = (order.amount_captured, order.amount_refunded)
+    outcome = result(
+        apply_payment_intent(order, snapshot, source=source),
+        f"payment intent {snapshot.status} says nothing new",
+    )
+    if outcome.status is EventStatus.APPLIED and outside:
+        return applied(f"{outcome.reason} ({outside})")
+    if (
+        outcome.status is EventStatus.IGNORED
+        and (order.amount_captured, order.amount_refunded) != before
+    ):
+        return applied("amounts updated")
+    return outcome
+
+
+def _outside(order: Order, snapshot: PaymentIntentSnapshot, sent: list[StripeRequest]) -> str:
+    """Name a money movement that none of our requests asked for (Stripe's Dashboard)."""
+    actions = {request.action for request in sent}
+    notes = []
+    if (
+        snapshot.status == PI.SUCCEEDED
+        and order.order_state not in AFTER_CAPTURE
+        and StaffAction.CAPTURE not in actions
+    ):
+        notes.append("captured outside the dashboard")
+    ours = sum(r.amount or 0 for r in sent if r.action == StaffAction.REFUND)
+    if snapshot.amounts.refunded > max(ours, order.amount_refunded):
+        notes.append("refund made outside the dashboard")
+    if (
+        snapshot.status == PI.CANCELED
+        and snapshot.cancellation_reason not in LAPSED_CANCELLATION_REASONS
+        and StaffAction.VOID not in actions
+        and order.order_state is OrderState.AUTHORIZED
+    ):
+        notes.append("voided outside the dashboard")
+    return "; ".join(notes)
+
+
+def _confirm_in_flight(
+    order: Order, snapshot: PaymentIntentSnapshot, sent: list[StripeRequest], source: str
+) -> None:
+    """An unanswered capture or void that this event shows went through is settled by it."""
+    for request in sent:
+        if request.status in IN_FLIGHT and snapshot.status == _DONE.get(request.action):
+            ledger.finish(
+                order,
+                request,
+                RequestStatus.SUCCEEDED,
+                what=f"{request.action} (confirmed by {source})",
+                object_id=snapshot.id,
+            )

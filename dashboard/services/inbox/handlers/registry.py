@@ -1,0 +1,72 @@
+"""Which handler takes which event type, and whether it may re-read Stripe: declared by
+each handler where it is defined (`@handles`), so no list elsewhere can drift from it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from dashboard.models import Order, StripeEvent
+from dashboard.services.inbox.handlers.outcomes import Outcome
+
+if TYPE_CHECKING:
+    from dashboard.services.inbox.matching import OrderLookup
+
+
+@dataclass(frozen=True)
+class MatchedEvent:
+    """A claimed event and the order it leads to (locked): what a handler is given.
+
+    `orders` is how the event reached its order (one event, or a page of them sharing one
+    read of their orders); handlers ask it for what it already knows about the order.
+    """
+
+    row: StripeEvent
+    order: Order
+    orders: OrderLookup
+
+    @property
+    def type(self) -> str:
+        return self.row.type
+
+    @property
+    def object(self) -> dict[str, Any]:
+        return self.row.data_object
+
+
+Handler = Callable[[MatchedEvent], Outcome]
+
+
+@dataclass(frozen=True)
+class Registration:
+    handler: Handler
+    # The handler may ask Stripe for the truth first (a network call while the event's
+    # transaction is open): webhook deliveries of such a type are not grouped.
+    rereads_stripe: bool
+
+
+HANDLERS: dict[str, Registration] = {}
+
+
+def handles(*event_types: str, rereads_stripe: bool) -> Callable[[Handler], Handler]:
+    """Register the decorated function as the handler of these event types."""
+
+    def register(handler: Handler) -> Handler:
+        for event_type in event_types:
+            if event_type in HANDLERS:
+                raise RuntimeError(f"{event_type} has a handler already")
+            HANDLERS[event_type] = Registration(handler, rereads_stripe)
+        return handler
+
+    return register
+
+
+def registration(event_type: object) -> Registration | None:
+    """How an event of this type is handled; None for a type the dashboard does not act on."""
+    return HANDLERS.get(event_type) if isinstance(event_type, str) else None
+
+
+def rereads_stripe(event_type: object) -> bool:
+    found = registration(event_type)
+    return found is not None and found.rereads_stripe

@@ -1,0 +1,174 @@
+"""Applying what Stripe says (an API answer, a webhook's object, a re-read) to an order:
+forward only, through the state machine and the versioned mapping, each move on the
+timeline and, where other systems care, in the outbox."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from dashboard.domain.state_machine import (
+    Ignored,
+    IllegalTransition,
+    PaymentEvent,
+    StaffAction,
+    Transition,
+    next_state,
+    path_to,
+)
+from dashboard.domain.stripe_mapping import (
+    CHECKOUT_SESSION_STATUS,
+    MAPPING_VERSION,
+    UnmappedStatus,
+    event_for_payment_intent,
+)
+from dashboard.extensions import db
+from dashboard.models import Order, RequestStatus, StripeRequest, TimelineKind, utcnow
+from dashboard.payments.snapshots import CheckoutSessionSnapshot, PaymentIntentSnapshot
+from dashboard.services import outbox, timeline
+from dashboard.services.outbox import OutboxType
+
+
+def apply_payment_intent(
+    order: Order, snapshot: PaymentIntentSnapshot, *, source: str
+) -> Transition | Ignored | None:
+    """Move the order forward to what the PaymentIntent says; never backwards.
+
+    A payment captured and refunded elsewhere (Stripe's Dashboard) can be read while the
+    order still shows the hold: it is walked through the capture first (`path_to`).
+    """
+    if order.stripe_payment_intent_id is None:
+        order.stripe_payment_intent_id = snapshot.id
+    if snapshot.charge_id:
+        order.stripe_charge_id = snapshot.charge_id
+    event = payment_event(snapshot)
+    if event is None:
+        return None
+    outcome: Transition | Ignored | None = None
+    for step in path_to(order.order_state, event):
+        try:
+            outcome = move(order, step, source=source, detail=f"payment intent {snapshot.status}")
+        except IllegalTransition as illegal:
+            outcome = refuse(order, step, source=source, reason=str(illegal))
+        if isinstance(outcome, Transition):
+            _take_amounts(order, step, snapshot)
+    return outcome
+
+
+def payment_event(snapshot: PaymentIntentSnapshot) -> PaymentEvent | None:
+    """What the PaymentIntent stands for, through the versioned mapping table."""
+    return event_for_payment_intent(
+        snapshot.status,
+        amounts=snapshot.amounts,
+        cancellation_reason=snapshot.cancellation_reason,
+        has_failed_attempt=snapshot.last_error_code is not None,
+    )
+
+
+def _take_amounts(order: Order, event: PaymentEvent, snapshot: PaymentIntentSnapshot) -> None:
+    amounts = snapshot.amounts
+    order.amount_authorized = max(order.amount_authorized, amounts.authorized)
+    order.amount_captured = max(order.amount_captured, amounts.captured)
+    order.amount_refunded = max(order.amount_refunded, amounts.refunded)
+    order.amount_capturable = amounts.capturable
+    if event is PaymentEvent.AUTHORIZED:
+        order.authorized_at = order.authorized_at or utcnow()
+        order.capture_before = snapshot.hold_deadline
+    if event is PaymentEvent.FAILED and snapshot.last_error_message:
+        order.last_payment_error = snapshot.last_error_message[:500]
+    _emit_for(order, event, snapshot.id)
+
+
+def refuse(order: Order, event: PaymentEvent, *, source: str, reason: str) -> Ignored:
+    """What Stripe said cannot be applied: keep it visible on the timeline, change nothing."""
+    timeline.append(
+        order,
+        TimelineKind.STATE_CHANGE,
+        f"Not applied ({source}): {reason}",
+        data={"event": event.value, "source": source, "mapping_version": MAPPING_VERSION},
+    )
+    return Ignored(state=order.order_state, event=event, reason=reason)
+
+
+def move(order: Order, event: PaymentEvent, *, source: str, detail: str) -> Transition | Ignored:
+    """One step through the state machine, written on the timeline when the state changes."""
+    outcome = next_state(order.order_state, event)
+    if isinstance(outcome, Transition) and outcome.changed:
+        order.state = outcome.after.value
+        timeline.append(
+            order,
+            TimelineKind.STATE_CHANGE,
+            f"{outcome.before.label} → {outcome.after.label} ({detail}, from {source})",
+            data={
+                "from": outcome.before.value,
+                "to": outcome.after.value,
+                "event": event.value,
+                "source": source,
+                "mapping_version": MAPPING_VERSION,
+            },
+        )
+    return outcome
+
+
+def _emit_for(order: Order, event: PaymentEvent, payment_intent_id: str) -> None:
+    if event is PaymentEvent.CAPTURED:
+        outbox.emit(
+            order,
+            OutboxType.PAYMENT_SUCCEEDED,
+            f"{order.id}:{payment_intent_id}",
+            payment_intent=payment_intent_id,
+            amount_captured=order.amount_captured,
+        )
+    elif event is PaymentEvent.FAILED:
+        outbox.emit(
+            order,
+            OutboxType.PAYMENT_FAILED,
+            f"{order.id}:{payment_intent_id}:authorization",
+            payment_intent=payment_intent_id,
+            stage="authorization",
+            reason=order.last_payment_error,
+        )
+
+
+def apply_checkout_session(order: Order, session: CheckoutSessionSnapshot, *, source: str) -> None:
+    """A session's own news; once it has a PaymentIntent, that PaymentIntent decides."""
+    if session.payment_intent_id and order.stripe_payment_intent_id is None:
+        order.stripe_payment_intent_id = session.payment_intent_id
+    key = (session.status, session.payment_status)
+    if key not in CHECKOUT_SESSION_STATUS:
+        raise UnmappedStatus("checkout_session", f"{session.status}/{session.payment_status}")
+    event = CHECKOUT_SESSION_STATUS[key]
+    if event is PaymentEvent.FAILED:
+        order.last_payment_error = "The checkout page expired before the payment was made."
+    if event is not None and order.stripe_payment_intent_id is None:
+        try:
+            move(order, event, source=source, detail=f"checkout session {session.status}")
+        except IllegalTransition as illegal:
+            refuse(order, event, source=source, reason=str(illegal))
+    db.session.flush()
+
+
+def count_refund(order: Order, amount: int, *, source: str) -> None:
+    """Count one of our refunds, which has just succeeded, exactly once.
+
+    A webhook may have counted it already (its charge's refunded total), so the new total
+    is the larger of what the order knows and the sum of our succeeded refunds, never a sum.
+    """
+    ours = db.session.scalar(
+        select(func.coalesce(func.sum(StripeRequest.amount), 0)).where(
+            StripeRequest.order_id == order.id,
+            StripeRequest.action == StaffAction.REFUND.value,
+            StripeRequest.status == RequestStatus.SUCCEEDED.value,
+        )
+    )
+    refunded = min(max(order.amount_refunded, int(ours or 0)), order.amount_captured)
+    if refunded <= order.amount_refunded:
+        return
+    event = (
+        PaymentEvent.REFUNDED
+        if refunded >= order.amount_captured
+        else PaymentEvent.PARTIALLY_REFUNDED
+    )
+    outcome = move(order, event, source=source, detail=f"refund of {order.money(amount)}")
+    if isinstance(outcome, Transition):
+        order.amount_refunded = refunded
+        db.session.flush()

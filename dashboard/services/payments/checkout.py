@@ -1,0 +1,182 @@
+"""The buyer's payment: our payment page's PaymentIntent, or a Stripe Checkout Session,
+started at most once per attempt, and what the buyer is told about it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from dashboard.domain.orders import OrderState
+from dashboard.domain.state_machine import PaymentEvent
+from dashboard.domain.stripe_mapping import (
+    PAYABLE_STATUSES,
+    CheckoutSessionStatus,
+    PaymentIntentStatus,
+)
+from dashboard.models import Order, utcnow
+from dashboard.payments import errors
+from dashboard.payments.gateway import gateway
+from dashboard.payments.snapshots import PaymentIntentSnapshot
+from dashboard.services import outbox
+from dashboard.services.outbox import OutboxType
+from dashboard.services.payments import ledger
+from dashboard.services.payments.apply import apply_checkout_session, apply_payment_intent, move
+from dashboard.services.payments.results import ActionRefused
+from dashboard.services.payments.settle import refresh_from_stripe
+
+PI = PaymentIntentStatus
+# The states in which a buyer may (still, or again) start paying.
+STARTABLE = (OrderState.OPEN, OrderState.FAILED, OrderState.PROCESSING)
+# An open Checkout Session this close to expiring is replaced rather than reused.
+SESSION_REUSE_MARGIN = timedelta(minutes=10)
+
+
+def lock_startable(order_id: int) -> Order:
+    """The order, locked, if a payment may be started for it."""
+    order = ledger.lock_order(order_id)
+    _check_startable(order)
+    return order
+
+
+def _check_startable(order: Order) -> None:
+    gateway()  # a missing key is reported before anything is written
+    if order.order_state not in STARTABLE:
+        raise ActionRefused(f"This order is already {order.order_state.label.lower()}.")
+
+
+def _started(order: Order, object_id: str) -> None:
+    move(order, PaymentEvent.STARTED, source="pay page", detail="payment started")
+    outbox.emit(order, OutboxType.ORDER_CREATED, str(order.id), payment_object=object_id)
+
+
+def create_intent(
+    order: Order,
+    what: str,
+    *,
+    payment_method: str | None = None,
+    confirm: bool = False,
+) -> PaymentIntentSnapshot | errors.PaymentError:
+    """Create (and with `confirm`, authorize) a manual-capture PaymentIntent for the order.
+
+    A decline fails the attempt (the buyer may try again); anything else leaves the order.
+    """
+    request = ledger.begin(order, "create_payment_intent", order.total_amount, None)
+    result = ledger.send(
+        order,
+        request,
+        what,
+        lambda: gateway().create_payment_intent(
+            amount=order.total_amount,
+            currency=order.currency,
+            order_id=order.id,
+            idempotency_key=request.idempotency_key,
+            payment_method=payment_method,
+            confirm=confirm,
+            description=f"Order {order.number}",
+        ),
+    )
+    if isinstance(result, errors.CardDeclined):
+        order.last_payment_error = result.message
+        move(order, PaymentEvent.FAILED, source="pay page", detail=result.message)
+        outbox.emit(
+            order,
+            OutboxType.PAYMENT_FAILED,
+            f"{order.id}:{request.idempotency_key}",
+            stage="authorization",
+            reason=result.message,
+        )
+    if isinstance(result, errors.PaymentError):
+        return result
+    order.stripe_payment_intent_id = result.id
+    _started(order, result.id)
+    return result
+
+
+def open_payment_intent(order_id: int) -> PaymentIntentSnapshot:
+    """The order's PaymentIntent for our payment page: reused while it can still be paid."""
+    order = lock_startable(order_id)
+    if order.stripe_payment_intent_id:
+        current = gateway().retrieve_payment_intent(order.stripe_payment_intent_id)
+        if current.status in PAYABLE_STATUSES:
+            return current
+        apply_payment_intent(order, current, source="pay page")
+        if current.status == PI.PROCESSING:
+            # The bank has not answered the first payment: a second one could charge twice.
+            raise ActionRefused(buyer_message(order, current))
+        _check_startable(order)
+    result = create_intent(order, "create payment intent")
+    if isinstance(result, errors.PaymentError):
+        raise result
+    return result
+
+
+def buyer_message(order: Order, snapshot: PaymentIntentSnapshot | None) -> str:
+    """What the buyer is told about their payment, from what Stripe says."""
+    status = snapshot.status if snapshot else None
+    if status == PI.REQUIRES_CAPTURE or order.order_state is OrderState.AUTHORIZED:
+        return "Authorized: the amount is held on your card; the merchant will capture it."
+    if status == PI.SUCCEEDED or order.amount_captured:
+        return "Paid: the merchant has captured your payment."
+    if status == PI.REQUIRES_ACTION:
+        return "Your bank needs you to verify this payment."
+    if status == PI.PROCESSING:
+        return "Still processing: your bank has not answered yet. This page will say when."
+    if status == PI.CANCELED or order.order_state in (OrderState.VOIDED, OrderState.EXPIRED):
+        return "This payment was cancelled; nothing was charged."
+    if order.order_state is OrderState.FAILED or (snapshot and snapshot.last_error_message):
+        reason = order.last_payment_error or (snapshot.last_error_message if snapshot else None)
+        return f"Declined: {reason or 'the card was refused'}"
+    return "Not paid yet."
+
+
+def start_checkout(order_id: int, *, success_url: str, cancel_url: str, lifetime: timedelta) -> str:
+    """A Stripe Checkout URL for the order: the open session again, or a new one."""
+    order = lock_startable(order_id)
+    if order.stripe_checkout_session_id:
+        current = gateway().retrieve_checkout_session(order.stripe_checkout_session_id)
+        if current.status == CheckoutSessionStatus.COMPLETE:
+            apply_checkout_session(order, current, source="pay page")
+            refreshed = refresh_from_stripe(order.id)
+            raise ActionRefused(refreshed.message)
+        if current.status == CheckoutSessionStatus.OPEN:
+            if (
+                current.url
+                and current.expires_at
+                and current.expires_at - utcnow() > SESSION_REUSE_MARGIN
+            ):
+                return current.url
+            expire = ledger.begin(order, "expire_checkout_session", None, None)
+            expired = ledger.send(
+                order,
+                expire,
+                "expire checkout session",
+                lambda: gateway().expire_checkout_session(
+                    current.id, idempotency_key=expire.idempotency_key
+                ),
+            )
+            if isinstance(expired, errors.PaymentError):
+                raise expired
+    request = ledger.begin(order, "create_checkout_session", order.total_amount, None)
+    session = ledger.send(
+        order,
+        request,
+        "create checkout session",
+        lambda: gateway().create_checkout_session(
+            order_id=order.id,
+            currency=order.currency,
+            line_items=[
+                (line.description, line.quantity, line.unit_amount) for line in order.lines
+            ],
+            customer_email=order.buyer_email,
+            success_url=success_url,
+            cancel_url=cancel_url,
+            expires_at=utcnow() + lifetime,
+            idempotency_key=request.idempotency_key,
+        ),
+    )
+    if isinstance(session, errors.PaymentError):
+        raise session
+    order.stripe_checkout_session_id = session.id
+    _started(order, session.id)
+    if not session.url:
+        raise errors.InvalidRequest("Stripe did not return a checkout page address.")
+    return session.url

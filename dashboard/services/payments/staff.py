@@ -1,0 +1,202 @@
+"""Staff's money actions on a hold: capture, void, refund, each sent exactly once.
+
+Each one locks the order, checks the state machine and the amount (nothing is sent
+otherwise), saves its request on the ledger with the staff action on the timeline, and
+sends it through `send`, the one path every capture, void and refund takes, the first time
+and when `settle` resends it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from dashboard.domain.state_machine import IllegalTransition, StaffAction, check_action
+from dashboard.models import Order, StripeRequest, TimelineKind, User
+from dashboard.payments import errors
+from dashboard.payments.gateway import gateway
+from dashboard.payments.snapshots import PaymentIntentSnapshot, RefundSnapshot
+from dashboard.services import outbox, timeline
+from dashboard.services.outbox import OutboxType
+from dashboard.services.payments import ledger
+from dashboard.services.payments.apply import apply_payment_intent, count_refund
+from dashboard.services.payments.results import ActionInProgress, ActionRefused, ActionResult
+
+VOID_REASONS = {
+    "requested_by_customer": "Requested by the customer",
+    "duplicate": "Duplicate order",
+    "fraudulent": "Suspected fraud",
+    "abandoned": "Abandoned",
+}
+REFUND_REASONS = {
+    "requested_by_customer": "Requested by the customer",
+    "duplicate": "Duplicate charge",
+    "fraudulent": "Fraudulent",
+}
+# Sent when a saved request has no reason of its own.
+DEFAULT_REASON = "requested_by_customer"
+
+
+def capture_hold(order_id: int, amount: int, actor: User) -> ActionResult:
+    order = _prepare(order_id, StaffAction.CAPTURE)
+    if not 0 < amount <= order.amount_capturable:
+        raise ActionRefused(
+            f"Capture between {order.money(1)} and {order.money(order.amount_capturable)}."
+        )
+    released = order.amount_capturable - amount
+    summary = f"capture {order.money(amount)}" + (
+        f" (releasing the other {order.money(released)})" if released else ""
+    )
+    return send(order, _ask(order, actor, StaffAction.CAPTURE, amount, summary))
+
+
+def void_hold(order_id: int, reason: str, actor: User | None) -> ActionResult:
+    """Release the hold; `actor` None is the system (the authorization sweep)."""
+    if reason not in VOID_REASONS:
+        raise ActionRefused("Choose a reason for the void.")
+    order = _prepare(order_id, StaffAction.VOID)
+    summary = f"void the hold of {order.money(order.amount_capturable)} ({VOID_REASONS[reason]})"
+    return send(order, _ask(order, actor, StaffAction.VOID, None, summary, reason=reason))
+
+
+def refund_payment(order_id: int, amount: int, reason: str, actor: User) -> ActionResult:
+    if reason not in REFUND_REASONS:
+        raise ActionRefused("Choose a reason for the refund.")
+    order = _prepare(order_id, StaffAction.REFUND)
+    if not 0 < amount <= order.amount_refundable:
+        raise ActionRefused(
+            f"Refund between {order.money(1)} and {order.money(order.amount_refundable)}."
+        )
+    summary = f"refund {order.money(amount)} ({REFUND_REASONS[reason]})"
+    return send(order, _ask(order, actor, StaffAction.REFUND, amount, summary, reason=reason))
+
+
+def _prepare(order_id: int, action: StaffAction) -> Order:
+    order = ledger.lock_order(order_id)
+    try:
+        check_action(order.order_state, action)
+    except IllegalTransition as error:
+        raise ActionRefused(str(error)) from error
+    if order.stripe_payment_intent_id is None:
+        raise ActionRefused("This order has no Stripe payment to act on.")
+    if ledger.in_flight(order) is not None:
+        raise ActionInProgress(
+            "Another action on this order is still waiting for Stripe. Nothing new was sent."
+        )
+    gateway()  # a missing key is reported before anything is written
+    return order
+
+
+def _ask(
+    order: Order,
+    actor: User | None,
+    action: StaffAction,
+    amount: int | None,
+    summary: str,
+    **data: object,
+) -> StripeRequest:
+    """Save the request and say on the timeline who asked for what (sent by `send`)."""
+    reason = data.get("reason")
+    request = ledger.begin(order, action.value, amount, actor, str(reason) if reason else None)
+    timeline.append(
+        order,
+        TimelineKind.STAFF_ACTION,
+        f"{actor.email if actor else 'The system'} asked to {summary}",
+        actor=actor,
+        data={
+            "action": action.value,
+            "amount": amount,
+            "idempotency_key": request.idempotency_key,
+            **data,
+        },
+    )
+    return request
+
+
+# -- sending ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MoneyCall:
+    """How a saved staff request is sent (from its saved parameters alone, so a resend is
+    the very same request) and what Stripe's answer does to the order."""
+
+    call: Callable[[str, StripeRequest], Any]  # (payment intent id, request) -> answer
+    apply: Callable[[Order, Any], str]  # applies the answer; returns what staff are told
+
+
+def _capture(payment_intent_id: str, request: StripeRequest) -> PaymentIntentSnapshot:
+    return gateway().capture_payment_intent(
+        payment_intent_id, amount=request.amount or 0, idempotency_key=request.idempotency_key
+    )
+
+
+def _captured(order: Order, answer: PaymentIntentSnapshot) -> str:
+    apply_payment_intent(order, answer, source="capture response")
+    return f"Captured {order.money(order.amount_captured)}."
+
+
+def _void(payment_intent_id: str, request: StripeRequest) -> PaymentIntentSnapshot:
+    return gateway().cancel_payment_intent(
+        payment_intent_id,
+        reason=request.reason or DEFAULT_REASON,
+        idempotency_key=request.idempotency_key,
+    )
+
+
+def _voided(order: Order, answer: PaymentIntentSnapshot) -> str:
+    apply_payment_intent(order, answer, source="void response")
+    return "The hold was released; nothing was charged."
+
+
+def _refund(payment_intent_id: str, request: StripeRequest) -> RefundSnapshot:
+    return gateway().create_refund(
+        payment_intent_id,
+        amount=request.amount or 0,
+        reason=request.reason or DEFAULT_REASON,
+        order_id=request.order_id,
+        idempotency_key=request.idempotency_key,
+    )
+
+
+def _refunded(order: Order, answer: RefundSnapshot) -> str:
+    count_refund(order, answer.amount, source="refund response")
+    return f"Refunded {order.money(answer.amount)}."
+
+
+CALLS: dict[StaffAction, MoneyCall] = {
+    StaffAction.CAPTURE: MoneyCall(_capture, _captured),
+    StaffAction.VOID: MoneyCall(_void, _voided),
+    StaffAction.REFUND: MoneyCall(_refund, _refunded),
+}
+
+
+def send(order: Order, request: StripeRequest) -> ActionResult:
+    """Send (or resend) a saved capture, void or refund exactly as it was asked."""
+    action = StaffAction(request.action)
+    money_call = CALLS[action]
+    payment_intent_id = order.stripe_payment_intent_id or ""
+    result = ledger.send(
+        order, request, action.value, lambda: money_call.call(payment_intent_id, request)
+    )
+    if isinstance(result, errors.PaymentError):
+        # Only Stripe's "no" is a failed capture; a 429 or a missing key leaves the hold intact.
+        if action is StaffAction.CAPTURE and isinstance(
+            result, errors.CardDeclined | errors.InvalidRequest
+        ):
+            capture_failed(order, request, result.message)
+        return ActionResult(False, result.message, awaiting_confirmation=result.outcome_unknown)
+    return ActionResult(True, money_call.apply(order, result))
+
+
+def capture_failed(order: Order, request: StripeRequest, reason: str) -> None:
+    """Tell other systems (the outbox) that this capture did not take the money."""
+    outbox.emit(
+        order,
+        OutboxType.PAYMENT_FAILED,
+        f"{order.id}:{request.idempotency_key}",
+        payment_intent=order.stripe_payment_intent_id or "",
+        stage="capture",
+        reason=reason,
+    )

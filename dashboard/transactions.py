@@ -1,0 +1,43 @@
+"""Where writes become durable: every commit of the application goes through here.
+
+Services only flush. What commits is a boundary: the end of a web request
+(`end_request`, called by `web.py`), a unit of work of a command or a batch (`unit_of_work`:
+a whole CLI command, one page of a sync, one order of a sweep, one page of webhook
+deliveries), and the one deliberate early commit of a money action (`commit_before_stripe`,
+called by the request ledger and nothing else).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from dashboard.extensions import db
+
+
+def end_request(succeeded: bool) -> None:
+    """Keep a request's writes if no exception escaped its view; otherwise drop them."""
+    if succeeded:
+        db.session.commit()
+    else:
+        db.session.rollback()
+
+
+@contextmanager
+def unit_of_work() -> Iterator[None]:
+    """Committed when the block ends, rolled back (and re-raised) if it raises."""
+    try:
+        yield
+    except BaseException:
+        db.session.rollback()
+        raise
+    db.session.commit()
+
+
+def commit_before_stripe() -> None:
+    """Make a saved request and its idempotency key durable before Stripe is called.
+
+    A crash, a timeout or a second click can then always be matched to the request already
+    made, and the order's row lock is not held while Stripe thinks.
+    """
+    db.session.commit()
