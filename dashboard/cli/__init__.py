@@ -1,0 +1,62 @@
+"""`flask` commands, one module per group (users, outbox, sandbox, stripe), calling services
+only; every command commits through `committed`, once, when it ends.
+
+The `flask stripe` commands commit as they go as well (per page, per order, per event, in
+the services' units of work), so an interrupted one loses nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+import click
+from flask import Flask
+from flask.cli import AppGroup, with_appcontext
+
+from dashboard.transactions import unit_of_work
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def committed(callback: Callable[P, R]) -> Callable[P, R]:
+    """Run a command in one unit of work: its writes are committed when it ends, also with a
+    deliberate exit status (`sys.exit(3)`: done, but needs a person), and rolled back if it
+    fails (a ClickException included)."""
+
+    @functools.wraps(callback)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        exited: SystemExit | None = None
+        with unit_of_work():
+            try:
+                return callback(*args, **kwargs)
+            except SystemExit as exit_status:
+                exited = exit_status
+        raise exited
+
+    return run
+
+
+def command(
+    name: str, group: AppGroup | None = None
+) -> Callable[[Callable[..., Any]], click.Command]:
+    """A command of `group` (or of its own), run in the app context and through `committed`."""
+
+    def decorator(callback: Callable[..., Any]) -> click.Command:
+        if group is None:
+            return click.command(name)(with_appcontext(committed(callback)))
+        return group.command(name)(committed(callback))
+
+    return decorator
+
+
+def init_app(app: Flask) -> None:
+    from dashboard.cli import outbox, sandbox, stripe, users
+
+    app.cli.add_command(users.group)
+    app.cli.add_command(outbox.group)
+    app.cli.add_command(sandbox.seed_demo)
+    app.cli.add_command(sandbox.sandbox)
+    app.cli.add_command(stripe.group)
