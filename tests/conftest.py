@@ -223,7 +223,7 @@ def sandbox_app(app: Flask, localstripe_url: str) -> Flask:
 
 
 def pay_link(app: Flask, order_id: int) -> str:
-    from dashboard.views.orders import pay_links
+    from dashboard.services.pay_links import pay_links
 
     with app.test_request_context():
         return f"/pay/{pay_links().token_for(order_id)}"

@@ -6,8 +6,8 @@ import pytest
 from flask import Flask
 
 from dashboard.models import Role
+from dashboard.services.pay_links import pay_links
 from dashboard.views import UndeclaredRoute, register_blueprints
-from dashboard.views.orders import pay_links
 from tests.conftest import login, post_form
 
 ANON, SUPPORT, STAFF, ADMIN = "anonymous", "support", "staff", "admin"

@@ -433,7 +433,7 @@ def test_payment_page_starts_no_second_payment_while_the_first_is_processing(
 
 
 def pay_links_of(app):
-    from dashboard.views.orders import pay_links
+    from dashboard.services.pay_links import pay_links
 
     with app.test_request_context():
         return pay_links()

@@ -5,8 +5,7 @@ import time
 import pytest
 
 from dashboard.models import Role
-from dashboard.services.pay_links import PayLinkExpired, PayLinkInvalid, PayLinks
-from dashboard.views.orders import pay_links
+from dashboard.services.pay_links import PayLinkExpired, PayLinkInvalid, PayLinks, pay_links
 
 
 def link_for(app, order_id):

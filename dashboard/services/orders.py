@@ -61,8 +61,12 @@ def create_order(
     return order
 
 
+# An order is shown with its lines: loaded with it, in one more query.
+WITH_LINES = selectinload(Order.lines)
+
+
 def get_order(order_id: int) -> Order | None:
-    return db.session.get(Order, order_id, options=[selectinload(Order.lines)])
+    return db.session.get(Order, order_id, options=[WITH_LINES])
 
 
 _STRIPE_COLUMNS = {
@@ -108,11 +112,23 @@ def list_orders(
 
 
 PAYMENT_METHODS = ("checkout", "payment_page")
+# How the buyer pays can change only until a payment is under way.
+METHOD_CHOOSABLE = (OrderState.OPEN, OrderState.FAILED)
+
+
+class PaymentMethodLocked(ValueError):
+    """A payment is already under way: how the buyer pays can no longer change."""
+
+
+def can_choose_payment_method(order: Order) -> bool:
+    return order.order_state in METHOD_CHOOSABLE
 
 
 def set_payment_method(order: Order, method: str, actor: User) -> None:
     if method not in PAYMENT_METHODS:
         raise ValueError(method)
+    if not can_choose_payment_method(order):
+        raise PaymentMethodLocked("A payment is already under way.")
     order.payment_method = method
     timeline.append(
         order,

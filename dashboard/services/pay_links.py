@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 SALT = "dashboard.pay-link.v1"
@@ -39,3 +40,8 @@ class PayLinks:
         if not isinstance(order_id, int) or isinstance(order_id, bool):
             raise PayLinkInvalid
         return order_id
+
+
+def pay_links() -> PayLinks:
+    """The app's pay links: signed with its SECRET_KEY, valid for PAY_LINK_MAX_AGE."""
+    return PayLinks(current_app.config["SECRET_KEY"], current_app.config["PAY_LINK_MAX_AGE"])

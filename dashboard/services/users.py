@@ -72,10 +72,13 @@ def set_role(user: User, role: Role) -> None:
     log.info("user role changed", extra={"user_id": user.id, "role": user.role})
 
 
-def set_active(user: User, active: bool) -> None:
+def set_active(user: User, active: bool, *, by: User | None = None) -> None:
+    """Let a user sign in, or stop them; `by` is the admin doing it (None: the command line)."""
     if user.active == active:
         return
     if not active:
+        if by is not None and by.id == user.id:
+            raise UserError("You cannot deactivate your own account.")
         _guard_last_admin(user)
     user.active = active
     db.session.flush()

@@ -26,10 +26,7 @@ def _page(create_form: UserCreateForm | None = None) -> str:
 
 
 def _user_or_404(user_id: int) -> User:
-    user = db.session.get(User, user_id)
-    if user is None:
-        abort(404, description=f"There is no user {user_id}.")
-    return user
+    return db.get_or_404(User, user_id, description=f"There is no user {user_id}.")
 
 
 @bp.route("/users")
@@ -92,11 +89,8 @@ def _set_active(user_id: int, *, active: bool) -> ResponseReturnValue:
     user = _user_or_404(user_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    if not active and user.id == current_user.id:
-        flash("You cannot deactivate your own account.", "error")
-        return redirect(url_for("admin.user_list"), code=303)
     try:
-        users.set_active(user, active)
+        users.set_active(user, active, by=current_user._get_current_object())
     except users.UserError as error:
         flash(str(error), "error")
         return redirect(url_for("admin.user_list"), code=303)

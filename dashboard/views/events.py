@@ -16,10 +16,7 @@ bp = Blueprint("events", __name__)
 
 
 def _event(event_id: int) -> StripeEvent:
-    row = db.session.get(StripeEvent, event_id)
-    if row is None:
-        abort(404, description=f"There is no stored event {event_id}.")
-    return row
+    return db.get_or_404(StripeEvent, event_id, description=f"There is no stored event {event_id}.")
 
 
 @bp.route("/events")

@@ -2,35 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from dashboard.domain.money import MoneyError, format_plain
+from dashboard.domain.money import MoneyError
 from dashboard.domain.orders import OrderState
-from dashboard.domain.state_machine import ALLOWED_ACTIONS, StaffAction
-from dashboard.models import Order, utcnow
+from dashboard.models import utcnow
 from dashboard.services import orders, timeline
-from dashboard.services.pay_links import PayLinks
-from dashboard.services.payments import ledger
 from dashboard.views.access import READERS, STAFF, roles_required
-from dashboard.views.forms import (
-    CaptureForm,
-    OrderForm,
-    PaymentMethodForm,
-    RefundForm,
-    VoidForm,
-    cursor_arg,
-)
+from dashboard.views.forms import OrderForm, cursor_arg
+from dashboard.views.order_page import detail_context, order_or_404, timeline_context
 from dashboard.web import is_htmx
 
 bp = Blueprint("orders", __name__)
-
-
-def pay_links() -> PayLinks:
-    return PayLinks(current_app.config["SECRET_KEY"], current_app.config["PAY_LINK_MAX_AGE"])
 
 
 @bp.route("/")
@@ -100,57 +85,16 @@ def new() -> ResponseReturnValue:
 @roles_required(*READERS)
 def detail(order_id: int) -> ResponseReturnValue:
     """One order: lines, totals, state, the buyer's pay link and the timeline."""
-    order = orders.get_order(order_id)
-    if order is None:
-        abort(404, description=f"There is no order #{order_id}.")
-    return render_template("pages/orders/detail.html", **detail_context(order))
+    return render_template("pages/orders/detail.html", **detail_context(order_or_404(order_id)))
 
 
 @bp.route("/orders/<int:order_id>/timeline", endpoint="timeline")
 @roles_required(*READERS)
 def timeline_before(order_id: int) -> ResponseReturnValue:
     """Earlier timeline entries: the htmx "show earlier" fragment, or a page without JS."""
-    order = orders.get_order(order_id)
-    if order is None:
-        abort(404, description=f"There is no order #{order_id}.")
+    order = order_or_404(order_id)
     before = cursor_arg("before")
-    context = {"order": order, **_timeline_context(timeline.window(order.id, before=before))}
+    context = {"order": order, **timeline_context(timeline.window(order.id, before=before))}
     if is_htmx():
         return render_template("partials/_timeline_entries.html", **context)
     return render_template("pages/orders/timeline.html", **context)
-
-
-def _timeline_context(window: timeline.TimelineWindow) -> dict[str, Any]:
-    return {"entries": window.entries, "earlier": window.earlier}
-
-
-def detail_context(order: Order) -> dict[str, Any]:
-    """Everything the order page and its partials (payment panel, timeline) show."""
-    pay_url = current_app.config["PUBLIC_BASE_URL"] + url_for(
-        "pay.show", token=pay_links().token_for(order.id)
-    )
-    state = order.order_state
-    can = {action: state in allowed for action, allowed in ALLOWED_ACTIONS.items()}
-    return {
-        "order": order,
-        "pay_url": pay_url,
-        "pay_link_days": current_app.config["PAY_LINK_MAX_AGE"] // 86400,
-        **_timeline_context(timeline.window(order.id)),
-        "in_flight": ledger.in_flight(order),
-        "can_capture": can[StaffAction.CAPTURE],
-        "can_void": can[StaffAction.VOID],
-        "can_refund": can[StaffAction.REFUND],
-        "capture_form": CaptureForm(
-            formdata=None, amount=format_plain(order.amount_capturable, order.currency)
-        ),
-        "void_form": VoidForm(formdata=None),
-        "refund_form": RefundForm(
-            formdata=None, amount=format_plain(order.amount_refundable, order.currency)
-        ),
-        "method_form": PaymentMethodForm(
-            formdata=None,
-            method=order.payment_method or current_app.config["DEFAULT_PAYMENT_METHOD"],
-        ),
-        "can_choose_method": state in (OrderState.OPEN, OrderState.FAILED),
-        "now": utcnow(),
-    }

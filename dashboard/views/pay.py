@@ -15,7 +15,7 @@ from dashboard.models import Order
 from dashboard.payments import errors
 from dashboard.payments.gateway import is_sandbox
 from dashboard.services import orders, sandbox_payments
-from dashboard.services.pay_links import PayLinkExpired, PayLinkInvalid
+from dashboard.services.pay_links import PayLinkExpired, PayLinkInvalid, pay_links
 from dashboard.services.payments.checkout import (
     STARTABLE,
     buyer_message,
@@ -26,7 +26,6 @@ from dashboard.services.payments.results import ActionRefused, ActionResult
 from dashboard.services.payments.settle import refresh_from_stripe
 from dashboard.views.access import public
 from dashboard.views.forms import EmptyForm, SandboxCardForm
-from dashboard.views.orders import pay_links
 from dashboard.web import STRIPE_JS_CSP
 
 bp = Blueprint("pay", __name__, url_prefix="/pay")

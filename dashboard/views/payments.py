@@ -9,38 +9,24 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from dashboard.domain.money import MoneyError, parse_major
-from dashboard.domain.orders import OrderState
 from dashboard.models import Order
 from dashboard.payments import errors
 from dashboard.services import orders
 from dashboard.services.payments import settle as settlement
 from dashboard.services.payments import staff
-from dashboard.services.payments.results import (
-    ActionInProgress,
-    ActionRefused,
-    ActionResult,
-    OrderNotFound,
-)
+from dashboard.services.payments.results import ActionRefused, ActionResult, OrderNotFound
 from dashboard.views.access import STAFF, roles_required
 from dashboard.views.forms import CaptureForm, PaymentMethodForm, RefundForm, VoidForm
+from dashboard.views.order_page import detail_context, order_or_404
 from dashboard.web import is_htmx
 
 bp = Blueprint("payments", __name__)
 
 
-def _order(order_id: int) -> Order:
-    order = orders.get_order(order_id)
-    if order is None:
-        abort(404, description=f"There is no order #{order_id}.")
-    return order
-
-
 def _respond(order_id: int, result: ActionResult | None, status: int = 200) -> ResponseReturnValue:
     """htmx: the panel and timeline re-rendered in place; otherwise back to the order page."""
     if is_htmx():
-        from dashboard.views.orders import detail_context
-
-        context = detail_context(_order(order_id))
+        context = detail_context(order_or_404(order_id))
         return render_template("partials/_payment_update.html", result=result, **context), status
     if result is not None:
         flash(result.message, "success" if result.ok else "error")
@@ -50,9 +36,7 @@ def _respond(order_id: int, result: ActionResult | None, status: int = 200) -> R
 def _act(order_id: int, action: Callable[[], ActionResult]) -> ResponseReturnValue:
     try:
         result = action()
-    except ActionInProgress as refused:
-        return _respond(order_id, ActionResult(False, refused.message), 409)
-    except ActionRefused as refused:
+    except ActionRefused as refused:  # also ActionInProgress: nothing was sent
         return _respond(order_id, ActionResult(False, refused.message), 409)
     except OrderNotFound:
         abort(404)
@@ -73,7 +57,7 @@ def _amount(order: Order, text: str | None) -> int | ActionResult:
 @roles_required(*STAFF)
 def capture(order_id: int) -> ResponseReturnValue:
     """Capture all or part of the hold; the rest is released."""
-    order = _order(order_id)
+    order = order_or_404(order_id)
     form = CaptureForm()
     if not form.validate_on_submit():
         return _respond(order_id, ActionResult(False, "Enter the amount to capture."), 422)
@@ -88,7 +72,7 @@ def capture(order_id: int) -> ResponseReturnValue:
 @roles_required(*STAFF)
 def void(order_id: int) -> ResponseReturnValue:
     """Release the hold without charging."""
-    _order(order_id)
+    order_or_404(order_id)
     form = VoidForm()
     if not form.validate_on_submit():
         return _respond(order_id, ActionResult(False, "Choose a reason for the void."), 422)
@@ -101,7 +85,7 @@ def void(order_id: int) -> ResponseReturnValue:
 @roles_required(*STAFF)
 def refund(order_id: int) -> ResponseReturnValue:
     """Refund all or part of what was captured."""
-    order = _order(order_id)
+    order = order_or_404(order_id)
     form = RefundForm()
     if not form.validate_on_submit():
         return _respond(order_id, ActionResult(False, "Enter an amount and a reason."), 422)
@@ -117,7 +101,7 @@ def refund(order_id: int) -> ResponseReturnValue:
 @roles_required(*STAFF)
 def settle(order_id: int) -> ResponseReturnValue:
     """Ask Stripe how an unanswered action ended, and bring the order up to date."""
-    _order(order_id)
+    order_or_404(order_id)
     return _act(order_id, lambda: settlement.settle(order_id))
 
 
@@ -125,13 +109,14 @@ def settle(order_id: int) -> ResponseReturnValue:
 @roles_required(*STAFF)
 def payment_method(order_id: int) -> ResponseReturnValue:
     """Choose how the buyer pays this order (before a payment is started)."""
-    order = _order(order_id)
+    order = order_or_404(order_id)
     form = PaymentMethodForm()
     if not form.validate_on_submit():
         return _respond(order_id, ActionResult(False, "Choose a way to pay."), 422)
-    if order.order_state not in (OrderState.OPEN, OrderState.FAILED):
-        return _respond(order_id, ActionResult(False, "A payment is already under way."), 409)
-    orders.set_payment_method(
-        order, form.method.data or "checkout", current_user._get_current_object()
-    )
+    try:
+        orders.set_payment_method(
+            order, form.method.data or "checkout", current_user._get_current_object()
+        )
+    except orders.PaymentMethodLocked as locked:
+        return _respond(order_id, ActionResult(False, str(locked)), 409)
     return _respond(order_id, ActionResult(True, "Saved how the buyer pays."))
