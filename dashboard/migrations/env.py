@@ -1,3 +1,6 @@
+"""Alembic's environment, as Flask-Migrate sets it up: migrations run on the app's engine and
+metadata (online), or are written out as SQL (offline)."""
+
 import logging
 from logging.config import fileConfig
 
