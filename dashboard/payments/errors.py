@@ -95,7 +95,6 @@ REQUEST_MESSAGES = {
 
 def from_stripe(what: str, error: stripe.StripeError) -> PaymentError:
     """Stripe's exception -> ours, with a message for a person and nothing secret."""
-    code, status, request_id = error.code, error.http_status, error.request_id
     log.warning(
         "stripe %s failed: %s (%s)",
         what,
@@ -103,56 +102,55 @@ def from_stripe(what: str, error: stripe.StripeError) -> PaymentError:
         error.code,
         extra={"stripe_request_id": error.request_id, "http_status": error.http_status},
     )
+    kind, message, code = _classify(what, error)
+    return kind(message, code=code, http_status=error.http_status, request_id=error.request_id)
+
+
+def _classify(what: str, error: stripe.StripeError) -> tuple[type[PaymentError], str, str | None]:
+    """Which of our errors Stripe's is, what to tell a person, and the code to keep."""
+    code = error.code
     if isinstance(error, stripe.CardError):
         body: dict[str, Any] = error.json_body if isinstance(error.json_body, dict) else {}
-        decline = (body.get("error") or {}).get("decline_code") or code
-        message = DECLINE_MESSAGES.get(str(decline), GENERIC_DECLINE)
-        return CardDeclined(message, code=str(decline), http_status=status, request_id=request_id)
+        decline = str((body.get("error") or {}).get("decline_code") or code)
+        return CardDeclined, DECLINE_MESSAGES.get(decline, GENERIC_DECLINE), decline
     if isinstance(error, stripe.RateLimitError):
-        return RateLimited(
+        return (
+            RateLimited,
             "Stripe is receiving too many requests right now. Try again in a minute.",
-            code=code,
-            http_status=status,
-            request_id=request_id,
+            code,
         )
-    if error.http_status == 409 or error.code == "idempotency_key_in_use":
-        return IdempotencyKeyInUse(
+    if error.http_status == 409 or code == "idempotency_key_in_use":
+        return (
+            IdempotencyKeyInUse,
             f"The same {what} is still being processed by Stripe. "
             "Check again in a moment; it will not be done twice.",
-            code=code,
-            http_status=status,
-            request_id=request_id,
+            code,
         )
     if isinstance(error, stripe.APIConnectionError):
-        return OutcomeUnknown(
+        return (
+            OutcomeUnknown,
             f"No answer from Stripe for the {what}. It may or may not have happened; "
             "it is marked as awaiting confirmation and will be checked with Stripe.",
-            code=code,
-            http_status=status,
-            request_id=request_id,
+            code,
         )
     if isinstance(error, stripe.AuthenticationError | stripe.PermissionError):
-        return StripeConfigurationError(
+        return (
+            StripeConfigurationError,
             "Stripe refused our API key. An admin must check the Stripe settings.",
-            code=code,
-            http_status=status,
-            request_id=request_id,
+            code,
         )
     if isinstance(error, stripe.APIError) or (error.http_status or 0) >= 500:
-        return OutcomeUnknown(
+        return (
+            OutcomeUnknown,
             f"Stripe had an internal error during the {what}. It may or may not have "
             "happened; it is marked as awaiting confirmation and will be checked with Stripe.",
-            code=code or STRIPE_INTERNAL_ERROR,
-            http_status=status,
-            request_id=request_id,
+            code or STRIPE_INTERNAL_ERROR,
         )
     if isinstance(error, stripe.IdempotencyError):
-        return InvalidRequest(
+        return (
+            InvalidRequest,
             f"Stripe refused the {what}: the same request key was used for different "
             "details. Nothing was done.",
-            code=code,
-            http_status=status,
-            request_id=request_id,
+            code,
         )
-    message = REQUEST_MESSAGES.get(str(error.code), f"Stripe refused to {what}.")
-    return InvalidRequest(message, code=code, http_status=status, request_id=request_id)
+    return InvalidRequest, REQUEST_MESSAGES.get(str(code), f"Stripe refused to {what}."), code

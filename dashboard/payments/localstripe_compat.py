@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from dashboard.domain.stripe_mapping import PaymentIntentStatus
+
 # Parameters real Stripe accepts that localstripe rejects with 400 "Unexpected ...".
 UNSUPPORTED_PARAMS: dict[str, frozenset[str]] = {
     "payment_intents.create": frozenset(
@@ -57,7 +59,8 @@ class LocalstripeCompat:
         status = raw.get("status")
         charge = raw.get("latest_charge")
         if raw.get("amount_capturable") is None:
-            raw["amount_capturable"] = raw["amount"] if status == "requires_capture" else 0
+            held = status == PaymentIntentStatus.REQUIRES_CAPTURE
+            raw["amount_capturable"] = raw["amount"] if held else 0
         if isinstance(charge, dict):
             charge = dict(charge)
             refunds = (charge.get("refunds") or {}).get("data") or []
