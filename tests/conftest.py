@@ -1,15 +1,13 @@
 """Fixtures: a migrated database per backend, an app per test, and signed-in clients.
 
 Every test that takes `app` runs on SQLite, and again on PostgreSQL when
-TEST_DATABASE_URL is set (CI sets it).
+TEST_DATABASE_URL is set (CI sets it). Plain helpers and constants live in tests/support;
+test modules import them from there, never from here or from one another.
 """
 
 from __future__ import annotations
 
-import os
-import re
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,51 +15,20 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, select, text
 
 from dashboard import MIGRATIONS_DIR, create_app
 from dashboard.config import normalize_database_url
 from dashboard.domain.orders import LineDraft
 from dashboard.extensions import db
-from dashboard.models import (
-    Order,
-    OutboxEvent,
-    Role,
-    StripeEvent,
-    StripeRequest,
-    TimelineEntry,
-    TimelineKind,
-    User,
-)
+from dashboard.models import Order, Role, User
 from dashboard.payments.stripe_gateway import StripeGateway
 from dashboard.services import orders as order_service
 from dashboard.services import users as user_service
-from tests.stripe_double import FakeStripeHTTP
-
-PASSWORD = "correct horse battery"
-WEBHOOK_SECRET = "whsec_test_endpoint_secret"
-TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
-BACKENDS = ["sqlite", "postgresql"] if TEST_DATABASE_URL else ["sqlite"]
-
-
-def reset_postgres_schema(url: str) -> None:
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-
-
-def base_config(database_url: str) -> dict[str, Any]:
-    return {
-        "TESTING": True,
-        "SECRET_KEY": "test-secret-key-not-for-production",
-        "SQLALCHEMY_DATABASE_URI": database_url,
-        "PUBLIC_BASE_URL": "http://dashboard.test",
-        "STRIPE_SECRET_KEY": "",
-        "STRIPE_API_BASE": "",
-        "STRIPE_WEBHOOK_SECRETS": [WEBHOOK_SECRET],
-    }
+from tests.support.app import base_config
+from tests.support.database import BACKENDS, TEST_DATABASE_URL, reset_postgres_schema
+from tests.support.localstripe import SANDBOX_KEY
+from tests.support.stripe import TEST_KEY, FakeStripeHTTP
+from tests.support.web import PASSWORD, login
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -143,25 +110,6 @@ def make_order(app: Flask) -> Callable[..., Order]:
     return make
 
 
-_CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
-
-
-def csrf_token(client: FlaskClient) -> str:
-    """The CSRF token of the client's session, read from a page as a browser would."""
-    page = client.get("/this-page-does-not-exist").get_data(as_text=True)
-    match = _CSRF_META.search(page)
-    assert match, "every HTML page carries the CSRF token"
-    return match.group(1)
-
-
-def post_form(client: FlaskClient, path: str, data: dict[str, Any] | None = None, **kw: Any) -> Any:
-    return client.post(path, data={**(data or {}), "csrf_token": csrf_token(client)}, **kw)
-
-
-def login(client: FlaskClient, email: str, password: str = PASSWORD) -> Any:
-    return post_form(client, "/login", {"email": email, "password": password})
-
-
 @pytest.fixture
 def signed_in(app: Flask, make_user: Callable[..., User]) -> Callable[[Role], FlaskClient]:
     """A fresh client signed in with a new user of the given role."""
@@ -177,8 +125,6 @@ def signed_in(app: Flask, make_user: Callable[..., User]) -> Callable[[Role], Fl
 
 
 # -- Stripe: a real localstripe on a free loopback port ------------------------------------
-
-SANDBOX_KEY = "sk_test_localstripe_tests"
 
 
 @pytest.fixture(scope="session")
@@ -222,82 +168,7 @@ def sandbox_app(app: Flask, localstripe_url: str) -> Flask:
     return app
 
 
-def pay_link(app: Flask, order_id: int) -> str:
-    from dashboard.views.orders import pay_links
-
-    with app.test_request_context():
-        return f"/pay/{pay_links().token_for(order_id)}"
-
-
-def pay_with_test_card(app: Flask, order_id: int, card: str = "success") -> Any:
-    """A buyer opens the pay link and pays with a sandbox test card."""
-    buyer = app.test_client()
-    return post_form(buyer, pay_link(app, order_id) + "/sandbox-card", {"card": card})
-
-
-def reload(app: Flask, order_id: int) -> Order:
-    with app.app_context():
-        order = db.session.get(Order, order_id)
-        assert order is not None
-        db.session.expunge(order)
-        return order
-
-
-def requests_of(app: Flask, order_id: int, action: str) -> list[StripeRequest]:
-    """The order's saved Stripe requests for one action, oldest first."""
-    with app.app_context():
-        rows = db.session.scalars(
-            select(StripeRequest)
-            .where(StripeRequest.order_id == order_id, StripeRequest.action == action)
-            .order_by(StripeRequest.id)
-        ).all()
-        db.session.expunge_all()
-        return list(rows)
-
-
-def outbox_types(app: Flask, order_id: int) -> list[str]:
-    with app.app_context():
-        return list(
-            db.session.scalars(
-                select(OutboxEvent.type)
-                .where(OutboxEvent.order_id == order_id)
-                .order_by(OutboxEvent.id)
-            )
-        )
-
-
-def state_changes(app: Flask, order_id: int) -> list[dict[str, Any]]:
-    """The data of the order's state-change timeline entries, oldest first."""
-    with app.app_context():
-        return list(
-            db.session.scalars(
-                select(TimelineEntry.data)
-                .where(
-                    TimelineEntry.order_id == order_id,
-                    TimelineEntry.kind == TimelineKind.STATE_CHANGE.value,
-                )
-                .order_by(TimelineEntry.id)
-            )
-        )
-
-
-def stripe_pi(localstripe_url: str, pi_id: str) -> dict[str, Any]:
-    """What localstripe itself says about a PaymentIntent, read without our code."""
-    import json
-    import urllib.request
-
-    request = urllib.request.Request(
-        f"{localstripe_url}/v1/payment_intents/{pi_id}",
-        headers={"Authorization": f"Bearer {SANDBOX_KEY}"},
-    )
-    with urllib.request.urlopen(request, timeout=5) as response:
-        result: dict[str, Any] = json.load(response)
-        return result
-
-
 # -- Stripe itself, where localstripe cannot serve: a double at the SDK's HTTP boundary -----
-
-TEST_KEY = "sk_test_x"
 
 
 @pytest.fixture
@@ -321,95 +192,3 @@ def live_app(app: Flask, stripe_http: FakeStripeHTTP) -> Flask:
         secret_key=TEST_KEY, http_client=stripe_http, max_network_retries=0
     )
     return app
-
-
-# -- Stripe's webhooks: events shaped and signed exactly as Stripe sends them ---------------
-
-
-def stripe_signature(
-    body: bytes, secret: str = WEBHOOK_SECRET, timestamp: int | None = None
-) -> str:
-    """The Stripe-Signature header, computed as Stripe documents it (not with our code)."""
-    import hashlib
-    import hmac
-    import time
-
-    moment = int(time.time()) if timestamp is None else timestamp
-    signed = f"{moment}.".encode() + body
-    digest = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
-    return f"t={moment},v1={digest}"
-
-
-_event_ids = iter(range(1, 10**9))
-
-
-def stripe_event(
-    type_: str,
-    obj: dict[str, Any],
-    *,
-    event_id: str | None = None,
-    created: int | None = None,
-    livemode: bool = False,
-) -> dict[str, Any]:
-    """An event around `obj`, in the shape of Stripe's published example event."""
-    import time
-
-    return {
-        "id": event_id or f"evt_test_{next(_event_ids):08d}",
-        "object": "event",
-        "api_version": "2026-10-28.endive",
-        "created": int(time.time()) if created is None else created,
-        "data": {"object": obj},
-        "livemode": livemode,
-        "pending_webhooks": 1,
-        "request": {"id": None, "idempotency_key": None},
-        "type": type_,
-    }
-
-
-def send_event(
-    client: FlaskClient,
-    event: dict[str, Any],
-    *,
-    secret: str = WEBHOOK_SECRET,
-    timestamp: int | None = None,
-) -> Any:
-    """POST the event to our endpoint with Stripe's headers, signed over the exact bytes."""
-    import json
-
-    body = json.dumps(event).encode()
-    return client.post(
-        "/webhooks/stripe",
-        data=body,
-        headers={
-            "Content-Type": "application/json; charset=utf-8",
-            "Stripe-Signature": stripe_signature(body, secret, timestamp),
-            "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
-        },
-    )
-
-
-def stored_events(app: Flask) -> list[StripeEvent]:
-    """The inbox, oldest first, detached from any session."""
-    with app.app_context():
-        rows = db.session.scalars(select(StripeEvent).order_by(StripeEvent.id)).all()
-        db.session.expunge_all()
-        return list(rows)
-
-
-@contextmanager
-def serve(app: Flask) -> Iterator[str]:
-    """The app on a free port of 127.0.0.1, over real HTTP (threaded), until the block ends."""
-    import threading
-
-    from werkzeug.serving import make_server
-
-    http = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=http.serve_forever, name="test-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{http.server_port}"
-    finally:
-        http.shutdown()
-        thread.join(timeout=10)
-        http.server_close()

@@ -20,16 +20,9 @@ from dashboard.config import ConfigError, from_environment
 from dashboard.domain.orders import OrderState
 from dashboard.extensions import db
 from dashboard.models import Order, Role, StripeRequest, TimelineEntry, utcnow
-from tests.conftest import (
-    pay_link,
-    pay_with_test_card,
-    post_form,
-    reload,
-    requests_of,
-    state_changes,
-    stripe_pi,
-)
-from tests.test_event_sync import capture_at_stripe, localstripe, sweep_lock_held_elsewhere
+from tests.support.database import reload, requests_of, state_changes, sweep_lock_held_elsewhere
+from tests.support.localstripe import capture_at_stripe, localstripe, stripe_pi
+from tests.support.web import pay_link, pay_with_test_card, post_form
 
 
 def set_columns(app: Flask, order_id: int, **values: Any) -> None:

@@ -13,31 +13,16 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from playwright.sync_api import (
-    Browser,
-    BrowserContext,
-    ConsoleMessage,
-    Page,
-    expect,
-    sync_playwright,
-)
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from dashboard.domain.orders import LineDraft
 from dashboard.models import Order, Role, User
-from tests.conftest import PASSWORD, pay_link, reload, serve
+from tests.support.app import serve
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, Problems
+from tests.support.database import reload
+from tests.support.web import PASSWORD, pay_link
 
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
@@ -62,37 +47,6 @@ def browser(server: str) -> Iterator[Browser]:
             yield chromium
         finally:
             chromium.close()
-
-
-# Chromium also logs CSP violations to the console; this makes sure each one is reported,
-# whatever the wording.
-REPORT_CSP_VIOLATIONS = """
-document.addEventListener("securitypolicyviolation", (event) => {
-    console.error(`CSP violation: ${event.violatedDirective} blocked ${event.blockedURI}`);
-});
-"""
-
-
-class Problems:
-    """JavaScript errors, console errors and CSP violations of the pages watched."""
-
-    def __init__(self) -> None:
-        self.seen: list[str] = []
-
-    def watch(self, context: BrowserContext) -> Page:
-        context.add_init_script(REPORT_CSP_VIOLATIONS)
-        page = context.new_page()
-        page.on("console", self._console)
-        page.on("pageerror", lambda error: self.seen.append(f"pageerror: {error}"))
-        page.set_default_timeout(10_000)
-        return page
-
-    def _console(self, message: ConsoleMessage) -> None:
-        url = message.location.get("url", "")
-        if url.endswith("/favicon.ico") and message.text.startswith("Failed to load resource"):
-            return  # Chromium asks for one on its own; the dashboard has none.
-        if message.type == "error" or "Content Security Policy" in message.text:
-            self.seen.append(f"console {message.type}: {message.text} ({url})")
 
 
 def money_cell(page: Page, name: str) -> str:

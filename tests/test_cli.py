@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from dashboard.extensions import db
 from dashboard.models import Role, User
-from tests.conftest import PASSWORD, login
+from tests.support.web import PASSWORD, login
 
 
 @pytest.fixture

@@ -14,17 +14,10 @@ from sqlalchemy import event as sa_event
 from dashboard.extensions import db
 from dashboard.models import Role
 from dashboard.payments.stripe_gateway import StripeGateway
-from tests.conftest import (
-    TEST_KEY,
-    WEBHOOK_SECRET,
-    post_form,
-    reload,
-    send_event,
-    serve,
-    stored_events,
-    stripe_event,
-)
-from tests.stripe_double import stripe_example
+from tests.support.app import serve
+from tests.support.database import reload, stored_events
+from tests.support.stripe import TEST_KEY, WEBHOOK_SECRET, send_event, stripe_event, stripe_example
+from tests.support.web import post_form
 
 HTMX = {"HX-Request": "true"}
 SECRET_FRAGMENT = "_secret_h5EkobjXWLvrU8iWiSmSgifBy"  # in Stripe's example PaymentIntent
@@ -641,8 +634,8 @@ def test_in_a_browser_support_expands_raw_json_and_staff_reprocess(
 ):
     from playwright.sync_api import expect, sync_playwright
 
-    from tests.conftest import PASSWORD
-    from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, Problems
+    from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, Problems
+    from tests.support.web import PASSWORD
 
     if not CHROMIUM.exists():
         pytest.skip("needs Debian's Chromium at /usr/bin/chromium")

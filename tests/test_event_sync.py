@@ -10,21 +10,13 @@ tested at the SDK's HTTP boundary with a double, the one thing localstripe canno
 
 from __future__ import annotations
 
-import fcntl
-import json
 import socket
 import time
-import urllib.parse
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from dashboard.domain.orders import OrderState
 from dashboard.extensions import db
@@ -33,36 +25,25 @@ from dashboard.payments import errors
 from dashboard.payments.localstripe_compat import LocalstripeCompat
 from dashboard.payments.stripe_gateway import EventCursor, StripeGateway
 from dashboard.services.event_sync import STREAM, EventSync
-from dashboard.services.sweep_lock import lock_key
-from tests.conftest import (
-    SANDBOX_KEY,
-    TEST_KEY,
+from tests.support.database import (
     outbox_types,
-    pay_with_test_card,
     reload,
-    send_event,
     state_changes,
     stored_events,
-    stripe_event,
+    sweep_lock_held_elsewhere,
 )
-from tests.stripe_double import FakeStripeHTTP, stripe_example
-from tests.stripe_payloads import completed_session
+from tests.support.localstripe import SANDBOX_KEY, capture_at_stripe, localstripe
+from tests.support.stripe import (
+    TEST_KEY,
+    FakeStripeHTTP,
+    completed_session,
+    send_event,
+    stripe_event,
+    stripe_example,
+)
+from tests.support.web import pay_with_test_card
 
 # -- localstripe helpers --------------------------------------------------------------------
-
-
-def localstripe(url: str, path: str, form: dict[str, str] | None = None) -> Any:
-    """Call localstripe directly, as Stripe's Dashboard would act: bypassing ours."""
-    data = urllib.parse.urlencode(form).encode() if form is not None else None
-    request = urllib.request.Request(
-        url + path, data=data, headers={"Authorization": f"Bearer {SANDBOX_KEY}"}
-    )
-    with urllib.request.urlopen(request, timeout=5) as response:
-        return json.load(response)
-
-
-def capture_at_stripe(url: str, payment_intent_id: str) -> None:
-    localstripe(url, f"/v1/payment_intents/{payment_intent_id}/capture", {})
 
 
 def newest_event(url: str) -> dict[str, Any] | None:
@@ -92,34 +73,6 @@ def watermark(app) -> tuple[str | None, datetime] | None:
 
 def events_of(app, payment_intent_id: str) -> list[StripeEvent]:
     return [e for e in stored_events(app) if e.payment_intent_id == payment_intent_id]
-
-
-@contextmanager
-def sweep_lock_held_elsewhere(app: Flask, name: str) -> Iterator[None]:
-    """The sweep's lock, held by another process: from a connection of its own on
-    PostgreSQL (as another host would), on the lock file on SQLite."""
-    url = app.config["SQLALCHEMY_DATABASE_URI"]
-    if url.startswith("postgresql"):
-        engine = create_engine(url)
-        try:
-            with engine.connect() as connection:
-                key = {"key": lock_key(name)}
-                took = connection.execute(text("SELECT pg_try_advisory_lock(:key)"), key)
-                assert took.scalar() is True, "the lock is free before the test takes it"
-                connection.commit()
-                try:
-                    yield
-                finally:
-                    connection.execute(text("SELECT pg_advisory_unlock(:key)"), key)
-                    connection.commit()
-        finally:
-            engine.dispose()
-    else:
-        path = Path(app.instance_path) / f"{name}.lock"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            yield
 
 
 @pytest.fixture

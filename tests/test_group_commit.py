@@ -17,9 +17,15 @@ from sqlalchemy.orm import Session
 
 from dashboard import create_app
 from dashboard.config import ConfigError
-from tests.conftest import reload, send_event, stored_events, stripe_event
-from tests.stripe_double import FakeStripeHTTP
-from tests.stripe_payloads import AMOUNT, completed_session, intent
+from tests.support.database import reload, stored_events
+from tests.support.stripe import (
+    AMOUNT,
+    FakeStripeHTTP,
+    completed_session,
+    intent,
+    send_event,
+    stripe_event,
+)
 
 
 def held(order_id: int, payment_intent_id: str, event_id: str) -> dict[str, Any]:
@@ -110,7 +116,7 @@ class SlowStripe(FakeStripeHTTP):
 @pytest.fixture
 def slow_stripe(live_app) -> SlowStripe:
     from dashboard.payments.stripe_gateway import StripeGateway
-    from tests.conftest import TEST_KEY
+    from tests.support.stripe import TEST_KEY
 
     double = SlowStripe()
     live_app.extensions["stripe_gateway"] = StripeGateway(

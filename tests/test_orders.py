@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from dashboard.domain.orders import LineDraft, OrderState
 from dashboard.extensions import db
 from dashboard.models import Order, OrderLine, Role, TimelineEntry
-from tests.conftest import post_form
+from tests.support.web import post_form
 
 
 def order_form(**overrides):

@@ -24,8 +24,11 @@ from dashboard.extensions import db
 from dashboard.models import Role, StripeRequest, User
 from dashboard.services import payments
 from dashboard.services.payments import ActionInProgress, ActionRefused, ActionResult
-from tests.conftest import PASSWORD, TEST_DATABASE_URL, pay_with_test_card, reload, serve
-from tests.test_payments_faults import FaultyHTTP, faulty_gateway, stripe_pi
+from tests.support.app import serve
+from tests.support.database import TEST_DATABASE_URL, reload
+from tests.support.faults import FaultyHTTP, faulty_gateway
+from tests.support.localstripe import stripe_pi
+from tests.support.web import PASSWORD, pay_with_test_card
 
 pytestmark = pytest.mark.postgres
 

@@ -5,16 +5,9 @@ from sqlalchemy import func, select
 
 from dashboard.extensions import db
 from dashboard.models import Role, StripeRequest, TimelineEntry
-from tests.conftest import (
-    SANDBOX_KEY,
-    outbox_types,
-    pay_link,
-    pay_with_test_card,
-    post_form,
-    reload,
-    requests_of,
-    stripe_pi,
-)
+from tests.support.database import outbox_types, reload, requests_of
+from tests.support.localstripe import SANDBOX_KEY, stripe_pi
+from tests.support.web import pay_link, pay_with_test_card, post_form
 
 HTMX = {"HX-Request": "true"}
 

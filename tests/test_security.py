@@ -21,22 +21,11 @@ from dashboard.extensions import db
 from dashboard.models import Order, Role, StripeRequest, TimelineEntry, User
 from dashboard.services.pay_links import PayLinks
 from dashboard.web import CONTENT_SECURITY_POLICY, STRIPE_JS_CSP
-from tests.conftest import (
-    PASSWORD,
-    SANDBOX_KEY,
-    WEBHOOK_SECRET,
-    base_config,
-    csrf_token,
-    login,
-    pay_link,
-    pay_with_test_card,
-    post_form,
-    reload,
-    send_event,
-    stripe_event,
-    stripe_pi,
-)
-from tests.stripe_double import stripe_example
+from tests.support.app import base_config
+from tests.support.database import reload
+from tests.support.localstripe import SANDBOX_KEY, stripe_pi
+from tests.support.stripe import WEBHOOK_SECRET, send_event, stripe_event, stripe_example
+from tests.support.web import PASSWORD, csrf_token, login, pay_link, pay_with_test_card, post_form
 
 HTMX = {"HX-Request": "true"}
 HOSTILE_NAME = '<script>alert("n")</script>\'"&amp;<img src=x onerror=alert(1)>'

@@ -24,20 +24,11 @@ from sqlalchemy import event as sa_event
 from dashboard import create_app
 from dashboard.extensions import db
 from dashboard.sandbox.runner import register_webhook
-from tests.conftest import (
-    BACKENDS,
-    SANDBOX_KEY,
-    WEBHOOK_SECRET,
-    base_config,
-    outbox_types,
-    pay_with_test_card,
-    reload,
-    send_event,
-    serve,
-    stored_events,
-    stripe_event,
-)
-from tests.stripe_payloads import AMOUNT, charge, intent
+from tests.support.app import base_config, serve
+from tests.support.database import BACKENDS, outbox_types, reload, stored_events
+from tests.support.localstripe import SANDBOX_KEY
+from tests.support.stripe import AMOUNT, WEBHOOK_SECRET, charge, intent, send_event, stripe_event
+from tests.support.web import pay_with_test_card
 
 CAPTURED, REFUNDED = 1800, 500
 

@@ -22,17 +22,19 @@ from dashboard.models import (
     TimelineKind,
     WebhookRejection,
 )
-from tests.conftest import (
+from tests.support.database import outbox_types, reload, state_changes, stored_events
+from tests.support.stripe import (
+    AMOUNT,
     WEBHOOK_SECRET,
-    outbox_types,
-    reload,
+    charge,
+    completed_session,
+    dispute,
+    intent,
+    refund,
     send_event,
-    state_changes,
-    stored_events,
     stripe_event,
     stripe_signature,
 )
-from tests.stripe_payloads import AMOUNT, charge, completed_session, dispute, intent, refund
 
 
 @pytest.fixture
@@ -560,7 +562,7 @@ def test_a_failed_processing_answers_500_is_kept_and_applies_on_redelivery(
 
 
 def test_an_expired_checkout_fails_the_attempt_but_keeps_the_link_payable(app, client, make_order):
-    from tests.stripe_double import stripe_example
+    from tests.support.stripe import stripe_example
 
     order = make_order(state="processing", stripe_checkout_session_id="cs_test_3")
     session = stripe_example("checkout_session")

@@ -1,0 +1,39 @@
+"""The app as the tests configure it, and the app served over real HTTP on loopback."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from flask import Flask
+from werkzeug.serving import make_server
+
+from tests.support.stripe import WEBHOOK_SECRET
+
+
+def base_config(database_url: str) -> dict[str, Any]:
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key-not-for-production",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "PUBLIC_BASE_URL": "http://dashboard.test",
+        "STRIPE_SECRET_KEY": "",
+        "STRIPE_API_BASE": "",
+        "STRIPE_WEBHOOK_SECRETS": [WEBHOOK_SECRET],
+    }
+
+
+@contextmanager
+def serve(app: Flask) -> Iterator[str]:
+    """The app on a free port of 127.0.0.1, over real HTTP (threaded), until the block ends."""
+    http = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=http.serve_forever, name="test-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{http.server_port}"
+    finally:
+        http.shutdown()
+        thread.join(timeout=10)
+        http.server_close()
