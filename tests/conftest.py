@@ -12,23 +12,26 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
+import stripe
 from flask import Flask
-from flask.testing import FlaskClient
+from flask.testing import FlaskClient, FlaskCliRunner
 from flask_migrate import upgrade
 
 from dashboard import MIGRATIONS_DIR, create_app
 from dashboard.config import normalize_database_url
-from dashboard.domain.orders import LineDraft
+from dashboard.domain.orders import LineDraft, OrderState
 from dashboard.extensions import db
 from dashboard.models import Order, Role, User
-from dashboard.payments.stripe_gateway import StripeGateway
+from dashboard.payments.stripe_gateway import CONNECT_TIMEOUT, READ_TIMEOUT, StripeGateway
 from dashboard.services import orders as order_service
 from dashboard.services import users as user_service
-from tests.support.app import base_config
-from tests.support.database import BACKENDS, TEST_DATABASE_URL, reset_postgres_schema
+from tests.support.app import base_config, free_port
+from tests.support.database import BACKENDS, TEST_DATABASE_URL, reload, reset_postgres_schema
+from tests.support.faults import FaultyHTTP
 from tests.support.localstripe import SANDBOX_KEY
 from tests.support.stripe import TEST_KEY, FakeStripeHTTP
-from tests.support.web import PASSWORD, login
+from tests.support.web import PASSWORD, login, pay_with_test_card
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -130,15 +133,12 @@ def signed_in(app: Flask, make_user: Callable[..., User]) -> Callable[[Role], Fl
 @pytest.fixture(scope="session")
 def localstripe_url() -> Iterator[str]:
     """localstripe started once for the whole run, bound to 127.0.0.1, nothing on disk."""
-    import socket
     import subprocess
     import sys
     import time
     import urllib.request
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "dashboard.sandbox.localstripe_server", "--port", str(port)],
         stdout=subprocess.DEVNULL,
@@ -166,6 +166,48 @@ def sandbox_app(app: Flask, localstripe_url: str) -> Flask:
     """The app pointed at localstripe, as `make run` does."""
     app.config.update(STRIPE_API_BASE=localstripe_url, STRIPE_SECRET_KEY=SANDBOX_KEY)
     return app
+
+
+@pytest.fixture
+def runner(sandbox_app: Flask) -> FlaskCliRunner:
+    """`flask ...` commands of the app pointed at localstripe."""
+    return sandbox_app.test_cli_runner()
+
+
+@pytest.fixture
+def place_hold(sandbox_app: Flask, make_order: Callable[..., Order]) -> Callable[[], Order]:
+    """Factory: a new $25.00 order the buyer has paid with the sandbox's success card, a
+    real hold at localstripe, authorized here."""
+
+    def place() -> Order:
+        order = make_order()
+        response = pay_with_test_card(sandbox_app, order.id)
+        assert "Authorized" in response.get_data(as_text=True)
+        held = reload(sandbox_app, order.id)
+        assert (held.state, held.amount_capturable) == (OrderState.AUTHORIZED.value, 2500)
+        return held
+
+    return place
+
+
+@pytest.fixture
+def held(place_hold: Callable[[], Order]) -> Order:
+    """A buyer has paid: a real hold of $25.00 at localstripe, authorized here."""
+    return place_hold()
+
+
+@pytest.fixture
+def http() -> Iterator[FaultyHTTP]:
+    """The SDK's HTTP client with faults on call, in front of localstripe, with the
+    gateway's timeouts. One requests.Session shared by every thread, so closing it closes
+    all sockets."""
+    session = requests.Session()
+    client = FaultyHTTP(
+        stripe.RequestsClient(timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), session=session)
+    )
+    yield client
+    client.close()
+    session.close()
 
 
 # -- Stripe itself, where localstripe cannot serve: a double at the SDK's HTTP boundary -----

@@ -43,23 +43,8 @@ def timeline_of(app: Flask, order_id: int) -> list[tuple[str, str]]:
         ]
 
 
-@pytest.fixture
-def runner(sandbox_app):
-    return sandbox_app.test_cli_runner()
-
-
 def sweep(runner, *args: str) -> Any:
     return runner.invoke(args=["stripe", "sweep-holds", "--older-than", "0s", *args])
-
-
-@pytest.fixture
-def held(sandbox_app, make_order) -> Order:
-    """A buyer has paid: a real hold at localstripe, authorized here."""
-    order = make_order()
-    pay_with_test_card(sandbox_app, order.id)
-    paid = reload(sandbox_app, order.id)
-    assert (paid.state, paid.amount_capturable) == (OrderState.AUTHORIZED.value, 2500)
-    return paid
 
 
 # -- drift ----------------------------------------------------------------------------------

@@ -17,11 +17,9 @@ from dashboard.payments.stripe_gateway import StripeGateway
 from tests.support.app import serve
 from tests.support.database import reload, stored_events
 from tests.support.stripe import TEST_KEY, WEBHOOK_SECRET, send_event, stripe_event, stripe_example
-from tests.support.web import post_form
+from tests.support.web import HOSTILE, HTMX, post_form
 
-HTMX = {"HX-Request": "true"}
 SECRET_FRAGMENT = "_secret_h5EkobjXWLvrU8iWiSmSgifBy"  # in Stripe's example PaymentIntent
-HOSTILE = "<script>alert(\"x\")</script><img src=x onerror='alert(1)'>\u202egnp.exe\u200b\x1b[31m"
 SHORT_HOSTILE = "<script>alert('x')</script>"
 
 

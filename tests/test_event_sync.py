@@ -10,7 +10,6 @@ tested at the SDK's HTTP boundary with a double, the one thing localstripe canno
 
 from __future__ import annotations
 
-import socket
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,6 +24,7 @@ from dashboard.payments import errors
 from dashboard.payments.localstripe_compat import LocalstripeCompat
 from dashboard.payments.stripe_gateway import EventCursor, StripeGateway
 from dashboard.services.event_sync import STREAM, EventSync
+from tests.support.app import free_port
 from tests.support.database import (
     outbox_types,
     reload,
@@ -73,11 +73,6 @@ def watermark(app) -> tuple[str | None, datetime] | None:
 
 def events_of(app, payment_intent_id: str) -> list[StripeEvent]:
     return [e for e in stored_events(app) if e.payment_intent_id == payment_intent_id]
-
-
-@pytest.fixture
-def runner(sandbox_app):
-    return sandbox_app.test_cli_runner()
 
 
 @pytest.fixture
@@ -433,12 +428,6 @@ def test_events_that_fail_to_apply_are_kept_and_the_sync_says_so(
 # -- flask stripe reprocess ----------------------------------------------------------------
 
 
-def closed_port_url() -> str:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{probe.getsockname()[1]}"
-
-
 def test_reprocess_retries_events_whose_processing_failed(
     sandbox_app, runner, localstripe_url, make_order
 ):
@@ -459,7 +448,7 @@ def test_reprocess_retries_events_whose_processing_failed(
     # Stripe is unreachable while the event is processed: its re-read of the payment fails.
     sandbox_app.extensions["stripe_gateway"] = StripeGateway(
         secret_key=SANDBOX_KEY,
-        api_base=closed_port_url(),
+        api_base=f"http://127.0.0.1:{free_port()}",  # nothing listens there
         compat=LocalstripeCompat(),
         max_network_retries=0,
     )

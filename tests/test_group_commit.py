@@ -22,20 +22,16 @@ from tests.support.stripe import (
     AMOUNT,
     FakeStripeHTTP,
     completed_session,
+    hold_event,
     intent,
     send_event,
     stripe_event,
 )
 
 
-def held(order_id: int, payment_intent_id: str, event_id: str) -> dict[str, Any]:
-    obj = intent(order_id, id=payment_intent_id, status="requires_capture", capturable=AMOUNT)
-    return stripe_event("payment_intent.amount_capturable_updated", obj, event_id=event_id)
-
-
 def test_a_page_whose_commit_fails_keeps_nothing_and_is_answered_500(app, client, make_order):
     order = make_order(lines=None)
-    event = held(order.id, "pi_test_commit", "evt_commit_fails")
+    event = hold_event(order.id, payment_intent="pi_test_commit", event_id="evt_commit_fails")
 
     def refuse(session: Session) -> None:
         if not session.in_nested_transaction():  # the commit itself, not a savepoint's end
@@ -62,7 +58,10 @@ def test_every_delivery_of_a_failed_page_is_answered_500(app, make_order):
     """While commits fail (slowly, so that deliveries queue up behind the first page),
     deliveries arriving together all get a 500 and none is kept; then all are applied."""
     orders = [make_order(lines=None) for _ in range(6)]
-    events = [held(o.id, f"pi_test_page_{n}", f"evt_page_{n}") for n, o in enumerate(orders)]
+    events = [
+        hold_event(o.id, payment_intent=f"pi_test_page_{n}", event_id=f"evt_page_{n}")
+        for n, o in enumerate(orders)
+    ]
     commits: list[int] = []
 
     def refuse(session: Session) -> None:
@@ -152,7 +151,8 @@ def test_a_delivery_waiting_on_stripe_holds_up_no_other(
     completed.start()
     assert slow_stripe.reading.wait(timeout=10)
     quick = threading.Thread(
-        target=deliver, args=("held", held(other.id, "pi_test_quick", "evt_quick"))
+        target=deliver,
+        args=("held", hold_event(other.id, payment_intent="pi_test_quick", event_id="evt_quick")),
     )
     quick.start()
     quick.join(timeout=10)

@@ -9,7 +9,8 @@ from sqlalchemy.exc import IntegrityError
 from dashboard.domain.orders import LineDraft, OrderState
 from dashboard.extensions import db
 from dashboard.models import Order, OrderLine, Role, TimelineEntry
-from tests.support.web import post_form
+from tests.support.database import count
+from tests.support.web import HTMX, post_form
 
 
 def order_form(**overrides):
@@ -23,11 +24,6 @@ def order_form(**overrides):
     }
     data.update(overrides)
     return data
-
-
-def count(app, model):
-    with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(model))
 
 
 def test_staff_creates_an_order_and_sees_it(app, signed_in):
@@ -203,7 +199,7 @@ def test_bad_list_parameters_get_a_clear_400(signed_in, query):
 
 def test_htmx_gets_only_the_rows(signed_in, make_order):
     make_order()
-    response = signed_in(Role.SUPPORT).get("/orders?q=buyer", headers={"HX-Request": "true"})
+    response = signed_in(Role.SUPPORT).get("/orders?q=buyer", headers=HTMX)
     page = response.get_data(as_text=True)
     assert "<table" in page
     assert "<html" not in page

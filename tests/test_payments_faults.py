@@ -11,39 +11,25 @@ known, the panel says so in words, and "Check with Stripe" brings the order to t
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
-import stripe
 from sqlalchemy import select, update
 from werkzeug.security import generate_password_hash
 
 from dashboard.extensions import db
 from dashboard.models import Role, StripeRequest
-from dashboard.payments.stripe_gateway import (
-    CONNECT_TIMEOUT,
-    MAX_NETWORK_RETRIES,
-    READ_TIMEOUT,
-)
+from dashboard.payments.stripe_gateway import MAX_NETWORK_RETRIES
 from dashboard.services.payments import PENDING_GRACE
 from tests.support.database import outbox_types, reload, requests_of
-from tests.support.faults import FaultyHTTP, WorkerDied, faulty_gateway
-from tests.support.localstripe import SANDBOX_KEY, stripe_pi
-from tests.support.web import pay_with_test_card, post_form
+from tests.support.faults import WorkerDied, faulty_gateway
+from tests.support.localstripe import refund_at_stripe, stripe_pi
+from tests.support.web import HTMX, post_form
 
-HTMX = {"HX-Request": "true"}
 AWAITING = 'id="awaiting-confirmation"'
 
 # -- fixtures -------------------------------------------------------------------------
-
-
-@pytest.fixture
-def http() -> Iterator[FaultyHTTP]:
-    client = FaultyHTTP(stripe.RequestsClient(timeout=(CONNECT_TIMEOUT, READ_TIMEOUT)))
-    yield client
-    client.close()
 
 
 @pytest.fixture
@@ -53,17 +39,10 @@ def retries() -> int:
 
 
 @pytest.fixture
-def stripe_app(sandbox_app, localstripe_url, http, retries):
+def sandbox_app(sandbox_app, localstripe_url, http, retries):
+    """Here the sandbox app reaches localstripe through FaultyHTTP; so do its holds."""
     sandbox_app.extensions["stripe_gateway"] = faulty_gateway(localstripe_url, http, retries)
     return sandbox_app
-
-
-@pytest.fixture
-def held(stripe_app, make_order):
-    """An order of $25.00 with a hold placed in localstripe through the faulty client."""
-    order = make_order()
-    assert "Authorized" in pay_with_test_card(stripe_app, order.id).get_data(as_text=True)
-    return reload(stripe_app, order.id)
 
 
 @pytest.fixture
@@ -79,11 +58,11 @@ def staff(fast_passwords, signed_in):
 
 
 @pytest.fixture
-def captured(stripe_app, held, staff):
+def captured(sandbox_app, held, staff):
     """The hold captured in full: $25.00 to refund from."""
     response = post_form(staff, f"/orders/{held.id}/capture", {"amount": "25.00"}, headers=HTMX)
     assert "Captured $25.00." in response.get_data(as_text=True)
-    return reload(stripe_app, held.id)
+    return reload(sandbox_app, held.id)
 
 
 # -- helpers --------------------------------------------------------------------------
@@ -119,7 +98,7 @@ def spy(monkeypatch, app, method: str) -> list[dict[str, Any]]:
 
 
 def test_the_capture_succeeds_at_stripe_but_the_response_is_lost(
-    stripe_app, held, staff, http, localstripe_url
+    sandbox_app, held, staff, http, localstripe_url
 ):
     pi = held.stripe_payment_intent_id
     http.arm("POST", "/capture", "lost")
@@ -130,11 +109,11 @@ def test_the_capture_succeeds_at_stripe_but_the_response_is_lost(
     assert "Check with Stripe" in panel and 'id="capture-form"' not in panel
     assert stripe_pi(localstripe_url, pi)["status"] == "succeeded"  # the money did move
     assert http.reached("POST", "/capture") == 1
-    (row,) = requests_of(stripe_app, held.id, "capture")
+    (row,) = requests_of(sandbox_app, held.id, "capture")
     assert (row.status, row.error_code, row.completed_at) == ("unknown", "OutcomeUnknown", None)
-    order = reload(stripe_app, held.id)
+    order = reload(sandbox_app, held.id)
     assert (order.state, order.amount_captured) == ("authorized", 0)  # not claimed yet
-    assert outbox_types(stripe_app, held.id) == ["ORDER_CREATED"]
+    assert outbox_types(sandbox_app, held.id) == ["ORDER_CREATED"]
 
     # A second click while it is unknown is refused here; nothing reaches Stripe.
     again = post_form(staff, f"/orders/{held.id}/capture", {"amount": "25.00"}, headers=HTMX)
@@ -146,11 +125,11 @@ def test_the_capture_succeeds_at_stripe_but_the_response_is_lost(
     assert AWAITING not in settled and 'id="amount-captured">$25.00<' in settled
     assert http.reached("POST", "/capture") == 1  # settling re-read; it did not resend
     assert [s.outcome for s in http.to("POST", "/capture")] == ["lost"]
-    (row,) = requests_of(stripe_app, held.id, "capture")
+    (row,) = requests_of(sandbox_app, held.id, "capture")
     assert row.status == "succeeded" and row.completed_at is not None
-    order = reload(stripe_app, held.id)
+    order = reload(sandbox_app, held.id)
     assert (order.state, order.amount_captured, order.amount_capturable) == ("captured", 2500, 0)
-    assert outbox_types(stripe_app, held.id) == ["ORDER_CREATED", "PAYMENT_SUCCEEDED"]
+    assert outbox_types(sandbox_app, held.id) == ["ORDER_CREATED", "PAYMENT_SUCCEEDED"]
 
 
 @pytest.mark.parametrize(
@@ -163,7 +142,7 @@ def test_the_capture_succeeds_at_stripe_but_the_response_is_lost(
     ids=["timeout", "connection-reset", "409-key-in-use"],
 )
 def test_unanswered_capture_that_never_ran_is_resent_with_the_same_key(
-    stripe_app, held, staff, http, localstripe_url, kind, status, said
+    sandbox_app, held, staff, http, localstripe_url, kind, status, said
 ):
     pi = held.stripe_payment_intent_id
     http.arm("POST", "/capture", kind, status)
@@ -173,7 +152,7 @@ def test_unanswered_capture_that_never_ran_is_resent_with_the_same_key(
     assert "A capture of $25.00 is awaiting confirmation from Stripe." in panel
     assert http.reached("POST", "/capture") == 0
     assert stripe_pi(localstripe_url, pi)["status"] == "requires_capture"
-    (row,) = requests_of(stripe_app, held.id, "capture")
+    (row,) = requests_of(sandbox_app, held.id, "capture")
     assert row.status == "unknown"
 
     settled = act(staff, held.id, "settle")
@@ -183,9 +162,9 @@ def test_unanswered_capture_that_never_ran_is_resent_with_the_same_key(
     assert (first.reached_stripe, resent.outcome) == (False, "sent")
     assert stripe_pi(localstripe_url, pi)["status"] == "succeeded"
     assert http.reached("POST", "/capture") == 1
-    (row,) = requests_of(stripe_app, held.id, "capture")
+    (row,) = requests_of(sandbox_app, held.id, "capture")
     assert row.status == "succeeded"
-    order = reload(stripe_app, held.id)
+    order = reload(sandbox_app, held.id)
     assert (order.state, order.amount_captured) == ("captured", 2500)
 
 
@@ -203,7 +182,7 @@ def test_unanswered_capture_that_never_ran_is_resent_with_the_same_key(
     ids=["429-rate-limited", "400-invalid-request", "402-card-error"],
 )
 def test_refused_capture_changes_nothing_and_a_retry_uses_a_new_key(
-    stripe_app, held, staff, http, localstripe_url, status, said, code
+    sandbox_app, held, staff, http, localstripe_url, status, said, code
 ):
     pi = held.stripe_payment_intent_id
     http.arm("POST", "/capture", "status", status)
@@ -213,10 +192,10 @@ def test_refused_capture_changes_nothing_and_a_retry_uses_a_new_key(
     assert AWAITING not in panel and 'id="capture-form"' in panel  # staff may try again
     assert http.reached("POST", "/capture") == 0
     assert stripe_pi(localstripe_url, pi)["status"] == "requires_capture"
-    (row,) = requests_of(stripe_app, held.id, "capture")
+    (row,) = requests_of(sandbox_app, held.id, "capture")
     assert row.status == "failed" and row.completed_at is not None
     assert row.error_code == (code or "payment_intent_unexpected_state")
-    order = reload(stripe_app, held.id)
+    order = reload(sandbox_app, held.id)
     assert (order.state, order.amount_capturable, order.amount_captured) == (
         "authorized",
         2500,
@@ -228,15 +207,15 @@ def test_refused_capture_changes_nothing_and_a_retry_uses_a_new_key(
     keys = [s.key for s in http.to("POST", "/capture")]
     assert keys == [f"order-{held.id}-capture-2500-1", f"order-{held.id}-capture-2500-2"]
     assert http.reached("POST", "/capture") == 1
-    assert [r.status for r in requests_of(stripe_app, held.id, "capture")] == [
+    assert [r.status for r in requests_of(sandbox_app, held.id, "capture")] == [
         "failed",
         "succeeded",
     ]
-    assert reload(stripe_app, held.id).state == "captured"
+    assert reload(sandbox_app, held.id).state == "captured"
 
 
 def test_capture_answered_with_a_500_is_settled_by_the_re_read(
-    stripe_app, held, staff, http, localstripe_url
+    sandbox_app, held, staff, http, localstripe_url
 ):
     """Stripe keeps a 500 for its key and replays it: resending can never get past it."""
     pi = held.stripe_payment_intent_id
@@ -245,18 +224,18 @@ def test_capture_answered_with_a_500_is_settled_by_the_re_read(
     panel = act(staff, held.id, "capture", {"amount": "25.00"})
     assert "Stripe had an internal error during the capture. It may or may not have" in panel
     assert "A capture of $25.00 is awaiting confirmation from Stripe." in panel
-    (row,) = requests_of(stripe_app, held.id, "capture")
+    (row,) = requests_of(sandbox_app, held.id, "capture")
     assert (row.status, row.error_code) == ("unknown", "api_error")
 
     settled = act(staff, held.id, "settle")
     assert "Stripe shows the capture did not happen. Nothing moved" in settled
     assert AWAITING not in settled and 'id="capture-form"' in settled
-    (row,) = requests_of(stripe_app, held.id, "capture")
+    (row,) = requests_of(sandbox_app, held.id, "capture")
     assert row.status == "failed"
-    assert reload(stripe_app, held.id).state == "authorized"
+    assert reload(sandbox_app, held.id).state == "authorized"
     assert stripe_pi(localstripe_url, pi)["status"] == "requires_capture"
     assert http.to("POST", "/capture")[-1].outcome == "status 500"  # not resent to no avail
-    assert outbox_types(stripe_app, held.id) == ["ORDER_CREATED", "PAYMENT_FAILED"]
+    assert outbox_types(sandbox_app, held.id) == ["ORDER_CREATED", "PAYMENT_FAILED"]
 
     retry = act(staff, held.id, "capture", {"amount": "25.00"})
     assert "Captured $25.00." in retry
@@ -264,13 +243,13 @@ def test_capture_answered_with_a_500_is_settled_by_the_re_read(
         f"order-{held.id}-capture-2500-2"
     ]
     assert http.reached("POST", "/capture") == 1
-    assert reload(stripe_app, held.id).amount_captured == 2500
+    assert reload(sandbox_app, held.id).amount_captured == 2500
 
 
 @pytest.mark.parametrize("retries", [MAX_NETWORK_RETRIES])
 @pytest.mark.parametrize("kind", ["timeout", "lost"])
 def test_sdk_retries_reuse_the_idempotency_key(
-    stripe_app, held, staff, http, localstripe_url, retries, kind
+    sandbox_app, held, staff, http, localstripe_url, retries, kind
 ):
     """With the gateway's default retries the SDK tries again by itself, with the same key:
     after a lost answer Stripe replays the first one instead of capturing twice."""
@@ -287,27 +266,27 @@ def test_sdk_retries_reuse_the_idempotency_key(
     )
     assert http.reached("POST", "/capture") == 1
     assert stripe_pi(localstripe_url, held.stripe_payment_intent_id)["status"] == "succeeded"
-    (row,) = requests_of(stripe_app, held.id, "capture")
+    (row,) = requests_of(sandbox_app, held.id, "capture")
     assert row.status == "succeeded"
-    assert reload(stripe_app, held.id).amount_captured == 2500
+    assert reload(sandbox_app, held.id).amount_captured == 2500
 
 
 def test_worker_killed_mid_capture_is_settled_only_after_the_grace_period(
-    stripe_app, held, staff, http, localstripe_url
+    sandbox_app, held, staff, http, localstripe_url
 ):
     http.arm("POST", "/capture", "die")
     with pytest.raises(WorkerDied):
         post_form(staff, f"/orders/{held.id}/capture", {"amount": "25.00"}, headers=HTMX)
-    (row,) = requests_of(stripe_app, held.id, "capture")
+    (row,) = requests_of(sandbox_app, held.id, "capture")
     assert row.status == "pending"  # the key was saved before the call; nothing after
     assert stripe_pi(localstripe_url, held.stripe_payment_intent_id)["status"] == "succeeded"
 
     early = act(staff, held.id, "settle")
     assert "Stripe has not answered yet. Check again in a moment." in early
     assert "A capture of $25.00 is awaiting confirmation from Stripe." in early
-    assert reload(stripe_app, held.id).state == "authorized"
+    assert reload(sandbox_app, held.id).state == "authorized"
 
-    with stripe_app.app_context():
+    with sandbox_app.app_context():
         db.session.execute(
             update(StripeRequest)
             .where(StripeRequest.id == row.id)
@@ -317,7 +296,7 @@ def test_worker_killed_mid_capture_is_settled_only_after_the_grace_period(
     settled = act(staff, held.id, "settle")
     assert "Confirmed with Stripe: the capture went through." in settled
     assert http.reached("POST", "/capture") == 1
-    order = reload(stripe_app, held.id)
+    order = reload(sandbox_app, held.id)
     assert (order.state, order.amount_captured) == ("captured", 2500)
 
 
@@ -325,30 +304,30 @@ def test_worker_killed_mid_capture_is_settled_only_after_the_grace_period(
 
 
 def test_void_succeeds_at_stripe_but_the_response_is_lost(
-    stripe_app, held, staff, http, localstripe_url
+    sandbox_app, held, staff, http, localstripe_url
 ):
     http.arm("POST", "/cancel", "lost")
     panel = act(staff, held.id, "void", {"reason": "fraudulent"})
     assert "No answer from Stripe for the void. It may or may not have happened" in panel
     assert "A void is awaiting confirmation from Stripe." in panel
     assert stripe_pi(localstripe_url, held.stripe_payment_intent_id)["status"] == "canceled"
-    (row,) = requests_of(stripe_app, held.id, "void")
+    (row,) = requests_of(sandbox_app, held.id, "void")
     assert row.status == "unknown"
-    assert reload(stripe_app, held.id).state == "authorized"
+    assert reload(sandbox_app, held.id).state == "authorized"
 
     settled = act(staff, held.id, "settle")
     assert "Confirmed with Stripe: the void went through." in settled
     assert http.reached("POST", "/cancel") == 1
-    (row,) = requests_of(stripe_app, held.id, "void")
+    (row,) = requests_of(sandbox_app, held.id, "void")
     assert row.status == "succeeded"
-    order = reload(stripe_app, held.id)
+    order = reload(sandbox_app, held.id)
     assert (order.state, order.amount_capturable, order.amount_captured) == ("voided", 0, 0)
 
 
 def test_void_that_timed_out_is_resent_with_its_key_and_its_reason(
-    stripe_app, held, staff, http, localstripe_url, monkeypatch
+    sandbox_app, held, staff, http, localstripe_url, monkeypatch
 ):
-    cancels = spy(monkeypatch, stripe_app, "cancel_payment_intent")
+    cancels = spy(monkeypatch, sandbox_app, "cancel_payment_intent")
     http.arm("POST", "/cancel", "timeout")
     panel = act(staff, held.id, "void", {"reason": "fraudulent"})
     assert "A void is awaiting confirmation from Stripe." in panel
@@ -364,14 +343,14 @@ def test_void_that_timed_out_is_resent_with_its_key_and_its_reason(
     assert [c["reason"] for c in cancels] == ["fraudulent", "fraudulent"]
     assert http.reached("POST", "/cancel") == 1
     assert stripe_pi(localstripe_url, held.stripe_payment_intent_id)["status"] == "canceled"
-    assert reload(stripe_app, held.id).state == "voided"
+    assert reload(sandbox_app, held.id).state == "voided"
 
 
-def test_void_rate_limited_then_retried_with_a_new_key(stripe_app, held, staff, http):
+def test_void_rate_limited_then_retried_with_a_new_key(sandbox_app, held, staff, http):
     http.arm("POST", "/cancel", "status", 429)
     panel = act(staff, held.id, "void", {"reason": "requested_by_customer"})
     assert "Try again in a minute." in panel and 'id="void-form"' in panel
-    assert reload(stripe_app, held.id).state == "authorized"
+    assert reload(sandbox_app, held.id).state == "authorized"
 
     act(staff, held.id, "void", {"reason": "requested_by_customer"})
     assert [s.key for s in http.to("POST", "/cancel")] == [
@@ -379,18 +358,18 @@ def test_void_rate_limited_then_retried_with_a_new_key(stripe_app, held, staff, 
         f"order-{held.id}-void-0-2",
     ]
     assert http.reached("POST", "/cancel") == 1
-    assert [r.status for r in requests_of(stripe_app, held.id, "void")] == ["failed", "succeeded"]
-    assert reload(stripe_app, held.id).state == "voided"
+    assert [r.status for r in requests_of(sandbox_app, held.id, "void")] == ["failed", "succeeded"]
+    assert reload(sandbox_app, held.id).state == "voided"
 
 
 # -- refund ---------------------------------------------------------------------------
 
 
 def test_refund_succeeds_at_stripe_but_the_response_is_lost(
-    stripe_app, captured, staff, http, localstripe_url, monkeypatch
+    sandbox_app, captured, staff, http, localstripe_url, monkeypatch
 ):
     pi = captured.stripe_payment_intent_id
-    refunds = spy(monkeypatch, stripe_app, "create_refund")
+    refunds = spy(monkeypatch, sandbox_app, "create_refund")
     http.arm("POST", "/v1/refunds", "lost")
 
     panel = act(staff, captured.id, "refund", {"amount": "10.00", "reason": "duplicate"})
@@ -398,9 +377,9 @@ def test_refund_succeeds_at_stripe_but_the_response_is_lost(
     assert "A refund of $10.00 is awaiting confirmation from Stripe." in panel
     assert 'id="refund-form"' not in panel
     assert our_refunds(localstripe_url, pi) == [1000]
-    (row,) = requests_of(stripe_app, captured.id, "refund")
+    (row,) = requests_of(sandbox_app, captured.id, "refund")
     assert row.status == "unknown"
-    order = reload(stripe_app, captured.id)
+    order = reload(sandbox_app, captured.id)
     assert (order.state, order.amount_refunded) == ("captured", 0)
 
     # A refund cannot be seen on the PaymentIntent: settling finds it at Stripe by the key
@@ -412,9 +391,9 @@ def test_refund_succeeds_at_stripe_but_the_response_is_lost(
     assert [c["reason"] for c in refunds] == ["duplicate"]
     assert http.reached("POST", "/v1/refunds") == 1
     assert our_refunds(localstripe_url, pi) == [1000]
-    (row,) = requests_of(stripe_app, captured.id, "refund")
+    (row,) = requests_of(sandbox_app, captured.id, "refund")
     assert row.status == "succeeded"
-    order = reload(stripe_app, captured.id)
+    order = reload(sandbox_app, captured.id)
     assert (order.state, order.amount_refunded, order.amount_refundable) == (
         "partially_refunded",
         1000,
@@ -422,7 +401,7 @@ def test_refund_succeeds_at_stripe_but_the_response_is_lost(
     )
 
 
-def test_refund_that_timed_out_is_resent_once(stripe_app, captured, staff, http, localstripe_url):
+def test_refund_that_timed_out_is_resent_once(sandbox_app, captured, staff, http, localstripe_url):
     http.arm("POST", "/v1/refunds", "timeout")
     panel = act(staff, captured.id, "refund", {"amount": "25.00", "reason": "fraudulent"})
     assert "A refund of $25.00 is awaiting confirmation from Stripe." in panel
@@ -433,21 +412,21 @@ def test_refund_that_timed_out_is_resent_once(stripe_app, captured, staff, http,
     assert [s.outcome for s in http.to("POST", "/v1/refunds")] == ["timeout", "sent"]
     assert {s.key for s in http.to("POST", "/v1/refunds")} == {f"order-{captured.id}-refund-2500-1"}
     assert our_refunds(localstripe_url, captured.stripe_payment_intent_id) == [2500]
-    order = reload(stripe_app, captured.id)
+    order = reload(sandbox_app, captured.id)
     assert (order.state, order.amount_refunded) == ("refunded", 2500)
 
 
 def test_refund_rate_limited_then_retried_with_a_new_key(
-    stripe_app, captured, staff, http, localstripe_url
+    sandbox_app, captured, staff, http, localstripe_url
 ):
     http.arm("POST", "/v1/refunds", "status", 429)
     data = {"amount": "10.00", "reason": "requested_by_customer"}
     panel = act(staff, captured.id, "refund", data)
     assert "Stripe is receiving too many requests right now. Try again in a minute." in panel
     assert AWAITING not in panel and 'id="refund-form"' in panel
-    (row,) = requests_of(stripe_app, captured.id, "refund")
+    (row,) = requests_of(sandbox_app, captured.id, "refund")
     assert (row.status, row.error_code) == ("failed", "RateLimited")
-    order = reload(stripe_app, captured.id)
+    order = reload(sandbox_app, captured.id)
     assert (order.state, order.amount_refunded) == ("captured", 0)
 
     assert "Refunded $10.00." in act(staff, captured.id, "refund", data)
@@ -456,11 +435,11 @@ def test_refund_rate_limited_then_retried_with_a_new_key(
         f"order-{captured.id}-refund-1000-2",
     ]
     assert our_refunds(localstripe_url, captured.stripe_payment_intent_id) == [1000]
-    assert reload(stripe_app, captured.id).amount_refunded == 1000
+    assert reload(sandbox_app, captured.id).amount_refunded == 1000
 
 
 def test_refund_answered_with_a_500_and_not_at_stripe_is_closed_without_a_resend(
-    stripe_app, captured, staff, http, localstripe_url
+    sandbox_app, captured, staff, http, localstripe_url
 ):
     http.arm("POST", "/v1/refunds", "status", 500)
     panel = act(staff, captured.id, "refund", {"amount": "5.00", "reason": "duplicate"})
@@ -470,7 +449,7 @@ def test_refund_answered_with_a_500_and_not_at_stripe_is_closed_without_a_resend
     assert "Stripe shows the refund did not happen. Nothing moved; you can try again." in settled
     assert len(http.to("POST", "/v1/refunds")) == 1  # looked up by key, not resent
     assert our_refunds(localstripe_url, captured.stripe_payment_intent_id) == []
-    assert [r.status for r in requests_of(stripe_app, captured.id, "refund")] == ["failed"]
+    assert [r.status for r in requests_of(sandbox_app, captured.id, "refund")] == ["failed"]
 
     retry = act(staff, captured.id, "refund", {"amount": "5.00", "reason": "duplicate"})
     assert "Refunded $5.00." in retry
@@ -478,12 +457,12 @@ def test_refund_answered_with_a_500_and_not_at_stripe_is_closed_without_a_resend
 
 
 def test_refund_unanswered_for_longer_than_stripe_keeps_keys_is_never_resent(
-    stripe_app, captured, staff, http, localstripe_url
+    sandbox_app, captured, staff, http, localstripe_url
 ):
     """After ~24 h Stripe forgets the key: a resend could refund twice, so none is made."""
     http.arm("POST", "/v1/refunds", "timeout")
     act(staff, captured.id, "refund", {"amount": "5.00", "reason": "duplicate"})
-    with stripe_app.app_context():
+    with sandbox_app.app_context():
         (row,) = db.session.scalars(select(StripeRequest).where(StripeRequest.action == "refund"))
         row.created_at = row.created_at - timedelta(hours=30)
         db.session.commit()
@@ -506,7 +485,7 @@ def test_refund_unanswered_for_longer_than_stripe_keeps_keys_is_never_resent(
     ids=["connection-reset", "409-key-in-use"],
 )
 def test_unanswered_void_that_never_ran_is_resent_with_the_same_key(
-    stripe_app, held, staff, http, localstripe_url, kind, status, said
+    sandbox_app, held, staff, http, localstripe_url, kind, status, said
 ):
     http.arm("POST", "/cancel", kind, status)
     panel = act(staff, held.id, "void", {"reason": "duplicate"})
@@ -515,7 +494,7 @@ def test_unanswered_void_that_never_ran_is_resent_with_the_same_key(
     assert stripe_pi(localstripe_url, held.stripe_payment_intent_id)["status"] == (
         "requires_capture"
     )
-    assert reload(stripe_app, held.id).state == "authorized"
+    assert reload(sandbox_app, held.id).state == "authorized"
 
     settled = act(staff, held.id, "settle")
     assert "The hold was released; nothing was charged." in settled and AWAITING not in settled
@@ -524,8 +503,8 @@ def test_unanswered_void_that_never_ran_is_resent_with_the_same_key(
     assert (first.reached_stripe, resent.outcome) == (False, "sent")
     assert http.reached("POST", "/cancel") == 1
     assert stripe_pi(localstripe_url, held.stripe_payment_intent_id)["status"] == "canceled"
-    assert [r.status for r in requests_of(stripe_app, held.id, "void")] == ["succeeded"]
-    assert reload(stripe_app, held.id).state == "voided"
+    assert [r.status for r in requests_of(sandbox_app, held.id, "void")] == ["succeeded"]
+    assert reload(sandbox_app, held.id).state == "voided"
 
 
 @pytest.mark.parametrize(
@@ -537,7 +516,7 @@ def test_unanswered_void_that_never_ran_is_resent_with_the_same_key(
     ids=["connection-reset", "409-key-in-use"],
 )
 def test_unanswered_refund_that_never_ran_is_resent_with_the_same_key(
-    stripe_app, captured, staff, http, localstripe_url, kind, status, said
+    sandbox_app, captured, staff, http, localstripe_url, kind, status, said
 ):
     pi = captured.stripe_payment_intent_id
     http.arm("POST", "/v1/refunds", kind, status)
@@ -545,7 +524,7 @@ def test_unanswered_refund_that_never_ran_is_resent_with_the_same_key(
     assert said in panel
     assert "A refund of $10.00 is awaiting confirmation from Stripe." in panel
     assert our_refunds(localstripe_url, pi) == []
-    assert reload(stripe_app, captured.id).amount_refunded == 0
+    assert reload(sandbox_app, captured.id).amount_refunded == 0
 
     settled = act(staff, captured.id, "settle")
     assert "Refunded $10.00." in settled and AWAITING not in settled
@@ -553,12 +532,12 @@ def test_unanswered_refund_that_never_ran_is_resent_with_the_same_key(
     assert first.key == resent.key == f"order-{captured.id}-refund-1000-1"
     assert (first.reached_stripe, resent.outcome) == (False, "sent")
     assert our_refunds(localstripe_url, pi) == [1000]
-    order = reload(stripe_app, captured.id)
+    order = reload(sandbox_app, captured.id)
     assert (order.state, order.amount_refunded) == ("partially_refunded", 1000)
 
 
 def test_void_answered_with_a_500_is_settled_by_the_re_read(
-    stripe_app, held, staff, http, localstripe_url
+    sandbox_app, held, staff, http, localstripe_url
 ):
     http.arm("POST", "/cancel", "status", 500)
     panel = act(staff, held.id, "void", {"reason": "duplicate"})
@@ -569,7 +548,7 @@ def test_void_answered_with_a_500_is_settled_by_the_re_read(
     assert "Stripe shows the void did not happen. Nothing moved; you can try again." in settled
     assert AWAITING not in settled and 'id="void-form"' in settled
     assert [s.outcome for s in http.to("POST", "/cancel")] == ["status 500"]  # not resent
-    assert reload(stripe_app, held.id).state == "authorized"
+    assert reload(sandbox_app, held.id).state == "authorized"
     assert stripe_pi(localstripe_url, held.stripe_payment_intent_id)["status"] == (
         "requires_capture"
     )
@@ -578,12 +557,12 @@ def test_void_answered_with_a_500_is_settled_by_the_re_read(
     assert [s.key for s in http.to("POST", "/cancel") if s.outcome == "sent"] == [
         f"order-{held.id}-void-0-2"
     ]
-    assert reload(stripe_app, held.id).state == "voided"
+    assert reload(sandbox_app, held.id).state == "voided"
 
 
 @pytest.mark.parametrize("retries", [MAX_NETWORK_RETRIES])
 def test_void_lost_answer_is_replayed_not_repeated(
-    stripe_app, held, staff, http, localstripe_url, retries
+    sandbox_app, held, staff, http, localstripe_url, retries
 ):
     """The SDK's own retry after a lost answer gets Stripe's replay of the first 200."""
     http.arm("POST", "/cancel", "lost")
@@ -592,12 +571,12 @@ def test_void_lost_answer_is_replayed_not_repeated(
     assert [s.outcome for s in http.to("POST", "/cancel")] == ["lost", "replayed"]
     assert {s.key for s in http.to("POST", "/cancel")} == {f"order-{held.id}-void-0-1"}
     assert http.reached("POST", "/cancel") == 1
-    assert reload(stripe_app, held.id).state == "voided"
+    assert reload(sandbox_app, held.id).state == "voided"
 
 
 @pytest.mark.parametrize("retries", [MAX_NETWORK_RETRIES])
 def test_refund_lost_answer_is_replayed_not_repeated(
-    stripe_app, captured, staff, http, localstripe_url, retries
+    sandbox_app, captured, staff, http, localstripe_url, retries
 ):
     http.arm("POST", "/v1/refunds", "lost")
     panel = act(staff, captured.id, "refund", {"amount": "10.00", "reason": "duplicate"})
@@ -605,13 +584,13 @@ def test_refund_lost_answer_is_replayed_not_repeated(
     assert [s.outcome for s in http.to("POST", "/v1/refunds")] == ["lost", "replayed"]
     assert our_refunds(localstripe_url, captured.stripe_payment_intent_id) == [1000]
     assert 'id="amount-refunded">$10.00<' in panel
-    order = reload(stripe_app, captured.id)
+    order = reload(sandbox_app, captured.id)
     assert (order.state, order.amount_refunded) == ("partially_refunded", 1000)
 
 
 @pytest.mark.parametrize("retries", [MAX_NETWORK_RETRIES])
 def test_a_stale_200_replay_never_moves_the_order_back(
-    stripe_app, held, staff, http, localstripe_url, retries
+    sandbox_app, held, staff, http, localstripe_url, retries
 ):
     """The capture's answer is lost; before the SDK's retry, a refund happens at Stripe and
     its webhook is applied. The retry gets Stripe's replay of the first 200, which predates
@@ -623,8 +602,8 @@ def test_a_stale_200_replay_never_moves_the_order_back(
         def request(self, method: str, url: str, headers: Any, post_data: Any = None) -> Any:
             answer = real.request(method, url, headers, post_data)
             if method.upper() == "POST" and url.endswith("/capture"):
-                _refund_at_localstripe(localstripe_url, pi, 1000)
-                with stripe_app.app_context():
+                refund_at_stripe(localstripe_url, pi, 1000)
+                with sandbox_app.app_context():
                     from dashboard.models import Order
 
                     db.session.execute(
@@ -651,27 +630,12 @@ def test_a_stale_200_replay_never_moves_the_order_back(
     assert http.reached("POST", "/capture") == 1
     assert "Captured $25.00." in panel and AWAITING not in panel
     assert 'id="amount-refunded">$10.00<' in panel  # the panel shows the refund, not the replay
-    order = reload(stripe_app, held.id)
+    order = reload(sandbox_app, held.id)
     assert (order.state, order.amount_captured, order.amount_refunded) == (
         "partially_refunded",
         2500,
         1000,
     )
-    (row,) = requests_of(stripe_app, held.id, "capture")
+    (row,) = requests_of(sandbox_app, held.id, "capture")
     assert row.status == "succeeded"
     assert stripe_pi(localstripe_url, pi)["status"] == "succeeded"
-
-
-def _refund_at_localstripe(localstripe_url: str, pi_id: str, amount: int) -> None:
-    """A refund made outside the dashboard (Stripe's Dashboard), straight to localstripe."""
-    import urllib.parse
-    import urllib.request
-
-    body = urllib.parse.urlencode({"payment_intent": pi_id, "amount": amount}).encode()
-    request = urllib.request.Request(
-        f"{localstripe_url}/v1/refunds",
-        data=body,
-        headers={"Authorization": f"Bearer {SANDBOX_KEY}"},
-    )
-    with urllib.request.urlopen(request, timeout=5):
-        pass

@@ -14,7 +14,7 @@ import re
 import time
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from dashboard import create_app
 from dashboard.extensions import db
@@ -22,21 +22,23 @@ from dashboard.models import Order, Role, StripeRequest, TimelineEntry, User
 from dashboard.services.pay_links import PayLinks
 from dashboard.web import CONTENT_SECURITY_POLICY, STRIPE_JS_CSP
 from tests.support.app import base_config
-from tests.support.database import reload
+from tests.support.database import count, reload
 from tests.support.localstripe import SANDBOX_KEY, stripe_pi
 from tests.support.stripe import WEBHOOK_SECRET, send_event, stripe_event, stripe_example
-from tests.support.web import PASSWORD, csrf_token, login, pay_link, pay_with_test_card, post_form
+from tests.support.web import (
+    HOSTILE,
+    HTMX,
+    PASSWORD,
+    csrf_token,
+    login,
+    pay_link,
+    pay_with_test_card,
+    post_form,
+)
 
-HTMX = {"HX-Request": "true"}
 HOSTILE_NAME = '<script>alert("n")</script>\'"&amp;<img src=x onerror=alert(1)>'
 HOSTILE_LINE = "<svg onload=alert('l')>\"quoted\" & 'single'"
-HOSTILE = "<script>alert(\"x\")</script><img src=x onerror='alert(1)'>\u202egnp.exe\u200b\x1b[31m"
 CSRF_EXEMPT = {"webhooks.stripe_webhook"}  # Stripe signs its posts; it cannot send our token
-
-
-def count(app, model):
-    with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(model))
 
 
 def assert_no_live_markup(text, where):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +24,13 @@ def base_config(database_url: str) -> dict[str, Any]:
         "STRIPE_API_BASE": "",
         "STRIPE_WEBHOOK_SECRETS": [WEBHOOK_SECRET],
     }
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (free when asked; a server may then take it)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 @contextmanager

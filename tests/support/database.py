@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, func, select, text
 
 from dashboard.extensions import db
 from dashboard.models import (
@@ -34,6 +34,12 @@ def reset_postgres_schema(url: str) -> None:
         connection.execute(text("DROP SCHEMA public CASCADE"))
         connection.execute(text("CREATE SCHEMA public"))
     engine.dispose()
+
+
+def count(app: Flask, model: Any) -> int:
+    """How many rows the model's table holds."""
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(model)) or 0
 
 
 def reload(app: Flask, order_id: int) -> Order:

@@ -12,7 +12,7 @@ from typing import Any
 SANDBOX_KEY = "sk_test_localstripe_tests"
 
 
-def localstripe(url: str, path: str, form: dict[str, str] | None = None) -> Any:
+def localstripe(url: str, path: str, form: dict[str, Any] | None = None) -> Any:
     """Call localstripe directly, as Stripe's Dashboard would act: bypassing ours. A form
     makes it a POST."""
     data = urllib.parse.urlencode(form).encode() if form is not None else None
@@ -25,14 +25,20 @@ def localstripe(url: str, path: str, form: dict[str, str] | None = None) -> Any:
 
 def stripe_pi(localstripe_url: str, pi_id: str) -> dict[str, Any]:
     """What localstripe itself says about a PaymentIntent, read without our code."""
-    request = urllib.request.Request(
-        f"{localstripe_url}/v1/payment_intents/{pi_id}",
-        headers={"Authorization": f"Bearer {SANDBOX_KEY}"},
+    result: dict[str, Any] = localstripe(localstripe_url, f"/v1/payment_intents/{pi_id}")
+    return result
+
+
+def capture_at_stripe(url: str, payment_intent_id: str) -> dict[str, Any]:
+    """A capture made in Stripe itself, not through the dashboard: the PaymentIntent after."""
+    result: dict[str, Any] = localstripe(
+        url, f"/v1/payment_intents/{payment_intent_id}/capture", {}
     )
-    with urllib.request.urlopen(request, timeout=5) as response:
-        result: dict[str, Any] = json.load(response)
-        return result
+    return result
 
 
-def capture_at_stripe(url: str, payment_intent_id: str) -> None:
-    localstripe(url, f"/v1/payment_intents/{payment_intent_id}/capture", {})
+def refund_at_stripe(url: str, payment_intent_id: str, amount: int, **form: str) -> Any:
+    """A refund made in Stripe itself (its Dashboard), not through the dashboard."""
+    return localstripe(
+        url, "/v1/refunds", {"payment_intent": payment_intent_id, "amount": amount, **form}
+    )

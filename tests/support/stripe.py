@@ -379,6 +379,15 @@ def completed_session(
     return obj
 
 
+def hold_event(
+    order_id: int, *, payment_intent: str = "pi_test_hold", **event: Any
+) -> dict[str, Any]:
+    """payment_intent.amount_capturable_updated: the buyer's card hold of AMOUNT on the
+    order. `event` goes to stripe_event (event_id, created, livemode)."""
+    obj = intent(order_id, id=payment_intent, status="requires_capture", capturable=AMOUNT)
+    return stripe_event("payment_intent.amount_capturable_updated", obj, **event)
+
+
 # -- Stripe's webhooks: events shaped and signed exactly as Stripe sends them ---------------
 
 

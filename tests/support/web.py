@@ -10,16 +10,24 @@ from flask.testing import FlaskClient
 
 # The password of every user the make_user fixture creates.
 PASSWORD = "correct horse battery"
+# The header htmx sends with each of its requests.
+HTMX = {"HX-Request": "true"}
+# Markup, bidi override, zero-width and terminal escape: text that must show as text.
+HOSTILE = "<script>alert(\"x\")</script><img src=x onerror='alert(1)'>\u202egnp.exe\u200b\x1b[31m"
 
 _CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 
 
-def csrf_token(client: FlaskClient) -> str:
-    """The CSRF token of the client's session, read from a page as a browser would."""
-    page = client.get("/this-page-does-not-exist").get_data(as_text=True)
+def csrf_token_in(page: str) -> str:
+    """The CSRF token an HTML page of ours carries, as a browser's script would read it."""
     match = _CSRF_META.search(page)
     assert match, "every HTML page carries the CSRF token"
     return match.group(1)
+
+
+def csrf_token(client: FlaskClient) -> str:
+    """The CSRF token of the client's session, read from a page as a browser would."""
+    return csrf_token_in(client.get("/this-page-does-not-exist").get_data(as_text=True))
 
 
 def post_form(client: FlaskClient, path: str, data: dict[str, Any] | None = None, **kw: Any) -> Any:
