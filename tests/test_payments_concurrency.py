@@ -8,7 +8,6 @@ gateway, localstripe; the HTTP client only counts what reaches localstripe.
 
 from __future__ import annotations
 
-import functools
 import re
 import threading
 from collections.abc import Callable
@@ -17,7 +16,6 @@ from typing import Any
 import pytest
 import requests
 from sqlalchemy import select
-from werkzeug.security import generate_password_hash
 
 from dashboard.extensions import db
 from dashboard.models import Role, StripeRequest, User
@@ -52,15 +50,9 @@ def sandbox_app(database_url, sandbox_app, localstripe_url, http):
 
 
 @pytest.fixture
-def fast_passwords(monkeypatch) -> None:
-    """Passwords hashed with one round: signing in is not what these tests are about."""
-    cheap = functools.partial(generate_password_hash, method="pbkdf2:sha256:1")
-    monkeypatch.setattr("dashboard.models.generate_password_hash", cheap)
-
-
-@pytest.fixture
-def staff_ids(fast_passwords, make_user) -> list[int]:
-    return [make_user(Role.STAFF, f"staff{n}@shop.example").id for n in (1, 2)]
+def staff_ids(make_user) -> list[int]:
+    """Signing in is not what these tests are about: quick hashes of the password."""
+    return [make_user(Role.STAFF, f"staff{n}@shop.example", quick_hash=True).id for n in (1, 2)]
 
 
 Action = Callable[[int, User], ActionResult]

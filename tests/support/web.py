@@ -10,6 +10,8 @@ from flask.testing import FlaskClient
 
 # The password of every user the make_user fixture creates.
 PASSWORD = "correct horse battery"
+# werkzeug's hash method with one round, for users of tests that are not about signing in.
+QUICK_HASH = "pbkdf2:sha256:1"
 # The header htmx sends with each of its requests.
 HTMX = {"HX-Request": "true"}
 # Markup, bidi override, zero-width and terminal escape: text that must show as text.
