@@ -73,7 +73,12 @@ def act(client, order_id: int, action: str, data: dict[str, str] | None = None) 
 
 
 def spy(monkeypatch, app, method: str) -> list[dict[str, Any]]:
-    """Record the arguments the services pass to one gateway method (observation only)."""
+    """Record the arguments the services pass to one gateway method (observation only).
+
+    It replaces nothing: every call goes on unchanged to the real gateway, and through it to
+    localstripe over HTTP. The arguments cannot be read at the HTTP boundary instead: the
+    gateway's LocalstripeCompat leaves `reason` and `cancellation_reason` out of what it
+    sends, because localstripe refuses them, so only the gateway's caller shows them."""
     gateway = app.extensions["stripe_gateway"]
     real = getattr(gateway, method)
     calls: list[dict[str, Any]] = []
