@@ -6,11 +6,12 @@ import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NoReturn
 
 from flask import Flask
 from werkzeug.serving import make_server
 
+from dashboard.views.access import READERS, roles_required
 from tests.support.stripe import WEBHOOK_SECRET
 
 
@@ -24,6 +25,20 @@ def base_config(database_url: str) -> dict[str, Any]:
         "STRIPE_API_BASE": "",
         "STRIPE_WEBHOOK_SECRETS": [WEBHOOK_SECRET],
     }
+
+
+def add_failing_route(app: Flask, error: Exception) -> str:
+    """A route of this test's app only, whose view raises `error`: a real 500 through the
+    app's own error handling, with no code of the dashboard replaced. Like every route it
+    declares who may call it (dashboard/views/access.py): any signed-in reader. Flask takes
+    new routes only before an app's first request. Returns the route's path."""
+
+    @roles_required(*READERS)
+    def fails() -> NoReturn:
+        raise error
+
+    app.add_url_rule("/test-only/fails", endpoint="test_only.fails", view_func=fails)
+    return "/test-only/fails"
 
 
 def free_port() -> int:
