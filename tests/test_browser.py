@@ -18,11 +18,9 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from dashboard.domain.orders import LineDraft
 from dashboard.models import Order, Role, User
 from tests.support.app import serve
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, Problems
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, Problems, screenshot_dir
 from tests.support.database import reload
 from tests.support.web import PASSWORD, pay_link
-
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
@@ -59,8 +57,9 @@ def test_buyer_pays_then_staff_capture_part_and_refund_part(
     browser: Browser,
     make_order: Callable[..., Order],
     make_user: Callable[..., User],
+    tmp_path: Path,
 ) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    screenshots = screenshot_dir(tmp_path)  # docs/screenshots only through `make screenshots`
     problems = Problems()
     order = make_order(lines=[LineDraft("Widget", 2, 1250), LineDraft("Gift wrap", 1, 500)])
     staff_user = make_user(Role.STAFF)
@@ -82,7 +81,7 @@ def test_buyer_pays_then_staff_capture_part_and_refund_part(
         expect(buyer.get_by_label(f"{number} · {label}")).to_be_visible()
     success = buyer.get_by_label("4242424242424242 · Visa, authorizes")
     expect(success).to_be_checked()  # the default, as the form says
-    buyer.screenshot(path=str(SCREENSHOTS / "pay-page.png"), full_page=True)
+    buyer.screenshot(path=str(screenshots / "pay-page.png"), full_page=True)
 
     success.check()
     buyer.locator("#pay-button").click()
@@ -170,7 +169,7 @@ def test_buyer_pays_then_staff_capture_part_and_refund_part(
     assert swapped.count("payment-panel") == 2, swapped
     assert swapped.count("timeline-wrap") == 2, swapped
     assert swapped.count("order-state") == 2, swapped
-    staff.screenshot(path=str(SCREENSHOTS / "capture-panel.png"), full_page=True)
+    staff.screenshot(path=str(screenshots / "capture-panel.png"), full_page=True)
     staff_context.close()
 
     # -- The database agrees with the screen ---------------------------------------------------

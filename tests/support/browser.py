@@ -3,6 +3,7 @@ problem on a page (JavaScript errors, console errors, CSP violations)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from playwright.sync_api import BrowserContext, ConsoleMessage, Page
@@ -26,6 +27,18 @@ document.addEventListener("securitypolicyviolation", (event) => {
     console.error(`CSP violation: ${event.violatedDirective} blocked ${event.blockedURI}`);
 });
 """
+
+
+def screenshot_dir(tmp_path: Path) -> Path:
+    """Where a test saves its screenshots: the folder SCREENSHOT_DIR names (`make
+    screenshots` names docs/screenshots), else the test's own temporary folder, so that a
+    test run writes no tracked file."""
+    named = os.environ.get("SCREENSHOT_DIR")
+    if not named:
+        return tmp_path
+    folder = Path(named)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 class Problems:
