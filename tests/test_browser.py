@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from dashboard.domain.orders import LineDraft
 from dashboard.models import Order, Role, User
 from tests.support.app import serve
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, Problems, screenshot_dir
+from tests.support.browser import CHROMIUM, Problems, chromium, screenshot_dir
 from tests.support.database import reload
 from tests.support.web import PASSWORD, pay_link
 
@@ -37,14 +37,8 @@ def server(sandbox_app: Flask) -> Iterator[str]:
 @pytest.fixture
 def browser(server: str) -> Iterator[Browser]:
     """Closed before the server stops (it depends on it), so no request is left in flight."""
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def money_cell(page: Page, name: str) -> str:
