@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 STAMP := $(VENV)/.installed
 
-.PHONY: run sandbox test lint typecheck pytest chromium chaos clean bench
+.PHONY: run sandbox test lint typecheck pytest chromium chaos clean bench screenshots
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,12 @@ chaos: $(STAMP)
 	$(BIN)/python -m tests.chaos.database $(CHAOS_DATABASE_URL)
 	TEST_DATABASE_URL=$(CHAOS_DATABASE_URL) CHAOS_EVENTS=$(N) CHAOS_SEED=$(CHAOS_SEED) \
 		$(BIN)/pytest tests/test_chaos.py -p no:cacheprovider $(PYTEST_ARGS)
+
+## make screenshots: refresh docs/screenshots/ from the browser test, on purpose; every other
+## run of it saves its screenshots in a temporary folder (SCREENSHOT_DIR names another).
+screenshots: $(STAMP) chromium
+	SCREENSHOT_DIR=$(CURDIR)/docs/screenshots \
+		$(BIN)/pytest tests/test_browser.py -p no:cacheprovider $(PYTEST_ARGS)
 
 ## make chromium: Debian's Chromium for tests/test_browser.py, installed only when missing and
 ## we are root on a Debian-like machine; otherwise nothing (the browser test then skips).

@@ -1,67 +1,38 @@
 """Fixtures: a migrated database per backend, an app per test, and signed-in clients.
 
 Every test that takes `app` runs on SQLite, and again on PostgreSQL when
-TEST_DATABASE_URL is set (CI sets it).
+TEST_DATABASE_URL is set (CI sets it). Plain helpers and constants live in tests/support;
+test modules import them from there, never from here or from one another.
 """
 
 from __future__ import annotations
 
-import os
-import re
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
+import stripe
 from flask import Flask
-from flask.testing import FlaskClient
+from flask.testing import FlaskClient, FlaskCliRunner
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, select, text
+from werkzeug.security import generate_password_hash
 
 from dashboard import MIGRATIONS_DIR, create_app
 from dashboard.config import normalize_database_url
-from dashboard.domain.orders import LineDraft
+from dashboard.domain.orders import LineDraft, OrderState
 from dashboard.extensions import db
-from dashboard.models import (
-    Order,
-    OutboxEvent,
-    Role,
-    StripeEvent,
-    StripeRequest,
-    TimelineEntry,
-    TimelineKind,
-    User,
-)
-from dashboard.payments.stripe_gateway import StripeGateway
+from dashboard.models import Order, Role, User
+from dashboard.payments.stripe_gateway import CONNECT_TIMEOUT, READ_TIMEOUT, StripeGateway
 from dashboard.services import orders as order_service
 from dashboard.services import users as user_service
-from tests.stripe_double import FakeStripeHTTP
-
-PASSWORD = "correct horse battery"
-WEBHOOK_SECRET = "whsec_test_endpoint_secret"
-TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
-BACKENDS = ["sqlite", "postgresql"] if TEST_DATABASE_URL else ["sqlite"]
-
-
-def reset_postgres_schema(url: str) -> None:
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-
-
-def base_config(database_url: str) -> dict[str, Any]:
-    return {
-        "TESTING": True,
-        "SECRET_KEY": "test-secret-key-not-for-production",
-        "SQLALCHEMY_DATABASE_URI": database_url,
-        "PUBLIC_BASE_URL": "http://dashboard.test",
-        "STRIPE_SECRET_KEY": "",
-        "STRIPE_API_BASE": "",
-        "STRIPE_WEBHOOK_SECRETS": [WEBHOOK_SECRET],
-    }
+from tests.support.app import base_config, free_port
+from tests.support.database import BACKENDS, TEST_DATABASE_URL, reload, reset_postgres_schema
+from tests.support.faults import FaultyHTTP
+from tests.support.localstripe import SANDBOX_KEY
+from tests.support.stripe import TEST_KEY, FakeStripeHTTP
+from tests.support.web import PASSWORD, QUICK_HASH, login, pay_with_test_card
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -100,9 +71,30 @@ def _push_request_context() -> None:
 
 @pytest.fixture
 def make_user(app: Flask) -> Callable[..., User]:
-    def make(role: Role = Role.STAFF, email: str | None = None, password: str = PASSWORD) -> User:
+    """Factory: a user created through the real service, committed. With `quick_hash` the
+    row is written as test data instead, its hash of the same password made with one round
+    (QUICK_HASH), for tests that sign in and are not about signing in: the sign-in still
+    checks the password for real, only faster."""
+
+    def make(
+        role: Role = Role.STAFF,
+        email: str | None = None,
+        password: str = PASSWORD,
+        *,
+        quick_hash: bool = False,
+    ) -> User:
+        email = email or f"{role.value}@shop.example"
         with app.app_context():
-            user = user_service.create_user(email or f"{role.value}@shop.example", password, role)
+            if quick_hash:
+                user = User(
+                    email=user_service.normalize_email(email),
+                    role=role.value,
+                    active=True,
+                    password_hash=generate_password_hash(password, method=QUICK_HASH),
+                )
+                db.session.add(user)
+            else:
+                user = user_service.create_user(email, password, role)
             db.session.commit()
             db.session.refresh(user)
             db.session.expunge(user)
@@ -143,31 +135,13 @@ def make_order(app: Flask) -> Callable[..., Order]:
     return make
 
 
-_CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
-
-
-def csrf_token(client: FlaskClient) -> str:
-    """The CSRF token of the client's session, read from a page as a browser would."""
-    page = client.get("/this-page-does-not-exist").get_data(as_text=True)
-    match = _CSRF_META.search(page)
-    assert match, "every HTML page carries the CSRF token"
-    return match.group(1)
-
-
-def post_form(client: FlaskClient, path: str, data: dict[str, Any] | None = None, **kw: Any) -> Any:
-    return client.post(path, data={**(data or {}), "csrf_token": csrf_token(client)}, **kw)
-
-
-def login(client: FlaskClient, email: str, password: str = PASSWORD) -> Any:
-    return post_form(client, "/login", {"email": email, "password": password})
-
-
 @pytest.fixture
-def signed_in(app: Flask, make_user: Callable[..., User]) -> Callable[[Role], FlaskClient]:
-    """A fresh client signed in with a new user of the given role."""
+def signed_in(app: Flask, make_user: Callable[..., User]) -> Callable[..., FlaskClient]:
+    """A fresh client signed in with a new user of the given role (`quick_hash`: see
+    make_user)."""
 
-    def sign_in(role: Role) -> FlaskClient:
-        user = make_user(role)
+    def sign_in(role: Role, *, quick_hash: bool = False) -> FlaskClient:
+        user = make_user(role, quick_hash=quick_hash)
         client = app.test_client()
         response = login(client, user.email)
         assert response.status_code == 302, response.get_data(as_text=True)
@@ -178,21 +152,16 @@ def signed_in(app: Flask, make_user: Callable[..., User]) -> Callable[[Role], Fl
 
 # -- Stripe: a real localstripe on a free loopback port ------------------------------------
 
-SANDBOX_KEY = "sk_test_localstripe_tests"
-
 
 @pytest.fixture(scope="session")
 def localstripe_url() -> Iterator[str]:
     """localstripe started once for the whole run, bound to 127.0.0.1, nothing on disk."""
-    import socket
     import subprocess
     import sys
     import time
     import urllib.request
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "dashboard.sandbox.localstripe_server", "--port", str(port)],
         stdout=subprocess.DEVNULL,
@@ -222,82 +191,49 @@ def sandbox_app(app: Flask, localstripe_url: str) -> Flask:
     return app
 
 
-def pay_link(app: Flask, order_id: int) -> str:
-    from dashboard.services.pay_links import pay_links
-
-    with app.test_request_context():
-        return f"/pay/{pay_links().token_for(order_id)}"
-
-
-def pay_with_test_card(app: Flask, order_id: int, card: str = "success") -> Any:
-    """A buyer opens the pay link and pays with a sandbox test card."""
-    buyer = app.test_client()
-    return post_form(buyer, pay_link(app, order_id) + "/sandbox-card", {"card": card})
+@pytest.fixture
+def runner(sandbox_app: Flask) -> FlaskCliRunner:
+    """`flask ...` commands of the app pointed at localstripe."""
+    return sandbox_app.test_cli_runner()
 
 
-def reload(app: Flask, order_id: int) -> Order:
-    with app.app_context():
-        order = db.session.get(Order, order_id)
-        assert order is not None
-        db.session.expunge(order)
-        return order
+@pytest.fixture
+def place_hold(sandbox_app: Flask, make_order: Callable[..., Order]) -> Callable[[], Order]:
+    """Factory: a new $25.00 order the buyer has paid with the sandbox's success card, a
+    real hold at localstripe, authorized here."""
+
+    def place() -> Order:
+        order = make_order()
+        response = pay_with_test_card(sandbox_app, order.id)
+        assert "Authorized" in response.get_data(as_text=True)
+        held = reload(sandbox_app, order.id)
+        assert (held.state, held.amount_capturable) == (OrderState.AUTHORIZED.value, 2500)
+        return held
+
+    return place
 
 
-def requests_of(app: Flask, order_id: int, action: str) -> list[StripeRequest]:
-    """The order's saved Stripe requests for one action, oldest first."""
-    with app.app_context():
-        rows = db.session.scalars(
-            select(StripeRequest)
-            .where(StripeRequest.order_id == order_id, StripeRequest.action == action)
-            .order_by(StripeRequest.id)
-        ).all()
-        db.session.expunge_all()
-        return list(rows)
+@pytest.fixture
+def held(place_hold: Callable[[], Order]) -> Order:
+    """A buyer has paid: a real hold of $25.00 at localstripe, authorized here."""
+    return place_hold()
 
 
-def outbox_types(app: Flask, order_id: int) -> list[str]:
-    with app.app_context():
-        return list(
-            db.session.scalars(
-                select(OutboxEvent.type)
-                .where(OutboxEvent.order_id == order_id)
-                .order_by(OutboxEvent.id)
-            )
-        )
-
-
-def state_changes(app: Flask, order_id: int) -> list[dict[str, Any]]:
-    """The data of the order's state-change timeline entries, oldest first."""
-    with app.app_context():
-        return list(
-            db.session.scalars(
-                select(TimelineEntry.data)
-                .where(
-                    TimelineEntry.order_id == order_id,
-                    TimelineEntry.kind == TimelineKind.STATE_CHANGE.value,
-                )
-                .order_by(TimelineEntry.id)
-            )
-        )
-
-
-def stripe_pi(localstripe_url: str, pi_id: str) -> dict[str, Any]:
-    """What localstripe itself says about a PaymentIntent, read without our code."""
-    import json
-    import urllib.request
-
-    request = urllib.request.Request(
-        f"{localstripe_url}/v1/payment_intents/{pi_id}",
-        headers={"Authorization": f"Bearer {SANDBOX_KEY}"},
+@pytest.fixture
+def http() -> Iterator[FaultyHTTP]:
+    """The SDK's HTTP client with faults on call, in front of localstripe, with the
+    gateway's timeouts. One requests.Session shared by every thread, so closing it closes
+    all sockets."""
+    session = requests.Session()
+    client = FaultyHTTP(
+        stripe.RequestsClient(timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), session=session)
     )
-    with urllib.request.urlopen(request, timeout=5) as response:
-        result: dict[str, Any] = json.load(response)
-        return result
+    yield client
+    client.close()
+    session.close()
 
 
 # -- Stripe itself, where localstripe cannot serve: a double at the SDK's HTTP boundary -----
-
-TEST_KEY = "sk_test_x"
 
 
 @pytest.fixture
@@ -321,95 +257,3 @@ def live_app(app: Flask, stripe_http: FakeStripeHTTP) -> Flask:
         secret_key=TEST_KEY, http_client=stripe_http, max_network_retries=0
     )
     return app
-
-
-# -- Stripe's webhooks: events shaped and signed exactly as Stripe sends them ---------------
-
-
-def stripe_signature(
-    body: bytes, secret: str = WEBHOOK_SECRET, timestamp: int | None = None
-) -> str:
-    """The Stripe-Signature header, computed as Stripe documents it (not with our code)."""
-    import hashlib
-    import hmac
-    import time
-
-    moment = int(time.time()) if timestamp is None else timestamp
-    signed = f"{moment}.".encode() + body
-    digest = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
-    return f"t={moment},v1={digest}"
-
-
-_event_ids = iter(range(1, 10**9))
-
-
-def stripe_event(
-    type_: str,
-    obj: dict[str, Any],
-    *,
-    event_id: str | None = None,
-    created: int | None = None,
-    livemode: bool = False,
-) -> dict[str, Any]:
-    """An event around `obj`, in the shape of Stripe's published example event."""
-    import time
-
-    return {
-        "id": event_id or f"evt_test_{next(_event_ids):08d}",
-        "object": "event",
-        "api_version": "2026-10-28.endive",
-        "created": int(time.time()) if created is None else created,
-        "data": {"object": obj},
-        "livemode": livemode,
-        "pending_webhooks": 1,
-        "request": {"id": None, "idempotency_key": None},
-        "type": type_,
-    }
-
-
-def send_event(
-    client: FlaskClient,
-    event: dict[str, Any],
-    *,
-    secret: str = WEBHOOK_SECRET,
-    timestamp: int | None = None,
-) -> Any:
-    """POST the event to our endpoint with Stripe's headers, signed over the exact bytes."""
-    import json
-
-    body = json.dumps(event).encode()
-    return client.post(
-        "/webhooks/stripe",
-        data=body,
-        headers={
-            "Content-Type": "application/json; charset=utf-8",
-            "Stripe-Signature": stripe_signature(body, secret, timestamp),
-            "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
-        },
-    )
-
-
-def stored_events(app: Flask) -> list[StripeEvent]:
-    """The inbox, oldest first, detached from any session."""
-    with app.app_context():
-        rows = db.session.scalars(select(StripeEvent).order_by(StripeEvent.id)).all()
-        db.session.expunge_all()
-        return list(rows)
-
-
-@contextmanager
-def serve(app: Flask) -> Iterator[str]:
-    """The app on a free port of 127.0.0.1, over real HTTP (threaded), until the block ends."""
-    import threading
-
-    from werkzeug.serving import make_server
-
-    http = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=http.serve_forever, name="test-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{http.server_port}"
-    finally:
-        http.shutdown()
-        thread.join(timeout=10)
-        http.server_close()

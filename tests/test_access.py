@@ -8,7 +8,7 @@ from flask import Flask
 from dashboard.models import Role
 from dashboard.services.pay_links import pay_links
 from dashboard.views import UndeclaredRoute, register_blueprints
-from tests.conftest import login, post_form
+from tests.support.web import login, post_form
 
 ANON, SUPPORT, STAFF, ADMIN = "anonymous", "support", "staff", "admin"
 VISITORS = (ANON, SUPPORT, STAFF, ADMIN)

@@ -3,7 +3,7 @@
 import re
 
 from dashboard.models import Role
-from tests.conftest import login, post_form
+from tests.support.web import login, post_form
 
 
 def user_id(page, email):

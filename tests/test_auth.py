@@ -7,7 +7,8 @@ from dashboard import create_app
 from dashboard.extensions import db
 from dashboard.models import LoginAttempt, Role
 from dashboard.services import users
-from tests.conftest import PASSWORD, base_config, csrf_token, login, post_form
+from tests.support.app import base_config
+from tests.support.web import PASSWORD, csrf_token, login, post_form
 
 
 def test_sign_in_and_out(app, make_user):

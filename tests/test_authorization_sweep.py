@@ -20,16 +20,9 @@ from dashboard.config import ConfigError, from_environment
 from dashboard.domain.orders import OrderState
 from dashboard.extensions import db
 from dashboard.models import Order, Role, StripeRequest, TimelineEntry, utcnow
-from tests.conftest import (
-    pay_link,
-    pay_with_test_card,
-    post_form,
-    reload,
-    requests_of,
-    state_changes,
-    stripe_pi,
-)
-from tests.test_event_sync import capture_at_stripe, localstripe, sweep_lock_held_elsewhere
+from tests.support.database import reload, requests_of, state_changes, sweep_lock_held_elsewhere
+from tests.support.localstripe import capture_at_stripe, localstripe, stripe_pi
+from tests.support.web import pay_link, pay_with_test_card, post_form
 
 
 def set_columns(app: Flask, order_id: int, **values: Any) -> None:
@@ -50,23 +43,8 @@ def timeline_of(app: Flask, order_id: int) -> list[tuple[str, str]]:
         ]
 
 
-@pytest.fixture
-def runner(sandbox_app):
-    return sandbox_app.test_cli_runner()
-
-
 def sweep(runner, *args: str) -> Any:
     return runner.invoke(args=["stripe", "sweep-holds", "--older-than", "0s", *args])
-
-
-@pytest.fixture
-def held(sandbox_app, make_order) -> Order:
-    """A buyer has paid: a real hold at localstripe, authorized here."""
-    order = make_order()
-    pay_with_test_card(sandbox_app, order.id)
-    paid = reload(sandbox_app, order.id)
-    assert (paid.state, paid.amount_capturable) == (OrderState.AUTHORIZED.value, 2500)
-    return paid
 
 
 # -- drift ----------------------------------------------------------------------------------

@@ -13,31 +13,14 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from playwright.sync_api import (
-    Browser,
-    BrowserContext,
-    ConsoleMessage,
-    Page,
-    expect,
-    sync_playwright,
-)
+from playwright.sync_api import Browser, Page, expect
 
 from dashboard.domain.orders import LineDraft
 from dashboard.models import Order, Role, User
-from tests.conftest import PASSWORD, pay_link, reload, serve
-
-CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from tests.support.app import serve
+from tests.support.browser import CHROMIUM, Problems, chromium, screenshot_dir
+from tests.support.database import reload
+from tests.support.web import PASSWORD, pay_link
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
@@ -54,45 +37,8 @@ def server(sandbox_app: Flask) -> Iterator[str]:
 @pytest.fixture
 def browser(server: str) -> Iterator[Browser]:
     """Closed before the server stops (it depends on it), so no request is left in flight."""
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-# Chromium also logs CSP violations to the console; this makes sure each one is reported,
-# whatever the wording.
-REPORT_CSP_VIOLATIONS = """
-document.addEventListener("securitypolicyviolation", (event) => {
-    console.error(`CSP violation: ${event.violatedDirective} blocked ${event.blockedURI}`);
-});
-"""
-
-
-class Problems:
-    """JavaScript errors, console errors and CSP violations of the pages watched."""
-
-    def __init__(self) -> None:
-        self.seen: list[str] = []
-
-    def watch(self, context: BrowserContext) -> Page:
-        context.add_init_script(REPORT_CSP_VIOLATIONS)
-        page = context.new_page()
-        page.on("console", self._console)
-        page.on("pageerror", lambda error: self.seen.append(f"pageerror: {error}"))
-        page.set_default_timeout(10_000)
-        return page
-
-    def _console(self, message: ConsoleMessage) -> None:
-        url = message.location.get("url", "")
-        if url.endswith("/favicon.ico") and message.text.startswith("Failed to load resource"):
-            return  # Chromium asks for one on its own; the dashboard has none.
-        if message.type == "error" or "Content Security Policy" in message.text:
-            self.seen.append(f"console {message.type}: {message.text} ({url})")
+    with chromium() as launched:
+        yield launched
 
 
 def money_cell(page: Page, name: str) -> str:
@@ -105,8 +51,9 @@ def test_buyer_pays_then_staff_capture_part_and_refund_part(
     browser: Browser,
     make_order: Callable[..., Order],
     make_user: Callable[..., User],
+    tmp_path: Path,
 ) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    screenshots = screenshot_dir(tmp_path)  # docs/screenshots only through `make screenshots`
     problems = Problems()
     order = make_order(lines=[LineDraft("Widget", 2, 1250), LineDraft("Gift wrap", 1, 500)])
     staff_user = make_user(Role.STAFF)
@@ -128,7 +75,7 @@ def test_buyer_pays_then_staff_capture_part_and_refund_part(
         expect(buyer.get_by_label(f"{number} · {label}")).to_be_visible()
     success = buyer.get_by_label("4242424242424242 · Visa, authorizes")
     expect(success).to_be_checked()  # the default, as the form says
-    buyer.screenshot(path=str(SCREENSHOTS / "pay-page.png"), full_page=True)
+    buyer.screenshot(path=str(screenshots / "pay-page.png"), full_page=True)
 
     success.check()
     buyer.locator("#pay-button").click()
@@ -216,7 +163,7 @@ def test_buyer_pays_then_staff_capture_part_and_refund_part(
     assert swapped.count("payment-panel") == 2, swapped
     assert swapped.count("timeline-wrap") == 2, swapped
     assert swapped.count("order-state") == 2, swapped
-    staff.screenshot(path=str(SCREENSHOTS / "capture-panel.png"), full_page=True)
+    staff.screenshot(path=str(screenshots / "capture-panel.png"), full_page=True)
     staff_context.close()
 
     # -- The database agrees with the screen ---------------------------------------------------

@@ -40,7 +40,8 @@ from tests.chaos.deliverer import Report, deliver
 from tests.chaos.histories import History, Truth, build, plan_orders
 from tests.chaos.server import chaos_environment, gunicorn, sweep_holds
 from tests.chaos.stripe_api import serve_stripe
-from tests.conftest import BACKENDS, WEBHOOK_SECRET
+from tests.support.database import BACKENDS
+from tests.support.stripe import WEBHOOK_SECRET
 
 pytestmark = pytest.mark.postgres
 

@@ -20,7 +20,9 @@ from dashboard.domain.stripe_mapping import MAPPING_VERSION
 from dashboard.extensions import db
 from dashboard.models import OutboxEvent, Role
 from dashboard.payments.stripe_gateway import API_VERSION
-from tests.conftest import TEST_KEY, pay_link, post_form, reload, requests_of, state_changes
+from tests.support.database import reload, requests_of, state_changes
+from tests.support.stripe import TEST_KEY
+from tests.support.web import pay_link, post_form
 
 LINES = [LineDraft("Widget", 2, 1250), LineDraft("Gadget — blue", 1, 499)]
 TOTAL = 2 * 1250 + 499

@@ -5,30 +5,31 @@ from sqlalchemy import select
 
 from dashboard.extensions import db
 from dashboard.models import Role, User
-from tests.conftest import PASSWORD, login
+from tests.support.web import PASSWORD, login
 
 
 @pytest.fixture
-def runner(app):
+def cli(app):
+    """`flask ...` commands of the plain test app (conftest's `runner` is the sandbox's)."""
     return app.test_cli_runner()
 
 
-def create(runner, email, role="staff", password=PASSWORD):
-    return runner.invoke(
+def create(cli, email, role="staff", password=PASSWORD):
+    return cli.invoke(
         args=["user", "create", email, "--role", role, "--password-stdin"], input=password + "\n"
     )
 
 
-def test_create_user_from_stdin_then_sign_in(app, runner):
-    result = create(runner, "New@Shop.example", "support")
+def test_create_user_from_stdin_then_sign_in(app, cli):
+    result = create(cli, "New@Shop.example", "support")
     assert result.exit_code == 0, result.output
     assert "Created new@shop.example (support)." in result.output
     assert PASSWORD not in result.output
     assert login(app.test_client(), "new@shop.example").status_code == 302
 
 
-def test_create_user_with_prompted_password(app, runner):
-    result = runner.invoke(
+def test_create_user_with_prompted_password(app, cli):
+    result = cli.invoke(
         args=["user", "create", "p@shop.example", "--role", "admin"],
         input=f"{PASSWORD}\n{PASSWORD}\n",
     )
@@ -56,46 +57,46 @@ def test_create_user_with_prompted_password(app, runner):
         (["user", "deactivate", "ghost@shop.example"], "", "There is no user"),
     ],
 )
-def test_bad_arguments_fail_with_a_message_and_write_nothing(app, runner, args, stdin, message):
-    result = runner.invoke(args=args, input=stdin + "\n")
+def test_bad_arguments_fail_with_a_message_and_write_nothing(app, cli, args, stdin, message):
+    result = cli.invoke(args=args, input=stdin + "\n")
     assert result.exit_code != 0
     assert message in result.output
     with app.app_context():
         assert db.session.scalars(select(User)).all() == []
 
 
-def test_duplicate_email_is_refused(runner):
-    assert create(runner, "dup@shop.example").exit_code == 0
-    result = create(runner, "DUP@shop.example")
+def test_duplicate_email_is_refused(cli):
+    assert create(cli, "dup@shop.example").exit_code == 0
+    result = create(cli, "DUP@shop.example")
     assert result.exit_code == 1
     assert "already exists" in result.output
 
 
-def test_set_role_deactivate_reactivate_and_list(app, runner):
-    create(runner, "admin@shop.example", "admin")
-    create(runner, "s@shop.example", "staff")
-    assert runner.invoke(args=["user", "set-role", "s@shop.example", "support"]).exit_code == 0
-    assert runner.invoke(args=["user", "deactivate", "s@shop.example"]).exit_code == 0
-    listing = runner.invoke(args=["user", "list"]).output
+def test_set_role_deactivate_reactivate_and_list(app, cli):
+    create(cli, "admin@shop.example", "admin")
+    create(cli, "s@shop.example", "staff")
+    assert cli.invoke(args=["user", "set-role", "s@shop.example", "support"]).exit_code == 0
+    assert cli.invoke(args=["user", "deactivate", "s@shop.example"]).exit_code == 0
+    listing = cli.invoke(args=["user", "list"]).output
     assert "s@shop.example\tsupport\tdeactivated" in listing
     assert "admin@shop.example\tadmin\tactive" in listing
     assert login(app.test_client(), "s@shop.example").status_code == 200  # refused
-    assert runner.invoke(args=["user", "reactivate", "s@shop.example"]).exit_code == 0
+    assert cli.invoke(args=["user", "reactivate", "s@shop.example"]).exit_code == 0
     assert login(app.test_client(), "s@shop.example").status_code == 302
 
 
-def test_last_admin_cannot_be_demoted_or_deactivated(runner):
-    create(runner, "only@shop.example", "admin")
+def test_last_admin_cannot_be_demoted_or_deactivated(cli):
+    create(cli, "only@shop.example", "admin")
     for args in (
         ["user", "set-role", "only@shop.example", "staff"],
         ["user", "deactivate", "only@shop.example"],
     ):
-        result = runner.invoke(args=args)
+        result = cli.invoke(args=args)
         assert result.exit_code == 1
         assert "last active admin" in result.output
-    create(runner, "second@shop.example", "admin")
-    assert runner.invoke(args=["user", "set-role", "only@shop.example", "staff"]).exit_code == 0
+    create(cli, "second@shop.example", "admin")
+    assert cli.invoke(args=["user", "set-role", "only@shop.example", "staff"]).exit_code == 0
 
 
-def test_roles_are_the_three_documented(runner):
+def test_roles_are_the_three_documented(cli):
     assert {role.value for role in Role} == {"admin", "staff", "support"}

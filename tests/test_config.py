@@ -91,7 +91,7 @@ def test_security_headers_on_every_page(client):
 
 
 def test_hsts_when_served_over_https(database_url, tmp_path):
-    from tests.conftest import base_config
+    from tests.support.app import base_config
 
     app = create_app(
         {**base_config(database_url), "PUBLIC_BASE_URL": "https://pay.shop.example"},
@@ -143,7 +143,7 @@ def test_checkout_lifetime_outside_stripes_range_is_refused(clean_env, tmp_path)
 
 def test_test_cards_are_refused_by_real_stripe(sandbox_app, make_order):
     """With no stand-in configured, the sandbox routes answer 404 and call nothing."""
-    from tests.conftest import pay_with_test_card
+    from tests.support.web import pay_with_test_card
 
     sandbox_app.config["STRIPE_API_BASE"] = ""
     sandbox_app.extensions["stripe_gateway"] = None

@@ -14,21 +14,12 @@ from sqlalchemy import event as sa_event
 from dashboard.extensions import db
 from dashboard.models import Role
 from dashboard.payments.stripe_gateway import StripeGateway
-from tests.conftest import (
-    TEST_KEY,
-    WEBHOOK_SECRET,
-    post_form,
-    reload,
-    send_event,
-    serve,
-    stored_events,
-    stripe_event,
-)
-from tests.stripe_double import stripe_example
+from tests.support.app import serve
+from tests.support.database import reload, stored_events
+from tests.support.stripe import TEST_KEY, WEBHOOK_SECRET, send_event, stripe_event, stripe_example
+from tests.support.web import HOSTILE, HTMX, post_form
 
-HTMX = {"HX-Request": "true"}
 SECRET_FRAGMENT = "_secret_h5EkobjXWLvrU8iWiSmSgifBy"  # in Stripe's example PaymentIntent
-HOSTILE = "<script>alert(\"x\")</script><img src=x onerror='alert(1)'>\u202egnp.exe\u200b\x1b[31m"
 SHORT_HOSTILE = "<script>alert('x')</script>"
 
 
@@ -637,10 +628,10 @@ def server(app):
 def test_in_a_browser_support_expands_raw_json_and_staff_reprocess(
     app, server, make_order, make_user, tmp_path
 ):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    from tests.conftest import PASSWORD
-    from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, Problems
+    from tests.support.browser import CHROMIUM, Problems, chromium
+    from tests.support.web import PASSWORD
 
     if not CHROMIUM.exists():
         pytest.skip("needs Debian's Chromium at /usr/bin/chromium")
@@ -654,46 +645,40 @@ def test_in_a_browser_support_expands_raw_json_and_staff_reprocess(
     unmatched_row = row_of(app, unmatched["id"])
     staff_user = make_user(Role.STAFF)
     problems = Problems()
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            context = chromium.new_context(viewport={"width": 1280, "height": 1000})
-            page_ = problems.watch(context)
-            page_.on("dialog", lambda dialog: problems.seen.append(f"dialog: {dialog.message}"))
-            page_.goto(server + "/login")
-            page_.get_by_label("Email").fill(staff_user.email)
-            page_.get_by_label("Password").fill(PASSWORD)
-            page_.get_by_role("button", name="Sign in").click()
-            page_.goto(f"{server}/orders/{order.id}")
-            page_.evaluate("() => { window.__sameDocument = 'still here'; }")
-            raw = page_.locator(".kind-webhook details.raw")
-            with page_.expect_response(lambda r: r.url.endswith("/raw")) as answer:
-                raw.locator("summary").click()
-            assert answer.value.request.headers.get("hx-request") == "true"
-            json_box = raw.locator("pre.json")
-            expect(json_box).to_contain_text('"client_secret": "[redacted]"')
-            expect(json_box).to_contain_text('<script>alert(\\"x\\")</script>')  # as text
-            expect(raw.locator("a.stripe-link").first).to_have_attribute(
-                "href", re.compile(r"^https://dashboard\.stripe\.com/test/events/evt_")
-            )
-            page_.screenshot(path=str(tmp_path / "timeline.png"), full_page=True)
-            raw.locator("summary").click()  # closed, then opened again: loaded once
+    with chromium() as browser:
+        context = browser.new_context(viewport={"width": 1280, "height": 1000})
+        page_ = problems.watch(context)
+        page_.on("dialog", lambda dialog: problems.seen.append(f"dialog: {dialog.message}"))
+        page_.goto(server + "/login")
+        page_.get_by_label("Email").fill(staff_user.email)
+        page_.get_by_label("Password").fill(PASSWORD)
+        page_.get_by_role("button", name="Sign in").click()
+        page_.goto(f"{server}/orders/{order.id}")
+        page_.evaluate("() => { window.__sameDocument = 'still here'; }")
+        raw = page_.locator(".kind-webhook details.raw")
+        with page_.expect_response(lambda r: r.url.endswith("/raw")) as answer:
             raw.locator("summary").click()
-            expect(json_box).to_have_count(1)
-            assert page_.evaluate("window.__sameDocument") == "still here"
+        assert answer.value.request.headers.get("hx-request") == "true"
+        json_box = raw.locator("pre.json")
+        expect(json_box).to_contain_text('"client_secret": "[redacted]"')
+        expect(json_box).to_contain_text('<script>alert(\\"x\\")</script>')  # as text
+        expect(raw.locator("a.stripe-link").first).to_have_attribute(
+            "href", re.compile(r"^https://dashboard\.stripe\.com/test/events/evt_")
+        )
+        page_.screenshot(path=str(tmp_path / "timeline.png"), full_page=True)
+        raw.locator("summary").click()  # closed, then opened again: loaded once
+        raw.locator("summary").click()
+        expect(json_box).to_have_count(1)
+        assert page_.evaluate("window.__sameDocument") == "still here"
 
-            page_.goto(f"{server}/events")
-            expect(page_.locator("#count-unmatched")).to_have_text("1")
-            page_.screenshot(path=str(tmp_path / "events.png"), full_page=True)
-            page_.goto(f"{server}/events/{unmatched_row.id}")
-            page_.evaluate("() => { window.__sameDocument = 'still here'; }")
-            page_.get_by_role("button", name="Reprocess").click()
-            expect(page_.locator("#reprocess-message")).to_contain_text("still matches no order")
-            assert page_.evaluate("window.__sameDocument") == "still here"
-            page_.screenshot(path=str(tmp_path / "event.png"), full_page=True)
-            context.close()
-        finally:
-            chromium.close()
+        page_.goto(f"{server}/events")
+        expect(page_.locator("#count-unmatched")).to_have_text("1")
+        page_.screenshot(path=str(tmp_path / "events.png"), full_page=True)
+        page_.goto(f"{server}/events/{unmatched_row.id}")
+        page_.evaluate("() => { window.__sameDocument = 'still here'; }")
+        page_.get_by_role("button", name="Reprocess").click()
+        expect(page_.locator("#reprocess-message")).to_contain_text("still matches no order")
+        assert page_.evaluate("window.__sameDocument") == "still here"
+        page_.screenshot(path=str(tmp_path / "event.png"), full_page=True)
+        context.close()
     assert problems.seen == []

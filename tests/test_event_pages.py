@@ -18,8 +18,7 @@ from sqlalchemy import select
 from dashboard.extensions import db
 from dashboard.models import Order, OutboxEvent, StripeEvent, TimelineEntry
 from dashboard.services.inbox import store
-from tests.conftest import stripe_event
-from tests.stripe_payloads import charge, completed_session, intent
+from tests.support.stripe import charge, completed_session, intent, stripe_event
 
 AMOUNT = 2500  # make_order's default: two widgets at 12.50
 

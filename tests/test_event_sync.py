@@ -10,21 +10,12 @@ tested at the SDK's HTTP boundary with a double, the one thing localstripe canno
 
 from __future__ import annotations
 
-import fcntl
-import json
-import socket
 import time
-import urllib.parse
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from dashboard.domain.orders import OrderState
 from dashboard.extensions import db
@@ -34,36 +25,26 @@ from dashboard.payments.event_list import EventCursor
 from dashboard.payments.localstripe_compat import LocalstripeCompat
 from dashboard.payments.stripe_gateway import StripeGateway
 from dashboard.services.inbox.sync import STREAM, EventSync
-from dashboard.services.sweep_lock import lock_key
-from tests.conftest import (
-    SANDBOX_KEY,
-    TEST_KEY,
+from tests.support.app import free_port
+from tests.support.database import (
     outbox_types,
-    pay_with_test_card,
     reload,
-    send_event,
     state_changes,
     stored_events,
-    stripe_event,
+    sweep_lock_held_elsewhere,
 )
-from tests.stripe_double import FakeStripeHTTP, stripe_example
-from tests.stripe_payloads import completed_session
+from tests.support.localstripe import SANDBOX_KEY, capture_at_stripe, localstripe
+from tests.support.stripe import (
+    TEST_KEY,
+    FakeStripeHTTP,
+    completed_session,
+    send_event,
+    stripe_event,
+    stripe_example,
+)
+from tests.support.web import pay_with_test_card
 
 # -- localstripe helpers --------------------------------------------------------------------
-
-
-def localstripe(url: str, path: str, form: dict[str, str] | None = None) -> Any:
-    """Call localstripe directly, as Stripe's Dashboard would act: bypassing ours."""
-    data = urllib.parse.urlencode(form).encode() if form is not None else None
-    request = urllib.request.Request(
-        url + path, data=data, headers={"Authorization": f"Bearer {SANDBOX_KEY}"}
-    )
-    with urllib.request.urlopen(request, timeout=5) as response:
-        return json.load(response)
-
-
-def capture_at_stripe(url: str, payment_intent_id: str) -> None:
-    localstripe(url, f"/v1/payment_intents/{payment_intent_id}/capture", {})
 
 
 def newest_event(url: str) -> dict[str, Any] | None:
@@ -93,39 +74,6 @@ def watermark(app) -> tuple[str | None, datetime] | None:
 
 def events_of(app, payment_intent_id: str) -> list[StripeEvent]:
     return [e for e in stored_events(app) if e.payment_intent_id == payment_intent_id]
-
-
-@contextmanager
-def sweep_lock_held_elsewhere(app: Flask, name: str) -> Iterator[None]:
-    """The sweep's lock, held by another process: from a connection of its own on
-    PostgreSQL (as another host would), on the lock file on SQLite."""
-    url = app.config["SQLALCHEMY_DATABASE_URI"]
-    if url.startswith("postgresql"):
-        engine = create_engine(url)
-        try:
-            with engine.connect() as connection:
-                key = {"key": lock_key(name)}
-                took = connection.execute(text("SELECT pg_try_advisory_lock(:key)"), key)
-                assert took.scalar() is True, "the lock is free before the test takes it"
-                connection.commit()
-                try:
-                    yield
-                finally:
-                    connection.execute(text("SELECT pg_advisory_unlock(:key)"), key)
-                    connection.commit()
-        finally:
-            engine.dispose()
-    else:
-        path = Path(app.instance_path) / f"{name}.lock"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            yield
-
-
-@pytest.fixture
-def runner(sandbox_app):
-    return sandbox_app.test_cli_runner()
 
 
 @pytest.fixture
@@ -481,12 +429,6 @@ def test_events_that_fail_to_apply_are_kept_and_the_sync_says_so(
 # -- flask stripe reprocess ----------------------------------------------------------------
 
 
-def closed_port_url() -> str:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{probe.getsockname()[1]}"
-
-
 def test_reprocess_retries_events_whose_processing_failed(
     sandbox_app, runner, localstripe_url, make_order
 ):
@@ -507,7 +449,7 @@ def test_reprocess_retries_events_whose_processing_failed(
     # Stripe is unreachable while the event is processed: its re-read of the payment fails.
     sandbox_app.extensions["stripe_gateway"] = StripeGateway(
         secret_key=SANDBOX_KEY,
-        api_base=closed_port_url(),
+        api_base=f"http://127.0.0.1:{free_port()}",  # nothing listens there
         compat=LocalstripeCompat(),
         max_network_retries=0,
     )

@@ -3,7 +3,7 @@
 import pytest
 
 from dashboard import create_app
-from tests.conftest import base_config
+from tests.support.app import base_config
 
 UNREACHABLE = {
     "sqlite": "sqlite:////nonexistent-directory/for/sure/dashboard.sqlite",
@@ -31,7 +31,7 @@ def test_healthz_is_503_when_the_database_is_down(app_without_database):
 
 def test_database_down_gives_a_500_page_without_a_traceback(app_without_database):
     client = app_without_database.test_client()
-    from tests.conftest import csrf_token
+    from tests.support.web import csrf_token
 
     token = csrf_token(client)
     response = client.post(

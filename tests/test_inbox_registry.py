@@ -10,9 +10,16 @@ from typing import Any
 import pytest
 
 from dashboard.services.inbox.handlers.registry import HANDLERS, handles, rereads_stripe
-from tests.conftest import reload, send_event, stored_events, stripe_event
-from tests.stripe_double import stripe_example
-from tests.stripe_payloads import AMOUNT, charge, dispute, intent
+from tests.support.database import reload, stored_events
+from tests.support.stripe import (
+    AMOUNT,
+    charge,
+    dispute,
+    intent,
+    send_event,
+    stripe_event,
+    stripe_example,
+)
 
 NEVER_ASK = sorted(event_type for event_type in HANDLERS if not rereads_stripe(event_type))
 

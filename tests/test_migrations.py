@@ -7,7 +7,7 @@ from sqlalchemy import inspect
 
 from dashboard import MIGRATIONS_DIR, create_app
 from dashboard.extensions import db
-from tests.conftest import base_config
+from tests.support.app import base_config
 
 TABLES = {"users", "login_attempts", "orders", "order_lines", "timeline_entries"}
 

@@ -1,15 +1,18 @@
 """Creating, listing, searching and showing orders, through the real pages."""
 
 import re
+import sqlite3
 
+import psycopg
 import pytest
-from sqlalchemy import event, func, insert, select
+from sqlalchemy import event, func, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from dashboard.domain.orders import LineDraft, OrderState
 from dashboard.extensions import db
 from dashboard.models import Order, OrderLine, Role, TimelineEntry
-from tests.conftest import post_form
+from tests.support.database import count
+from tests.support.web import HTMX, post_form
 
 
 def order_form(**overrides):
@@ -23,11 +26,6 @@ def order_form(**overrides):
     }
     data.update(overrides)
     return data
-
-
-def count(app, model):
-    with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(model))
 
 
 def test_staff_creates_an_order_and_sees_it(app, signed_in):
@@ -203,7 +201,7 @@ def test_bad_list_parameters_get_a_clear_400(signed_in, query):
 
 def test_htmx_gets_only_the_rows(signed_in, make_order):
     make_order()
-    response = signed_in(Role.SUPPORT).get("/orders?q=buyer", headers={"HX-Request": "true"})
+    response = signed_in(Role.SUPPORT).get("/orders?q=buyer", headers=HTMX)
     page = response.get_data(as_text=True)
     assert "<table" in page
     assert "<html" not in page
@@ -234,39 +232,154 @@ def test_list_query_count_does_not_grow_with_rows(app, signed_in, make_order):
     assert statements_for_list() == with_one
 
 
-def test_list_queries_use_an_index(app, make_order):
-    """The list's queries are index scans, not full-table scans, on either database."""
+# -- the list's queries and the indexes that serve them -------------------------------------
+
+# The queries explain_list_queries runs, in its order.
+LIST_QUERIES = ("first page", "by state", "by email", "deep page", "capture queue")
+
+# Per database and query: the one scan of `orders` its plan must make, the index condition
+# PostgreSQL must show under it (SQLite writes the condition into the scan line), and
+# whether a sort may follow. A full walk of an index with a filter, another index, or a
+# table scan is a different plan, and rejected.
+INDEXED_PLANS: dict[str, dict[str, tuple[str, str | None, bool]]] = {
+    "sqlite": {
+        # The rowid b-tree walked backwards and stopped at LIMIT: nothing to sort.
+        "first page": ("SCAN orders", None, False),
+        "by state": ("SEARCH orders USING INDEX ix_orders_state_id (state=?)", None, False),
+        # An email prefix is a range on the email index; SQLite then sorts only its matches.
+        "by email": (
+            "SEARCH orders USING INDEX ix_orders_buyer_email_id (buyer_email>? AND buyer_email<?)",
+            None,
+            True,
+        ),
+        "deep page": ("SEARCH orders USING INTEGER PRIMARY KEY (rowid<?)", None, False),
+        # By deadline then id, read in the order of its index.
+        "capture queue": (
+            "SEARCH orders USING INDEX ix_orders_state_capture_before_id (state=?)",
+            None,
+            False,
+        ),
+    },
+    "postgresql": {
+        "first page": ("Index Scan Backward using pk_orders on orders", None, False),
+        "by state": (
+            "Index Scan Backward using ix_orders_state_id on orders",
+            "(state)::text =",
+            False,
+        ),
+        "by email": (
+            "Index Scan using ix_orders_buyer_email_id on orders",
+            "(buyer_email)::text >=",
+            True,
+        ),
+        "deep page": ("Index Scan Backward using pk_orders on orders", "(id <", False),
+        "capture queue": (
+            "Index Scan using ix_orders_state_capture_before_id on orders",
+            "(state)::text =",
+            False,
+        ),
+    },
+}
+
+
+def _in_transaction(dbapi_connection):
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        return dbapi_connection.in_transaction
+    return dbapi_connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+
+
+def explain_list_queries(app, *, drop=()):
+    """The database's own plan (EXPLAIN rows) of each query the order list's services run
+    (LIST_QUERIES, while they run those), in one transaction that is rolled back. The
+    indexes named in `drop` are dropped first, inside it: DDL is transactional on both
+    databases."""
     from dashboard.services.orders import CAPTURE_QUEUE_SIZE, capture_queue, list_orders
 
-    make_order()
     with app.app_context():
         engine = db.engine
+        postgres = engine.dialect.name == "postgresql"
         plans = []
 
         def explain(conn, cursor, statement, parameters, context, executemany):
             if statement.lstrip().upper().startswith("SELECT") and "FROM orders" in statement:
-                prefix = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
+                prefix = "EXPLAIN " if postgres else "EXPLAIN QUERY PLAN "
                 raw = conn.connection.dbapi_connection.cursor()
                 raw.execute(prefix + statement, parameters)
-                plans.append(" ".join(str(row) for row in raw.fetchall()))
+                plans.append(raw.fetchall())
                 raw.close()
+
+        def planner(setting, value):
+            if postgres:
+                db.session.execute(db.text(f"SET LOCAL {setting} = {value}"))
 
         event.listen(engine, "before_cursor_execute", explain)
         try:
-            if engine.dialect.name == "postgresql":
-                # On a near-empty table any plan is cheap; forbid the ones that would not
-                # scale, so a Sort or Seq Scan left in the plan means no index can serve it.
-                for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
-                    db.session.execute(db.text(f"SET LOCAL {setting} = off"))
+            # On a near-empty table any plan is cheap; forbid the ones that would not
+            # scale, so a Sort or Seq Scan left in the plan means no index can serve it.
+            for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
+                planner(setting, "off")
+            if drop:
+                if not postgres:
+                    # pysqlite begins no transaction before DDL: the DROP would be committed.
+                    db.session.execute(db.text("BEGIN"))
+                dbapi_connection = db.session.connection().connection.dbapi_connection
+                assert _in_transaction(dbapi_connection), "a DROP now would outlive the test"
+                for index in drop:
+                    db.session.execute(db.text(f"DROP INDEX {index}"))
             list_orders(per_page=50)
             list_orders(state=OrderState.OPEN)
+            planner("enable_sort", "on")  # only its matches are to be sorted, as on SQLite
             list_orders(search="buyer")
+            planner("enable_sort", "off")
             list_orders(older_than=10**6)
             capture_queue(limit=CAPTURE_QUEUE_SIZE)  # above the first page
         finally:
             event.remove(engine, "before_cursor_execute", explain)
             db.session.rollback()
-    assert len(plans) == 5
+    return plans
+
+
+def _plan_line(row):
+    """One line of a plan: SQLite's detail column, or PostgreSQL's node without its costs."""
+    line = str(row[-1]).strip().removeprefix("->").strip()
+    return re.sub(r"\s+\(cost=[^)]*\)$", "", line)
+
+
+def plans_off_their_index(dialect, plans):
+    """The queries whose plan is not the read of its index that INDEXED_PLANS names, each
+    with why and the plan."""
+    problems = {}
+    for query, (scan, condition, may_sort) in INDEXED_PLANS[dialect].items():
+        lines = [_plan_line(row) for row in plans[query]]
+        scans = [line for line in lines if line.startswith(("SCAN orders", "SEARCH orders"))]
+        scans = scans or [line for line in lines if line.endswith(" on orders")]
+        why = []
+        if scans != [scan]:
+            why.append(f"reads orders by {scans}, not by {scan!r}")
+        if condition and not any(
+            line.startswith("Index Cond:") and condition in line for line in lines
+        ):
+            why.append(f"has no index condition {condition!r}")
+        if any(line.startswith("Filter:") for line in lines):
+            why.append("filters rows the index let through")
+        if not may_sort and any(line.startswith(("Sort", "USE TEMP B-TREE")) for line in lines):
+            why.append("sorts")
+        if why:
+            problems[query] = "; ".join(why) + "\n    " + "\n    ".join(lines)
+    return problems
+
+
+def test_list_queries_use_an_index(app, make_order):
+    """The list's queries are index scans, not full-table scans, on either database: each
+    reads the index meant for it (test_the_index_check_rejects_a_plan_without_its_index
+    shows this check failing)."""
+    make_order()
+    rows = explain_list_queries(app)
+    assert len(rows) == 5
+    with app.app_context():
+        dialect = db.engine.dialect.name
+    assert plans_off_their_index(dialect, dict(zip(LIST_QUERIES, rows, strict=True))) == {}
+    plans = [" ".join(str(row) for row in plan) for plan in rows]
     first, by_state, by_email, deep, queue = plans
     for plan in plans:
         assert "Seq Scan" not in plan, plan
@@ -274,11 +387,30 @@ def test_list_queries_use_an_index(app, make_order):
     for plan in (first, by_state, deep):
         assert "TEMP B-TREE" not in plan and " Sort " not in plan, plan
     # An email prefix is a range on the email index (SQLite then sorts only its matches).
-    assert "USING INDEX ix_orders_buyer_email_id" in by_email or "Index Scan" in by_email, by_email
-    assert "USING INDEX ix_orders_state_id" in by_state or "Index Scan" in by_state, by_state
+    assert "ix_orders_buyer_email_id" in by_email, by_email
+    assert "ix_orders_state_id" in by_state, by_state
     # The capture queue, by deadline then id, read in the order of its index.
     assert "TEMP B-TREE" not in queue and " Sort " not in queue, queue
     assert "ix_orders_state_capture_before_id" in queue, queue
+
+
+@pytest.mark.parametrize(
+    ("index", "query"),
+    [("ix_orders_state_id", "by state"), ("ix_orders_buyer_email_id", "by email")],
+)
+def test_the_index_check_rejects_a_plan_without_its_index(app, make_order, index, query):
+    """Without the index, the query it serves gets another plan and the check says so, for
+    that query alone. The index is dropped in a transaction that is rolled back."""
+    make_order()
+    rows = dict(zip(LIST_QUERIES, explain_list_queries(app, drop=[index]), strict=True))
+    with app.app_context():
+        dialect = db.engine.dialect.name
+        still_there = {found["name"] for found in inspect(db.engine).get_indexes("orders")}
+
+    problems = plans_off_their_index(dialect, rows)
+    assert list(problems) == [query], problems
+    assert index not in str(rows[query])  # the plan read orders some other way
+    assert index in still_there  # the rollback brought it back
 
 
 def test_detail_shows_lines_total_state_and_timeline(signed_in, make_order):

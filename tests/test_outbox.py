@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from dashboard.extensions import db
 from dashboard.models import OutboxEvent, Role
-from tests.conftest import pay_with_test_card, post_form
+from tests.support.web import pay_with_test_card, post_form
 
 
 def test_a_payment_writes_its_events_once_and_the_cli_reads_and_acks_them(

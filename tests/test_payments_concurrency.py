@@ -8,24 +8,24 @@ gateway, localstripe; the HTTP client only counts what reaches localstripe.
 
 from __future__ import annotations
 
-import functools
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import requests
-import stripe
 from sqlalchemy import select
-from werkzeug.security import generate_password_hash
 
 from dashboard.extensions import db
 from dashboard.models import Role, StripeRequest, User
 from dashboard.services.payments import staff
 from dashboard.services.payments.results import ActionInProgress, ActionRefused, ActionResult
-from tests.conftest import PASSWORD, TEST_DATABASE_URL, pay_with_test_card, reload, serve
-from tests.test_payments_faults import FaultyHTTP, faulty_gateway, stripe_pi
+from tests.support.app import serve
+from tests.support.database import TEST_DATABASE_URL, reload
+from tests.support.faults import faulty_gateway
+from tests.support.localstripe import stripe_pi
+from tests.support.web import HTMX, PASSWORD, csrf_token_in
 
 pytestmark = pytest.mark.postgres
 
@@ -36,16 +36,9 @@ RACES = 5
 
 
 @pytest.fixture
-def http() -> Iterator[FaultyHTTP]:
-    """One requests.Session shared by every thread, so closing it closes all sockets."""
-    session = requests.Session()
-    client = FaultyHTTP(stripe.RequestsClient(timeout=(5, 30), session=session))
-    yield client
-    session.close()
-
-
-@pytest.fixture
-def pg_app(database_url, sandbox_app, localstripe_url, http):
+def sandbox_app(database_url, sandbox_app, localstripe_url, http):
+    """Here the sandbox app, on PostgreSQL only, reaches localstripe through FaultyHTTP,
+    which counts what arrives there; so do its holds."""
     if not database_url.startswith("postgresql"):
         pytest.skip(
             "PostgreSQL only: SQLite admits one writer at a time, so there is no race"
@@ -57,27 +50,9 @@ def pg_app(database_url, sandbox_app, localstripe_url, http):
 
 
 @pytest.fixture
-def hold(pg_app, make_order) -> Callable[[], Any]:
-    """Factory: a new $25.00 order with a hold placed in localstripe."""
-
-    def make() -> Any:
-        order = make_order()
-        assert "Authorized" in pay_with_test_card(pg_app, order.id).get_data(as_text=True)
-        return reload(pg_app, order.id)
-
-    return make
-
-
-@pytest.fixture
-def fast_passwords(monkeypatch) -> None:
-    """Passwords hashed with one round: signing in is not what these tests are about."""
-    cheap = functools.partial(generate_password_hash, method="pbkdf2:sha256:1")
-    monkeypatch.setattr("dashboard.models.generate_password_hash", cheap)
-
-
-@pytest.fixture
-def staff_ids(fast_passwords, make_user) -> list[int]:
-    return [make_user(Role.STAFF, f"staff{n}@shop.example").id for n in (1, 2)]
+def staff_ids(make_user) -> list[int]:
+    """Signing in is not what these tests are about: quick hashes of the password."""
+    return [make_user(Role.STAFF, f"staff{n}@shop.example", quick_hash=True).id for n in (1, 2)]
 
 
 Action = Callable[[int, User], ActionResult]
@@ -145,21 +120,23 @@ def winner_and_loser(outcomes: list[Any]) -> tuple[ActionResult, ActionRefused]:
     return won[0], refused
 
 
-def test_two_captures_at_once_capture_once(pg_app, hold, staff_ids, http, localstripe_url):
+def test_two_captures_at_once_capture_once(
+    sandbox_app, place_hold, staff_ids, http, localstripe_url
+):
     refusals = []
     for _ in range(RACES):
-        order = hold()
+        order = place_hold()
         pi = order.stripe_payment_intent_id
-        outcomes = race(pg_app, order.id, [capture, capture], staff_ids)
+        outcomes = race(sandbox_app, order.id, [capture, capture], staff_ids)
 
         won, refused = winner_and_loser(outcomes)
         refusals.append(type(refused))
         assert won.message == "Captured $25.00."
         assert http.reached("POST", f"/{pi}/capture") == 1
         assert stripe_pi(localstripe_url, pi)["status"] == "succeeded"
-        (row,) = money_requests(pg_app, order.id)
+        (row,) = money_requests(sandbox_app, order.id)
         assert (row.action, row.status, row.amount) == ("capture", "succeeded", 2500)
-        after = reload(pg_app, order.id)
+        after = reload(sandbox_app, order.id)
         assert (after.state, after.amount_captured, after.amount_capturable) == (
             "captured",
             2500,
@@ -169,18 +146,18 @@ def test_two_captures_at_once_capture_once(pg_app, hold, staff_ids, http, locals
     assert ActionInProgress in refusals, refusals
 
 
-def test_capture_against_void_one_wins(pg_app, hold, staff_ids, http, localstripe_url):
+def test_capture_against_void_one_wins(sandbox_app, place_hold, staff_ids, http, localstripe_url):
     winners = []
     for n in range(RACES):
-        order = hold()
+        order = place_hold()
         pi = order.stripe_payment_intent_id
         actions = [capture, void] if n % 2 == 0 else [void, capture]
-        won, _refused = winner_and_loser(race(pg_app, order.id, actions, staff_ids))
+        won, _refused = winner_and_loser(race(sandbox_app, order.id, actions, staff_ids))
 
-        (row,) = money_requests(pg_app, order.id)
+        (row,) = money_requests(sandbox_app, order.id)
         assert row.status == "succeeded"
         winners.append(row.action)
-        after = reload(pg_app, order.id)
+        after = reload(sandbox_app, order.id)
         at_stripe = stripe_pi(localstripe_url, pi)["status"]
         sent = http.reached("POST", f"/{pi}/capture"), http.reached("POST", f"/{pi}/cancel")
         if row.action == "capture":
@@ -203,17 +180,13 @@ def test_capture_against_void_one_wins(pg_app, hold, staff_ids, http, localstrip
 
 # -- the same race through a real HTTP server and two browsers ------------------------------
 
-_CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
-
 
 def _browser(base: str, email: str) -> requests.Session:
     browser = requests.Session()
     page = browser.get(f"{base}/login", timeout=10).text
-    token = _CSRF.search(page)
-    assert token
     signed = browser.post(
         f"{base}/login",
-        data={"email": email, "password": PASSWORD, "csrf_token": token.group(1)},
+        data={"email": email, "password": PASSWORD, "csrf_token": csrf_token_in(page)},
         allow_redirects=False,
         timeout=10,
     )
@@ -221,23 +194,23 @@ def _browser(base: str, email: str) -> requests.Session:
     return browser
 
 
-def test_two_browsers_click_capture_at_once(pg_app, hold, staff_ids, http, localstripe_url):
-    with serve(pg_app) as base:
-        _click_twice(pg_app, base, hold, http, localstripe_url)
+def test_two_browsers_click_capture_at_once(
+    sandbox_app, place_hold, staff_ids, http, localstripe_url
+):
+    with serve(sandbox_app) as base:
+        _click_twice(sandbox_app, base, place_hold, http, localstripe_url)
 
 
-def _click_twice(pg_app, base, hold, http, localstripe_url):
+def _click_twice(sandbox_app, base, place_hold, http, localstripe_url):
     browsers = [_browser(base, f"staff{n}@shop.example") for n in (1, 2)]
     try:
-        order = hold()
+        order = place_hold()
         pi = order.stripe_payment_intent_id
         tokens = []
         for browser in browsers:
             page = browser.get(f"{base}/orders/{order.id}", timeout=10).text
             assert 'id="capture-form"' in page
-            token = _CSRF.search(page)
-            assert token
-            tokens.append(token.group(1))
+            tokens.append(csrf_token_in(page))
         barrier = threading.Barrier(2)
         answers: list[Any] = [None, None]
 
@@ -246,7 +219,7 @@ def _click_twice(pg_app, base, hold, http, localstripe_url):
             answers[index] = browsers[index].post(
                 f"{base}/orders/{order.id}/capture",
                 data={"amount": "25.00", "csrf_token": tokens[index]},
-                headers={"HX-Request": "true"},
+                headers=HTMX,
                 timeout=30,
             )
 
@@ -263,9 +236,9 @@ def _click_twice(pg_app, base, hold, http, localstripe_url):
         assert IN_PROGRESS in loser or "cannot be captured" in loser
         assert http.reached("POST", f"/{pi}/capture") == 1
         assert stripe_pi(localstripe_url, pi)["status"] == "succeeded"
-        (row,) = money_requests(pg_app, order.id)
+        (row,) = money_requests(sandbox_app, order.id)
         assert (row.action, row.status) == ("capture", "succeeded")
-        assert reload(pg_app, order.id).state == "captured"
+        assert reload(sandbox_app, order.id).state == "captured"
     finally:
         for browser in browsers:
             browser.close()

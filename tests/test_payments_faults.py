@@ -10,240 +10,24 @@ known, the panel says so in words, and "Check with Stripe" brings the order to t
 
 from __future__ import annotations
 
-import functools
-import json
-import threading
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
-import stripe
-from requests.structures import CaseInsensitiveDict
 from sqlalchemy import select, update
-from werkzeug.security import generate_password_hash
 
 from dashboard.extensions import db
 from dashboard.models import Role, StripeRequest
-from dashboard.payments.localstripe_compat import LocalstripeCompat
-from dashboard.payments.stripe_gateway import (
-    CONNECT_TIMEOUT,
-    MAX_NETWORK_RETRIES,
-    READ_TIMEOUT,
-    StripeGateway,
-)
+from dashboard.payments.stripe_gateway import MAX_NETWORK_RETRIES
 from dashboard.services.payments.settle import PENDING_GRACE
-from tests.conftest import (
-    SANDBOX_KEY,
-    outbox_types,
-    pay_with_test_card,
-    post_form,
-    reload,
-    requests_of,
-    stripe_pi,
-)
+from tests.support.database import outbox_types, reload, requests_of
+from tests.support.faults import WorkerDied, faulty_gateway
+from tests.support.localstripe import refund_at_stripe, stripe_pi
+from tests.support.web import HTMX, post_form
 
-HTMX = {"HX-Request": "true"}
 AWAITING = 'id="awaiting-confirmation"'
 
-# -- the fault-injecting HTTP client ------------------------------------------------------
-
-Answer = tuple[bytes, int, Mapping[str, str]]
-
-BODIES: dict[int, dict[str, Any]] = {
-    500: {"error": {"type": "api_error", "message": "An unknown error occurred."}},
-    429: {
-        "error": {
-            "type": "invalid_request_error",
-            "code": "rate_limit",
-            "message": "Too many requests hit the API too quickly.",
-        }
-    },
-    409: {
-        "error": {
-            "type": "idempotency_error",
-            "code": "idempotency_key_in_use",
-            "message": "There is currently another in-progress request using this "
-            "Idempotent Key (that probably means you submitted twice, and the other request "
-            "is still going through).",
-        }
-    },
-    400: {
-        "error": {
-            "type": "invalid_request_error",
-            "code": "payment_intent_unexpected_state",
-            "message": "This PaymentIntent could not be captured because it is locked.",
-        }
-    },
-    402: {
-        "error": {
-            "type": "card_error",
-            "code": "card_declined",
-            "decline_code": "processing_error",
-            "message": "An error occurred while processing your card.",
-        }
-    },
-}
-
-
-class WorkerDied(BaseException):
-    """The process serving the request is killed (deploy, OOM) while Stripe has it."""
-
-
-@dataclass
-class Fault:
-    method: str
-    path: str  # a fragment of the URL path: "/capture", "/cancel", "/v1/refunds"
-    kind: str  # "timeout" | "reset" | "status" | "lost" | "die"
-    status: int = 0
-
-    def matches(self, method: str, path: str) -> bool:
-        return method.upper() == self.method and self.path in path
-
-
-@dataclass
-class Seen:
-    """One request the SDK handed to the HTTP client, and what became of it."""
-
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: str
-    outcome: str  # "sent", "lost", "replayed", "timeout", "reset", "status 429", ...
-    reached_stripe: bool
-
-    @property
-    def key(self) -> str | None:
-        return self.headers.get("Idempotency-Key")
-
-
-def _answer(status: int, body: dict[str, Any], request_id: str) -> Answer:
-    headers = CaseInsensitiveDict({"Content-Type": "application/json", "Request-Id": request_id})
-    return json.dumps(body).encode(), status, headers
-
-
-class FaultyHTTP(stripe.HTTPClient):
-    """The SDK's HTTP client with faults on call; forwards to a real RequestsClient.
-
-    localstripe ignores Idempotency-Key, so this also plays the part of Stripe's idempotency
-    layer (STRIPE_NOTES.md): a POST whose key was answered before gets that first answer
-    again, 500s included, without reaching localstripe, and the same key with other
-    parameters gets Stripe's 400. Answers that never executed (429, 409, no connection)
-    are not kept, as Stripe does not keep them.
-    """
-
-    name = "faulty-requests"
-
-    def __init__(self, real: stripe.HTTPClient) -> None:
-        super().__init__()
-        self.real = real
-        self.armed: list[Fault] = []
-        self.seen: list[Seen] = []
-        self.kept: dict[str, tuple[str, Answer]] = {}  # key -> (params, first answer)
-        self._lock = threading.Lock()
-
-    def arm(self, method: str, path: str, kind: str, status: int = 0) -> None:
-        with self._lock:
-            self.armed.append(Fault(method.upper(), path, kind, status))
-
-    def to(self, method: str, path: str) -> list[Seen]:
-        with self._lock:
-            return [s for s in self.seen if s.method == method.upper() and path in s.path]
-
-    def reached(self, method: str, path: str) -> int:
-        """How many of these requests localstripe actually received."""
-        return sum(s.reached_stripe for s in self.to(method, path))
-
-    def request(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str] | None,
-        post_data: Any = None,
-    ) -> Answer:
-        path = urlsplit(url).path
-        sent_headers = dict(headers or {})
-        body = post_data.decode() if isinstance(post_data, bytes) else str(post_data or "")
-        key = sent_headers.get("Idempotency-Key") if method.upper() == "POST" else None
-        with self._lock:
-            fault = next((f for f in self.armed if f.matches(method, path)), None)
-            if fault is not None:
-                self.armed.remove(fault)
-            kept = self.kept.get(key) if key else None
-            request_id = f"req_fault_{len(self.seen) + 1}"
-
-        def note(outcome: str, reached: bool = False) -> None:
-            with self._lock:
-                self.seen.append(Seen(method.upper(), path, sent_headers, body, outcome, reached))
-
-        if fault is not None and fault.kind in ("timeout", "reset"):
-            note(fault.kind)
-            error = "ReadTimeout: timed out" if fault.kind == "timeout" else "ConnectionResetError"
-            raise stripe.APIConnectionError(
-                f"Unexpected error communicating with Stripe. (Network error: {error})",
-                should_retry=True,
-            )
-        if fault is not None and fault.kind == "status":
-            note(f"status {fault.status}")
-            answer = _answer(fault.status, BODIES[fault.status], request_id)
-            if key and fault.status >= 500:  # Stripe keeps a 500 for the key and replays it
-                with self._lock:
-                    self.kept.setdefault(key, (body, answer))
-            return answer
-        if kept is not None:
-            params, first = kept
-            if params != body:
-                note("refused: same key, other parameters")
-                mismatch = {
-                    "error": {
-                        "type": "idempotency_error",
-                        "message": "Keys for idempotent requests can only be used with the "
-                        "same parameters they were first used with.",
-                    }
-                }
-                return _answer(400, mismatch, request_id)
-            note("replayed")
-            return first
-        answer: Answer = self.real.request(method, url, sent_headers, post_data)
-        if key:
-            with self._lock:
-                self.kept.setdefault(key, (body, answer))
-        lost = fault is not None and fault.kind in ("lost", "die")
-        note("lost" if lost else "sent", reached=True)
-        if fault is not None and fault.kind == "die":
-            raise WorkerDied(path)
-        if lost:
-            raise stripe.APIConnectionError(
-                "Unexpected error communicating with Stripe. "
-                "(Network error: ReadTimeout: timed out)",
-                should_retry=True,
-            )
-        return answer
-
-    def close(self) -> None:
-        self.real.close()
-
-
 # -- fixtures -------------------------------------------------------------------------
-
-
-def faulty_gateway(localstripe_url: str, http: FaultyHTTP, retries: int = 0) -> StripeGateway:
-    return StripeGateway(
-        secret_key=SANDBOX_KEY,
-        api_base=localstripe_url,
-        http_client=http,
-        compat=LocalstripeCompat(),
-        max_network_retries=retries,
-    )
-
-
-@pytest.fixture
-def http() -> Iterator[FaultyHTTP]:
-    client = FaultyHTTP(stripe.RequestsClient(timeout=(CONNECT_TIMEOUT, READ_TIMEOUT)))
-    yield client
-    client.close()
 
 
 @pytest.fixture
@@ -253,37 +37,24 @@ def retries() -> int:
 
 
 @pytest.fixture
-def stripe_app(sandbox_app, localstripe_url, http, retries):
+def sandbox_app(sandbox_app, localstripe_url, http, retries):
+    """Here the sandbox app reaches localstripe through FaultyHTTP; so do its holds."""
     sandbox_app.extensions["stripe_gateway"] = faulty_gateway(localstripe_url, http, retries)
     return sandbox_app
 
 
 @pytest.fixture
-def held(stripe_app, make_order):
-    """An order of $25.00 with a hold placed in localstripe through the faulty client."""
-    order = make_order()
-    assert "Authorized" in pay_with_test_card(stripe_app, order.id).get_data(as_text=True)
-    return reload(stripe_app, order.id)
+def staff(signed_in):
+    """Signing in is not what these tests are about: a quick hash of the password."""
+    return signed_in(Role.STAFF, quick_hash=True)
 
 
 @pytest.fixture
-def fast_passwords(monkeypatch) -> None:
-    """Passwords hashed with one round: signing in is not what these tests are about."""
-    cheap = functools.partial(generate_password_hash, method="pbkdf2:sha256:1")
-    monkeypatch.setattr("dashboard.models.generate_password_hash", cheap)
-
-
-@pytest.fixture
-def staff(fast_passwords, signed_in):
-    return signed_in(Role.STAFF)
-
-
-@pytest.fixture
-def captured(stripe_app, held, staff):
+def captured(sandbox_app, held, staff):
     """The hold captured in full: $25.00 to refund from."""
     response = post_form(staff, f"/orders/{held.id}/capture", {"amount": "25.00"}, headers=HTMX)
     assert "Captured $25.00." in response.get_data(as_text=True)
-    return reload(stripe_app, held.id)
+    return reload(sandbox_app, held.id)
 
 
 # -- helpers --------------------------------------------------------------------------
@@ -302,7 +73,12 @@ def act(client, order_id: int, action: str, data: dict[str, str] | None = None) 
 
 
 def spy(monkeypatch, app, method: str) -> list[dict[str, Any]]:
-    """Record the arguments the services pass to one gateway method (observation only)."""
+    """Record the arguments the services pass to one gateway method (observation only).
+
+    It replaces nothing: every call goes on unchanged to the real gateway, and through it to
+    localstripe over HTTP. The arguments cannot be read at the HTTP boundary instead: the
+    gateway's LocalstripeCompat leaves `reason` and `cancellation_reason` out of what it
+    sends, because localstripe refuses them, so only the gateway's caller shows them."""
     gateway = app.extensions["stripe_gateway"]
     real = getattr(gateway, method)
     calls: list[dict[str, Any]] = []
@@ -319,7 +95,7 @@ def spy(monkeypatch, app, method: str) -> list[dict[str, Any]]:
 
 
 def test_the_capture_succeeds_at_stripe_but_the_response_is_lost(
-    stripe_app, held, staff, http, localstripe_url
+    sandbox_app, held, staff, http, localstripe_url
 ):
     pi = held.stripe_payment_intent_id
     http.arm("POST", "/capture", "lost")
@@ -330,11 +106,11 @@ def test_the_capture_succeeds_at_stripe_but_the_response_is_lost(
     assert "Check with Stripe" in panel and 'id="capture-form"' not in panel
     assert stripe_pi(localstripe_url, pi)["status"] == "succeeded"  # the money did move
     assert http.reached("POST", "/capture") == 1
-    (row,) = requests_of(stripe_app, held.id, "capture")
+    (row,) = requests_of(sandbox_app, held.id, "capture")
     assert (row.status, row.error_code, row.completed_at) == ("unknown", "OutcomeUnknown", None)
-    order = reload(stripe_app, held.id)
+    order = reload(sandbox_app, held.id)
     assert (order.state, order.amount_captured) == ("authorized", 0)  # not claimed yet
-    assert outbox_types(stripe_app, held.id) == ["ORDER_CREATED"]
+    assert outbox_types(sandbox_app, held.id) == ["ORDER_CREATED"]
 
     # A second click while it is unknown is refused here; nothing reaches Stripe.
     again = post_form(staff, f"/orders/{held.id}/capture", {"amount": "25.00"}, headers=HTMX)
@@ -346,11 +122,11 @@ def test_the_capture_succeeds_at_stripe_but_the_response_is_lost(
     assert AWAITING not in settled and 'id="amount-captured">$25.00<' in settled
     assert http.reached("POST", "/capture") == 1  # settling re-read; it did not resend
     assert [s.outcome for s in http.to("POST", "/capture")] == ["lost"]
-    (row,) = requests_of(stripe_app, held.id, "capture")
+    (row,) = requests_of(sandbox_app, held.id, "capture")
     assert row.status == "succeeded" and row.completed_at is not None
-    order = reload(stripe_app, held.id)
+    order = reload(sandbox_app, held.id)
     assert (order.state, order.amount_captured, order.amount_capturable) == ("captured", 2500, 0)
-    assert outbox_types(stripe_app, held.id) == ["ORDER_CREATED", "PAYMENT_SUCCEEDED"]
+    assert outbox_types(sandbox_app, held.id) == ["ORDER_CREATED", "PAYMENT_SUCCEEDED"]
 
 
 @pytest.mark.parametrize(
@@ -363,7 +139,7 @@ def test_the_capture_succeeds_at_stripe_but_the_response_is_lost(
     ids=["timeout", "connection-reset", "409-key-in-use"],
 )
 def test_unanswered_capture_that_never_ran_is_resent_with_the_same_key(
-    stripe_app, held, staff, http, localstripe_url, kind, status, said
+    sandbox_app, held, staff, http, localstripe_url, kind, status, said
 ):
     pi = held.stripe_payment_intent_id
     http.arm("POST", "/capture", kind, status)
@@ -373,7 +149,7 @@ def test_unanswered_capture_that_never_ran_is_resent_with_the_same_key(
     assert "A capture of $25.00 is awaiting confirmation from Stripe." in panel
     assert http.reached("POST", "/capture") == 0
     assert stripe_pi(localstripe_url, pi)["status"] == "requires_capture"
-    (row,) = requests_of(stripe_app, held.id, "capture")
+    (row,) = requests_of(sandbox_app, held.id, "capture")
     assert row.status == "unknown"
 
     settled = act(staff, held.id, "settle")
@@ -383,9 +159,9 @@ def test_unanswered_capture_that_never_ran_is_resent_with_the_same_key(
     assert (first.reached_stripe, resent.outcome) == (False, "sent")
     assert stripe_pi(localstripe_url, pi)["status"] == "succeeded"
     assert http.reached("POST", "/capture") == 1
-    (row,) = requests_of(stripe_app, held.id, "capture")
+    (row,) = requests_of(sandbox_app, held.id, "capture")
     assert row.status == "succeeded"
-    order = reload(stripe_app, held.id)
+    order = reload(sandbox_app, held.id)
     assert (order.state, order.amount_captured) == ("captured", 2500)
 
 
@@ -403,7 +179,7 @@ def test_unanswered_capture_that_never_ran_is_resent_with_the_same_key(
     ids=["429-rate-limited", "400-invalid-request", "402-card-error"],
 )
 def test_refused_capture_changes_nothing_and_a_retry_uses_a_new_key(
-    stripe_app, held, staff, http, localstripe_url, status, said, code
+    sandbox_app, held, staff, http, localstripe_url, status, said, code
 ):
     pi = held.stripe_payment_intent_id
     http.arm("POST", "/capture", "status", status)
@@ -413,10 +189,10 @@ def test_refused_capture_changes_nothing_and_a_retry_uses_a_new_key(
     assert AWAITING not in panel and 'id="capture-form"' in panel  # staff may try again
     assert http.reached("POST", "/capture") == 0
     assert stripe_pi(localstripe_url, pi)["status"] == "requires_capture"
-    (row,) = requests_of(stripe_app, held.id, "capture")
+    (row,) = requests_of(sandbox_app, held.id, "capture")
     assert row.status == "failed" and row.completed_at is not None
     assert row.error_code == (code or "payment_intent_unexpected_state")
-    order = reload(stripe_app, held.id)
+    order = reload(sandbox_app, held.id)
     assert (order.state, order.amount_capturable, order.amount_captured) == (
         "authorized",
         2500,
@@ -428,15 +204,15 @@ def test_refused_capture_changes_nothing_and_a_retry_uses_a_new_key(
     keys = [s.key for s in http.to("POST", "/capture")]
     assert keys == [f"order-{held.id}-capture-2500-1", f"order-{held.id}-capture-2500-2"]
     assert http.reached("POST", "/capture") == 1
-    assert [r.status for r in requests_of(stripe_app, held.id, "capture")] == [
+    assert [r.status for r in requests_of(sandbox_app, held.id, "capture")] == [
         "failed",
         "succeeded",
     ]
-    assert reload(stripe_app, held.id).state == "captured"
+    assert reload(sandbox_app, held.id).state == "captured"
 
 
 def test_capture_answered_with_a_500_is_settled_by_the_re_read(
-    stripe_app, held, staff, http, localstripe_url
+    sandbox_app, held, staff, http, localstripe_url
 ):
     """Stripe keeps a 500 for its key and replays it: resending can never get past it."""
     pi = held.stripe_payment_intent_id
@@ -445,18 +221,18 @@ def test_capture_answered_with_a_500_is_settled_by_the_re_read(
     panel = act(staff, held.id, "capture", {"amount": "25.00"})
     assert "Stripe had an internal error during the capture. It may or may not have" in panel
     assert "A capture of $25.00 is awaiting confirmation from Stripe." in panel
-    (row,) = requests_of(stripe_app, held.id, "capture")
+    (row,) = requests_of(sandbox_app, held.id, "capture")
     assert (row.status, row.error_code) == ("unknown", "api_error")
 
     settled = act(staff, held.id, "settle")
     assert "Stripe shows the capture did not happen. Nothing moved" in settled
     assert AWAITING not in settled and 'id="capture-form"' in settled
-    (row,) = requests_of(stripe_app, held.id, "capture")
+    (row,) = requests_of(sandbox_app, held.id, "capture")
     assert row.status == "failed"
-    assert reload(stripe_app, held.id).state == "authorized"
+    assert reload(sandbox_app, held.id).state == "authorized"
     assert stripe_pi(localstripe_url, pi)["status"] == "requires_capture"
     assert http.to("POST", "/capture")[-1].outcome == "status 500"  # not resent to no avail
-    assert outbox_types(stripe_app, held.id) == ["ORDER_CREATED", "PAYMENT_FAILED"]
+    assert outbox_types(sandbox_app, held.id) == ["ORDER_CREATED", "PAYMENT_FAILED"]
 
     retry = act(staff, held.id, "capture", {"amount": "25.00"})
     assert "Captured $25.00." in retry
@@ -464,13 +240,13 @@ def test_capture_answered_with_a_500_is_settled_by_the_re_read(
         f"order-{held.id}-capture-2500-2"
     ]
     assert http.reached("POST", "/capture") == 1
-    assert reload(stripe_app, held.id).amount_captured == 2500
+    assert reload(sandbox_app, held.id).amount_captured == 2500
 
 
 @pytest.mark.parametrize("retries", [MAX_NETWORK_RETRIES])
 @pytest.mark.parametrize("kind", ["timeout", "lost"])
 def test_sdk_retries_reuse_the_idempotency_key(
-    stripe_app, held, staff, http, localstripe_url, retries, kind
+    sandbox_app, held, staff, http, localstripe_url, retries, kind
 ):
     """With the gateway's default retries the SDK tries again by itself, with the same key:
     after a lost answer Stripe replays the first one instead of capturing twice."""
@@ -487,27 +263,27 @@ def test_sdk_retries_reuse_the_idempotency_key(
     )
     assert http.reached("POST", "/capture") == 1
     assert stripe_pi(localstripe_url, held.stripe_payment_intent_id)["status"] == "succeeded"
-    (row,) = requests_of(stripe_app, held.id, "capture")
+    (row,) = requests_of(sandbox_app, held.id, "capture")
     assert row.status == "succeeded"
-    assert reload(stripe_app, held.id).amount_captured == 2500
+    assert reload(sandbox_app, held.id).amount_captured == 2500
 
 
 def test_worker_killed_mid_capture_is_settled_only_after_the_grace_period(
-    stripe_app, held, staff, http, localstripe_url
+    sandbox_app, held, staff, http, localstripe_url
 ):
     http.arm("POST", "/capture", "die")
     with pytest.raises(WorkerDied):
         post_form(staff, f"/orders/{held.id}/capture", {"amount": "25.00"}, headers=HTMX)
-    (row,) = requests_of(stripe_app, held.id, "capture")
+    (row,) = requests_of(sandbox_app, held.id, "capture")
     assert row.status == "pending"  # the key was saved before the call; nothing after
     assert stripe_pi(localstripe_url, held.stripe_payment_intent_id)["status"] == "succeeded"
 
     early = act(staff, held.id, "settle")
     assert "Stripe has not answered yet. Check again in a moment." in early
     assert "A capture of $25.00 is awaiting confirmation from Stripe." in early
-    assert reload(stripe_app, held.id).state == "authorized"
+    assert reload(sandbox_app, held.id).state == "authorized"
 
-    with stripe_app.app_context():
+    with sandbox_app.app_context():
         db.session.execute(
             update(StripeRequest)
             .where(StripeRequest.id == row.id)
@@ -517,7 +293,7 @@ def test_worker_killed_mid_capture_is_settled_only_after_the_grace_period(
     settled = act(staff, held.id, "settle")
     assert "Confirmed with Stripe: the capture went through." in settled
     assert http.reached("POST", "/capture") == 1
-    order = reload(stripe_app, held.id)
+    order = reload(sandbox_app, held.id)
     assert (order.state, order.amount_captured) == ("captured", 2500)
 
 
@@ -525,30 +301,30 @@ def test_worker_killed_mid_capture_is_settled_only_after_the_grace_period(
 
 
 def test_void_succeeds_at_stripe_but_the_response_is_lost(
-    stripe_app, held, staff, http, localstripe_url
+    sandbox_app, held, staff, http, localstripe_url
 ):
     http.arm("POST", "/cancel", "lost")
     panel = act(staff, held.id, "void", {"reason": "fraudulent"})
     assert "No answer from Stripe for the void. It may or may not have happened" in panel
     assert "A void is awaiting confirmation from Stripe." in panel
     assert stripe_pi(localstripe_url, held.stripe_payment_intent_id)["status"] == "canceled"
-    (row,) = requests_of(stripe_app, held.id, "void")
+    (row,) = requests_of(sandbox_app, held.id, "void")
     assert row.status == "unknown"
-    assert reload(stripe_app, held.id).state == "authorized"
+    assert reload(sandbox_app, held.id).state == "authorized"
 
     settled = act(staff, held.id, "settle")
     assert "Confirmed with Stripe: the void went through." in settled
     assert http.reached("POST", "/cancel") == 1
-    (row,) = requests_of(stripe_app, held.id, "void")
+    (row,) = requests_of(sandbox_app, held.id, "void")
     assert row.status == "succeeded"
-    order = reload(stripe_app, held.id)
+    order = reload(sandbox_app, held.id)
     assert (order.state, order.amount_capturable, order.amount_captured) == ("voided", 0, 0)
 
 
 def test_void_that_timed_out_is_resent_with_its_key_and_its_reason(
-    stripe_app, held, staff, http, localstripe_url, monkeypatch
+    sandbox_app, held, staff, http, localstripe_url, monkeypatch
 ):
-    cancels = spy(monkeypatch, stripe_app, "cancel_payment_intent")
+    cancels = spy(monkeypatch, sandbox_app, "cancel_payment_intent")
     http.arm("POST", "/cancel", "timeout")
     panel = act(staff, held.id, "void", {"reason": "fraudulent"})
     assert "A void is awaiting confirmation from Stripe." in panel
@@ -564,14 +340,14 @@ def test_void_that_timed_out_is_resent_with_its_key_and_its_reason(
     assert [c["reason"] for c in cancels] == ["fraudulent", "fraudulent"]
     assert http.reached("POST", "/cancel") == 1
     assert stripe_pi(localstripe_url, held.stripe_payment_intent_id)["status"] == "canceled"
-    assert reload(stripe_app, held.id).state == "voided"
+    assert reload(sandbox_app, held.id).state == "voided"
 
 
-def test_void_rate_limited_then_retried_with_a_new_key(stripe_app, held, staff, http):
+def test_void_rate_limited_then_retried_with_a_new_key(sandbox_app, held, staff, http):
     http.arm("POST", "/cancel", "status", 429)
     panel = act(staff, held.id, "void", {"reason": "requested_by_customer"})
     assert "Try again in a minute." in panel and 'id="void-form"' in panel
-    assert reload(stripe_app, held.id).state == "authorized"
+    assert reload(sandbox_app, held.id).state == "authorized"
 
     act(staff, held.id, "void", {"reason": "requested_by_customer"})
     assert [s.key for s in http.to("POST", "/cancel")] == [
@@ -579,18 +355,18 @@ def test_void_rate_limited_then_retried_with_a_new_key(stripe_app, held, staff, 
         f"order-{held.id}-void-0-2",
     ]
     assert http.reached("POST", "/cancel") == 1
-    assert [r.status for r in requests_of(stripe_app, held.id, "void")] == ["failed", "succeeded"]
-    assert reload(stripe_app, held.id).state == "voided"
+    assert [r.status for r in requests_of(sandbox_app, held.id, "void")] == ["failed", "succeeded"]
+    assert reload(sandbox_app, held.id).state == "voided"
 
 
 # -- refund ---------------------------------------------------------------------------
 
 
 def test_refund_succeeds_at_stripe_but_the_response_is_lost(
-    stripe_app, captured, staff, http, localstripe_url, monkeypatch
+    sandbox_app, captured, staff, http, localstripe_url, monkeypatch
 ):
     pi = captured.stripe_payment_intent_id
-    refunds = spy(monkeypatch, stripe_app, "create_refund")
+    refunds = spy(monkeypatch, sandbox_app, "create_refund")
     http.arm("POST", "/v1/refunds", "lost")
 
     panel = act(staff, captured.id, "refund", {"amount": "10.00", "reason": "duplicate"})
@@ -598,9 +374,9 @@ def test_refund_succeeds_at_stripe_but_the_response_is_lost(
     assert "A refund of $10.00 is awaiting confirmation from Stripe." in panel
     assert 'id="refund-form"' not in panel
     assert our_refunds(localstripe_url, pi) == [1000]
-    (row,) = requests_of(stripe_app, captured.id, "refund")
+    (row,) = requests_of(sandbox_app, captured.id, "refund")
     assert row.status == "unknown"
-    order = reload(stripe_app, captured.id)
+    order = reload(sandbox_app, captured.id)
     assert (order.state, order.amount_refunded) == ("captured", 0)
 
     # A refund cannot be seen on the PaymentIntent: settling finds it at Stripe by the key
@@ -612,9 +388,9 @@ def test_refund_succeeds_at_stripe_but_the_response_is_lost(
     assert [c["reason"] for c in refunds] == ["duplicate"]
     assert http.reached("POST", "/v1/refunds") == 1
     assert our_refunds(localstripe_url, pi) == [1000]
-    (row,) = requests_of(stripe_app, captured.id, "refund")
+    (row,) = requests_of(sandbox_app, captured.id, "refund")
     assert row.status == "succeeded"
-    order = reload(stripe_app, captured.id)
+    order = reload(sandbox_app, captured.id)
     assert (order.state, order.amount_refunded, order.amount_refundable) == (
         "partially_refunded",
         1000,
@@ -622,7 +398,7 @@ def test_refund_succeeds_at_stripe_but_the_response_is_lost(
     )
 
 
-def test_refund_that_timed_out_is_resent_once(stripe_app, captured, staff, http, localstripe_url):
+def test_refund_that_timed_out_is_resent_once(sandbox_app, captured, staff, http, localstripe_url):
     http.arm("POST", "/v1/refunds", "timeout")
     panel = act(staff, captured.id, "refund", {"amount": "25.00", "reason": "fraudulent"})
     assert "A refund of $25.00 is awaiting confirmation from Stripe." in panel
@@ -633,21 +409,21 @@ def test_refund_that_timed_out_is_resent_once(stripe_app, captured, staff, http,
     assert [s.outcome for s in http.to("POST", "/v1/refunds")] == ["timeout", "sent"]
     assert {s.key for s in http.to("POST", "/v1/refunds")} == {f"order-{captured.id}-refund-2500-1"}
     assert our_refunds(localstripe_url, captured.stripe_payment_intent_id) == [2500]
-    order = reload(stripe_app, captured.id)
+    order = reload(sandbox_app, captured.id)
     assert (order.state, order.amount_refunded) == ("refunded", 2500)
 
 
 def test_refund_rate_limited_then_retried_with_a_new_key(
-    stripe_app, captured, staff, http, localstripe_url
+    sandbox_app, captured, staff, http, localstripe_url
 ):
     http.arm("POST", "/v1/refunds", "status", 429)
     data = {"amount": "10.00", "reason": "requested_by_customer"}
     panel = act(staff, captured.id, "refund", data)
     assert "Stripe is receiving too many requests right now. Try again in a minute." in panel
     assert AWAITING not in panel and 'id="refund-form"' in panel
-    (row,) = requests_of(stripe_app, captured.id, "refund")
+    (row,) = requests_of(sandbox_app, captured.id, "refund")
     assert (row.status, row.error_code) == ("failed", "RateLimited")
-    order = reload(stripe_app, captured.id)
+    order = reload(sandbox_app, captured.id)
     assert (order.state, order.amount_refunded) == ("captured", 0)
 
     assert "Refunded $10.00." in act(staff, captured.id, "refund", data)
@@ -656,11 +432,11 @@ def test_refund_rate_limited_then_retried_with_a_new_key(
         f"order-{captured.id}-refund-1000-2",
     ]
     assert our_refunds(localstripe_url, captured.stripe_payment_intent_id) == [1000]
-    assert reload(stripe_app, captured.id).amount_refunded == 1000
+    assert reload(sandbox_app, captured.id).amount_refunded == 1000
 
 
 def test_refund_answered_with_a_500_and_not_at_stripe_is_closed_without_a_resend(
-    stripe_app, captured, staff, http, localstripe_url
+    sandbox_app, captured, staff, http, localstripe_url
 ):
     http.arm("POST", "/v1/refunds", "status", 500)
     panel = act(staff, captured.id, "refund", {"amount": "5.00", "reason": "duplicate"})
@@ -670,7 +446,7 @@ def test_refund_answered_with_a_500_and_not_at_stripe_is_closed_without_a_resend
     assert "Stripe shows the refund did not happen. Nothing moved; you can try again." in settled
     assert len(http.to("POST", "/v1/refunds")) == 1  # looked up by key, not resent
     assert our_refunds(localstripe_url, captured.stripe_payment_intent_id) == []
-    assert [r.status for r in requests_of(stripe_app, captured.id, "refund")] == ["failed"]
+    assert [r.status for r in requests_of(sandbox_app, captured.id, "refund")] == ["failed"]
 
     retry = act(staff, captured.id, "refund", {"amount": "5.00", "reason": "duplicate"})
     assert "Refunded $5.00." in retry
@@ -678,12 +454,12 @@ def test_refund_answered_with_a_500_and_not_at_stripe_is_closed_without_a_resend
 
 
 def test_refund_unanswered_for_longer_than_stripe_keeps_keys_is_never_resent(
-    stripe_app, captured, staff, http, localstripe_url
+    sandbox_app, captured, staff, http, localstripe_url
 ):
     """After ~24 h Stripe forgets the key: a resend could refund twice, so none is made."""
     http.arm("POST", "/v1/refunds", "timeout")
     act(staff, captured.id, "refund", {"amount": "5.00", "reason": "duplicate"})
-    with stripe_app.app_context():
+    with sandbox_app.app_context():
         (row,) = db.session.scalars(select(StripeRequest).where(StripeRequest.action == "refund"))
         row.created_at = row.created_at - timedelta(hours=30)
         db.session.commit()
@@ -706,7 +482,7 @@ def test_refund_unanswered_for_longer_than_stripe_keeps_keys_is_never_resent(
     ids=["connection-reset", "409-key-in-use"],
 )
 def test_unanswered_void_that_never_ran_is_resent_with_the_same_key(
-    stripe_app, held, staff, http, localstripe_url, kind, status, said
+    sandbox_app, held, staff, http, localstripe_url, kind, status, said
 ):
     http.arm("POST", "/cancel", kind, status)
     panel = act(staff, held.id, "void", {"reason": "duplicate"})
@@ -715,7 +491,7 @@ def test_unanswered_void_that_never_ran_is_resent_with_the_same_key(
     assert stripe_pi(localstripe_url, held.stripe_payment_intent_id)["status"] == (
         "requires_capture"
     )
-    assert reload(stripe_app, held.id).state == "authorized"
+    assert reload(sandbox_app, held.id).state == "authorized"
 
     settled = act(staff, held.id, "settle")
     assert "The hold was released; nothing was charged." in settled and AWAITING not in settled
@@ -724,8 +500,8 @@ def test_unanswered_void_that_never_ran_is_resent_with_the_same_key(
     assert (first.reached_stripe, resent.outcome) == (False, "sent")
     assert http.reached("POST", "/cancel") == 1
     assert stripe_pi(localstripe_url, held.stripe_payment_intent_id)["status"] == "canceled"
-    assert [r.status for r in requests_of(stripe_app, held.id, "void")] == ["succeeded"]
-    assert reload(stripe_app, held.id).state == "voided"
+    assert [r.status for r in requests_of(sandbox_app, held.id, "void")] == ["succeeded"]
+    assert reload(sandbox_app, held.id).state == "voided"
 
 
 @pytest.mark.parametrize(
@@ -737,7 +513,7 @@ def test_unanswered_void_that_never_ran_is_resent_with_the_same_key(
     ids=["connection-reset", "409-key-in-use"],
 )
 def test_unanswered_refund_that_never_ran_is_resent_with_the_same_key(
-    stripe_app, captured, staff, http, localstripe_url, kind, status, said
+    sandbox_app, captured, staff, http, localstripe_url, kind, status, said
 ):
     pi = captured.stripe_payment_intent_id
     http.arm("POST", "/v1/refunds", kind, status)
@@ -745,7 +521,7 @@ def test_unanswered_refund_that_never_ran_is_resent_with_the_same_key(
     assert said in panel
     assert "A refund of $10.00 is awaiting confirmation from Stripe." in panel
     assert our_refunds(localstripe_url, pi) == []
-    assert reload(stripe_app, captured.id).amount_refunded == 0
+    assert reload(sandbox_app, captured.id).amount_refunded == 0
 
     settled = act(staff, captured.id, "settle")
     assert "Refunded $10.00." in settled and AWAITING not in settled
@@ -753,12 +529,12 @@ def test_unanswered_refund_that_never_ran_is_resent_with_the_same_key(
     assert first.key == resent.key == f"order-{captured.id}-refund-1000-1"
     assert (first.reached_stripe, resent.outcome) == (False, "sent")
     assert our_refunds(localstripe_url, pi) == [1000]
-    order = reload(stripe_app, captured.id)
+    order = reload(sandbox_app, captured.id)
     assert (order.state, order.amount_refunded) == ("partially_refunded", 1000)
 
 
 def test_void_answered_with_a_500_is_settled_by_the_re_read(
-    stripe_app, held, staff, http, localstripe_url
+    sandbox_app, held, staff, http, localstripe_url
 ):
     http.arm("POST", "/cancel", "status", 500)
     panel = act(staff, held.id, "void", {"reason": "duplicate"})
@@ -769,7 +545,7 @@ def test_void_answered_with_a_500_is_settled_by_the_re_read(
     assert "Stripe shows the void did not happen. Nothing moved; you can try again." in settled
     assert AWAITING not in settled and 'id="void-form"' in settled
     assert [s.outcome for s in http.to("POST", "/cancel")] == ["status 500"]  # not resent
-    assert reload(stripe_app, held.id).state == "authorized"
+    assert reload(sandbox_app, held.id).state == "authorized"
     assert stripe_pi(localstripe_url, held.stripe_payment_intent_id)["status"] == (
         "requires_capture"
     )
@@ -778,12 +554,12 @@ def test_void_answered_with_a_500_is_settled_by_the_re_read(
     assert [s.key for s in http.to("POST", "/cancel") if s.outcome == "sent"] == [
         f"order-{held.id}-void-0-2"
     ]
-    assert reload(stripe_app, held.id).state == "voided"
+    assert reload(sandbox_app, held.id).state == "voided"
 
 
 @pytest.mark.parametrize("retries", [MAX_NETWORK_RETRIES])
 def test_void_lost_answer_is_replayed_not_repeated(
-    stripe_app, held, staff, http, localstripe_url, retries
+    sandbox_app, held, staff, http, localstripe_url, retries
 ):
     """The SDK's own retry after a lost answer gets Stripe's replay of the first 200."""
     http.arm("POST", "/cancel", "lost")
@@ -792,12 +568,12 @@ def test_void_lost_answer_is_replayed_not_repeated(
     assert [s.outcome for s in http.to("POST", "/cancel")] == ["lost", "replayed"]
     assert {s.key for s in http.to("POST", "/cancel")} == {f"order-{held.id}-void-0-1"}
     assert http.reached("POST", "/cancel") == 1
-    assert reload(stripe_app, held.id).state == "voided"
+    assert reload(sandbox_app, held.id).state == "voided"
 
 
 @pytest.mark.parametrize("retries", [MAX_NETWORK_RETRIES])
 def test_refund_lost_answer_is_replayed_not_repeated(
-    stripe_app, captured, staff, http, localstripe_url, retries
+    sandbox_app, captured, staff, http, localstripe_url, retries
 ):
     http.arm("POST", "/v1/refunds", "lost")
     panel = act(staff, captured.id, "refund", {"amount": "10.00", "reason": "duplicate"})
@@ -805,13 +581,13 @@ def test_refund_lost_answer_is_replayed_not_repeated(
     assert [s.outcome for s in http.to("POST", "/v1/refunds")] == ["lost", "replayed"]
     assert our_refunds(localstripe_url, captured.stripe_payment_intent_id) == [1000]
     assert 'id="amount-refunded">$10.00<' in panel
-    order = reload(stripe_app, captured.id)
+    order = reload(sandbox_app, captured.id)
     assert (order.state, order.amount_refunded) == ("partially_refunded", 1000)
 
 
 @pytest.mark.parametrize("retries", [MAX_NETWORK_RETRIES])
 def test_a_stale_200_replay_never_moves_the_order_back(
-    stripe_app, held, staff, http, localstripe_url, retries
+    sandbox_app, held, staff, http, localstripe_url, retries
 ):
     """The capture's answer is lost; before the SDK's retry, a refund happens at Stripe and
     its webhook is applied. The retry gets Stripe's replay of the first 200, which predates
@@ -823,8 +599,8 @@ def test_a_stale_200_replay_never_moves_the_order_back(
         def request(self, method: str, url: str, headers: Any, post_data: Any = None) -> Any:
             answer = real.request(method, url, headers, post_data)
             if method.upper() == "POST" and url.endswith("/capture"):
-                _refund_at_localstripe(localstripe_url, pi, 1000)
-                with stripe_app.app_context():
+                refund_at_stripe(localstripe_url, pi, 1000)
+                with sandbox_app.app_context():
                     from dashboard.models import Order
 
                     db.session.execute(
@@ -851,27 +627,12 @@ def test_a_stale_200_replay_never_moves_the_order_back(
     assert http.reached("POST", "/capture") == 1
     assert "Captured $25.00." in panel and AWAITING not in panel
     assert 'id="amount-refunded">$10.00<' in panel  # the panel shows the refund, not the replay
-    order = reload(stripe_app, held.id)
+    order = reload(sandbox_app, held.id)
     assert (order.state, order.amount_captured, order.amount_refunded) == (
         "partially_refunded",
         2500,
         1000,
     )
-    (row,) = requests_of(stripe_app, held.id, "capture")
+    (row,) = requests_of(sandbox_app, held.id, "capture")
     assert row.status == "succeeded"
     assert stripe_pi(localstripe_url, pi)["status"] == "succeeded"
-
-
-def _refund_at_localstripe(localstripe_url: str, pi_id: str, amount: int) -> None:
-    """A refund made outside the dashboard (Stripe's Dashboard), straight to localstripe."""
-    import urllib.parse
-    import urllib.request
-
-    body = urllib.parse.urlencode({"payment_intent": pi_id, "amount": amount}).encode()
-    request = urllib.request.Request(
-        f"{localstripe_url}/v1/refunds",
-        data=body,
-        headers={"Authorization": f"Bearer {SANDBOX_KEY}"},
-    )
-    with urllib.request.urlopen(request, timeout=5):
-        pass

@@ -5,27 +5,9 @@ from sqlalchemy import func, select
 
 from dashboard.extensions import db
 from dashboard.models import Role, StripeRequest, TimelineEntry
-from tests.conftest import (
-    SANDBOX_KEY,
-    outbox_types,
-    pay_link,
-    pay_with_test_card,
-    post_form,
-    reload,
-    requests_of,
-    stripe_pi,
-)
-
-HTMX = {"HX-Request": "true"}
-
-
-@pytest.fixture
-def held(sandbox_app, make_order):
-    """An order of $25.00 with a hold placed by the buyer's success card."""
-    order = make_order(lines=None)
-    response = pay_with_test_card(sandbox_app, order.id)
-    assert "Authorized" in response.get_data(as_text=True)
-    return reload(sandbox_app, order.id)
+from tests.support.database import outbox_types, reload, requests_of
+from tests.support.localstripe import capture_at_stripe, refund_at_stripe, stripe_pi
+from tests.support.web import HTMX, pay_link, pay_with_test_card, post_form
 
 
 def test_buyer_authorizes_a_hold(sandbox_app, held, localstripe_url):
@@ -212,36 +194,14 @@ def test_checkout_is_shown_unavailable_in_the_sandbox(sandbox_app, make_order):
         assert db.session.scalar(select(func.count()).select_from(StripeRequest)) == 0
 
 
-def stripe_post(localstripe_url, path, **params):
-    """A change made outside the dashboard, as in Stripe's own Dashboard."""
-    import json
-    import urllib.parse
-    import urllib.request
-
-    request = urllib.request.Request(
-        f"{localstripe_url}{path}",
-        data=urllib.parse.urlencode(params).encode(),
-        headers={"Authorization": f"Bearer {SANDBOX_KEY}"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=5) as response:
-        return json.load(response)
-
-
 def test_capture_and_refund_made_elsewhere_are_caught_up_on_re_read(
     sandbox_app, held, signed_in, localstripe_url
 ):
     pi = held.stripe_payment_intent_id
-    stripe_post(localstripe_url, f"/v1/payment_intents/{pi}/capture")
+    capture_at_stripe(localstripe_url, pi)
     # localstripe counts a refund without metadata as the released part of a hold; one made
     # in Stripe's Dashboard carries none on real Stripe, whose amounts need no such help.
-    stripe_post(
-        localstripe_url,
-        "/v1/refunds",
-        payment_intent=pi,
-        amount="500",
-        **{"metadata[source]": "dashboard"},
-    )
+    refund_at_stripe(localstripe_url, pi, 500, **{"metadata[source]": "dashboard"})
     staff = signed_in(Role.STAFF)
     fragment = post_form(staff, f"/orders/{held.id}/settle", headers=HTMX)
     assert fragment.status_code == 200

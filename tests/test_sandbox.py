@@ -33,6 +33,7 @@ import pytest
 
 from dashboard import PROJECT_ROOT
 from dashboard.sandbox.demo import DEMO_DOMAIN, DEMO_ORDERS
+from tests.support.app import free_port
 
 pytestmark = pytest.mark.skipif(
     not Path("/proc/self/stat").exists(), reason="reads process facts from /proc (Linux)"
@@ -60,12 +61,6 @@ FOREIGN_NAMES = {
 
 
 # --- ports and addresses -------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def accepts_connections(host: str, port: int) -> bool:

@@ -14,40 +14,31 @@ import re
 import time
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from dashboard import create_app
 from dashboard.extensions import db
 from dashboard.models import Order, Role, StripeRequest, TimelineEntry, User
 from dashboard.services.pay_links import PayLinks
 from dashboard.web import CONTENT_SECURITY_POLICY, STRIPE_JS_CSP
-from tests.conftest import (
+from tests.support.app import add_failing_route, base_config
+from tests.support.database import count, reload
+from tests.support.localstripe import SANDBOX_KEY, stripe_pi
+from tests.support.stripe import WEBHOOK_SECRET, send_event, stripe_event, stripe_example
+from tests.support.web import (
+    HOSTILE,
+    HTMX,
     PASSWORD,
-    SANDBOX_KEY,
-    WEBHOOK_SECRET,
-    base_config,
     csrf_token,
     login,
     pay_link,
     pay_with_test_card,
     post_form,
-    reload,
-    send_event,
-    stripe_event,
-    stripe_pi,
 )
-from tests.stripe_double import stripe_example
 
-HTMX = {"HX-Request": "true"}
 HOSTILE_NAME = '<script>alert("n")</script>\'"&amp;<img src=x onerror=alert(1)>'
 HOSTILE_LINE = "<svg onload=alert('l')>\"quoted\" & 'single'"
-HOSTILE = "<script>alert(\"x\")</script><img src=x onerror='alert(1)'>\u202egnp.exe\u200b\x1b[31m"
 CSRF_EXEMPT = {"webhooks.stripe_webhook"}  # Stripe signs its posts; it cannot send our token
-
-
-def count(app, model):
-    with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(model))
 
 
 def assert_no_live_markup(text, where):
@@ -224,6 +215,7 @@ def test_security_headers_on_every_get_route_and_every_error_page(
     served, app, make_order, make_user, monkeypatch, https
 ):
     assert served.config["PREFERRED_URL_SCHEME"] == ("https" if https else "http")
+    failing = add_failing_route(served, RuntimeError("boom"))
     gets = get_routes(app, make_order, make_user)
     make_user(Role.ADMIN, email="boss@shop.example")
     client = served.test_client()
@@ -250,11 +242,7 @@ def test_security_headers_on_every_get_route_and_every_error_page(
     monkeypatch.setattr("itsdangerous.timed.time.time", lambda: later)
     errors["410 expired link"] = support.get(link)
     monkeypatch.undo()
-    monkeypatch.setattr(
-        "dashboard.services.orders.list_orders",
-        lambda **_: (_ for _ in ()).throw(RuntimeError("boom")),
-    )
-    errors["500"] = support.get("/orders")
+    errors["500"] = support.get(failing)
     for where, response in errors.items():
         assert response.status_code >= 400, where
         assert_security_headers(response, where, https=https)
@@ -660,9 +648,10 @@ def every_logger_at_debug(caplog):
 
 
 def test_a_full_flow_leaks_no_secret_to_logs_pages_or_errors(
-    sandbox_app, localstripe_url, signed_in, every_logger_at_debug, capfd, monkeypatch
+    sandbox_app, localstripe_url, signed_in, every_logger_at_debug, capfd
 ):
     app = sandbox_app
+    failing = add_failing_route(app, RuntimeError("the database went away"))
     app.config["PROPAGATE_EXCEPTIONS"] = False
     app.config["STRIPE_PUBLISHABLE_KEY"] = "pk_test_publishable"
     bodies: dict[str, str] = {}
@@ -700,12 +689,7 @@ def test_a_full_flow_leaks_no_secret_to_logs_pages_or_errors(
         keep(row, staff.get(row))
         keep(row + "/raw", staff.get(row + "/raw"))
     keep("csrf error", staff.post(f"/orders/{order_id}/capture", data={"amount": "1"}))
-    monkeypatch.setattr(
-        "dashboard.services.orders.get_order",
-        lambda _id: (_ for _ in ()).throw(RuntimeError("the database went away")),
-    )
-    assert keep("500", staff.get(f"/orders/{order_id}")).status_code == 500
-    monkeypatch.undo()
+    assert keep("500", staff.get(failing)).status_code == 500
     assert "Something went wrong on our side" in bodies["500"]
     assert "the database went away" not in bodies["500"]
 

@@ -31,7 +31,8 @@ from dashboard.domain.stripe_mapping import (
     refund_counts,
 )
 from dashboard.services.payments.staff import VOID_REASONS
-from tests.conftest import pay_with_test_card, state_changes
+from tests.support.database import state_changes
+from tests.support.web import pay_with_test_card
 
 # Refund.status is a plain `Optional[str]` in the SDK; its values are only in the docs.
 REFUND_STATUSES = {"pending", "requires_action", "succeeded", "failed", "canceled"}

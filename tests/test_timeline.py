@@ -9,6 +9,7 @@ import pytest
 from dashboard.extensions import db
 from dashboard.models import Order, Role, TimelineKind
 from dashboard.services import timeline
+from tests.support.web import HTMX
 
 ENTRY = re.compile(r'<span class="summary">entry (\d+)</span>')
 EARLIER = re.compile(r'hx-get="(/orders/\d+/timeline\?before=\d+)"')
@@ -37,7 +38,7 @@ def test_the_page_shows_the_latest_entries_and_loads_earlier_ones_in_order(signe
     seen = shown
     link = EARLIER.search(page)
     while link:
-        fragment = client.get(link.group(1), headers={"HX-Request": "true"})
+        fragment = client.get(link.group(1), headers=HTMX)
         assert fragment.status_code == 200
         html = fragment.get_data(as_text=True)
         assert "<html" not in html  # a fragment swapped in place of the link

@@ -8,12 +8,9 @@ the webhooks localstripe itself signs and sends during a real payment.
 from __future__ import annotations
 
 import itertools
-import json
 import random
 import threading
 import time
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,20 +21,11 @@ from sqlalchemy import event as sa_event
 from dashboard import create_app
 from dashboard.extensions import db
 from dashboard.sandbox.runner import register_webhook
-from tests.conftest import (
-    BACKENDS,
-    SANDBOX_KEY,
-    WEBHOOK_SECRET,
-    base_config,
-    outbox_types,
-    pay_with_test_card,
-    reload,
-    send_event,
-    serve,
-    stored_events,
-    stripe_event,
-)
-from tests.stripe_payloads import AMOUNT, charge, intent
+from tests.support.app import base_config, serve
+from tests.support.database import BACKENDS, outbox_types, reload, stored_events
+from tests.support.localstripe import capture_at_stripe
+from tests.support.stripe import AMOUNT, WEBHOOK_SECRET, charge, intent, send_event, stripe_event
+from tests.support.web import pay_with_test_card
 
 CAPTURED, REFUNDED = 1800, 500
 
@@ -255,18 +243,6 @@ def _wait_for(app: Flask, type_: str, order_id: int, timeout: float = 15) -> Any
     raise AssertionError(f"localstripe's {type_} for order {order_id} never arrived")
 
 
-def _capture_at_localstripe(localstripe_url: str, payment_intent_id: str) -> None:
-    """A capture made in Stripe itself, not through the dashboard."""
-    request = urllib.request.Request(
-        f"{localstripe_url}/v1/payment_intents/{payment_intent_id}/capture",
-        data=urllib.parse.urlencode({}).encode(),
-        headers={"Authorization": f"Bearer {SANDBOX_KEY}"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=5) as response:
-        assert json.load(response)["status"] == "succeeded"
-
-
 def test_localstripes_own_webhooks_arrive_and_apply(
     sandbox_app, live_server, localstripe_url, make_order
 ):
@@ -275,7 +251,7 @@ def test_localstripes_own_webhooks_arrive_and_apply(
     payment_intent_id = reload(sandbox_app, held.id).stripe_payment_intent_id
     assert reload(sandbox_app, held.id).state == "authorized"
 
-    _capture_at_localstripe(localstripe_url, payment_intent_id)
+    assert capture_at_stripe(localstripe_url, payment_intent_id)["status"] == "succeeded"
     row = _wait_for(sandbox_app, "payment_intent.succeeded", held.id)
     assert (row.status, row.source) == ("applied", "webhook")
     assert "captured outside the dashboard" in row.reason

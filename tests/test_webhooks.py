@@ -22,30 +22,25 @@ from dashboard.models import (
     TimelineKind,
     WebhookRejection,
 )
-from tests.conftest import (
+from tests.support.database import outbox_types, reload, state_changes, stored_events
+from tests.support.stripe import (
+    AMOUNT,
     WEBHOOK_SECRET,
-    outbox_types,
-    reload,
+    charge,
+    completed_session,
+    dispute,
+    hold_event,
+    intent,
+    refund,
     send_event,
-    state_changes,
-    stored_events,
     stripe_event,
     stripe_signature,
 )
-from tests.stripe_payloads import AMOUNT, charge, completed_session, dispute, intent, refund
 
 
 @pytest.fixture
 def order(make_order: Any) -> Any:
     return make_order(lines=None)
-
-
-def held(order_id: int, **fields: Any) -> dict[str, Any]:
-    return stripe_event(
-        "payment_intent.amount_capturable_updated",
-        intent(order_id, status="requires_capture", capturable=AMOUNT),
-        **fields,
-    )
 
 
 def rejections(app: Any) -> list[tuple[str, str]]:
@@ -67,7 +62,7 @@ def post_raw(client: Any, body: bytes, signature: str | None) -> Any:
 
 
 def test_a_signed_event_is_stored_applied_and_answered_200(app, client, order):
-    response = send_event(client, held(order.id, event_id="evt_hold_1"))
+    response = send_event(client, hold_event(order.id, event_id="evt_hold_1"))
     assert response.status_code == 200
     assert response.get_json() == {"id": "evt_hold_1", "status": "applied", "deliveries": 1}
     (row,) = stored_events(app)
@@ -83,7 +78,7 @@ def test_a_signed_event_is_stored_applied_and_answered_200(app, client, order):
 
 
 def _body(order_id: int) -> bytes:
-    return json.dumps(held(order_id)).encode()
+    return json.dumps(hold_event(order_id)).encode()
 
 
 @pytest.mark.parametrize(
@@ -125,17 +120,17 @@ def test_a_bad_signature_is_refused_counted_and_nothing_stored(app, client, orde
 
 
 def test_a_signature_just_inside_the_tolerance_is_accepted(app, client, order):
-    response = send_event(client, held(order.id), timestamp=int(time.time()) - 290)
+    response = send_event(client, hold_event(order.id), timestamp=int(time.time()) - 290)
     assert response.status_code == 200
 
 
 def test_every_configured_secret_is_tried_so_a_secret_can_be_rolled(app, client, order):
     app.config["STRIPE_WEBHOOK_SECRETS"] = ["whsec_old_one", WEBHOOK_SECRET]
-    assert send_event(client, held(order.id), secret="whsec_old_one").status_code == 200
-    second = held(order.id)
+    assert send_event(client, hold_event(order.id), secret="whsec_old_one").status_code == 200
+    second = hold_event(order.id)
     assert send_event(client, second, secret=WEBHOOK_SECRET).status_code == 200
     # While Stripe rolls a secret it signs with both: one header, two v1 entries.
-    body = json.dumps(held(order.id)).encode()
+    body = json.dumps(hold_event(order.id)).encode()
     old = stripe_signature(body, "whsec_old_one")
     new = stripe_signature(body, "whsec_brand_new")
     both = f"{old},v1={new.split('v1=')[1]}"
@@ -146,7 +141,7 @@ def test_every_configured_secret_is_tried_so_a_secret_can_be_rolled(app, client,
 
 def test_without_a_configured_secret_nothing_is_accepted_and_stripe_retries(app, client, order):
     app.config["STRIPE_WEBHOOK_SECRETS"] = []
-    response = send_event(client, held(order.id))
+    response = send_event(client, hold_event(order.id))
     assert response.status_code == 503  # a 5xx: Stripe keeps the event and retries
     assert stored_events(app) == []
     assert rejections(app) == [("no_secret", "127.0.0.1")]
@@ -154,7 +149,7 @@ def test_without_a_configured_secret_nothing_is_accepted_and_stripe_retries(app,
 
 def test_a_body_over_the_limit_is_refused_with_413_before_verifying(app, client, order):
     app.config["WEBHOOK_MAX_BYTES"] = 2048
-    event = held(order.id)
+    event = hold_event(order.id)
     event["data"]["object"]["description"] = "x" * 4096
     response = send_event(client, event)
     assert response.status_code == 413
@@ -249,7 +244,7 @@ def test_an_event_of_the_other_mode_is_ignored_with_that_reason(
     app, client, order, key, event_live
 ):
     app.config["STRIPE_SECRET_KEY"] = key
-    response = send_event(client, held(order.id, livemode=event_live))
+    response = send_event(client, hold_event(order.id, livemode=event_live))
     assert response.status_code == 200
     (row,) = stored_events(app)
     assert row.status == "ignored"
@@ -269,7 +264,7 @@ def test_an_event_for_no_known_order_is_kept_as_unmatched(app, client, order):
 
 
 def test_client_secrets_are_not_stored(app, client, order):
-    send_event(client, held(order.id))
+    send_event(client, hold_event(order.id))
     (row,) = stored_events(app)
     assert row.payload["data"]["object"]["client_secret"] == "[redacted]"
     assert "secret_do_not_show" not in json.dumps(row.payload)
@@ -324,7 +319,7 @@ def test_a_decline_fails_the_attempt_and_a_later_hold_still_wins(app, client, or
     send_event(client, stripe_event("payment_intent.payment_failed", declined))
     assert reload(app, order.id).state == "failed"
     assert reload(app, order.id).last_payment_error == "Your card was declined."
-    send_event(client, held(order.id))
+    send_event(client, hold_event(order.id))
     assert reload(app, order.id).state == "authorized"
     assert outbox_types(app, order.id) == ["PAYMENT_FAILED"]
 
@@ -560,7 +555,7 @@ def test_a_failed_processing_answers_500_is_kept_and_applies_on_redelivery(
 
 
 def test_an_expired_checkout_fails_the_attempt_but_keeps_the_link_payable(app, client, make_order):
-    from tests.stripe_double import stripe_example
+    from tests.support.stripe import stripe_example
 
     order = make_order(state="processing", stripe_checkout_session_id="cs_test_3")
     session = stripe_example("checkout_session")
@@ -611,7 +606,7 @@ def test_a_dispute_flags_the_order_and_closes_with_its_outcome(app, client, make
 
 def test_no_outbox_event_is_written_twice_across_redeliveries(app, client, order):
     events = [
-        held(order.id),
+        hold_event(order.id),
         stripe_event(
             "payment_intent.succeeded", intent(order.id, status="succeeded", received=AMOUNT)
         ),
@@ -641,7 +636,7 @@ def test_nul_and_markup_in_a_payload_are_kept_safely_and_never_used_as_ids(app, 
 
 @pytest.mark.parametrize("bad", ["evt_\u0000", "evt <script>", ""])
 def test_an_event_id_that_is_not_stripes_is_refused(app, client, order, bad):
-    response = send_event(client, held(order.id, event_id=bad or None) | {"id": bad})
+    response = send_event(client, hold_event(order.id, event_id=bad or None) | {"id": bad})
     assert response.status_code == 400
     assert stored_events(app) == []
 

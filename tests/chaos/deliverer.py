@@ -23,7 +23,7 @@ from typing import Any
 
 import requests
 
-from tests.conftest import stripe_signature
+from tests.support.stripe import stripe_signature
 
 SENDERS = 8
 TIMEOUT = 2.0  # seconds the sender waits for an answer, then gives up and retries later

@@ -7,7 +7,7 @@ answer with at the end (for the sweep's re-read) and the `Truth` the order must 
 Every event here is applied from its payload alone (docs/webhooks.md): the events that
 make the dashboard re-read Stripe (`checkout.session.completed`, `refund.*`,
 `charge.refund.updated`) are left out, so the answer the web workers would get cannot
-depend on a double. The payloads are Stripe's published examples (tests/stripe_payloads.py)
+depend on a double. The payloads are Stripe's published examples (tests/support/stripe.py)
 with only the fields of the case changed.
 
 The order's stored PaymentIntent is seeded where the dashboard would have stored it when it
@@ -23,9 +23,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.conftest import stripe_event
-from tests.stripe_double import stripe_example
-from tests.stripe_payloads import charge, dispute, intent
+from tests.support.stripe import charge, dispute, intent, stripe_event, stripe_example
 
 KINDS: dict[str, float] = {
     "hold": 1.0,

@@ -1,14 +1,19 @@
-"""Stripe's API as a double behind the SDK's HTTP client interface, for what localstripe lacks.
+"""Stripe without Stripe: its API as a double behind the SDK's HTTP client, the objects it
+sends, and its webhooks, signed as it signs them.
 
-Everything above it stays real: the services, the gateway, the stripe SDK's encoding,
-headers and error handling. The double answers with Stripe's own published example objects
-(tests/fixtures/stripe, MIT, Stripe Inc.), changed only in the fields a case needs, and
-records every request as (method, url, headers, post_data).
+Everything above the double stays real: the services, the gateway, the stripe SDK's
+encoding, headers and error handling. The double answers with Stripe's own published
+example objects (tests/fixtures/stripe, MIT, Stripe Inc.), changed only in the fields a case
+needs, and records every request as (method, url, headers, post_data). The objects built
+here for events follow the same rule, so the code under test sees the full shape (extra
+fields, nulls, nested objects) it will see live.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
+import hmac
 import itertools
 import json
 import re
@@ -18,15 +23,24 @@ from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
 import stripe
+from flask.testing import FlaskClient
 from requests.structures import CaseInsensitiveDict
 
 from dashboard.payments.stripe_gateway import API_VERSION
 
-FIXTURES = Path(__file__).parent / "fixtures" / "stripe"
+# The secret key the app is given when Stripe's HTTP is the double (see the live_app fixture).
+TEST_KEY = "sk_test_x"
+# The webhook endpoint's signing secret in the tests' configuration (base_config).
+WEBHOOK_SECRET = "whsec_test_endpoint_secret"
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "stripe"
 
 
 def stripe_example(name: str) -> dict[str, Any]:
     return json.loads((FIXTURES / f"{name}.json").read_text())
+
+
+# -- the HTTP double ----------------------------------------------------------------------
 
 
 class Call(NamedTuple):
@@ -239,3 +253,194 @@ class FakeStripeHTTP(stripe.HTTPClient):
             }
         )
         return json.dumps(body), status, headers
+
+
+# -- Stripe objects as they appear inside events -------------------------------------------
+
+AMOUNT = 3000
+
+
+def intent(
+    order_id: int | None,
+    *,
+    id: str = "pi_test_hold",
+    status: str,
+    amount: int = AMOUNT,
+    capturable: int = 0,
+    received: int = 0,
+    **fields: Any,
+) -> dict[str, Any]:
+    obj = stripe_example("payment_intent")
+    obj.update(
+        id=id,
+        amount=amount,
+        amount_capturable=capturable,
+        amount_received=received,
+        capture_method="manual",
+        canceled_at=None,
+        client_secret=f"{id}_secret_do_not_show",
+        created=int(time.time()) - 60,
+        latest_charge="ch_test_hold" if status in ("requires_capture", "succeeded") else None,
+        metadata={"order_id": str(order_id)} if order_id is not None else {},
+        status=status,
+    )
+    obj.update(fields)
+    return obj
+
+
+def charge(
+    order_id: int | None,
+    *,
+    id: str = "ch_test_hold",
+    payment_intent: str = "pi_test_hold",
+    amount: int = AMOUNT,
+    captured: bool = False,
+    amount_captured: int = 0,
+    refunds: int = 0,
+    **fields: Any,
+) -> dict[str, Any]:
+    """`refunds`: what went back to the buyer. Like Stripe, the charge's amount_refunded
+    also counts the part of the hold a partial capture released."""
+    released = amount - amount_captured if captured else 0
+    obj = stripe_example("charge")
+    obj.update(
+        id=id,
+        amount=amount,
+        amount_captured=amount_captured,
+        amount_refunded=released + refunds,
+        captured=captured,
+        refunded=released + refunds >= amount,
+        payment_intent=payment_intent,
+        metadata={"order_id": str(order_id)} if order_id is not None else {},
+        status="succeeded",
+        created=int(time.time()) - 60,
+    )
+    obj.update(fields)
+    return obj
+
+
+def refund(
+    *,
+    id: str = "re_test_1",
+    amount: int,
+    status: str,
+    payment_intent: str = "pi_test_hold",
+    idempotency_key: str | None = None,
+    failure_reason: str | None = None,
+) -> dict[str, Any]:
+    obj = stripe_example("refund")
+    obj.update(
+        id=id,
+        amount=amount,
+        status=status,
+        payment_intent=payment_intent,
+        charge="ch_test_hold",
+        metadata={"idempotency_key": idempotency_key} if idempotency_key else {},
+        failure_reason=failure_reason,
+    )
+    return obj
+
+
+def dispute(
+    *, id: str = "dp_test_1", status: str, amount: int = AMOUNT, due_by: int | None = None
+) -> dict[str, Any]:
+    obj = stripe_example("dispute")
+    obj.update(
+        id=id,
+        amount=amount,
+        charge="ch_test_hold",
+        payment_intent="pi_test_hold",
+        reason="fraudulent",
+        status=status,
+    )
+    obj["evidence_details"]["due_by"] = due_by or int(time.time()) + 7 * 86400
+    return obj
+
+
+def completed_session(
+    order_id: int,
+    *,
+    id: str,
+    payment_intent: str,
+    payment_status: str = "unpaid",
+    metadata: bool = True,
+) -> dict[str, Any]:
+    """A Checkout Session the buyer completed (a card hold: `unpaid` until captured)."""
+    obj = stripe_example("checkout_session")
+    obj.update(
+        id=id,
+        status="complete",
+        payment_status=payment_status,
+        payment_intent=payment_intent,
+        client_reference_id=str(order_id),
+    )
+    if metadata:
+        obj["metadata"] = {"order_id": str(order_id)}
+    return obj
+
+
+def hold_event(
+    order_id: int, *, payment_intent: str = "pi_test_hold", **event: Any
+) -> dict[str, Any]:
+    """payment_intent.amount_capturable_updated: the buyer's card hold of AMOUNT on the
+    order. `event` goes to stripe_event (event_id, created, livemode)."""
+    obj = intent(order_id, id=payment_intent, status="requires_capture", capturable=AMOUNT)
+    return stripe_event("payment_intent.amount_capturable_updated", obj, **event)
+
+
+# -- Stripe's webhooks: events shaped and signed exactly as Stripe sends them ---------------
+
+
+def stripe_signature(
+    body: bytes, secret: str = WEBHOOK_SECRET, timestamp: int | None = None
+) -> str:
+    """The Stripe-Signature header, computed as Stripe documents it (not with our code)."""
+    moment = int(time.time()) if timestamp is None else timestamp
+    signed = f"{moment}.".encode() + body
+    digest = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+    return f"t={moment},v1={digest}"
+
+
+_event_ids = iter(range(1, 10**9))
+
+
+def stripe_event(
+    type_: str,
+    obj: dict[str, Any],
+    *,
+    event_id: str | None = None,
+    created: int | None = None,
+    livemode: bool = False,
+) -> dict[str, Any]:
+    """An event around `obj`, in the shape of Stripe's published example event."""
+    return {
+        "id": event_id or f"evt_test_{next(_event_ids):08d}",
+        "object": "event",
+        "api_version": "2026-10-28.endive",
+        "created": int(time.time()) if created is None else created,
+        "data": {"object": obj},
+        "livemode": livemode,
+        "pending_webhooks": 1,
+        "request": {"id": None, "idempotency_key": None},
+        "type": type_,
+    }
+
+
+def send_event(
+    client: FlaskClient,
+    event: dict[str, Any],
+    *,
+    secret: str = WEBHOOK_SECRET,
+    timestamp: int | None = None,
+) -> Any:
+    """POST the event to our endpoint with Stripe's headers, signed over the exact bytes."""
+    body = json.dumps(event).encode()
+    return client.post(
+        "/webhooks/stripe",
+        data=body,
+        headers={
+            "Content-Type": "application/json; charset=utf-8",
+            "Stripe-Signature": stripe_signature(body, secret, timestamp),
+            "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+        },
+    )

@@ -1,0 +1,78 @@
+"""Debian's Chromium driven by Playwright: where it is, how it starts, and what counts as a
+problem on a page (JavaScript errors, console errors, CSP violations)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+# Chromium also logs CSP violations to the console; this makes sure each one is reported,
+# whatever the wording.
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+    console.error(`CSP violation: ${event.violatedDirective} blocked ${event.blockedURI}`);
+});
+"""
+
+
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    """Debian's Chromium, headless, driven by Playwright until the block ends."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def screenshot_dir(tmp_path: Path) -> Path:
+    """Where a test saves its screenshots: the folder SCREENSHOT_DIR names (`make
+    screenshots` names docs/screenshots), else the test's own temporary folder, so that a
+    test run writes no tracked file."""
+    named = os.environ.get("SCREENSHOT_DIR")
+    if not named:
+        return tmp_path
+    folder = Path(named)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+class Problems:
+    """JavaScript errors, console errors and CSP violations of the pages watched."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def watch(self, context: BrowserContext) -> Page:
+        context.add_init_script(REPORT_CSP_VIOLATIONS)
+        page = context.new_page()
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self.seen.append(f"pageerror: {error}"))
+        page.set_default_timeout(10_000)
+        return page
+
+    def _console(self, message: ConsoleMessage) -> None:
+        url = message.location.get("url", "")
+        if url.endswith("/favicon.ico") and message.text.startswith("Failed to load resource"):
+            return  # Chromium asks for one on its own; the dashboard has none.
+        if message.type == "error" or "Content Security Policy" in message.text:
+            self.seen.append(f"console {message.type}: {message.text} ({url})")

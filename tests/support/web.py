@@ -1,0 +1,53 @@
+"""A person at the dashboard: CSRF tokens, forms, sign-in, and a buyer's pay link."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+# The password of every user the make_user fixture creates.
+PASSWORD = "correct horse battery"
+# werkzeug's hash method with one round, for users of tests that are not about signing in.
+QUICK_HASH = "pbkdf2:sha256:1"
+# The header htmx sends with each of its requests.
+HTMX = {"HX-Request": "true"}
+# Markup, bidi override, zero-width and terminal escape: text that must show as text.
+HOSTILE = "<script>alert(\"x\")</script><img src=x onerror='alert(1)'>\u202egnp.exe\u200b\x1b[31m"
+
+_CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+
+
+def csrf_token_in(page: str) -> str:
+    """The CSRF token an HTML page of ours carries, as a browser's script would read it."""
+    match = _CSRF_META.search(page)
+    assert match, "every HTML page carries the CSRF token"
+    return match.group(1)
+
+
+def csrf_token(client: FlaskClient) -> str:
+    """The CSRF token of the client's session, read from a page as a browser would."""
+    return csrf_token_in(client.get("/this-page-does-not-exist").get_data(as_text=True))
+
+
+def post_form(client: FlaskClient, path: str, data: dict[str, Any] | None = None, **kw: Any) -> Any:
+    return client.post(path, data={**(data or {}), "csrf_token": csrf_token(client)}, **kw)
+
+
+def login(client: FlaskClient, email: str, password: str = PASSWORD) -> Any:
+    return post_form(client, "/login", {"email": email, "password": password})
+
+
+def pay_link(app: Flask, order_id: int) -> str:
+    from dashboard.services.pay_links import pay_links
+
+    with app.test_request_context():
+        return f"/pay/{pay_links().token_for(order_id)}"
+
+
+def pay_with_test_card(app: Flask, order_id: int, card: str = "success") -> Any:
+    """A buyer opens the pay link and pays with a sandbox test card."""
+    buyer = app.test_client()
+    return post_form(buyer, pay_link(app, order_id) + "/sandbox-card", {"card": card})
