@@ -6,6 +6,7 @@ from flask import Flask
 from werkzeug.routing import IntegerConverter, ValidationError
 
 from dashboard.views import admin, auth, events, health, orders, pay, payments, webhooks
+from dashboard.views.access import role_flags
 
 # Ids are 32-bit integer columns: a larger number would make the database raise (a 500).
 MAX_ROW_ID = 2**31 - 1
@@ -27,6 +28,7 @@ class RowIdConverter(IntegerConverter):
 
 def register_blueprints(app: Flask) -> None:
     app.url_map.converters["int"] = RowIdConverter
+    app.context_processor(role_flags)
     for module in (auth, orders, payments, pay, admin, health, webhooks, events):
         app.register_blueprint(module.bp)
     undeclared = [
