@@ -10,9 +10,10 @@ import time
 
 import pytest
 from sqlalchemy import event as sa_event
+from sqlalchemy import update
 
 from dashboard.extensions import db
-from dashboard.models import Role
+from dashboard.models import Role, StripeEvent
 from dashboard.payments.stripe_gateway import StripeGateway
 from tests.conftest import (
     TEST_KEY,
@@ -396,6 +397,38 @@ def test_reprocess_from_the_list_for_failed_events(signed_in, events):
     assert 'action="/events/' in rows and "Reprocess</button>" in rows
     support_rows = page(signed_in(Role.SUPPORT), "/events", query_string={"status": "failed"})
     assert "Reprocess</button>" not in support_rows
+
+
+def test_staff_may_reprocess_pending_failed_and_unmatched_events_only(app, signed_in, events):
+    first, _, sent = events
+    hold = intent_for(
+        first.id,
+        amount=2500,
+        amount_capturable=2500,
+        capture_method="manual",
+        status="requires_capture",
+    )
+    _, answer = deliver(app.test_client(), "payment_intent.amount_capturable_updated", hold)
+    assert answer.json["status"] == "applied"
+    with app.app_context():  # its worker died before it finished: left pending
+        db.session.execute(
+            update(StripeEvent)
+            .where(StripeEvent.event_id == sent["second"]["id"])
+            .values(status="pending")
+        )
+        db.session.commit()
+    staff = signed_in(Role.STAFF)
+    rows = re.findall(
+        r'<tr class="event-row status-(\w+)" id="event-(\d+)">(.*?)</tr>',
+        page(staff, "/events"),
+        re.S,
+    )
+    reprocessable = {"pending", "failed", "unmatched"}
+    assert {status for status, _, _ in rows} == reprocessable | {"applied", "ignored"}
+    for status, row_id, body in rows:
+        expected = status in reprocessable
+        assert ("Reprocess</button>" in body) is expected, status
+        assert ("Reprocess</button>" in page(staff, f"/events/{row_id}")) is expected, status
 
 
 # -- webhook health -----------------------------------------------------------------------
