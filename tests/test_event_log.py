@@ -13,7 +13,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import update
 
 from dashboard.extensions import db
-from dashboard.models import Role, StripeEvent
+from dashboard.models import EventStatus, Role, StripeEvent
 from dashboard.payments.stripe_gateway import StripeGateway
 from tests.conftest import (
     TEST_KEY,
@@ -134,6 +134,16 @@ def test_filter_by_type_and_status(signed_in, events):
     assert listed(client, type="charge.refunded") == []
     options = page(client, "/events")
     assert '<option value="payment_intent.processing"' in options
+
+
+def test_the_status_filter_offers_every_status_and_keeps_the_chosen_one(signed_in, events):
+    client = signed_in(Role.SUPPORT)
+    for chosen in EventStatus:
+        text = page(client, "/events", query_string={"status": chosen.value})
+        select = re.search(r'<select name="status".*?</select>', text, re.S).group(0)
+        options = re.findall(r'<option value="(\w*)" ?(selected)?>', select)
+        assert [value for value, _ in options] == ["", *(status.value for status in EventStatus)]
+        assert [value for value, selected in options if selected] == [chosen.value]
 
 
 def test_search_by_event_id_payment_intent_and_order_number(signed_in, events):
