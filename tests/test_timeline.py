@@ -97,3 +97,17 @@ def test_an_outbox_entry_shows_its_event_and_an_unknown_kind_only_its_summary(
     unknown = entries["refund_note"]
     assert '<span class="summary">A note</span>' in unknown
     assert "<dl" not in unknown
+
+
+def test_every_kind_of_entry_shows_its_facts(app, signed_in, make_order):
+    order = make_order()
+    data = {"action": "capture", "type": "PAYMENT_SUCCEEDED", "source": "sweep"}
+    with app.app_context():
+        row = db.session.get(Order, order.id)
+        for kind in TimelineKind:
+            timeline.append(row, kind, f"a {kind.value} entry", data=data)
+        db.session.commit()
+    page = signed_in(Role.SUPPORT).get(f"/orders/{order.id}").get_data(as_text=True)
+    entries = dict(BY_KIND.findall(page))
+    for kind in TimelineKind:
+        assert re.search(r'<dl class="facts">\s*<dt>', entries[kind.value]), kind
