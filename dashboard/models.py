@@ -294,6 +294,9 @@ class EventStatus(StrEnum):
 
 
 RETRYABLE = (EventStatus.PENDING.value, EventStatus.FAILED.value)
+# What staff's Reprocess runs again: the retryable ones, and an unmatched one (its order
+# may exist by now). Applied and ignored events stay as they are.
+REPROCESSABLE = (*RETRYABLE, EventStatus.UNMATCHED.value)
 
 
 class StripeEvent(Model):
@@ -331,6 +334,10 @@ class StripeEvent(Model):
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     order: Mapped[Order | None] = relationship()
+
+    @property
+    def reprocessable(self) -> bool:
+        return self.status in REPROCESSABLE
 
     @property
     def data_object(self) -> dict[str, Any]:

@@ -5,9 +5,12 @@ import logging
 import pytest
 from flask import Flask
 
-from dashboard.models import Role
+from dashboard.extensions import db
+from dashboard.models import Role, StripeRequest
 from dashboard.services.pay_links import pay_links
 from dashboard.views import UndeclaredRoute, register_blueprints
+from tests.support.database import stored_events
+from tests.support.stripe import send_event, stripe_event, stripe_example
 from tests.support.web import login, post_form
 
 ANON, SUPPORT, STAFF, ADMIN = "anonymous", "support", "staff", "admin"
@@ -153,3 +156,45 @@ def test_staff_page_links_follow_the_role(signed_in):
     assert 'href="/admin/users"' not in staff_page
     admin_page = signed_in(Role.ADMIN).get("/orders").get_data(as_text=True)
     assert 'href="/admin/users"' in admin_page
+
+
+@pytest.mark.parametrize("role", [Role.SUPPORT, Role.STAFF, Role.ADMIN], ids=str)
+def test_pages_offer_a_button_exactly_to_the_roles_its_route_lets_in(
+    app, signed_in, make_order, role
+):
+    """Each control is shown to a role iff MATRIX above does not refuse it that route."""
+    open_order, waiting = make_order(), make_order()
+    with app.app_context():
+        # A capture whose answer from Stripe was lost: the panel offers "Check with Stripe".
+        db.session.add(
+            StripeRequest(
+                order_id=waiting.id,
+                action="capture",
+                amount=1000,
+                idempotency_key=f"order-{waiting.id}-capture-1000-1",
+                status="unknown",
+            )
+        )
+        db.session.commit()
+    intent = {**stripe_example("payment_intent"), "metadata": {"order_id": "424242"}}
+    answer = send_event(app.test_client(), stripe_event("payment_intent.processing", intent))
+    assert answer.json["status"] == "unmatched"
+    (unmatched,) = stored_events(app)
+
+    client = signed_in(role)
+    pages = {
+        "open order": client.get(f"/orders/{open_order.id}").get_data(as_text=True),
+        "waiting order": client.get(f"/orders/{waiting.id}").get_data(as_text=True),
+        "unmatched event": client.get(f"/events/{unmatched.id}").get_data(as_text=True),
+        "event log": client.get("/events").get_data(as_text=True),
+    }
+    assert 'id="awaiting-confirmation"' in pages["waiting order"]  # every reader is told
+    controls = [
+        ("open order", 'id="method-form"', ("payments.payment_method", "POST")),
+        ("waiting order", "Check with Stripe</button>", ("payments.settle", "POST")),
+        ("unmatched event", "Reprocess</button>", ("events.reprocess", "POST")),
+        ("event log", "Reprocess</button>", ("events.reprocess", "POST")),
+    ]
+    for page, control, route in controls:
+        allowed = MATRIX[route][2][VISITORS.index(role.value)] != 403
+        assert (control in pages[page]) is allowed, f"{role}: {control} on the {page}"

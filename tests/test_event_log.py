@@ -10,9 +10,10 @@ import time
 
 import pytest
 from sqlalchemy import event as sa_event
+from sqlalchemy import update
 
 from dashboard.extensions import db
-from dashboard.models import Role
+from dashboard.models import EventStatus, Role, StripeEvent
 from dashboard.payments.stripe_gateway import StripeGateway
 from tests.support.app import serve
 from tests.support.database import reload, stored_events
@@ -124,6 +125,16 @@ def test_filter_by_type_and_status(signed_in, events):
     assert listed(client, type="charge.refunded") == []
     options = page(client, "/events")
     assert '<option value="payment_intent.processing"' in options
+
+
+def test_the_status_filter_offers_every_status_and_keeps_the_chosen_one(signed_in, events):
+    client = signed_in(Role.SUPPORT)
+    for chosen in EventStatus:
+        text = page(client, "/events", query_string={"status": chosen.value})
+        select = re.search(r'<select name="status".*?</select>', text, re.S).group(0)
+        options = re.findall(r'<option value="(\w*)" ?(selected)?>', select)
+        assert [value for value, _ in options] == ["", *(status.value for status in EventStatus)]
+        assert [value for value, selected in options if selected] == [chosen.value]
 
 
 def test_search_by_event_id_payment_intent_and_order_number(signed_in, events):
@@ -385,6 +396,38 @@ def test_reprocess_from_the_list_for_failed_events(signed_in, events):
     assert 'action="/events/' in rows and "Reprocess</button>" in rows
     support_rows = page(signed_in(Role.SUPPORT), "/events", query_string={"status": "failed"})
     assert "Reprocess</button>" not in support_rows
+
+
+def test_staff_may_reprocess_pending_failed_and_unmatched_events_only(app, signed_in, events):
+    first, _, sent = events
+    hold = intent_for(
+        first.id,
+        amount=2500,
+        amount_capturable=2500,
+        capture_method="manual",
+        status="requires_capture",
+    )
+    _, answer = deliver(app.test_client(), "payment_intent.amount_capturable_updated", hold)
+    assert answer.json["status"] == "applied"
+    with app.app_context():  # its worker died before it finished: left pending
+        db.session.execute(
+            update(StripeEvent)
+            .where(StripeEvent.event_id == sent["second"]["id"])
+            .values(status="pending")
+        )
+        db.session.commit()
+    staff = signed_in(Role.STAFF)
+    rows = re.findall(
+        r'<tr class="event-row status-(\w+)" id="event-(\d+)">(.*?)</tr>',
+        page(staff, "/events"),
+        re.S,
+    )
+    reprocessable = {"pending", "failed", "unmatched"}
+    assert {status for status, _, _ in rows} == reprocessable | {"applied", "ignored"}
+    for status, row_id, body in rows:
+        expected = status in reprocessable
+        assert ("Reprocess</button>" in body) is expected, status
+        assert ("Reprocess</button>" in page(staff, f"/events/{row_id}")) is expected, status
 
 
 # -- webhook health -----------------------------------------------------------------------

@@ -25,7 +25,6 @@ EVENT_TYPE = re.compile(r"[a-z0-9_]+(?:\.[a-z0-9_]+)*")
 _STRIPE_ID = re.compile(r"[A-Za-z]+_[A-Za-z0-9_]+")
 # The statuses that need a person: each gets its own tab with a count.
 NEEDS_ATTENTION = (EventStatus.FAILED, EventStatus.UNMATCHED)
-REPROCESSABLE = (EventStatus.PENDING, EventStatus.FAILED, EventStatus.UNMATCHED)
 
 
 class InvalidFilter(ValueError):

@@ -7,6 +7,7 @@ from werkzeug.routing import IntegerConverter, ValidationError
 
 from dashboard.domain.ids import MAX_ROW_ID
 from dashboard.views import admin, auth, events, health, orders, pay, payments, webhooks
+from dashboard.views.access import role_flags
 
 
 class UndeclaredRoute(RuntimeError):
@@ -26,6 +27,7 @@ class RowIdConverter(IntegerConverter):
 
 def register_blueprints(app: Flask) -> None:
     app.url_map.converters["int"] = RowIdConverter
+    app.context_processor(role_flags)
     for module in (auth, orders, payments, pay, admin, health, webhooks, events):
         app.register_blueprint(module.bp)
     undeclared = [

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from flask import abort, request
+from flask import abort, has_request_context, request
 from flask_login import current_user
 
 from dashboard.extensions import login_manager
@@ -51,6 +51,16 @@ def roles_required(*roles: Role) -> Callable[[View], View]:
         return cast(View, guarded)
 
     return decorator
+
+
+def role_flags() -> dict[str, bool]:
+    """What the signed-in user may do, for templates: from the roles the routes require."""
+    # Outside a request (a template rendered by a command) nobody is signed in.
+    signed_in = has_request_context() and bool(current_user.is_authenticated)
+    return {
+        "can_move_money": signed_in and current_user.has_role(*STAFF),
+        "can_manage_users": signed_in and current_user.has_role(*ADMINS),
+    }
 
 
 def public(view: View) -> View:

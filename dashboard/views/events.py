@@ -6,7 +6,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask.typing import ResponseReturnValue
 
 from dashboard.extensions import db
-from dashboard.models import StripeEvent, utcnow
+from dashboard.models import EventStatus, StripeEvent, utcnow
 from dashboard.services import event_log
 from dashboard.views.access import READERS, STAFF, roles_required
 from dashboard.views.forms import cursor_arg
@@ -42,6 +42,7 @@ def index() -> ResponseReturnValue:
         "page": log.page,
         "type": type_,
         "status": status,
+        "statuses": list(EventStatus),
         "search": search.strip(),
         "now": utcnow(),
     }

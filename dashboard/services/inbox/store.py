@@ -28,7 +28,14 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from dashboard.extensions import db
-from dashboard.models import RETRYABLE, EventStatus, StripeEvent, WebhookRejection, utcnow
+from dashboard.models import (
+    REPROCESSABLE,
+    RETRYABLE,
+    EventStatus,
+    StripeEvent,
+    WebhookRejection,
+    utcnow,
+)
 from dashboard.payments.snapshots import object_refs
 from dashboard.payments.webhooks import check_event_shape, created_at, redact
 from dashboard.services.inbox import reconcile
@@ -188,9 +195,7 @@ def process(row_id: int, *, include_unmatched: bool = False) -> Processed:
 
 
 def _process(row_id: int, include_unmatched: bool, orders: OrderLookup) -> Processed:
-    claimable = list(RETRYABLE)
-    if include_unmatched:
-        claimable.append(EventStatus.UNMATCHED.value)
+    claimable = REPROCESSABLE if include_unmatched else RETRYABLE
     # The claim: a conditional write, so it waits for (and then sees) a concurrent claim's
     # commit on PostgreSQL and on SQLite alike. A read-then-write could apply twice.
     claimed = db.session.scalar(
