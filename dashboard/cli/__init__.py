@@ -31,10 +31,12 @@ def committed(callback: Callable[P, R]) -> Callable[P, R]:
         exited: SystemExit | None = None
         with unit_of_work():
             try:
-                return callback(*args, **kwargs)
-            except SystemExit as exit_status:
+                result = callback(*args, **kwargs)
+            except SystemExit as exit_status:  # a deliberate exit status: what was done stays
                 exited = exit_status
-        raise exited
+        if exited is not None:
+            raise exited
+        return result
 
     return run
 
