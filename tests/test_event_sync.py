@@ -407,6 +407,28 @@ def test_event_types_the_dashboard_does_not_act_on_are_skipped(app, stripe_event
     assert watermark(app)[0] == "evt_c"
 
 
+def test_listed_events_not_shaped_like_events_are_named_and_not_stored(app, stripe_events_list):
+    """A type that is not text (a list, a number), or a known type with no object, is not an
+    event: named, counted, never stored; the rest of the page is received."""
+    now = int(time.time())
+    for event_id, kind in (("evt_list", ["payment_intent.succeeded"]), ("evt_number", 42)):
+        event = canceled_payment(90, now - 60)
+        event.update(id=event_id, type=kind)
+        stripe_events_list.events.append(event)
+    hollow = canceled_payment(91, now - 30)
+    hollow.update(id="evt_hollow", data={})
+    stripe_events_list.events.append(hollow)
+
+    result = app.test_cli_runner().invoke(args=["stripe", "sync"])
+
+    assert result.exit_code == 3, result.output
+    assert "3 not shaped like Stripe events, not stored: evt_list, evt_number, evt_hollow" in (
+        result.stdout
+    )
+    assert "Read 10 events (1 page): 7 new" in result.stdout
+    assert not {"evt_list", "evt_number", "evt_hollow"} & set(inbox_ids(app))
+
+
 def test_events_that_fail_to_apply_are_kept_and_the_sync_says_so(
     app, stripe_events_list, make_order
 ):
