@@ -160,6 +160,9 @@ class FakeStripeHTTP(stripe.HTTPClient):
             (r"POST /v1/checkout/sessions/([^/]+)/expire", self._expire_session),
             (r"POST /v1/payment_intents", self._create_intent),
             (r"GET /v1/payment_intents/([^/]+)", self._get_intent),
+            (r"POST /v1/payment_intents/([^/]+)/capture", self._capture_intent),
+            (r"POST /v1/payment_intents/([^/]+)/cancel", self._cancel_intent),
+            (r"POST /v1/refunds", self._create_refund),
         ]
 
     def _create_session(self, call: Call):
@@ -239,6 +242,61 @@ class FakeStripeHTTP(stripe.HTTPClient):
         if isinstance(charge, dict) and "latest_charge" not in call.query.get("expand[0]", []):
             answer["latest_charge"] = charge["id"]
         return self._answer(answer)
+
+    def _capture_intent(self, call: Call, intent_id: str):
+        """A hold captured in full or in part (the rest released, counted as refunded on the
+        charge, as Stripe does)."""
+        intent = self.intents.get(intent_id)
+        if intent is None:
+            return self._missing(f"No such payment_intent: '{intent_id}'")
+        form = {key: values[-1] for key, values in call.form.items()}
+        taken = int(form.get("amount_to_capture", intent["amount"]))
+        intent.update(
+            status="succeeded",
+            amount_capturable=0,
+            amount_received=taken,
+            latest_charge=charge(
+                None,
+                payment_intent=intent_id,
+                amount=intent["amount"],
+                captured=True,
+                amount_captured=taken,
+            ),
+        )
+        return self._get_intent(call, intent_id)
+
+    def _cancel_intent(self, call: Call, intent_id: str):
+        intent = self.intents.get(intent_id)
+        if intent is None:
+            return self._missing(f"No such payment_intent: '{intent_id}'")
+        form = {key: values[-1] for key, values in call.form.items()}
+        released = charge(None, payment_intent=intent_id, amount=intent["amount"])
+        released.update(amount_refunded=intent["amount"], refunded=True)
+        intent.update(
+            status="canceled",
+            amount_capturable=0,
+            cancellation_reason=form.get("cancellation_reason"),
+            canceled_at=int(time.time()),
+            latest_charge=released,
+        )
+        return self._get_intent(call, intent_id)
+
+    def _create_refund(self, call: Call):
+        form = {key: values[-1] for key, values in call.form.items()}
+        made = refund(
+            id=f"re_test_{next(self._ids)}",
+            amount=int(form["amount"]),
+            status="succeeded",
+            payment_intent=form["payment_intent"],
+            idempotency_key=form.get("metadata[idempotency_key]"),
+        )
+        made["metadata"] = {
+            key[len("metadata[") : -1]: value
+            for key, value in form.items()
+            if key.startswith("metadata[")
+        }
+        made["reason"] = form.get("reason")
+        return self._answer(made)
 
     def _missing(self, message: str):
         error = {"type": "invalid_request_error", "code": "resource_missing", "message": message}
