@@ -18,7 +18,7 @@ from dashboard.extensions import db
 def end_request(succeeded: bool) -> None:
     """Keep a request's writes if no exception escaped its view; otherwise drop them."""
     if succeeded:
-        db.session.commit()
+        _commit()
     else:
         db.session.rollback()
 
@@ -31,7 +31,17 @@ def unit_of_work() -> Iterator[None]:
     except BaseException:
         db.session.rollback()
         raise
-    db.session.commit()
+    _commit()
+
+
+def _commit() -> None:
+    """Commit; if the commit itself fails, roll back, so that nothing of the failed
+    transaction is carried into the session's next one."""
+    try:
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
 
 
 def commit_before_stripe() -> None:
@@ -40,4 +50,4 @@ def commit_before_stripe() -> None:
     A crash, a timeout or a second click can then always be matched to the request already
     made, and the order's row lock is not held while Stripe thinks.
     """
-    db.session.commit()
+    _commit()

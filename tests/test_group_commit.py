@@ -1,12 +1,15 @@
-"""Group commit of webhook deliveries (dashboard/services/group_commit.py): what Stripe and
+"""Group commit of webhook deliveries (dashboard/services/inbox/group_commit.py): what Stripe and
 the merchant can notice of it. Deliveries that share a page are each answered only after
-its commit; a page whose commit fails keeps nothing and answers 500; a delivery whose
-handling waits on Stripe holds up no other. (Pages of many deliveries, and their outcomes
+its commit; a page that fails as a whole has its deliveries received again one at a time,
+so a failure stays with the delivery that caused it; a delivery whose handling waits on
+Stripe holds up no other. (Pages of many deliveries, and their outcomes
 next to one-at-a-time processing: tests/test_webhook_ordering.py, tests/test_event_pages.py.)
 """
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 import time
 from typing import Any
@@ -25,6 +28,7 @@ from tests.support.stripe import (
     hold_event,
     intent,
     send_event,
+    send_raw,
     stripe_event,
 )
 
@@ -54,9 +58,10 @@ def test_a_page_whose_commit_fails_keeps_nothing_and_is_answered_500(app, client
     assert reload(app, order.id).state == "authorized"
 
 
-def test_every_delivery_of_a_failed_page_is_answered_500(app, make_order):
+def test_every_delivery_of_a_failed_page_is_answered_500(app, make_order, caplog):
     """While commits fail (slowly, so that deliveries queue up behind the first page),
-    deliveries arriving together all get a 500 and none is kept; then all are applied."""
+    deliveries arriving together all get a 500 and none is kept, a page's deliveries tried
+    again on their own first; then all are applied."""
     orders = [make_order(lines=None) for _ in range(6)]
     events = [
         hold_event(o.id, payment_intent=f"pi_test_page_{n}", event_id=f"evt_page_{n}")
@@ -90,7 +95,11 @@ def test_every_delivery_of_a_failed_page_is_answered_500(app, make_order):
         sa_event.remove(Session, "before_commit", refuse)
 
     assert answers == [500] * len(events)
-    assert len(commits) < len(events)  # some page held several deliveries
+    # Some page held several deliveries: its failure had them tried one at a time (each
+    # failing again), so there were more commits than deliveries.
+    pages = [int(n) for n in re.findall(r"a page of (\d+) deliveries failed", caplog.text)]
+    assert pages and max(pages) > 1
+    assert len(commits) == len(events) + len(pages)
     assert stored_events(app) == []
     client = app.test_client()
     assert [send_event(client, e).status_code for e in events] == [200] * len(events)
@@ -181,3 +190,77 @@ def test_the_events_kept_out_of_pages_are_the_ones_whose_handlers_ask_stripe():
 
     asks_stripe = {event_type for event_type in HANDLERS if rereads_stripe(event_type)}
     assert {"checkout.session.completed", "refund.updated"} <= asks_stripe
+
+
+POISONED = 15  # which of the 32 deliveries is not a Stripe event
+
+
+def deliver_together(app, events, send) -> list[Any]:
+    """Each event from a thread of its own, all released at once, in send's answer order."""
+    answers: list[Any] = [None] * len(events)
+    barrier = threading.Barrier(len(events))
+
+    def deliver(index: int) -> None:
+        barrier.wait()
+        answers[index] = send(events[index])
+
+    threads = [threading.Thread(target=deliver, args=(i,)) for i in range(len(events))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return answers
+
+
+def test_a_nan_among_31_valid_deliveries_is_refused_alone(app, make_order):
+    """NaN, Infinity and 1e309 pass Python's JSON parser; PostgreSQL refuses to store them,
+    which failed the whole page the body had joined (4 to 7 of 31 valid events got 500s)."""
+    orders = [make_order(lines=None) for _ in range(32)]
+    events = [
+        hold_event(o.id, payment_intent=f"pi_test_nan_{n}", event_id=f"evt_nan_{n}")
+        for n, o in enumerate(orders)
+    ]
+    poison = json.dumps(events[POISONED]).replace('"amount": 3000', '"amount": NaN', 1)
+    assert "NaN" in poison
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+
+    def send(event: dict[str, Any]) -> int:
+        client = app.test_client()
+        if event is events[POISONED]:
+            return send_raw(client, poison.encode()).status_code
+        return send_event(client, event).status_code
+
+    answers = deliver_together(app, events, send)
+
+    assert answers[POISONED] == 400
+    assert answers[:POISONED] + answers[POISONED + 1 :] == [200] * 31
+    stored = {row.event_id: row.status for row in stored_events(app)}
+    assert f"evt_nan_{POISONED}" not in stored
+    assert len(stored) == 31 and set(stored.values()) == {"applied"}
+
+
+def test_a_delivery_that_fails_its_page_fails_alone(app, make_order):
+    """Below the endpoint, whatever makes a page fail as a whole (here an event the inbox
+    cannot store, which the endpoint would have refused) fails only its own delivery."""
+    orders = [make_order(lines=None) for _ in range(32)]
+    events = [
+        hold_event(o.id, payment_intent=f"pi_test_alone_{n}", event_id=f"evt_alone_{n}")
+        for n, o in enumerate(orders)
+    ]
+    events[POISONED]["api_version"] = "\ud800"  # a lone surrogate: no database can encode it
+    group = app.extensions["webhook_group_commit"]
+
+    def send(event: dict[str, Any]) -> Any:
+        with app.app_context():
+            try:
+                return group.receive(event).status
+            except Exception as error:
+                return type(error).__name__
+
+    answers = deliver_together(app, events, send)
+
+    assert answers[POISONED] in ("WebhookRejected", "PageNotCommitted")
+    assert answers[:POISONED] + answers[POISONED + 1 :] == ["applied"] * 31
+    assert {row.event_id for row in stored_events(app)} == {
+        event["id"] for n, event in enumerate(events) if n != POISONED
+    }

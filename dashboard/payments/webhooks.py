@@ -8,6 +8,7 @@ Verification runs on the raw bytes, before any parsing, against every configured
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -101,7 +102,9 @@ def check_event_shape(event: dict[str, Any]) -> None:
             ),
             ("created", _timestamp(event.get("created"))),
             ("data.object", isinstance(data, dict) and isinstance(data.get("object"), dict)),
+            ("api_version", _api_version(event.get("api_version"))),
             (f"nesting (at most {MAX_DEPTH} levels)", _shallow(event)),
+            ("numbers (NaN and Infinity are not JSON)", _finite(event)),
         )
         if not ok
     ]
@@ -131,6 +134,30 @@ def _shallow(value: Any) -> bool:
         if not level:
             return True
     return False
+
+
+def _finite(value: Any) -> bool:
+    """No number in `value` is NaN or infinite: Python's parser takes `NaN`, `Infinity` and
+    `1e309` (an infinity), which JSON does not have and PostgreSQL refuses to store. A walk
+    with a list, not recursion: a body nested too deeply is walked (and refused) too."""
+    pending: list[Any] = [value]
+    while pending:
+        node = pending.pop()
+        for item in node.values() if isinstance(node, dict) else node:
+            if isinstance(item, dict | list):
+                pending.append(item)
+            elif isinstance(item, float) and not math.isfinite(item):
+                return False
+    return True
+
+
+# Stripe's API versions: a date and a name ("2026-10-28.endive"). Stored as text, so
+# nothing else (no NUL, no lone surrogate a database cannot encode) is kept from the field.
+_API_VERSION = re.compile(r"[0-9A-Za-z._-]{1,64}")
+
+
+def _api_version(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and bool(_API_VERSION.fullmatch(value)))
 
 
 def _timestamp(value: Any) -> bool:

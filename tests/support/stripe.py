@@ -492,7 +492,13 @@ def send_event(
     timestamp: int | None = None,
 ) -> Any:
     """POST the event to our endpoint with Stripe's headers, signed over the exact bytes."""
-    body = json.dumps(event).encode()
+    return send_raw(client, json.dumps(event).encode(), secret=secret, timestamp=timestamp)
+
+
+def send_raw(
+    client: FlaskClient, body: bytes, *, secret: str = WEBHOOK_SECRET, timestamp: int | None = None
+) -> Any:
+    """POST these exact bytes to our endpoint, signed as Stripe signs them."""
     return client.post(
         "/webhooks/stripe",
         data=body,

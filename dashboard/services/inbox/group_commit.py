@@ -5,15 +5,19 @@ Each request thread verifies its delivery, then joins the queue. If no thread is
 it leads: it takes what is queued (itself included, up to `limit`), receives it with
 `store.receive_page` (which falls back to one event at a time if anything in the page
 raises), commits it as one unit of work, hands the lead to the first thread still queued,
-and wakes the threads it served. A delivery is answered only after the commit that holds
-it; what is shared is the transaction, the order reads and the writes. Under light load
-every page holds one delivery, so nothing waits for company. Events whose handler may
+and wakes the threads it served. If the page fails as a whole (its inserts or its commit),
+its deliveries are received again one at a time, each in a unit of work of its own, so a
+failure stays with the delivery that caused it and the others are kept and answered 200.
+A delivery is answered only after the commit that holds it; what is shared is the
+transaction, the order reads and the writes. Under light load every page holds one
+delivery, so nothing waits for company. Events whose handler may
 re-read Stripe (registered with `rereads_stripe`) are not grouped: a slow answer from
 Stripe holds up only its own delivery, received in the request's own transaction.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,10 +27,12 @@ from dashboard.services.inbox.handlers.registry import rereads_stripe
 from dashboard.services.inbox.store import Receipt
 from dashboard.transactions import unit_of_work
 
+log = logging.getLogger(__name__)
+
 
 class PageNotCommitted(RuntimeError):
-    """The page holding this delivery failed; nothing of it was kept (the cause is chained,
-    and logged once, by the thread that led the page)."""
+    """This delivery could not be kept, in its page or on its own; nothing of it was kept
+    (the cause is chained)."""
 
 
 @dataclass
@@ -75,14 +81,7 @@ class GroupCommit:
             page = self._queue[: self.limit]
             del self._queue[: self.limit]
         try:
-            with unit_of_work():
-                receipts = store.receive_page([d.event for d in page], source="webhook")
-        except BaseException as error:
-            for delivery in page:
-                delivery.error = error
-        else:
-            for delivery, receipt in zip(page, receipts, strict=True):
-                delivery.receipt = receipt
+            _receive(page)
         finally:
             with self._lock:
                 if self._queue:
@@ -93,3 +92,32 @@ class GroupCommit:
             for delivery in page:
                 delivery.lead = False
                 delivery.wake.set()
+
+
+def _receive(page: list[_Delivery]) -> None:
+    """Give every delivery of the page its receipt, or the error that kept it out."""
+    try:
+        with unit_of_work():
+            receipts = store.receive_page([d.event for d in page], source="webhook")
+    except Exception as error:
+        if len(page) == 1:
+            page[0].error = error
+            return
+        log.warning(
+            "group commit: a page of %d deliveries failed (%s: %s); receiving them one at a time",
+            len(page),
+            type(error).__name__,
+            error,
+        )
+        for delivery in page:
+            try:
+                with unit_of_work():
+                    delivery.receipt = store.receive(delivery.event, source="webhook")
+            except Exception as own:
+                delivery.error = own
+    except BaseException as error:  # the worker is stopping: nothing of the page is kept
+        for delivery in page:
+            delivery.error = error
+    else:
+        for delivery, receipt in zip(page, receipts, strict=True):
+            delivery.receipt = receipt
