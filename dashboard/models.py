@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -346,15 +347,20 @@ class StripeEvent(Model):
 
 
 class WebhookRejection(Model):
-    """A delivery refused before storing anything (bad signature, too large...): counted."""
+    """Deliveries refused before storing anything (bad signature, too large...), counted per
+    reason per minute: a flood of refusals is a row a minute, not a row each."""
 
-    __tablename__ = "webhook_rejections"
-    __table_args__ = (Index("ix_webhook_rejections_created_at", "created_at"),)
+    __tablename__ = "webhook_rejection_counts"
+    __table_args__ = (
+        UniqueConstraint("reason", "minute", name="uq_webhook_rejection_counts_reason_minute"),
+        Index("ix_webhook_rejection_counts_minute", "minute"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     reason: Mapped[str] = mapped_column(String(32))
-    remote_addr: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    minute: Mapped[datetime] = mapped_column(UTCDateTime)  # the start of the minute counted
+    count: Mapped[int] = mapped_column(default=1)
+    remote_addr: Mapped[str] = mapped_column(String(64))  # the last one refused that minute
 
 
 class SyncWatermark(Model):

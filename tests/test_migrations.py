@@ -30,3 +30,41 @@ def test_migrations_go_down_and_up_again_on_an_empty_database(tmp_path):
         upgrade(directory=str(MIGRATIONS_DIR))
         assert set(inspect(db.engine).get_table_names()) >= TABLES
         db.engine.dispose()
+
+
+def test_refusals_already_stored_are_folded_into_counts_per_minute(tmp_path):
+    """0007 turns one row per refusal into one count per reason per minute."""
+    from sqlalchemy import text
+
+    url = f"sqlite:///{tmp_path / 'refusals.sqlite'}"
+    app = create_app(base_config(url), instance_path=str(tmp_path))
+    with app.app_context():
+        upgrade(directory=str(MIGRATIONS_DIR), revision="0004")
+        with db.engine.begin() as connection:
+            for reason, at in (
+                ("bad_signature", "2026-11-30 10:00:05"),
+                ("bad_signature", "2026-11-30 10:00:59"),
+                ("bad_signature", "2026-11-30 10:01:00"),
+                ("too_large", "2026-11-30 10:00:30"),
+            ):
+                connection.execute(
+                    text(
+                        "INSERT INTO webhook_rejections (reason, remote_addr, created_at) "
+                        "VALUES (:reason, '198.51.100.7', :at)"
+                    ),
+                    {"reason": reason, "at": at},
+                )
+        upgrade(directory=str(MIGRATIONS_DIR))
+        with db.engine.connect() as connection:
+            rows = connection.execute(
+                text(
+                    "SELECT reason, minute, count FROM webhook_rejection_counts "
+                    "ORDER BY reason, minute"
+                )
+            ).all()
+        db.engine.dispose()
+    assert [(reason, str(minute)[:16], count) for reason, minute, count in rows] == [
+        ("bad_signature", "2026-11-30 10:00", 2),
+        ("bad_signature", "2026-11-30 10:01", 1),
+        ("too_large", "2026-11-30 10:00", 1),
+    ]

@@ -678,7 +678,7 @@ def test_refusals_are_kept_thirty_days(app, client):
                 WebhookRejection(
                     reason="bad_signature",
                     remote_addr="198.51.100.7",
-                    created_at=utcnow() - timedelta(days=age),
+                    minute=utcnow() - timedelta(days=age),
                 )
             )
         db.session.commit()
@@ -687,3 +687,16 @@ def test_refusals_are_kept_thirty_days(app, client):
         ("bad_signature", "198.51.100.7"),
         ("missing_signature", "127.0.0.1"),
     ]
+
+
+def test_a_flood_of_refusals_is_counted_without_growing_the_database(app, client):
+    """50 unsigned posts wrote 50 rows, each kept 30 days: now one count for the minute."""
+    for _ in range(50):
+        assert post_raw(client, b'{"junk": true}', None).status_code == 400
+    with app.app_context():
+        counted = db.session.scalars(select(WebhookRejection)).all()
+        assert len(counted) <= 2  # one a minute (two if the posts straddled a minute)
+        assert sum(row.count for row in counted) == 50
+        assert {(row.reason, row.remote_addr) for row in counted} == {
+            ("missing_signature", "127.0.0.1")
+        }

@@ -34,8 +34,8 @@ def health(now: datetime | None = None) -> WebhookHealth:
     rejections = {
         str(reason): int(count)
         for reason, count in db.session.execute(
-            select(WebhookRejection.reason, func.count())
-            .where(WebhookRejection.created_at >= since)
+            select(WebhookRejection.reason, func.sum(WebhookRejection.count))
+            .where(WebhookRejection.minute >= since.replace(second=0, microsecond=0))
             .group_by(WebhookRejection.reason)
         )
     }

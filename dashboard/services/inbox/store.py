@@ -48,11 +48,32 @@ REJECTIONS_KEPT = timedelta(days=30)
 
 
 def reject(reason: str, remote_addr: str | None) -> None:
-    """Count a refused delivery (nothing of it is kept but why, from where and when)."""
-    db.session.add(WebhookRejection(reason=reason[:32], remote_addr=(remote_addr or "-")[:64]))
+    """Count a refused delivery in its reason's count for this minute (nothing of it is kept
+    but why, from where and when), so that a flood of refusals cannot grow the database."""
+    now = utcnow()
+    address = (remote_addr or "-")[:64]
     db.session.execute(
-        delete(WebhookRejection).where(WebhookRejection.created_at < utcnow() - REJECTIONS_KEPT)
+        _insert()(WebhookRejection)
+        .values(
+            reason=reason[:32],
+            minute=now.replace(second=0, microsecond=0),
+            count=1,
+            remote_addr=address,
+        )
+        .on_conflict_do_update(
+            index_elements=["reason", "minute"],
+            set_={"count": WebhookRejection.count + 1, "remote_addr": address},
+        )
     )
+    db.session.execute(
+        delete(WebhookRejection).where(WebhookRejection.minute < now - REJECTIONS_KEPT)
+    )
+
+
+def _insert() -> Any:
+    """The dialect's INSERT, which knows ON CONFLICT (PostgreSQL's and SQLite's alike)."""
+    dialect = db.session.get_bind().dialect.name
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 @dataclass(frozen=True)
@@ -112,8 +133,7 @@ def _store(
 ) -> tuple[dict[str, StripeEvent], dict[str, Receipt]]:
     """The page's new rows (inserted, claimed) and the receipts of its redeliveries."""
     now = utcnow()
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = _insert()
     # Written in event id order: two pages sharing events (a redelivery reaching two
     # workers at once) then wait for each other instead of deadlocking.
     by_id = sorted(events, key=lambda event: str(event["id"]))
