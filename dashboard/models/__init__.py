@@ -1,0 +1,47 @@
+"""Database tables (SQLAlchemy 2.0 typed models), one module per part of the dashboard:
+`users`, `orders` (with disputes and the timeline), `payments` (the request ledger, the
+outbox), `inbox` (Stripe's events). Everything is importable from here, the one name the
+rest of the code uses. Schema changes go through migrations."""
+
+from dashboard.models.base import UTCDateTime, utcnow
+from dashboard.models.inbox import (
+    REPROCESSABLE,
+    RETRYABLE,
+    EventStatus,
+    StripeEvent,
+    SyncWatermark,
+    WebhookRejection,
+)
+from dashboard.models.orders import Dispute, Order, OrderLine, TimelineEntry, TimelineKind
+from dashboard.models.payments import (
+    IN_FLIGHT,
+    MONEY_ACTIONS,
+    OutboxEvent,
+    RequestStatus,
+    StripeRequest,
+)
+from dashboard.models.users import LoginAttempt, Role, User
+
+__all__ = [
+    "IN_FLIGHT",
+    "MONEY_ACTIONS",
+    "REPROCESSABLE",
+    "RETRYABLE",
+    "Dispute",
+    "EventStatus",
+    "LoginAttempt",
+    "Order",
+    "OrderLine",
+    "OutboxEvent",
+    "RequestStatus",
+    "Role",
+    "StripeEvent",
+    "StripeRequest",
+    "SyncWatermark",
+    "TimelineEntry",
+    "TimelineKind",
+    "UTCDateTime",
+    "User",
+    "WebhookRejection",
+    "utcnow",
+]

@@ -1,0 +1,164 @@
+"""Orders, their lines, their disputes and their timeline."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from dashboard.domain.money import format_minor
+from dashboard.domain.orders import OrderState
+from dashboard.domain.stripe_mapping import DISPUTE_OUTCOMES
+from dashboard.extensions import Model
+from dashboard.models.base import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from dashboard.models.inbox import StripeEvent
+    from dashboard.models.users import User
+
+
+class Order(Model):
+    __tablename__ = "orders"
+    __table_args__ = (
+        CheckConstraint("total_amount > 0", name="total_positive"),
+        # The last line of defence against moving money twice: never refund more than taken.
+        CheckConstraint("amount_refunded <= amount_captured", name="refund_within_capture"),
+        # The list page's queries: newest first, by state, by buyer email prefix.
+        Index("ix_orders_state_id", "state", "id"),
+        Index("ix_orders_buyer_email_id", "buyer_email", "id"),
+        # The capture queue: authorized holds by deadline, ties by id (read in index order).
+        Index("ix_orders_state_capture_before_id", "state", "capture_before", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    buyer_name: Mapped[str] = mapped_column(String(200))
+    # Byte order ("C") on PostgreSQL, as SQLite has: the email prefix search is a range scan.
+    buyer_email: Mapped[str] = mapped_column(
+        String(254).with_variant(String(254, collation="C"), "postgresql")
+    )
+    currency: Mapped[str] = mapped_column(String(3))
+    total_amount: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(32), default=OrderState.OPEN.value)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    stripe_checkout_session_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    stripe_charge_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    # How the buyer pays: "checkout" (Stripe's page) or "payment_page" (ours); None = default.
+    payment_method: Mapped[str | None] = mapped_column(String(16))
+    amount_authorized: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    amount_capturable: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    amount_captured: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    amount_refunded: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    authorized_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    capture_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_payment_error: Mapped[str | None] = mapped_column(String(500))
+    # Set when one of the order's refunds failed after Stripe accepted it: from then on its
+    # refund events are applied from a re-read, since an older payload may still count it.
+    refund_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    created_by: Mapped[User | None] = relationship()
+    lines: Mapped[list[OrderLine]] = relationship(
+        back_populates="order", order_by="OrderLine.position", cascade="all, delete-orphan"
+    )
+    disputes: Mapped[list[Dispute]] = relationship(order_by="Dispute.id")
+
+    @property
+    def number(self) -> str:
+        """The order number people quote: "#1042"."""
+        return f"#{self.id}"
+
+    @property
+    def order_state(self) -> OrderState:
+        return OrderState(self.state)
+
+    @property
+    def total_display(self) -> str:
+        return self.money(self.total_amount)
+
+    def money(self, amount_minor: int) -> str:
+        """An amount of this order's currency, for people: "$12.50"."""
+        return format_minor(amount_minor, self.currency)
+
+    @property
+    def amount_refundable(self) -> int:
+        return max(self.amount_captured - self.amount_refunded, 0)
+
+
+class OrderLine(Model):
+    __tablename__ = "order_lines"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("unit_amount >= 0", name="unit_amount_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int]
+    description: Mapped[str] = mapped_column(String(500))
+    quantity: Mapped[int]
+    unit_amount: Mapped[int] = mapped_column(BigInteger)
+    amount: Mapped[int] = mapped_column(BigInteger)
+
+    order: Mapped[Order] = relationship(back_populates="lines")
+
+
+class TimelineKind(StrEnum):
+    STAFF_ACTION = "staff_action"
+    API_CALL = "api_call"
+    WEBHOOK = "webhook"
+    STATE_CHANGE = "state_change"
+    OUTBOX = "outbox"
+
+
+class TimelineEntry(Model):
+    """Append-only: what happened to an order, by whom, in the order it was recorded."""
+
+    __tablename__ = "timeline_entries"
+    __table_args__ = (Index("ix_timeline_entries_order_id_id", "order_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(32))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    summary: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Set on webhook entries: the stored event (its raw JSON, current delivery count).
+    stripe_event_id: Mapped[int | None] = mapped_column(
+        ForeignKey("stripe_events.id", ondelete="SET NULL")
+    )
+
+    actor: Mapped[User | None] = relationship()
+    stripe_event: Mapped[StripeEvent | None] = relationship()
+
+
+class Dispute(Model):
+    """A chargeback on an order's payment: flagged on the order until it closes."""
+
+    __tablename__ = "disputes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    stripe_dispute_id: Mapped[str] = mapped_column(String(255), unique=True)
+    charge_id: Mapped[str | None] = mapped_column(String(255))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    reason: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(32))
+    evidence_due_by: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    funds_withdrawn: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    funds_reinstated: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in DISPUTE_OUTCOMES
+
+    @property
+    def outcome(self) -> str | None:
+        return DISPUTE_OUTCOMES.get(self.status)
