@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from dashboard.domain.money import MAX_AMOUNT_MINOR
 from dashboard.domain.state_machine import PaymentEvent as E
 
 MAPPING_VERSION = "2026-11-23.3"
@@ -166,6 +167,30 @@ class Amounts:
     capturable: int
     captured: int
     refunded: int
+
+
+def implausible(amounts: Amounts, *, capture_limit: int) -> str | None:
+    """Why these amounts cannot be a payment's, or None when they can.
+
+    No amount is negative or beyond the largest Stripe charges, and nothing is captured or
+    held beyond `capture_limit`: the authorized amount, or more where Stripe reports that
+    the card allows overcapture. Applied anyway, such amounts would show money that never
+    moved (or overflow the database, and fail the event forever).
+    """
+    for name, value in (
+        ("authorized", amounts.authorized),
+        ("held", amounts.capturable),
+        ("captured", amounts.captured),
+        ("refunded", amounts.refunded),
+    ):
+        if not 0 <= value <= MAX_AMOUNT_MINOR:
+            return f"the {name} amount {value} is beyond what Stripe can charge"
+    ceiling = max(amounts.authorized, capture_limit)
+    if amounts.captured > ceiling:
+        return f"the captured amount {amounts.captured} is more than the hold allows ({ceiling})"
+    if amounts.capturable > ceiling:
+        return f"the held amount {amounts.capturable} is more than the hold allows ({ceiling})"
+    return None
 
 
 def event_for_payment_intent(

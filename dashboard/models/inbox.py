@@ -39,6 +39,7 @@ class StripeEvent(Model):
         Index("ix_stripe_events_type_id", "type", "id"),
         Index("ix_stripe_events_order_id_id", "order_id", "id"),
         Index("ix_stripe_events_created", "created"),
+        Index("ix_stripe_events_flag_id", "flag", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -58,6 +59,8 @@ class StripeEvent(Model):
     error: Mapped[str | None] = mapped_column(Text)
     traceback: Mapped[str | None] = mapped_column(Text)
     out_of_order: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    # What the event said was refused outright (amounts no payment can have): shown on the log.
+    flag: Mapped[str | None] = mapped_column(String(32))
     delivery_count: Mapped[int] = mapped_column(default=1, server_default="1")
     process_count: Mapped[int] = mapped_column(default=0, server_default="0")
     first_received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -51,6 +51,8 @@ class PaymentIntentSnapshot:
     last_error_message: str | None
     livemode: bool
     metadata: dict[str, str]
+    # The most the hold lets be captured: its amount, or more with overcapture granted.
+    capture_limit: int = 0
     request_id: str | None = None
 
     @property
@@ -92,7 +94,7 @@ def payment_intent_snapshot(
     # additional amount will be automatically refunded" on a partial capture; all of it on a
     # void): only what goes beyond the released part went back to the buyer.
     charged = int(charge.get("amount") or amount) if charge else amount
-    released = charged - int(captured) if captured else charged
+    released = max(charged - int(captured), 0) if captured else charged
     reported = int(charge.get("amount_refunded") or 0) if charge else 0
     refunded = max(reported - released, 0)
     capturable = raw.get("amount_capturable")
@@ -100,10 +102,14 @@ def payment_intent_snapshot(
         capturable = amount if status == PI.REQUIRES_CAPTURE else 0
     authorized = amount if status in (PI.REQUIRES_CAPTURE, PI.SUCCEEDED, PI.CANCELED) else 0
     capture_before = None
+    capture_limit = amount
     if charge:
         card = (charge.get("payment_method_details") or {}).get("card") or {}
         if card.get("capture_before"):
             capture_before = datetime.fromtimestamp(int(card["capture_before"]), UTC)
+        overcapture = card.get("overcapture") or {}
+        if overcapture.get("status") == "available":
+            capture_limit = max(amount, int(overcapture.get("maximum_amount_capturable") or 0))
     error = raw.get("last_payment_error") or {}
     latest = raw.get("latest_charge")
     return PaymentIntentSnapshot(
@@ -125,6 +131,7 @@ def payment_intent_snapshot(
         last_error_message=error.get("message"),
         livemode=bool(raw.get("livemode", False)),
         metadata={str(k): str(v) for k, v in (raw.get("metadata") or {}).items()},
+        capture_limit=capture_limit,
         request_id=request_id,
     )
 

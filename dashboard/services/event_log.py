@@ -75,12 +75,15 @@ def list_events(
     type_: str | None = None,
     status: EventStatus | None = None,
     search: str = "",
+    flagged: bool = False,
     older_than: int | None = None,
     newer_than: int | None = None,
     per_page: int = 50,
 ) -> Page[StripeEvent]:
     """Newest first, keyset-paginated by row id; payloads are not read for the list."""
     query = select(StripeEvent).options(defer(StripeEvent.payload), defer(StripeEvent.traceback))
+    if flagged:
+        query = query.where(StripeEvent.flag.is_not(None))
     if type_ is not None:
         query = query.where(StripeEvent.type == type_)
     if status is not None:
@@ -105,10 +108,16 @@ def attention_counts() -> dict[str, int]:
     return counts
 
 
+def flagged_count() -> int:
+    """How many events were kept with a flag (what they said was refused outright)."""
+    return int(db.session.scalar(select(func.count()).where(StripeEvent.flag.is_not(None))) or 0)
+
+
 @dataclass(frozen=True)
 class EventLog:
     page: Page[StripeEvent]
     attention: dict[str, int]
+    flagged: int
     health: WebhookHealth
 
     @property
@@ -122,6 +131,7 @@ def event_log(
     type_: str | None = None,
     status: EventStatus | None = None,
     search: str = "",
+    flagged: bool = False,
     older_than: int | None = None,
     newer_than: int | None = None,
     per_page: int = 50,
@@ -132,11 +142,13 @@ def event_log(
             type_=type_,
             status=status,
             search=search,
+            flagged=flagged,
             older_than=older_than,
             newer_than=newer_than,
             per_page=per_page,
         ),
         attention=attention_counts(),
+        flagged=flagged_count(),
         health=health(),
     )
 

@@ -24,6 +24,7 @@ def _event(event_id: int) -> StripeEvent:
 def index() -> ResponseReturnValue:
     """Stored events, newest first: filter by type and status, search by id or order."""
     search = request.args.get("q", "")[:255]
+    flagged = request.args.get("flagged") == "1"
     try:
         type_ = event_log.parse_type(request.args.get("type", ""))
         status = event_log.parse_status(request.args.get("status", ""))
@@ -31,6 +32,7 @@ def index() -> ResponseReturnValue:
             type_=type_,
             status=status,
             search=search,
+            flagged=flagged,
             older_than=cursor_arg("older_than"),
             newer_than=cursor_arg("newer_than"),
             per_page=current_app.config["EVENTS_PER_PAGE"],
@@ -44,6 +46,7 @@ def index() -> ResponseReturnValue:
         "status": status,
         "statuses": list(EventStatus),
         "search": search.strip(),
+        "flagged": flagged,
         "now": utcnow(),
     }
     if is_htmx():

@@ -1,9 +1,12 @@
-"""inbox hardening: refusals counted per reason per minute
+"""inbox hardening: refusals counted per reason per minute; events flagged
 
 Every refused webhook delivery wrote a row, kept 30 days: 50 unsigned posts were 50 rows,
 so a flood could grow the database at will. Refusals are now counted per reason per minute
 (one row a minute for each reason, whatever the flood). Existing rows are folded into their
 minute's count.
+
+stripe_events.flag marks an event whose content was refused outright (amounts no payment
+can have): it is ignored and answered 2xx, and the event log shows it for a person.
 
 Revision ID: 0007
 Revises: 0004
@@ -75,8 +78,16 @@ def upgrade():
         batch_op.drop_index('ix_webhook_rejections_created_at')
     op.drop_table('webhook_rejections')
 
+    with op.batch_alter_table('stripe_events', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('flag', sa.String(length=32), nullable=True))
+        batch_op.create_index('ix_stripe_events_flag_id', ['flag', 'id'], unique=False)
+
 
 def downgrade():
+    with op.batch_alter_table('stripe_events', schema=None) as batch_op:
+        batch_op.drop_index('ix_stripe_events_flag_id')
+        batch_op.drop_column('flag')
+
     op.create_table('webhook_rejections',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('reason', sa.String(length=32), nullable=False),

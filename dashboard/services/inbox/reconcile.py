@@ -55,6 +55,7 @@ def apply_in_page(row: StripeEvent, orders: OrderLookup) -> None:
 def _record(row: StripeEvent, outcome: Outcome, orders: OrderLookup) -> None:
     row.status = outcome.status.value
     row.reason = storable(outcome.reason)
+    row.flag = outcome.flag
     if outcome.order_id is not None:
         row.order_id = outcome.order_id
         row.out_of_order = outcome.out_of_order
@@ -96,7 +97,13 @@ def _reconcile(row: StripeEvent, orders: OrderLookup) -> Outcome:
     # with the handler's entries in the same statement.
     with db.session.no_autoflush:
         found = registered.handler(MatchedEvent(row, order, orders))
-    outcome = Outcome(found.status, storable(found.reason), order_id=order.id, out_of_order=late)
+    outcome = Outcome(
+        found.status,
+        storable(found.reason),
+        order_id=order.id,
+        out_of_order=late,
+        flag=found.flag,
+    )
     _describe(entry, row.type, outcome)
     return outcome
 

@@ -4,6 +4,8 @@ timeline and, where other systems care, in the outbox."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import func, select
 
 from dashboard.domain.state_machine import (
@@ -20,6 +22,7 @@ from dashboard.domain.stripe_mapping import (
     MAPPING_VERSION,
     UnmappedStatus,
     event_for_payment_intent,
+    implausible,
 )
 from dashboard.extensions import db
 from dashboard.models import Order, RequestStatus, StripeRequest, TimelineKind, utcnow
@@ -28,14 +31,32 @@ from dashboard.services import outbox, timeline
 from dashboard.services.outbox import OutboxType
 
 
+@dataclass(frozen=True)
+class Refused:
+    """Stripe's answer was not applied at all: its amounts cannot be this payment's."""
+
+    reason: str
+
+
 def apply_payment_intent(
     order: Order, snapshot: PaymentIntentSnapshot, *, source: str
-) -> Transition | Ignored | None:
+) -> Transition | Ignored | Refused | None:
     """Move the order forward to what the PaymentIntent says; never backwards.
 
     A payment captured and refunded elsewhere (Stripe's Dashboard) can be read while the
-    order still shows the hold: it is walked through the capture first (`path_to`).
+    order still shows the hold: it is walked through the capture first (`path_to`). Amounts
+    no payment can have (`implausible`) are not applied: the order stays as it was, and the
+    timeline says why.
     """
+    problem = implausible(snapshot.amounts, capture_limit=snapshot.capture_limit)
+    if problem is not None:
+        timeline.append(
+            order,
+            TimelineKind.STATE_CHANGE,
+            f"Not applied ({source}): {problem}",
+            data={"source": source, "refused": problem, "mapping_version": MAPPING_VERSION},
+        )
+        return Refused(f"Not applied: {problem}.")
     if order.stripe_payment_intent_id is None:
         order.stripe_payment_intent_id = snapshot.id
     if snapshot.charge_id:

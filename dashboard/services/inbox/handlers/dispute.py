@@ -5,12 +5,18 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from dashboard.domain.money import format_minor
+from dashboard.domain.money import MAX_AMOUNT_MINOR, format_minor
 from dashboard.domain.stripe_mapping import DISPUTE_RANK
 from dashboard.extensions import db
 from dashboard.models import Dispute, utcnow
 from dashboard.payments.snapshots import dispute_from_event
-from dashboard.services.inbox.handlers.outcomes import Outcome, applied, ignored, other_attempt
+from dashboard.services.inbox.handlers.outcomes import (
+    Outcome,
+    applied,
+    flagged,
+    ignored,
+    other_attempt,
+)
 from dashboard.services.inbox.handlers.registry import MatchedEvent, handles
 
 # What each event says happened to the dispute, in the words of the order's timeline.
@@ -29,6 +35,10 @@ def on_dispute(event: MatchedEvent) -> Outcome:
     facts = dispute_from_event(event.object)
     if not facts.id:
         return ignored("The dispute has no valid id.")
+    if not 0 <= facts.amount <= MAX_AMOUNT_MINOR:
+        return flagged(
+            f"Not applied: the disputed amount {facts.amount} is beyond what Stripe can charge."
+        )
     other = other_attempt(order, facts.payment_intent_id)
     if other is not None:
         return other

@@ -7,6 +7,10 @@ from dataclasses import dataclass
 
 from dashboard.domain.state_machine import Ignored, Transition
 from dashboard.models import EventStatus, Order
+from dashboard.services.payments.apply import Refused
+
+# The flag an event is kept with when what it says was refused outright (shown on the log).
+IMPLAUSIBLE_AMOUNTS = "implausible_amounts"
 
 
 @dataclass(frozen=True)
@@ -15,6 +19,7 @@ class Outcome:
     reason: str
     order_id: int | None = None  # the order it was reconciled into, if one matched
     out_of_order: bool = False
+    flag: str | None = None  # something support should look at, though nothing failed
 
 
 def applied(reason: str) -> Outcome:
@@ -25,8 +30,15 @@ def ignored(reason: str) -> Outcome:
     return Outcome(EventStatus.IGNORED, reason)
 
 
-def result(outcome: Transition | Ignored | None, nothing: str) -> Outcome:
+def flagged(reason: str, flag: str = IMPLAUSIBLE_AMOUNTS) -> Outcome:
+    """Ignored, and flagged on the event log: what the event says was refused."""
+    return Outcome(EventStatus.IGNORED, reason, flag=flag)
+
+
+def result(outcome: Transition | Ignored | Refused | None, nothing: str) -> Outcome:
     """What a move through the state machine means for the event."""
+    if isinstance(outcome, Refused):
+        return flagged(outcome.reason)
     if isinstance(outcome, Ignored):
         return ignored(outcome.reason)
     if outcome is None:

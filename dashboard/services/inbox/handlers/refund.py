@@ -71,7 +71,7 @@ def on_refund(event: MatchedEvent) -> Outcome:
         apply_payment_intent(order, truth, source=f"webhook {event.type}; {who}"),
         f"refund {refund.id} is {refund.status}",
     )
-    return Outcome(outcome.status, f"{outcome.reason} ({who}, {refund.status})")
+    return Outcome(outcome.status, f"{outcome.reason} ({who}, {refund.status})", flag=outcome.flag)
 
 
 def _refund_failed(
