@@ -14,6 +14,8 @@ import stripe
 from dashboard.domain.state_machine import PaymentEvent as E
 from dashboard.domain.stripe_mapping import (
     CHECKOUT_SESSION_STATUS,
+    DISPUTE_OUTCOMES,
+    DISPUTE_RANK,
     LAPSED_CANCELLATION_REASONS,
     MAPPING_VERSION,
     PAYMENT_INTENT_STATUS,
@@ -27,6 +29,7 @@ from dashboard.domain.stripe_mapping import (
     PaymentIntentStatus,
     RefundStatus,
     UnmappedStatus,
+    dispute_status_follows,
     event_for_payment_intent,
     refund_counts,
 )
@@ -141,6 +144,29 @@ def test_a_refund_status_the_table_does_not_know_counts_as_a_pending_one():
     """The refund handler decides through the table; Stripe's amounts then say the rest."""
     assert refund_counts("requires_action") and refund_counts("some_new_status")
     assert not refund_counts("failed") and not refund_counts("canceled")
+
+
+def test_every_dispute_status_the_sdk_lists_has_a_rank():
+    """As for PaymentIntents: an SDK that lists a dispute status the table lacks fails here."""
+    statuses = sdk_literals(stripe.Dispute, "status")
+    assert set(DISPUTE_RANK) == statuses
+    assert set(DISPUTE_OUTCOMES) <= statuses
+
+
+@pytest.mark.parametrize(
+    ("current", "new", "follows"),
+    [
+        ("needs_response", "under_review", True),
+        ("won", "under_review", False),  # a late update never reopens it
+        ("lost", "appeal_needs_response", True),
+        ("appeal_needs_response", "appeal_under_review", True),
+        ("appeal_under_review", "won", True),  # the appeal's outcome
+        ("appeal_under_review", "appeal_needs_response", False),
+        ("won", "needs_response", False),
+    ],
+)
+def test_a_dispute_status_follows_only_forward(current, new, follows):
+    assert dispute_status_follows(current, new) is follows
 
 
 def test_refunds_that_count():

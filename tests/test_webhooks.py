@@ -604,6 +604,52 @@ def test_a_dispute_flags_the_order_and_closes_with_its_outcome(app, client, make
     assert {e.status for e in stored_events(app)} == {"applied"}
 
 
+def test_a_won_or_lost_dispute_moves_to_an_appeal_and_to_its_outcome(app, client, make_order):
+    """The pinned API version's appeal statuses ranked first: a dispute already closed never
+    moved to an appeal. Now it does, the appeal's outcome closes it again, and an event older
+    than the status shown (in any arrival order) changes nothing."""
+    make_order(
+        state="captured",
+        stripe_payment_intent_id="pi_test_hold",
+        stripe_charge_id="ch_test_hold",
+        amount_captured=AMOUNT,
+    )
+    start = int(time.time()) - 3600
+
+    def said(status: str, minutes: int) -> dict[str, Any]:
+        kind = "charge.dispute.closed" if status in ("won", "lost") else "charge.dispute.updated"
+        return stripe_event(kind, dispute(status=status), created=start + 60 * minutes)
+
+    def shown() -> tuple[str, bool, str | None]:
+        with app.app_context():
+            (row,) = db.session.scalars(select(Dispute)).all()
+            return row.status, row.is_open, row.outcome
+
+    created = stripe_event(
+        "charge.dispute.created", dispute(status="needs_response"), created=start
+    )
+    send_event(client, created)
+    send_event(client, said("lost", 1))
+    assert shown() == ("lost", False, "Lost")
+    appeal_review = said("appeal_under_review", 3)
+    send_event(client, said("appeal_needs_response", 2))
+    assert shown() == ("appeal_needs_response", True, None)
+    send_event(client, said("won", 4))  # the appeal's outcome, arriving before its review
+    assert shown() == ("won", False, "Won")
+    send_event(client, appeal_review)  # older than the outcome: changes nothing
+    send_event(client, said("needs_response", 0))
+    assert shown() == ("won", False, "Won")
+
+
+def test_a_prevented_dispute_is_closed(app, client, make_order):
+    make_order(state="captured", stripe_payment_intent_id="pi_test_hold", amount_captured=AMOUNT)
+    send_event(client, stripe_event("charge.dispute.created", dispute(status="needs_response")))
+    send_event(client, stripe_event("charge.dispute.closed", dispute(status="prevented")))
+    with app.app_context():
+        (row,) = db.session.scalars(select(Dispute)).all()
+        assert (row.status, row.is_open, row.outcome) == ("prevented", False, "Prevented")
+
+
 def test_no_outbox_event_is_written_twice_across_redeliveries(app, client, order):
     events = [
         hold_event(order.id),

@@ -141,7 +141,8 @@ def refund_counts(status: str) -> bool:
 
 D = DisputeStatus
 
-# Forward-only rank of a dispute's status: a late "created" never reopens a closed dispute.
+# How far along a dispute is, for every status Stripe lists: a late "created" never reopens a
+# closed dispute; a closed one moves on only to an appeal, and an appeal to its outcome.
 DISPUTE_RANK: dict[str, int] = {
     D.WARNING_NEEDS_RESPONSE: 0,
     D.NEEDS_RESPONSE: 0,
@@ -150,13 +151,27 @@ DISPUTE_RANK: dict[str, int] = {
     D.WON: 2,
     D.LOST: 2,
     D.WARNING_CLOSED: 2,
+    D.PREVENTED: 2,
+    D.APPEAL_NEEDS_RESPONSE: 3,
+    D.APPEAL_UNDER_REVIEW: 4,
 }
 # A closed dispute's outcome, as staff read it.
 DISPUTE_OUTCOMES: dict[str, str] = {
     D.WON: "Won",
     D.LOST: "Lost",
     D.WARNING_CLOSED: "Closed (inquiry)",
+    D.PREVENTED: "Prevented",
 }
+DISPUTE_APPEALS = frozenset({D.APPEAL_NEEDS_RESPONSE, D.APPEAL_UNDER_REVIEW})
+
+
+def dispute_status_follows(current: str, new: str) -> bool:
+    """Whether a dispute at `current` may take `new`: forward only, where an appeal follows a
+    close and the appeal's outcome (won or lost again) follows the appeal. A status this
+    table does not know ranks first, so it moves nothing back."""
+    if current in DISPUTE_APPEALS and new in DISPUTE_OUTCOMES:
+        return True
+    return DISPUTE_RANK.get(new, 0) >= DISPUTE_RANK.get(current, 0)
 
 
 @dataclass(frozen=True)

@@ -149,6 +149,8 @@ class Dispute(Model):
     currency: Mapped[str] = mapped_column(String(3))
     reason: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(32))
+    # When Stripe said it (the created time of the event that set the status).
+    status_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     evidence_due_by: Mapped[datetime | None] = mapped_column(UTCDateTime)
     funds_withdrawn: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     funds_reinstated: Mapped[bool] = mapped_column(default=False, server_default=text("false"))

@@ -8,6 +8,9 @@ minute's count.
 stripe_events.flag marks an event whose content was refused outright (amounts no payment
 can have): it is ignored and answered 2xx, and the event log shows it for a person.
 
+disputes.status_at keeps when Stripe said the status shown, so that an older event never
+overrides a newer one now that a closed dispute can move on to an appeal.
+
 Revision ID: 0007
 Revises: 0004
 Create Date: 2026-12-01
@@ -82,8 +85,14 @@ def upgrade():
         batch_op.add_column(sa.Column('flag', sa.String(length=32), nullable=True))
         batch_op.create_index('ix_stripe_events_flag_id', ['flag', 'id'], unique=False)
 
+    with op.batch_alter_table('disputes', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('status_at', sa.DateTime(timezone=True), nullable=True))
+
 
 def downgrade():
+    with op.batch_alter_table('disputes', schema=None) as batch_op:
+        batch_op.drop_column('status_at')
+
     with op.batch_alter_table('stripe_events', schema=None) as batch_op:
         batch_op.drop_index('ix_stripe_events_flag_id')
         batch_op.drop_column('flag')

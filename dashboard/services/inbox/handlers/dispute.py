@@ -3,10 +3,12 @@ only (a late "created" never reopens a closed dispute)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 
 from dashboard.domain.money import MAX_AMOUNT_MINOR, format_minor
-from dashboard.domain.stripe_mapping import DISPUTE_RANK
+from dashboard.domain.stripe_mapping import dispute_status_follows
 from dashboard.extensions import db
 from dashboard.models import Dispute, utcnow
 from dashboard.payments.snapshots import dispute_from_event
@@ -52,11 +54,13 @@ def on_dispute(event: MatchedEvent) -> Outcome:
             currency=facts.currency or order.currency,
             reason=facts.reason,
             status=facts.status,
+            status_at=event.row.created,
             evidence_due_by=facts.evidence_due_by,
         )
         db.session.add(dispute)
-    elif DISPUTE_RANK.get(facts.status, 0) >= DISPUTE_RANK.get(dispute.status, 0):
+    elif _takes(dispute, facts.status, event.row.created):
         dispute.status = facts.status
+        dispute.status_at = event.row.created
         dispute.amount = facts.amount or dispute.amount
         dispute.evidence_due_by = facts.evidence_due_by or dispute.evidence_due_by
     if event.type == "charge.dispute.funds_withdrawn":
@@ -68,3 +72,10 @@ def on_dispute(event: MatchedEvent) -> Outcome:
     status = dispute.outcome or dispute.status.replace("_", " ")
     amount = format_minor(dispute.amount, dispute.currency)
     return applied(f"dispute {facts.id} {WHAT[event.type]}: {amount} ({dispute.reason}), {status}")
+
+
+def _takes(dispute: Dispute, status: str, said_at: datetime) -> bool:
+    """Whether the dispute takes the status an event says: it follows the current one
+    (`dispute_status_follows`), and Stripe said it no earlier than the current one."""
+    not_older = dispute.status_at is None or said_at >= dispute.status_at
+    return not_older and dispute_status_follows(dispute.status, status)
