@@ -137,14 +137,14 @@ def normalised(app: Flask, prefix: str, orders: list[int]) -> dict[str, Any]:
 
 def receive_one_by_one(app: Flask, events: list[dict[str, Any]]) -> list[Any]:
     with app.app_context():
-        receipts = [store.receive(event, source="sync") for event in events]
+        receipts = [store.receive(event, source="webhook") for event in events]
         db.session.commit()
         return receipts
 
 
 def receive_as_page(app: Flask, events: list[dict[str, Any]]) -> list[Any]:
     with app.app_context():
-        receipts = store.receive_page(events, source="sync")
+        receipts = store.receive_page(events, source="webhook")
         db.session.commit()
         return receipts
 

@@ -105,10 +105,12 @@ def test_sync_recovers_events_sent_while_the_endpoint_was_down(
     assert captured.state == OrderState.CAPTURED.value
     assert captured.amount_captured == order.total_amount
     (event,) = events_of(sandbox_app, payment_intent_id)
-    assert (event.type, event.source, event.status, event.delivery_count) == (
+    # Read by the sync, never delivered: no delivery counted (a reading is not one).
+    assert (event.type, event.source, event.status, event.delivery_count, event.sync_count) == (
         "payment_intent.succeeded",
         "sync",
         "applied",
+        0,
         1,
     )
     assert state_changes(sandbox_app, order.id)[-1]["source"] == (
@@ -134,7 +136,7 @@ def test_the_watermark_advances_and_a_second_sync_reads_nothing_new(
     assert "Read 0 events (0 pages)" in again.stdout
     assert watermark(sandbox_app) == (event.event_id, event.created)
     (event,) = events_of(sandbox_app, payment_intent_id)
-    assert event.delivery_count == 1
+    assert (event.delivery_count, event.sync_count) == (0, 1)
 
 
 def test_replays_by_sync_and_by_webhook_are_counted_never_applied_twice(
@@ -151,8 +153,16 @@ def test_replays_by_sync_and_by_webhook_are_counted_never_applied_twice(
     assert replay.exit_code == 0, replay.output
     assert redelivered.status_code == 200
     (event,) = events_of(sandbox_app, payment_intent_id)
-    assert (event.delivery_count, event.process_count, event.status) == (3, 1, "applied")
+    # Read twice by the sync, delivered once by Stripe: counted apart, applied once.
+    assert (event.delivery_count, event.sync_count, event.process_count, event.status) == (
+        1,
+        2,
+        1,
+        "applied",
+    )
     assert event.source == "sync"  # the first to bring it
+    # "Received" is the delivery's time, not the sync's.
+    assert event.last_received_at >= event.first_received_at
     assert state_changes(sandbox_app, order.id) == changes
     assert outbox_types(sandbox_app, order.id).count("PAYMENT_SUCCEEDED") == 1
     assert reload(sandbox_app, order.id).amount_captured == order.total_amount
@@ -171,7 +181,14 @@ def test_an_event_the_webhook_brought_first_is_only_counted_by_the_sync(
     assert result.exit_code == 0, result.output
     assert "0 new, 1 received before" in result.stdout
     (event,) = events_of(sandbox_app, payment_intent_id)
-    assert (event.source, event.delivery_count, event.process_count) == ("webhook", 2, 1)
+    # The sync's reading is no second delivery, and leaves the delivery's time as it was.
+    assert (event.source, event.delivery_count, event.sync_count, event.process_count) == (
+        "webhook",
+        1,
+        1,
+        1,
+    )
+    assert event.last_received_at == event.first_received_at
     assert reload(sandbox_app, order.id).state == OrderState.CAPTURED.value
 
 
@@ -360,7 +377,7 @@ def test_an_interrupted_sync_resumes_after_the_last_page_it_read(app, stripe_eve
 
     assert inbox_ids(app) == [f"evt_{n:03d}" for n in range(1, 8)]
     assert (result.new, result.already) == (3, 0)
-    assert {e.delivery_count for e in stored_events(app)} == {1}
+    assert {(e.delivery_count, e.sync_count) for e in stored_events(app)} == {(0, 1)}
 
 
 def test_when_stripe_cannot_be_read_the_sync_says_so_and_keeps_its_place(app, stripe_events_list):

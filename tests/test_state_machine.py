@@ -134,13 +134,27 @@ def test_a_second_partial_refund_is_a_transition_to_the_same_state():
 
 @pytest.mark.parametrize(("state", "event"), [(S.CAPTURED, E.VOIDED), (S.VOIDED, E.CAPTURED)])
 def test_ignored_names_the_state_and_the_event(state, event):
+    """Captured and voided are both final for the hold: one is not "back" from the other."""
     result = next_state(state, event)
     assert isinstance(result, Ignored)
     assert state.label.lower() in result.reason
     assert event.value in result.reason
     assert result.reason == (
-        f"the order is already {state.label.lower()}; {event.value} would move it back"
+        f"the order is already {state.label.lower()}; it cannot also be {event.value}"
     )
+
+
+def test_an_event_for_the_state_the_order_is_in_says_nothing_moves():
+    """The event log read "the order is already captured; captured would move it back"."""
+    result = next_state(S.CAPTURED, E.CAPTURED)
+    assert isinstance(result, Ignored)
+    assert result.reason == "the order is already captured: nothing to change"
+
+
+def test_an_event_from_an_earlier_state_says_it_would_move_the_order_back():
+    result = next_state(S.CAPTURED, E.AUTHORIZED)
+    assert isinstance(result, Ignored)
+    assert result.reason == "the order is already captured; authorized would move it back"
 
 
 def test_every_ignored_reason_names_its_state_and_event():

@@ -108,12 +108,18 @@ def next_state(state: S, event: PaymentEvent) -> Transition | Ignored:
         return Transition(before=state, after=TARGET[event], event=event)
     target = TARGET[event]
     if RANK[target] <= RANK[state]:
-        return Ignored(
-            state=state,
-            event=event,
-            reason=f"the order is already {state.label.lower()}; {event.value} would move it back",
-        )
+        return Ignored(state=state, event=event, reason=_stale(state, event, target))
     raise IllegalTransition(state, event)
+
+
+def _stale(state: S, event: PaymentEvent, target: S) -> str:
+    """Why an event that the order has passed changes nothing, in words that say so."""
+    already = f"the order is already {state.label.lower()}"
+    if target is state:
+        return f"{already}: nothing to change"
+    if RANK[target] == RANK[state]:
+        return f"{already}; it cannot also be {event.value}"
+    return f"{already}; {event.value} would move it back"
 
 
 def path_to(state: S, event: PaymentEvent) -> tuple[PaymentEvent, ...]:

@@ -61,7 +61,11 @@ class StripeEvent(Model):
     out_of_order: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     # What the event said was refused outright (amounts no payment can have): shown on the log.
     flag: Mapped[str | None] = mapped_column(String(32))
+    # Webhook deliveries; the sync's readings of it are counted apart (a reading is not a
+    # delivery, and moves no delivery time). An event the sync found first has none yet, and
+    # its received times are the sync's until Stripe delivers it.
     delivery_count: Mapped[int] = mapped_column(default=1, server_default="1")
+    sync_count: Mapped[int] = mapped_column(default=0, server_default="0")
     process_count: Mapped[int] = mapped_column(default=0, server_default="0")
     first_received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -11,6 +11,11 @@ can have): it is ignored and answered 2xx, and the event log shows it for a pers
 disputes.status_at keeps when Stripe said the status shown, so that an older event never
 overrides a newer one now that a closed dispute can move on to an appeal.
 
+stripe_events.sync_count counts the sync's readings apart from webhook deliveries (a
+reading counted as a delivery and moved "last received"). Events the sync found first had
+counted that reading as their one delivery: it moves to sync_count. (Later readings of
+events a webhook brought cannot be told apart from deliveries and stay counted.)
+
 Revision ID: 0007
 Revises: 0004
 Create Date: 2026-12-01
@@ -88,8 +93,19 @@ def upgrade():
     with op.batch_alter_table('disputes', schema=None) as batch_op:
         batch_op.add_column(sa.Column('status_at', sa.DateTime(timezone=True), nullable=True))
 
+    with op.batch_alter_table('stripe_events', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('sync_count', sa.Integer(), server_default='0', nullable=False))
+    op.execute(
+        "UPDATE stripe_events SET sync_count = 1, delivery_count = delivery_count - 1 "
+        "WHERE source = 'sync' AND delivery_count > 0"
+    )
+
 
 def downgrade():
+    op.execute("UPDATE stripe_events SET delivery_count = delivery_count + sync_count")
+    with op.batch_alter_table('stripe_events', schema=None) as batch_op:
+        batch_op.drop_column('sync_count')
+
     with op.batch_alter_table('disputes', schema=None) as batch_op:
         batch_op.drop_column('status_at')
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import case, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from dashboard.extensions import db
@@ -43,6 +43,8 @@ from dashboard.services.inbox.matching import OrderLookup, PageOrders
 
 log = logging.getLogger(__name__)
 
+# The source of events read from Stripe's list by `flask stripe sync` (not delivered).
+SYNC = "sync"
 # Refusals older than this are forgotten: the health panel shows the last 24 hours.
 REJECTIONS_KEPT = timedelta(days=30)
 
@@ -83,11 +85,12 @@ class Receipt:
     row_id: int
     event_id: str
     status: str
-    delivery_count: int
+    delivery_count: int  # webhook deliveries (the sync's readings are counted apart)
+    new: bool  # stored just now: it was not in the inbox before
 
     @classmethod
     def of(cls, row: StripeEvent) -> Receipt:
-        return cls(row.id, row.event_id, row.status, row.delivery_count)
+        return cls(row.id, row.event_id, row.status, row.delivery_count, new=True)
 
 
 def receive(event: dict[str, Any], *, source: str) -> Receipt:
@@ -153,14 +156,29 @@ def _store(
         for row_id, event_id, status, deliveries in db.session.execute(
             update(StripeEvent)
             .where(StripeEvent.event_id.in_(again))
-            .values(delivery_count=StripeEvent.delivery_count + 1, last_received_at=now)
+            .values(_seen_again(source, now))
             .returning(
                 StripeEvent.id, StripeEvent.event_id, StripeEvent.status, StripeEvent.delivery_count
             )
             .execution_options(synchronize_session=False)
         ):
-            known[event_id] = Receipt(int(row_id), event_id, str(status), int(deliveries))
+            known[event_id] = Receipt(int(row_id), event_id, str(status), int(deliveries), False)
     return inserted, known
+
+
+def _seen_again(source: str, now: datetime) -> dict[Any, Any]:
+    """What an event stored before counts when it comes again: a webhook delivery (and its
+    time), or a reading by the sync, which is no delivery and moves no delivery time."""
+    if source == SYNC:
+        return {StripeEvent.sync_count: StripeEvent.sync_count + 1}
+    never_delivered = StripeEvent.delivery_count == 0  # found by the sync before this
+    return {
+        StripeEvent.delivery_count: StripeEvent.delivery_count + 1,
+        StripeEvent.first_received_at: case(
+            (never_delivered, now), else_=StripeEvent.first_received_at
+        ),
+        StripeEvent.last_received_at: now,
+    }
 
 
 def _row_values(event: dict[str, Any], *, source: str, now: datetime) -> dict[str, Any]:
@@ -179,6 +197,8 @@ def _row_values(event: dict[str, Any], *, source: str, now: datetime) -> dict[st
         "source": source,
         "status": EventStatus.PENDING.value,
         "process_count": 1,
+        "delivery_count": 0 if source == SYNC else 1,
+        "sync_count": 1 if source == SYNC else 0,
         "first_received_at": now,
         "last_received_at": now,
     }

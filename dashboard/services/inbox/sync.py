@@ -160,11 +160,11 @@ class EventSync:
                 continue
             wanted.append(event)
         # Committed with the page and its watermark: one commit per page, not per event.
-        for receipt in store.receive_page(wanted, source="sync"):
-            if receipt.delivery_count > 1:
-                result.already += 1
-            else:
+        for receipt in store.receive_page(wanted, source=store.SYNC):
+            if receipt.new:
                 result.new += 1
+            else:
+                result.already += 1
             if receipt.status == EventStatus.FAILED.value:
                 result.failed.append(receipt.event_id)
 
