@@ -67,3 +67,53 @@ def test_failed_authorization_event_says_why(sandbox_app, make_order):
     assert event["type"] == "PAYMENT_FAILED"
     assert event["payload"]["stage"] == "authorization"
     assert "declined" in event["payload"]["reason"]
+
+
+def localstripes_events(localstripe_url):
+    """Every event localstripe itself has recorded (for the whole test run), oldest first."""
+    from tests.support.localstripe import localstripe
+
+    return localstripe(localstripe_url, "/v1/events?limit=1000000")["data"]
+
+
+def failures_of(app, order_id):
+    with app.app_context():
+        return list(
+            db.session.scalars(
+                select(OutboxEvent).where(
+                    OutboxEvent.order_id == order_id, OutboxEvent.type == "PAYMENT_FAILED"
+                )
+            )
+        )
+
+
+def test_one_declined_attempt_is_one_payment_failed_from_the_pay_page_and_the_webhook(
+    sandbox_app, localstripe_url, make_order
+):
+    """The pay page told the decline, then Stripe's payment_intent.payment_failed told it
+    again: two PAYMENT_FAILED for one attempt, with different reasons. Both now name the
+    attempt by its charge: one event."""
+    from tests.support.stripe import send_event
+
+    order = make_order()
+    seen = len(localstripes_events(localstripe_url))
+    page = pay_with_test_card(sandbox_app, order.id, "decline").get_data(as_text=True)
+    assert "Your card was declined." in page
+    (failed,) = [
+        event
+        for event in localstripes_events(localstripe_url)[seen:]
+        if event["type"] == "payment_intent.payment_failed"
+    ]
+    assert send_event(sandbox_app.test_client(), failed).status_code == 200
+
+    (event,) = failures_of(sandbox_app, order.id)
+    assert event.payload["stage"] == "authorization"
+    assert "declined" in event.payload["reason"]
+
+
+def test_a_second_declined_attempt_is_a_second_payment_failed(sandbox_app, make_order):
+    """Once per attempt, not once per order: each attempt has a charge of its own."""
+    order = make_order()
+    pay_with_test_card(sandbox_app, order.id, "decline")
+    pay_with_test_card(sandbox_app, order.id, "decline")
+    assert len(failures_of(sandbox_app, order.id)) == 2

@@ -39,6 +39,9 @@ class PaymentError(Exception):
 class CardDeclined(PaymentError):
     """The card or its issuer refused; the buyer should use another card."""
 
+    #: The declined attempt's charge, when Stripe names it (each attempt has its own).
+    charge_id: str | None = None
+
 
 class InvalidRequest(PaymentError):
     """Stripe refused the request as asked (wrong state, amount, or parameter)."""
@@ -103,7 +106,12 @@ def from_stripe(what: str, error: stripe.StripeError) -> PaymentError:
         extra={"stripe_request_id": error.request_id, "http_status": error.http_status},
     )
     kind, message, code = _classify(what, error)
-    return kind(message, code=code, http_status=error.http_status, request_id=error.request_id)
+    made = kind(message, code=code, http_status=error.http_status, request_id=error.request_id)
+    if isinstance(made, CardDeclined):
+        body: dict[str, Any] = error.json_body if isinstance(error.json_body, dict) else {}
+        charge = (body.get("error") or {}).get("charge")
+        made.charge_id = charge if isinstance(charge, str) and charge.startswith("ch_") else None
+    return made
 
 
 def _classify(what: str, error: stripe.StripeError) -> tuple[type[PaymentError], str, str | None]:

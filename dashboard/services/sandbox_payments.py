@@ -10,10 +10,8 @@ from dashboard.domain.stripe_mapping import PaymentIntentStatus
 from dashboard.payments import errors
 from dashboard.payments.gateway import gateway
 from dashboard.payments.localstripe_compat import SANDBOX_CARDS
-from dashboard.services import outbox
-from dashboard.services.outbox import OutboxType
 from dashboard.services.payments import checkout, ledger
-from dashboard.services.payments.apply import apply_payment_intent
+from dashboard.services.payments.apply import apply_payment_intent, attempt_failed
 from dashboard.services.payments.results import ActionRefused, ActionResult
 
 PI = PaymentIntentStatus
@@ -47,11 +45,8 @@ def authenticate(order_id: int, ok: bool) -> ActionResult:
     after = gateway().retrieve_payment_intent(current.id)
     apply_payment_intent(order, after, source="3-D Secure")
     if after.status == PI.REQUIRES_PAYMENT_METHOD:
-        outbox.emit(
-            order,
-            OutboxType.PAYMENT_FAILED,
-            f"{order.id}:{after.id}:authentication",
-            stage="authorization",
-            reason="3-D Secure failed",
+        # Once per attempt: the re-read above, or the webhook, may have told it already.
+        attempt_failed(
+            order, after.charge_id or after.id, payment_intent=after.id, reason="3-D Secure failed"
         )
     return ActionResult(after.status == PI.REQUIRES_CAPTURE, checkout.buyer_message(order, after))

@@ -191,14 +191,28 @@ class _Builder:
         )
 
     def declined(self, pi: str) -> dict[str, Any]:
+        """A declined attempt, as Stripe reports it: the attempt's own failed charge (by id
+        in an event, expanded in the API's answer), named in the error too."""
         return intent(
             self.order_id,
             id=pi,
             status="requires_payment_method",
             amount=self.plan.amount,
-            latest_charge=None,
-            last_payment_error=dict(DECLINE),
+            latest_charge=f"{pi}_declined_charge",
+            last_payment_error={**DECLINE, "charge": f"{pi}_declined_charge"},
         )
+
+    def declined_charge(self, pi: str) -> dict[str, Any]:
+        failed = charge(
+            self.order_id, id=f"{pi}_declined_charge", payment_intent=pi, amount=self.plan.amount
+        )
+        failed.update(
+            status="failed",
+            paid=False,
+            failure_code="card_declined",
+            failure_message=DECLINE["message"],
+        )
+        return failed
 
     def final(self, obj: dict[str, Any], charge_: dict[str, Any] | None) -> dict[str, Any]:
         """The PaymentIntent as the API answers `expand[]=latest_charge`."""
@@ -263,8 +277,10 @@ class _Builder:
                 objects[self.pi] = self.final(self.held(), self.charge())
                 truth = ("authorized", amount, amount, 0, 0)
         elif kind == "decline":
+            # One attempt, reported by its event (redelivered, shuffled) and by the sweep's
+            # re-read in another shape: one PAYMENT_FAILED.
             self.event("payment_intent.payment_failed", self.declined(self.pi))
-            objects[self.pi] = self.final(self.declined(self.pi), None)
+            objects[self.pi] = self.final(self.declined(self.pi), self.declined_charge(self.pi))
             truth = ("failed", 0, 0, 0, 0)
             outbox = ("PAYMENT_FAILED",)
         elif kind == "decline_retry":
@@ -276,7 +292,7 @@ class _Builder:
         elif kind == "decline_retry_new_intent":
             old = f"{self.pi}_first"
             self.event("payment_intent.payment_failed", self.declined(old))
-            objects[old] = self.final(self.declined(old), None)
+            objects[old] = self.final(self.declined(old), self.declined_charge(old))
             truth, outbox = self.retry(objects)
         else:  # pragma: no cover - KINDS and this function are kept together
             raise ValueError(kind)

@@ -59,9 +59,11 @@ def apply_payment_intent(
         return Refused(f"Not applied: {problem}.")
     if order.stripe_payment_intent_id is None:
         order.stripe_payment_intent_id = snapshot.id
-    if snapshot.charge_id:
-        order.stripe_charge_id = snapshot.charge_id
     event = payment_event(snapshot)
+    if snapshot.charge_id and event is not PaymentEvent.FAILED:
+        # A declined attempt's charge holds no money: a late report of it (after a retry's
+        # hold) must not take the place of the charge that does.
+        order.stripe_charge_id = snapshot.charge_id
     if event is None:
         return None
     outcome: Transition | Ignored | None = None
@@ -96,7 +98,7 @@ def _take_amounts(order: Order, event: PaymentEvent, snapshot: PaymentIntentSnap
         order.capture_before = snapshot.hold_deadline
     if event is PaymentEvent.FAILED and snapshot.last_error_message:
         order.last_payment_error = snapshot.last_error_message[:500]
-    _emit_for(order, event, snapshot.id)
+    _emit_for(order, event, snapshot.id, snapshot.charge_id)
 
 
 def refuse(order: Order, event: PaymentEvent, *, source: str, reason: str) -> Ignored:
@@ -130,7 +132,9 @@ def move(order: Order, event: PaymentEvent, *, source: str, detail: str) -> Tran
     return outcome
 
 
-def _emit_for(order: Order, event: PaymentEvent, payment_intent_id: str) -> None:
+def _emit_for(
+    order: Order, event: PaymentEvent, payment_intent_id: str, charge_id: str | None
+) -> None:
     if event is PaymentEvent.CAPTURED:
         outbox.emit(
             order,
@@ -140,14 +144,24 @@ def _emit_for(order: Order, event: PaymentEvent, payment_intent_id: str) -> None
             amount_captured=order.amount_captured,
         )
     elif event is PaymentEvent.FAILED:
-        outbox.emit(
+        attempt_failed(
             order,
-            OutboxType.PAYMENT_FAILED,
-            f"{order.id}:{payment_intent_id}:authorization",
+            charge_id or payment_intent_id,
             payment_intent=payment_intent_id,
-            stage="authorization",
             reason=order.last_payment_error,
         )
+
+
+def attempt_failed(
+    order: Order, attempt: str, *, payment_intent: str | None, reason: str | None
+) -> None:
+    """Tell other systems that an authorization attempt failed: once per attempt, whichever
+    reports it first (the pay page's decline, a webhook, a re-read). `attempt` names it: the
+    failed charge (each attempt has its own), or the PaymentIntent when there is none."""
+    payload: dict[str, str | None] = {"stage": "authorization", "reason": reason}
+    if payment_intent:
+        payload["payment_intent"] = payment_intent
+    outbox.emit(order, OutboxType.PAYMENT_FAILED, f"{order.id}:{attempt}:authorization", **payload)
 
 
 def apply_checkout_session(order: Order, session: CheckoutSessionSnapshot, *, source: str) -> None:

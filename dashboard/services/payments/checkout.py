@@ -19,7 +19,12 @@ from dashboard.payments.snapshots import PaymentIntentSnapshot
 from dashboard.services import outbox
 from dashboard.services.outbox import OutboxType
 from dashboard.services.payments import ledger
-from dashboard.services.payments.apply import apply_checkout_session, apply_payment_intent, move
+from dashboard.services.payments.apply import (
+    apply_checkout_session,
+    apply_payment_intent,
+    attempt_failed,
+    move,
+)
 from dashboard.services.payments.results import ActionRefused
 from dashboard.services.payments.settle import refresh_from_stripe
 
@@ -77,13 +82,9 @@ def create_intent(
     if isinstance(result, errors.CardDeclined):
         order.last_payment_error = result.message
         move(order, PaymentEvent.FAILED, source="pay page", detail=result.message)
-        outbox.emit(
-            order,
-            OutboxType.PAYMENT_FAILED,
-            f"{order.id}:{request.idempotency_key}",
-            stage="authorization",
-            reason=result.message,
-        )
+        # Named by its charge, as the webhook about the same attempt names it: one event.
+        attempt = result.charge_id or request.idempotency_key
+        attempt_failed(order, attempt, payment_intent=None, reason=result.message)
     if isinstance(result, errors.PaymentError):
         return result
     order.stripe_payment_intent_id = result.id
