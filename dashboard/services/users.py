@@ -9,6 +9,7 @@ from datetime import timedelta
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
 
+from dashboard.domain.emails import normalize_email
 from dashboard.extensions import db
 from dashboard.models import LoginAttempt, Role, User, utcnow
 
@@ -21,10 +22,6 @@ IP_FAILURE_FACTOR = 4
 
 class UserError(ValueError):
     """A user-management request that cannot be done; the message says why."""
-
-
-def normalize_email(email: str) -> str:
-    return email.strip().lower()
 
 
 def find_by_email(email: str) -> User | None:

@@ -1,0 +1,89 @@
+"""sign-in trust: one spelling per email address
+
+Addresses are now stored NFKC-normalised and lower-cased (dashboard/domain/emails.py):
+a full-width X (U+FF38) is x. Rows written before were only lower-cased, so a
+full-width address could not be signed in to any more, nor found by a search. They are
+rewritten here. A user whose normalised address another user already has (the look-alike
+account this revision is about) keeps its row as it is: no sign-in can reach it any more,
+and the admin page lists it to be deactivated; a warning names it.
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-12-01
+
+"""
+import logging
+import unicodedata
+
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = '0005'
+down_revision = '0004'
+branch_labels = None
+depends_on = None
+
+log = logging.getLogger('alembic.runtime.migration')
+MAX_EMAIL_LENGTH = 254
+
+
+def _normalised(address):
+    """dashboard.domain.emails.normalize_email as of this revision (frozen here, so that a
+    later change of the app's rule does not change what this revision did)."""
+    folded = unicodedata.normalize('NFKC', address).lower()
+    return unicodedata.normalize('NFKC', folded).strip()
+
+
+def _normalise_user_emails(bind):
+    users = sa.table('users', sa.column('id', sa.Integer), sa.column('email', sa.String))
+    rows = bind.execute(sa.select(users.c.id, users.c.email).order_by(users.c.id)).all()
+    taken = {email for _, email in rows}
+    for user_id, email in rows:
+        wanted = _normalised(email)
+        if wanted == email:
+            continue
+        if wanted in taken or len(wanted) > MAX_EMAIL_LENGTH:
+            log.warning(
+                'user %s (%r) left as it is: %r is another account, or too long', user_id,
+                email, wanted,
+            )
+            continue
+        bind.execute(users.update().where(users.c.id == user_id).values(email=wanted))
+        taken.discard(email)
+        taken.add(wanted)
+
+
+def _normalise_buyer_emails(bind):
+    orders = sa.table('orders', sa.column('id', sa.Integer), sa.column('buyer_email', sa.String))
+    query = sa.select(orders.c.id, orders.c.buyer_email)
+    if bind.dialect.name == 'postgresql':
+        # Only an address with a character outside printable ASCII can change: the rest
+        # were lower-cased and stripped when written. (SQLite has no regular expressions:
+        # there every row is read, once.)
+        query = query.where(orders.c.buyer_email.op('!~')('^[ -~]*$'))
+    changed = [
+        {'row_id': order_id, 'email': wanted}
+        for order_id, email in bind.execute(query)
+        if (wanted := _normalised(email)) != email and len(wanted) <= MAX_EMAIL_LENGTH
+    ]
+    if changed:
+        bind.execute(
+            orders.update()
+            .where(orders.c.id == sa.bindparam('row_id'))
+            .values(buyer_email=sa.bindparam('email')),
+            changed,
+        )
+
+
+def upgrade():
+    bind = op.get_bind()
+    _normalise_user_emails(bind)
+    _normalise_buyer_emails(bind)
+
+
+def downgrade():
+    # A normalised address is a valid address as the older code wrote them (lower-cased and
+    # stripped): nothing to undo.
+    pass
