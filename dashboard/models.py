@@ -84,22 +84,6 @@ class User(UserMixin, Model):
         return self.role in roles
 
 
-class LoginAttempt(Model):
-    """Every sign-in attempt; recent failures throttle further tries (shared by all workers)."""
-
-    __tablename__ = "login_attempts"
-    __table_args__ = (
-        Index("ix_login_attempts_email_created", "email", "created_at"),
-        Index("ix_login_attempts_remote_created", "remote_addr", "created_at"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(String(254))
-    remote_addr: Mapped[str] = mapped_column(String(64))
-    succeeded: Mapped[bool]
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
 class Order(Model):
     __tablename__ = "orders"
     __table_args__ = (

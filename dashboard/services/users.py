@@ -1,23 +1,19 @@
-"""Staff accounts: create, change role, deactivate, and sign-in with throttling."""
+"""Staff accounts: create, find, change role, deactivate."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
 
 from dashboard.domain.emails import normalize_email
 from dashboard.extensions import db
-from dashboard.models import LoginAttempt, Role, User, utcnow
+from dashboard.models import Role, User
 
 log = logging.getLogger(__name__)
 
 MIN_PASSWORD_LENGTH = 12
-# A whole office may sit behind one address; allow it several people's worth of typos.
-IP_FAILURE_FACTOR = 4
 
 
 class UserError(ValueError):
@@ -84,45 +80,3 @@ def set_active(user: User, active: bool, *, by: User | None = None) -> None:
 
 def list_users() -> list[User]:
     return list(db.session.scalars(select(User).order_by(User.email)))
-
-
-@dataclass(frozen=True)
-class SignIn:
-    user: User | None
-    throttled: bool = False
-    retry_after: int = 0
-
-
-def _recent_failures(window_start: object, **match: str) -> int:
-    query = select(func.count()).where(
-        LoginAttempt.succeeded.is_(False),
-        LoginAttempt.created_at >= window_start,
-        *(getattr(LoginAttempt, column) == value for column, value in match.items()),
-    )
-    return db.session.scalar(query) or 0
-
-
-def sign_in(
-    email: str, password: str, remote_addr: str, *, max_failures: int, window_seconds: int
-) -> SignIn:
-    """Check a password, unless this email or address failed too often recently.
-
-    While throttled the password is not even checked, so guessing gains nothing.
-    """
-    email = normalize_email(email)
-    window_start = utcnow() - timedelta(seconds=window_seconds)
-    if (
-        _recent_failures(window_start, email=email) >= max_failures
-        or _recent_failures(window_start, remote_addr=remote_addr)
-        >= max_failures * IP_FAILURE_FACTOR
-    ):
-        log.warning("sign-in throttled", extra={"remote_addr": remote_addr})
-        return SignIn(user=None, throttled=True, retry_after=window_seconds)
-    user = find_by_email(email)
-    ok = user is not None and user.active and user.check_password(password)
-    db.session.add(LoginAttempt(email=email, remote_addr=remote_addr, succeeded=ok))
-    db.session.flush()
-    if not ok:
-        log.info("sign-in failed", extra={"remote_addr": remote_addr})
-        return SignIn(user=None)
-    return SignIn(user=user)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_user, logout_user
 
-from dashboard.services import users
+from dashboard.services import sign_in
 from dashboard.views.access import READERS, public, roles_required
 from dashboard.views.forms import EmptyForm, LoginForm
 
@@ -36,7 +37,7 @@ def login() -> ResponseReturnValue:
     if not form.validate_on_submit():
         status = 422 if form.is_submitted() else 200
         return render_template("pages/login.html", form=form), status
-    attempt = users.sign_in(
+    attempt = sign_in.attempt(
         form.email.data or "",
         form.password.data or "",
         request.remote_addr or "unknown",
@@ -44,9 +45,10 @@ def login() -> ResponseReturnValue:
         window_seconds=current_app.config["LOGIN_FAILURE_WINDOW"],
     )
     if attempt.throttled:
-        minutes = max(1, attempt.retry_after // 60)
+        minutes = math.ceil(attempt.retry_after / 60)
         form.form_errors.append(
-            f"Too many failed sign-ins. Wait {minutes} minutes, then try again."
+            f"Too many failed sign-ins. Wait {minutes} minute{'s' if minutes > 1 else ''},"
+            " then try again."
         )
         page = render_template("pages/login.html", form=form)
         return page, 429, {"Retry-After": str(attempt.retry_after)}

@@ -1,4 +1,7 @@
-"""sign-in trust: one spelling per email address
+"""sign-in trust: throttle counters, one spelling per email address
+
+`sign_in_throttles` counts failed sign-ins per email and per address, one row per key,
+taken atomically before a password is checked (dashboard/services/sign_in.py).
 
 Addresses are now stored NFKC-normalised and lower-cased (dashboard/domain/emails.py):
 a full-width X (U+FF38) is x. Rows written before were only lower-cased, so a
@@ -78,6 +81,12 @@ def _normalise_buyer_emails(bind):
 
 
 def upgrade():
+    op.create_table('sign_in_throttles',
+    sa.Column('key', sa.String(length=320), nullable=False),
+    sa.Column('failures', sa.Integer(), nullable=False),
+    sa.Column('window_start', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('key', name=op.f('pk_sign_in_throttles'))
+    )
     bind = op.get_bind()
     _normalise_user_emails(bind)
     _normalise_buyer_emails(bind)
@@ -85,5 +94,5 @@ def upgrade():
 
 def downgrade():
     # A normalised address is a valid address as the older code wrote them (lower-cased and
-    # stripped): nothing to undo.
-    pass
+    # stripped): nothing to undo there.
+    op.drop_table('sign_in_throttles')
