@@ -10,6 +10,7 @@ from dashboard.services import users
 from dashboard.services.sign_in import IP_FAILURE_FACTOR
 from dashboard.sign_in_models import LoginAttempt
 from tests.support.app import base_config
+from tests.support.hashing import password_checks
 from tests.support.web import PASSWORD, csrf_token, login, post_form
 
 
@@ -153,3 +154,31 @@ def test_logout_needs_a_post_with_csrf(signed_in):
     assert client.get("/logout").status_code == 405
     assert client.post("/logout").status_code == 400
     assert client.get("/orders").status_code == 200
+
+
+def test_unknown_and_deactivated_emails_do_the_work_of_a_wrong_password(app, make_user):
+    """An answer that came quicker would tell which emails have an account. Nothing is
+    timed: each case is shown to run one verification of a hash made like every user's
+    (the same method and cost), deriving its key once (tests/support/hashing.py)."""
+    staff = make_user(Role.STAFF)
+    make_user(Role.SUPPORT)
+    with app.app_context():
+        users.set_active(users.find_by_email("support@shop.example"), False)
+        db.session.commit()
+    method = staff.password_hash.split("$", 1)[0]
+    cases = {
+        "wrong password": ("staff@shop.example", "not the password"),
+        "unknown email": ("nobody@shop.example", PASSWORD),
+        "deactivated user, right password": ("support@shop.example", PASSWORD),
+    }
+    checks = {}
+    for case, (email, password) in cases.items():
+        client = app.test_client()
+        token = csrf_token(client)
+        with password_checks() as seen:
+            response = client.post(
+                "/login", data={"email": email, "password": password, "csrf_token": token}
+            )
+        assert "do not match an active account" in response.get_data(as_text=True), case
+        checks[case] = seen
+    assert checks == {case: [(method, 1)] for case in cases}

@@ -8,17 +8,24 @@ failure counted in advance — and commits it before the password is checked: ev
 worker counts it at once, and the counters are not locked while the hash runs. A correct
 password gives the reservation back. While throttled the password is not even checked, so
 guessing gains nothing.
+
+An unknown or deactivated email costs what a wrong password does: a hash made like every
+user's is verified all the same, so how quickly the answer comes tells nothing about which
+emails have an account.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from dashboard.domain.emails import normalize_email
 from dashboard.extensions import db
@@ -66,8 +73,14 @@ def attempt(
         reserved.append(key)
     commit_before_password_check()
 
+    stand_in = _stand_in_hash()
     user = find_by_email(email)
-    ok = user is not None and user.active and user.check_password(password)
+    if user is None:
+        check_password_hash(stand_in, password)
+        ok = False
+    else:
+        # Checked for a deactivated user too; only then is `active` looked at.
+        ok = user.check_password(password) and user.active
     db.session.add(LoginAttempt(email=email, remote_addr=remote_addr, succeeded=ok))
     if not ok:
         db.session.flush()
@@ -77,6 +90,14 @@ def attempt(
         _give_back(place)
     db.session.flush()
     return Attempt(user=user)
+
+
+@functools.cache
+def _stand_in_hash() -> str:
+    """A hash of nobody's password, made as `User.set_password` makes every user's (the
+    default method and cost): verified when the email has no account. Made once per
+    process, at its first sign-in attempt, whatever that attempt's email."""
+    return generate_password_hash(secrets.token_urlsafe(16))
 
 
 def _reserve(key: str, limit: int, now: datetime, window: timedelta) -> bool:
