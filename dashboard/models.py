@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -59,9 +58,15 @@ class Role(StrEnum):
     SUPPORT = "support"  # reads orders, timelines and the event log
 
 
-class User(UserMixin, Model):
+class User(Model):
+    """A staff account. Flask-Login's user: `get_id()` is the token of the session this
+    object was loaded through (services/sessions.py), never the account's id, so the cookie
+    names a session the server can end."""
+
     __tablename__ = "users"
     __table_args__ = (CheckConstraint("role IN ('admin', 'staff', 'support')", name="role"),)
+    # `session_token` below is set per request, not a column.
+    __allow_unmapped__ = True
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
@@ -69,6 +74,14 @@ class User(UserMixin, Model):
     role: Mapped[str] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    session_token: str | None = None
+    is_authenticated = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        if self.session_token is None:
+            raise RuntimeError("signed in only through services.sessions.open_session")
+        return self.session_token
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)

@@ -1,10 +1,11 @@
-"""The tables of signing in: every attempt, and the throttle's counters."""
+"""The tables of signing in: every attempt, the throttle's counters, and the sessions of
+signed-in browsers."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, String
+from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dashboard.extensions import Model
@@ -41,3 +42,21 @@ class SignInThrottle(Model):
     key: Mapped[str] = mapped_column(String(320), primary_key=True)
     failures: Mapped[int]
     window_start: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SignInSession(Model):
+    """A signed-in browser. Its cookies (the session, and remember-me when ticked) carry a
+    random token; this row keeps only the token's SHA-256. Deleting the row signs out every
+    copy of those cookies: sign-out, "Sign out everywhere", and a new password, role or
+    deactivation of the user (services/sessions.py)."""
+
+    __tablename__ = "sign_in_sessions"
+    __table_args__ = (Index("ix_sign_in_sessions_user_id_expires_at", "user_id", "expires_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    remember: Mapped[bool]
+    remote_addr: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,4 +1,8 @@
-"""Staff accounts: create, find, change role, deactivate."""
+"""Staff accounts: create, find, change role, password, deactivate.
+
+A new role, a new password or a deactivation ends every session of that user: whoever
+held one signs in again, under the new terms.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from sqlalchemy import func, select
 from dashboard.domain.emails import normalize_email
 from dashboard.extensions import db
 from dashboard.models import Role, User
+from dashboard.services import sessions
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +66,7 @@ def set_role(user: User, role: Role) -> None:
         return
     _guard_last_admin(user)
     user.role = role.value
+    sessions.end_all_sessions(user)
     db.session.flush()
     log.info("user role changed", extra={"user_id": user.id, "role": user.role})
 
@@ -73,9 +79,19 @@ def set_active(user: User, active: bool, *, by: User | None = None) -> None:
         if by is not None and by.id == user.id:
             raise UserError("You cannot deactivate your own account.")
         _guard_last_admin(user)
+        sessions.end_all_sessions(user)
     user.active = active
     db.session.flush()
     log.info("user active changed", extra={"user_id": user.id, "active": active})
+
+
+def set_password(user: User, password: str) -> None:
+    """A new password; every session signed in with the old one ends."""
+    check_password_strength(password)
+    user.set_password(password)
+    sessions.end_all_sessions(user)
+    db.session.flush()
+    log.info("user password changed", extra={"user_id": user.id})
 
 
 def list_users() -> list[User]:

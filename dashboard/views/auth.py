@@ -1,4 +1,9 @@
-"""Signing in and out."""
+"""Signing in and out.
+
+Signing in is steps, each a check that can refuse: today the throttle and the password
+(services/sign_in.py). Only when all have passed does `_start_session` open the server-side
+session; a second step (a one-time code) goes between the password check and that call.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,8 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_user, logout_user
 
-from dashboard.services import sign_in
+from dashboard.models import User
+from dashboard.services import sessions, sign_in
 from dashboard.views.access import READERS, public, roles_required
 from dashboard.views.forms import EmptyForm, LoginForm
 
@@ -56,15 +62,30 @@ def login() -> ResponseReturnValue:
         form.form_errors.append("That email and password do not match an active account.")
         # The failed attempt is kept (this view returned), and counts towards the throttle.
         return render_template("pages/login.html", form=form)
-    login_user(attempt.user, remember=bool(form.remember.data))
+    return _start_session(attempt.user, remember=bool(form.remember.data))
+
+
+def _start_session(user: User, *, remember: bool) -> ResponseReturnValue:
+    """Every step of signing in has passed: a new server-side session, its token in the
+    browser's cookies, for SESSION_MAX_AGE (REMEMBER_ME_MAX_AGE when remembered)."""
+    config = current_app.config
+    sessions.open_session(
+        user,
+        remember=remember,
+        remote_addr=request.remote_addr or "unknown",
+        max_age=config["REMEMBER_ME_MAX_AGE" if remember else "SESSION_MAX_AGE"],
+    )
+    login_user(user, remember=remember)
     return redirect(safe_next(request.args.get("next")))
 
 
 @bp.route("/logout", methods=["POST"])
 @roles_required(*READERS)
 def logout() -> ResponseReturnValue:
-    """Sign out (a POST, so a link on another site cannot sign anyone out)."""
+    """Sign out (a POST, so a link on another site cannot sign anyone out): this session
+    ends on the server, for every copy of its cookies."""
     if EmptyForm().validate_on_submit():
+        sessions.end_session(current_user.get_id())
         logout_user()
         flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))

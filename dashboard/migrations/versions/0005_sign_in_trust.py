@@ -1,4 +1,9 @@
-"""sign-in trust: throttle counters, one spelling per email address
+"""sign-in trust: sessions kept on the server, throttle counters, one spelling per email
+
+`sign_in_sessions` holds one row per signed-in browser (the SHA-256 of the token its
+cookies carry); deleting the row signs out every copy of those cookies. Cookies written
+before this revision carry a user id, which names no session: everyone signs in once
+again after it.
 
 `sign_in_throttles` counts failed sign-ins per email and per address, one row per key,
 taken atomically before a password is checked (dashboard/services/sign_in.py).
@@ -87,6 +92,21 @@ def upgrade():
     sa.Column('window_start', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('key', name=op.f('pk_sign_in_throttles'))
     )
+    op.create_table('sign_in_sessions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('remember', sa.Boolean(), nullable=False),
+    sa.Column('remote_addr', sa.String(length=64), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_sign_in_sessions_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_sign_in_sessions')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_sign_in_sessions_token_hash'))
+    )
+    with op.batch_alter_table('sign_in_sessions', schema=None) as batch_op:
+        batch_op.create_index('ix_sign_in_sessions_user_id_expires_at', ['user_id', 'expires_at'], unique=False)
+
     bind = op.get_bind()
     _normalise_user_emails(bind)
     _normalise_buyer_emails(bind)
@@ -95,4 +115,8 @@ def upgrade():
 def downgrade():
     # A normalised address is a valid address as the older code wrote them (lower-cased and
     # stripped): nothing to undo there.
+    with op.batch_alter_table('sign_in_sessions', schema=None) as batch_op:
+        batch_op.drop_index('ix_sign_in_sessions_user_id_expires_at')
+
+    op.drop_table('sign_in_sessions')
     op.drop_table('sign_in_throttles')
