@@ -1,6 +1,7 @@
 """Sessions end on the server: signing out ends that session for every copy of its cookie;
 a remember-me token is new at each sign-in, lasts REMEMBER_ME_MAX_AGE and dies at sign-out;
-a new password, a new role or a deactivation ends all of that user's sessions."""
+a new password, a new role or a deactivation ends all of that user's sessions; and the
+account page signs out everywhere."""
 
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -9,7 +10,7 @@ from flask_login.utils import encode_cookie
 from sqlalchemy import select, update
 
 from dashboard.extensions import db
-from dashboard.models import Role
+from dashboard.models import Role, User
 from dashboard.sign_in_models import SignInSession
 from tests.support.web import PASSWORD, login, post_form
 
@@ -183,6 +184,51 @@ def test_set_password_refuses_a_short_one_and_an_unknown_user(app, make_user):
     )
     assert ghost.exit_code == 1
     assert "There is no user ghost@shop.example." in ghost.output
+
+
+def test_the_account_page_lists_the_sessions_and_signs_out_everywhere(app, make_user):
+    make_user(Role.SUPPORT)
+    make_user(Role.STAFF)
+    laptop = signed_in_as(app, "support@shop.example", remember=True)
+    phone = signed_in_as(app, "support@shop.example")
+    colleague = signed_in_as(app, "staff@shop.example")
+    page = laptop.get("/account").get_data(as_text=True)
+    assert "support@shop.example" in page
+    assert "2 open sessions" in page
+    assert page.count(">this browser<") == 1
+    assert "Sign out everywhere" in page
+    assert "every browser and device" in page  # the confirmation says what it does
+
+    # A post without its token changes nothing.
+    assert laptop.post("/account/sign-out-everywhere").status_code == 400
+    assert is_signed_in(phone)
+
+    answer = post_form(laptop, "/account/sign-out-everywhere")
+    assert answer.status_code == 303
+    assert answer.headers["Location"] == "/login"
+    assert "You are signed out on every browser and device." in laptop.get("/login").get_data(
+        as_text=True
+    )
+    assert not is_signed_in(laptop)
+    assert not is_signed_in(phone)
+    assert not is_signed_in(copy_of(app, laptop, only=[REMEMBER]))
+    assert is_signed_in(colleague)
+    with app.app_context():
+        support = db.session.scalar(select(User).where(User.email == "support@shop.example"))
+        assert (
+            db.session.scalars(
+                select(SignInSession).where(SignInSession.user_id == support.id)
+            ).all()
+            == []
+        )
+
+
+def test_every_role_reaches_its_account_page_from_the_top_bar(app, signed_in):
+    for role in Role:
+        client = signed_in(role)
+        assert 'href="/account"' in client.get("/orders").get_data(as_text=True)
+        assert client.get("/account").status_code == 200
+    assert app.test_client().get("/account").headers["Location"].startswith("/login")
 
 
 def test_a_remember_me_cookie_of_a_user_id_no_longer_signs_in(app, make_user):

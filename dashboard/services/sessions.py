@@ -71,6 +71,17 @@ def signed_in_user(token: str) -> User | None:
     return user
 
 
+def sessions_of(user: User) -> list[SignInSession]:
+    """The user's open sessions, newest first."""
+    return list(
+        db.session.scalars(
+            select(SignInSession)
+            .where(SignInSession.user_id == user.id, SignInSession.expires_at > utcnow())
+            .order_by(SignInSession.id.desc())
+        )
+    )
+
+
 def end_session(token: str) -> None:
     """Sign out the browser holding this token, and every copy of its cookies."""
     db.session.execute(delete(SignInSession).where(SignInSession.token_hash == token_hash(token)))

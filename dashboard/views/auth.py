@@ -1,4 +1,4 @@
-"""Signing in and out.
+"""Signing in and out, and the account page (its sessions, "Sign out everywhere").
 
 Signing in is steps, each a check that can refuse: today the throttle and the password
 (services/sign_in.py). Only when all have passed does `_start_session` open the server-side
@@ -89,3 +89,28 @@ def logout() -> ResponseReturnValue:
         logout_user()
         flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/account")
+@roles_required(*READERS)
+def account() -> ResponseReturnValue:
+    """Who is signed in, their open sessions, and "Sign out everywhere"."""
+    user: User = current_user._get_current_object()
+    return render_template(
+        "pages/account.html",
+        sessions=sessions.sessions_of(user),
+        this_session=sessions.token_hash(user.get_id()),
+        form=EmptyForm(),
+    )
+
+
+@bp.route("/account/sign-out-everywhere", methods=["POST"])
+@roles_required(*READERS)
+def sign_out_everywhere() -> ResponseReturnValue:
+    """End every session of the signed-in user, this one included."""
+    if not EmptyForm().validate_on_submit():
+        return redirect(url_for("auth.account"), code=303)
+    sessions.end_all_sessions(current_user._get_current_object())
+    logout_user()
+    flash("You are signed out on every browser and device.", "info")
+    return redirect(url_for("auth.login"), code=303)
