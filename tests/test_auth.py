@@ -182,3 +182,22 @@ def test_unknown_and_deactivated_emails_do_the_work_of_a_wrong_password(app, mak
         assert "do not match an active account" in response.get_data(as_text=True), case
         checks[case] = seen
     assert checks == {case: [(method, 1)] for case in cases}
+
+
+def test_the_csrf_token_changes_at_sign_in_and_the_one_before_is_refused(app, make_user):
+    """A token read (or planted) before sign-in is worth nothing after it."""
+    make_user(Role.STAFF)
+    client = app.test_client()
+    before = csrf_token(client)
+    signed = client.post(
+        "/login", data={"email": "staff@shop.example", "password": PASSWORD, "csrf_token": before}
+    )
+    assert signed.status_code == 302
+    after = csrf_token(client)
+    assert after != before
+    refused = client.post("/logout", data={"csrf_token": before})
+    assert refused.status_code == 400
+    assert "Nothing was changed" in refused.get_data(as_text=True)
+    assert client.get("/orders").status_code == 200  # still signed in
+    assert post_form(client, "/logout").status_code == 302  # the new token works
+    assert client.get("/orders").status_code == 302

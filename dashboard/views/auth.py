@@ -10,7 +10,17 @@ from __future__ import annotations
 import math
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_user, logout_user
 
@@ -67,8 +77,15 @@ def login() -> ResponseReturnValue:
 
 def _start_session(user: User, *, remember: bool) -> ResponseReturnValue:
     """Every step of signing in has passed: a new server-side session, its token in the
-    browser's cookies, for SESSION_MAX_AGE (REMEMBER_ME_MAX_AGE when remembered)."""
+    browser's cookies, for SESSION_MAX_AGE (REMEMBER_ME_MAX_AGE when remembered).
+
+    The cookie session starts empty: nothing a visitor had (or was planted with) before
+    signing in carries over, the CSRF token least of all; the next page gets a new one.
+    """
     config = current_app.config
+    next_page = safe_next(request.args.get("next"))
+    session.clear()
+    g.pop(config["WTF_CSRF_FIELD_NAME"], None)  # Flask-WTF's copy for this request
     sessions.open_session(
         user,
         remember=remember,
@@ -76,7 +93,13 @@ def _start_session(user: User, *, remember: bool) -> ResponseReturnValue:
         max_age=config["REMEMBER_ME_MAX_AGE" if remember else "SESSION_MAX_AGE"],
     )
     login_user(user, remember=remember)
-    return redirect(safe_next(request.args.get("next")))
+    return redirect(next_page)
+
+
+def _end_browser_session() -> None:
+    """Sign this browser out, its cookie session emptied (a new CSRF token with it)."""
+    session.clear()
+    logout_user()  # after the clear: it marks the remember-me cookie for deletion
 
 
 @bp.route("/logout", methods=["POST"])
@@ -86,7 +109,7 @@ def logout() -> ResponseReturnValue:
     ends on the server, for every copy of its cookies."""
     if EmptyForm().validate_on_submit():
         sessions.end_session(current_user.get_id())
-        logout_user()
+        _end_browser_session()
         flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))
 
@@ -111,6 +134,6 @@ def sign_out_everywhere() -> ResponseReturnValue:
     if not EmptyForm().validate_on_submit():
         return redirect(url_for("auth.account"), code=303)
     sessions.end_all_sessions(current_user._get_current_object())
-    logout_user()
+    _end_browser_session()
     flash("You are signed out on every browser and device.", "info")
     return redirect(url_for("auth.login"), code=303)
