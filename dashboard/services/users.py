@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import func, select
+from sqlalchemy import select, update
 
 from dashboard.domain.emails import normalize_email
 from dashboard.extensions import db
@@ -51,20 +51,48 @@ def create_user(email: str, password: str, role: Role) -> User:
     return user
 
 
-def _active_admins() -> int:
-    query = select(func.count()).where(User.role == Role.ADMIN.value, User.active.is_(True))
-    return db.session.scalar(query) or 0
+LAST_ADMIN = "This is the last active admin; make another admin first."
 
 
-def _guard_last_admin(user: User) -> None:
-    if user.role == Role.ADMIN.value and user.active and _active_admins() <= 1:
-        raise UserError("This is the last active admin; make another admin first.")
+def _lock_admins(user: User, by: User | None) -> set[int]:
+    """The ids of the active admins, held as they are until this transaction ends, with
+    `user` read again under that hold; refused if `by` is no longer one of them.
+
+    PostgreSQL: their rows are locked, in id order, so that two admins' requests wait for
+    each other rather than deadlock, and a request that waited reads what the other
+    committed. SQLite ignores FOR UPDATE and lets readers pass, but has one writer at a
+    time: a write first (a no-op one) takes the database's write lock until commit, and
+    what is read after it cannot change meanwhile.
+    """
+    admins = select(User.id).where(User.role == Role.ADMIN.value, User.active.is_(True))
+    if db.session.get_bind().dialect.name == "postgresql":
+        held = set(db.session.scalars(admins.order_by(User.id).with_for_update()))
+    else:
+        db.session.execute(
+            update(User)
+            .where(User.role == Role.ADMIN.value)
+            .values(role=User.role)
+            .execution_options(synchronize_session=False)
+        )
+        held = set(db.session.scalars(admins))
+    db.session.refresh(user)
+    if by is not None and by.id not in held:
+        raise UserError("You are no longer an active admin; nothing was changed.")
+    return held
 
 
-def set_role(user: User, role: Role) -> None:
+def _refuse_last_admin(user: User, admins: set[int]) -> None:
+    if user.id in admins and len(admins) <= 1:
+        raise UserError(LAST_ADMIN)
+
+
+def set_role(user: User, role: Role, *, by: User | None = None) -> None:
+    """Give a user another role; `by` is the admin doing it (None: the command line)."""
+    admins = _lock_admins(user, by)
     if user.role == role.value:
         return
-    _guard_last_admin(user)
+    if role is not Role.ADMIN:
+        _refuse_last_admin(user, admins)
     user.role = role.value
     sessions.end_all_sessions(user)
     db.session.flush()
@@ -73,12 +101,13 @@ def set_role(user: User, role: Role) -> None:
 
 def set_active(user: User, active: bool, *, by: User | None = None) -> None:
     """Let a user sign in, or stop them; `by` is the admin doing it (None: the command line)."""
+    if not active and by is not None and by.id == user.id:
+        raise UserError("You cannot deactivate your own account.")
+    admins = _lock_admins(user, by)
     if user.active == active:
         return
     if not active:
-        if by is not None and by.id == user.id:
-            raise UserError("You cannot deactivate your own account.")
-        _guard_last_admin(user)
+        _refuse_last_admin(user, admins)
         sessions.end_all_sessions(user)
     user.active = active
     db.session.flush()
