@@ -83,8 +83,12 @@ class User(Model):
             raise RuntimeError("signed in only through services.sessions.open_session")
         return self.session_token
 
+    @staticmethod
+    def hash_of(password: str) -> str:
+        return generate_password_hash(password)
+
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password)
+        self.password_hash = self.hash_of(password)
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)

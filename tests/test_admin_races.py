@@ -1,5 +1,5 @@
 """Two admins acting at the same instant, through a real server: the last active admin
-stays.
+stays, and a user created twice at once exists once, the second admin told so.
 
 On SQLite and PostgreSQL. Everything is real: a served app (a thread per request, each
 with its own database connection) and one browser per admin, posting together.
@@ -122,3 +122,24 @@ def test_an_admin_and_the_cli_removing_each_other_at_once_leave_one_admin(app, m
             else:
                 assert f"{web_admin.email} is now support." in result.output
                 assert any(refusal in said for refusal in LOSER_HEARS), said
+
+
+def test_the_same_user_created_by_two_admins_at_once_exists_once(app, make_user):
+    admins = [make_user(Role.ADMIN, f"admin{n}@shop.example", quick_hash=True) for n in (1, 2)]
+    with serve(app) as base:
+        for race in range(RACES // 2):
+            browsers = [signed_in_browser(base, admin.email) for admin in admins]
+            for browser in browsers:
+                browser.get("/admin/users")
+            email = f"new{race}@shop.example"
+            form = {"email": email, "role": "staff", "password": "a long enough password"}
+            answers = all_at_once([partial(b.post, "/admin/users", form) for b in browsers])
+            for browser in browsers:
+                browser.close()
+
+            assert sorted(a.status_code for a in answers) == [303, 422], answers
+            (refused,) = [a for a in answers if a.status_code == 422]
+            assert f"A user with the email {email} already exists." in refused.text
+            assert f'value="{email}"' in refused.text  # what was typed is kept
+            with app.app_context():
+                assert len(db.session.scalars(select(User).where(User.email == email)).all()) == 1

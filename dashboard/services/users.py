@@ -10,6 +10,7 @@ import logging
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from dashboard.domain.emails import normalize_email
 from dashboard.extensions import db
@@ -40,13 +41,24 @@ def create_user(email: str, password: str, role: Role) -> User:
         validate_email(email, check_deliverability=False)
     except EmailNotValidError as error:
         raise UserError(f"{email!r} is not a usable email address: {error}") from error
+    exists = UserError(f"A user with the email {email} already exists.")
     if find_by_email(email) is not None:
-        raise UserError(f"A user with the email {email} already exists.")
+        raise exists
     check_password_strength(password)
-    user = User(email=email, role=role.value, active=True)
-    user.set_password(password)
-    db.session.add(user)
-    db.session.flush()
+    # The unique index decides between two admins creating the same address at once: the
+    # second insert does nothing (it waits for the first to commit, on either database),
+    # and is told so. No IntegrityError, so no savepoint, which on SQLite would be a
+    # transaction of its own before the first write.
+    postgres = db.session.get_bind().dialect.name == "postgresql"
+    insert = postgresql.insert if postgres else sqlite.insert
+    user: User | None = db.session.scalar(
+        insert(User)
+        .values(email=email, password_hash=User.hash_of(password), role=role.value, active=True)
+        .on_conflict_do_nothing(index_elements=["email"])
+        .returning(User)
+    )
+    if user is None:
+        raise exists
     log.info("user created", extra={"user_id": user.id, "role": user.role})
     return user
 
