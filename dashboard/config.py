@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,10 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         "SWEEP_VOID_EXPIRED_HOLDS": _choice("SWEEP_VOID_EXPIRED_HOLDS", ("0", "1"), "0") == "1",
         "LOGIN_MAX_FAILURES": _int("LOGIN_MAX_FAILURES", 5),
         "LOGIN_FAILURE_WINDOW": _int("LOGIN_FAILURE_WINDOW", 15 * 60),
+        # Seconds a sign-in lasts on the server: a working day, or a month when the person
+        # ticked "Keep me signed in" (the remember-me cookie lasts as long).
+        "SESSION_MAX_AGE": _int("SESSION_MAX_AGE", 12 * 3600),
+        "REMEMBER_ME_MAX_AGE": _int("REMEMBER_ME_MAX_AGE", 30 * 24 * 3600),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_HTTPONLY": True,
@@ -99,10 +104,12 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
 
 
 def derived(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """Settings that follow from others: served over https means Secure cookies and HSTS."""
+    """Settings that follow from others: served over https means Secure cookies and HSTS;
+    the remember-me cookie lasts as long as the session it remembers."""
     https = str(settings["PUBLIC_BASE_URL"]).startswith("https://")
     return {
         "SESSION_COOKIE_SECURE": https,
         "REMEMBER_COOKIE_SECURE": https,
+        "REMEMBER_COOKIE_DURATION": timedelta(seconds=int(settings["REMEMBER_ME_MAX_AGE"])),
         "PREFERRED_URL_SCHEME": "https" if https else "http",
     }

@@ -3,8 +3,10 @@
 Services only flush. What commits is a boundary: the end of a web request
 (`end_request`, called by `web.py`), a unit of work of a command or a batch (`unit_of_work`:
 a whole CLI command, one page of a sync, one order of a sweep, one page of webhook
-deliveries), and the one deliberate early commit of a money action (`commit_before_stripe`,
-called by the request ledger and nothing else).
+deliveries), and two deliberate early commits: a money action's idempotency key
+(`commit_before_stripe`, called by the request ledger and nothing else) and a sign-in
+attempt's place under the throttle (`commit_before_password_check`, called by the sign-in
+service and nothing else).
 """
 
 from __future__ import annotations
@@ -49,5 +51,17 @@ def commit_before_stripe() -> None:
 
     A crash, a timeout or a second click can then always be matched to the request already
     made, and the order's row lock is not held while Stripe thinks.
+    """
+    _commit()
+
+
+def commit_before_password_check() -> None:
+    """Make a sign-in attempt's place under the throttle durable before its password is
+    checked.
+
+    Every other worker counts it at once, so attempts arriving together cannot all pass
+    the limit; the counter rows are not locked while the hash runs (on SQLite that would be
+    the database's one write lock, for every writer); and an attempt that dies mid-check
+    still counts as a failure.
     """
     _commit()

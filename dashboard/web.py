@@ -8,8 +8,9 @@ import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, Response, g, jsonify, render_template, request
+from flask import Flask, Response, g, jsonify, render_template, request, session
 from flask.typing import ResponseReturnValue
+from flask_login import user_loaded_from_cookie
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -18,6 +19,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from dashboard.domain.money import format_minor
 from dashboard.extensions import db, login_manager
 from dashboard.models import User
+from dashboard.services import sessions
 from dashboard.transactions import end_request
 
 log = logging.getLogger(__name__)
@@ -56,11 +58,17 @@ def wants_json() -> bool:
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    if not user_id.isdigit():
-        return None
-    user = db.session.get(User, int(user_id))
-    return user if user is not None and user.active else None
+def load_user(token: str) -> User | None:
+    """The user of the session whose token the cookie carries (services/sessions.py)."""
+    return sessions.signed_in_user(token) if isinstance(token, str) else None
+
+
+@user_loaded_from_cookie.connect
+def _bind_remembered_session(_app: Flask, user: User) -> None:
+    """A browser brought back by its remember-me cookie: bind its new cookie session to it
+    as a sign-in does. Flask-Login leaves the identifier out there, and its "strong"
+    protection then signed the browser out again on its second page."""
+    session["_id"] = login_manager._session_identifier_generator()
 
 
 @event.listens_for(Engine, "connect")

@@ -21,6 +21,7 @@ from werkzeug.security import generate_password_hash
 
 from dashboard import MIGRATIONS_DIR, create_app
 from dashboard.config import normalize_database_url
+from dashboard.domain.emails import normalize_email
 from dashboard.domain.orders import LineDraft, OrderState
 from dashboard.extensions import db
 from dashboard.models import Order, Role, User
@@ -87,7 +88,7 @@ def make_user(app: Flask) -> Callable[..., User]:
         with app.app_context():
             if quick_hash:
                 user = User(
-                    email=user_service.normalize_email(email),
+                    email=normalize_email(email),
                     role=role.value,
                     active=True,
                     password_hash=generate_password_hash(password, method=QUICK_HASH),

@@ -22,6 +22,12 @@ MATRIX = {
     ("auth.login", "GET"): ("/login", None, (200, 302, 302, 302)),
     ("auth.login", "POST"): ("/login", {}, (422, 302, 302, 302)),
     ("auth.logout", "POST"): ("/logout", {}, (302, 302, 302, 302)),
+    ("auth.account", "GET"): ("/account", None, (302, 200, 200, 200)),
+    ("auth.sign_out_everywhere", "POST"): (
+        "/account/sign-out-everywhere",
+        {},
+        (302, 303, 303, 303),
+    ),
     ("orders.home", "GET"): ("/", None, (302, 302, 302, 302)),
     ("orders.index", "GET"): ("/orders", None, (302, 200, 200, 200)),
     ("orders.new", "GET"): ("/orders/new", None, (302, 403, 200, 200)),

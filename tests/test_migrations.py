@@ -1,13 +1,16 @@
 """Migrations build exactly the schema the models describe, on SQLite and PostgreSQL."""
 
+from datetime import UTC, datetime
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import inspect
+from sqlalchemy import column, insert, inspect, select, table
 
 from dashboard import MIGRATIONS_DIR, create_app
 from dashboard.extensions import db
 from tests.support.app import base_config
+from tests.support.web import full_width
 
 TABLES = {"users", "login_attempts", "orders", "order_lines", "timeline_entries"}
 
@@ -68,3 +71,69 @@ def test_refusals_already_stored_are_folded_into_counts_per_minute(tmp_path):
         ("bad_signature", "2026-11-30 10:01", 1),
         ("too_large", "2026-11-30 10:00", 1),
     ]
+
+
+def test_addresses_stored_before_0005_are_normalised_and_a_look_alike_is_left_alone(app):
+    """Rows written before 0005 were only lower-cased. Run on the test database of each
+    backend: down to 0004, rows as the old code wrote them, then up again."""
+    users = table(
+        "users",
+        column("id"),
+        column("email"),
+        column("password_hash"),
+        column("role"),
+        column("active"),
+        column("created_at"),
+    )
+    orders = table(
+        "orders",
+        column("id"),
+        column("buyer_name"),
+        column("buyer_email"),
+        column("currency"),
+        column("total_amount"),
+        column("state"),
+        column("created_at"),
+    )
+    now = datetime.now(UTC)
+    user = {"password_hash": "x", "role": "staff", "active": True, "created_at": now}
+    order = {
+        "buyer_name": "B",
+        "currency": "USD",
+        "total_amount": 100,
+        "state": "open",
+        "created_at": now,
+    }
+    with app.app_context():
+        downgrade(directory=str(MIGRATIONS_DIR), revision="0004")
+        with db.engine.begin() as connection:
+            connection.execute(
+                insert(users),
+                [
+                    {**user, "id": 1, "email": f"{full_width('wide')}@shop.example"},
+                    {**user, "id": 2, "email": "plain@shop.example"},
+                    {
+                        **user,
+                        "id": 3,
+                        "email": f"{full_width('p')}lain@shop.example",
+                    },  # plain@'s look-alike
+                ],
+            )
+            connection.execute(
+                insert(orders),
+                [
+                    {**order, "id": 1, "buyer_email": f"{full_width('buyer')}@example.com"},
+                    {**order, "id": 2, "buyer_email": "ada@example.com"},
+                ],
+            )
+        upgrade(directory=str(MIGRATIONS_DIR))
+        with db.engine.connect() as connection:
+            emails = dict(connection.execute(select(users.c.id, users.c.email)).all())
+            buyers = dict(connection.execute(select(orders.c.id, orders.c.buyer_email)).all())
+        db.engine.dispose()
+    assert emails == {
+        1: "wide@shop.example",
+        2: "plain@shop.example",
+        3: f"{full_width('p')}lain@shop.example",
+    }
+    assert buyers == {1: "buyer@example.com", 2: "ada@example.com"}

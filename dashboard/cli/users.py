@@ -1,4 +1,5 @@
-"""`flask user …`: create accounts, list them, change a role, deactivate and reactivate."""
+"""`flask user …`: create accounts, list them, change a role or a password, deactivate and
+reactivate."""
 
 from __future__ import annotations
 
@@ -67,6 +68,20 @@ def user_set_role(email: str, role: str) -> None:
     except users.UserError as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"{user.email} is now {user.role}.")
+
+
+@command("set-password", group)
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def user_set_password(email: str, password_stdin: bool) -> None:
+    """Give an account a new password (prompted for unless --password-stdin); its sessions
+    end."""
+    user = _user_or_fail(email)
+    try:
+        users.set_password(user, _read_password(password_stdin))
+    except users.UserError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"New password set for {user.email}; its sessions are ended.")
 
 
 @command("deactivate", group)

@@ -1,7 +1,8 @@
 """Database tables (SQLAlchemy 2.0 typed models), one module per part of the dashboard:
-`users`, `orders` (with disputes and the timeline), `payments` (the request ledger, the
-outbox), `inbox` (Stripe's events). Everything is importable from here, the one name the
-rest of the code uses. Schema changes go through migrations."""
+`users`, `sign_in` (attempts, throttles, sessions), `orders` (with disputes and the
+timeline), `payments` (the request ledger, the outbox), `inbox` (Stripe's events).
+Everything is importable from here, the one name the rest of the code uses. Schema changes
+go through migrations."""
 
 from dashboard.models.base import UTCDateTime, utcnow
 from dashboard.models.inbox import (
@@ -20,7 +21,8 @@ from dashboard.models.payments import (
     RequestStatus,
     StripeRequest,
 )
-from dashboard.models.users import LoginAttempt, Role, User
+from dashboard.models.sign_in import LoginAttempt, SignInSession, SignInThrottle
+from dashboard.models.users import Role, User
 
 __all__ = [
     "IN_FLIGHT",
@@ -35,6 +37,8 @@ __all__ = [
     "OutboxEvent",
     "RequestStatus",
     "Role",
+    "SignInSession",
+    "SignInThrottle",
     "StripeEvent",
     "StripeRequest",
     "SyncWatermark",

@@ -1,12 +1,11 @@
-"""Staff accounts and their sign-in attempts."""
+"""Staff accounts (their sign-in attempts, throttles and sessions: `models.sign_in`)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
 
-from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, Index, String
+from sqlalchemy import CheckConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -20,9 +19,15 @@ class Role(StrEnum):
     SUPPORT = "support"  # reads orders, timelines and the event log
 
 
-class User(UserMixin, Model):
+class User(Model):
+    """A staff account. Flask-Login's user: `get_id()` is the token of the session this
+    object was loaded through (services/sessions.py), never the account's id, so the cookie
+    names a session the server can end."""
+
     __tablename__ = "users"
     __table_args__ = (CheckConstraint("role IN ('admin', 'staff', 'support')", name="role"),)
+    # `session_token` below is set per request, not a column.
+    __allow_unmapped__ = True
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
@@ -30,9 +35,21 @@ class User(UserMixin, Model):
     role: Mapped[str] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    session_token: str | None = None
+    is_authenticated = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        if self.session_token is None:
+            raise RuntimeError("signed in only through services.sessions.open_session")
+        return self.session_token
+
+    @staticmethod
+    def hash_of(password: str) -> str:
+        return generate_password_hash(password)
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password)
+        self.password_hash = self.hash_of(password)
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
@@ -43,19 +60,3 @@ class User(UserMixin, Model):
 
     def has_role(self, *roles: Role) -> bool:
         return self.role in roles
-
-
-class LoginAttempt(Model):
-    """Every sign-in attempt; recent failures throttle further tries (shared by all workers)."""
-
-    __tablename__ = "login_attempts"
-    __table_args__ = (
-        Index("ix_login_attempts_email_created", "email", "created_at"),
-        Index("ix_login_attempts_remote_created", "remote_addr", "created_at"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(String(254))
-    remote_addr: Mapped[str] = mapped_column(String(64))
-    succeeded: Mapped[bool]
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

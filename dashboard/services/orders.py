@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, false, select
 from sqlalchemy.orm import selectinload
 
+from dashboard.domain.emails import normalize_email
 from dashboard.domain.ids import MAX_ROW_ID, parse_order_number
 from dashboard.domain.money import SUPPORTED_CURRENCIES, MoneyError, normalize_currency
 from dashboard.domain.orders import LineDraft, OrderState, order_total
@@ -32,7 +33,7 @@ def create_order(
     total = order_total(lines)
     order = Order(
         buyer_name=buyer_name.strip(),
-        buyer_email=buyer_email.strip().lower(),
+        buyer_email=normalize_email(buyer_email),
         currency=code,
         total_amount=total,
         state=OrderState.OPEN.value,
@@ -86,7 +87,10 @@ def _search(query: Select[Order], text: str) -> Select[Order]:
         if text.startswith(prefix):
             return query.where(column == text)
     # A prefix range rather than LIKE: it uses the (buyer_email, id) index on both databases.
-    prefix = text.lower()
+    # Typed as the stored addresses are written, so a full-width ADA finds ada@….
+    prefix = normalize_email(text)
+    if not prefix:
+        return query.where(false())
     upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
     return query.where(Order.buyer_email >= prefix, Order.buyer_email < upper)
 

@@ -1,30 +1,29 @@
-"""Staff accounts: create, change role, deactivate, and sign-in with throttling."""
+"""Staff accounts: create, find, change role, password, deactivate.
+
+A new role, a new password or a deactivation ends every session of that user: whoever
+held one signs in again, under the new terms.
+"""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import timedelta
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import func, select
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
+from dashboard.domain.emails import normalize_email
 from dashboard.extensions import db
-from dashboard.models import LoginAttempt, Role, User, utcnow
+from dashboard.models import Role, User
+from dashboard.services import sessions
 
 log = logging.getLogger(__name__)
 
 MIN_PASSWORD_LENGTH = 12
-# A whole office may sit behind one address; allow it several people's worth of typos.
-IP_FAILURE_FACTOR = 4
 
 
 class UserError(ValueError):
     """A user-management request that cannot be done; the message says why."""
-
-
-def normalize_email(email: str) -> str:
-    return email.strip().lower()
 
 
 def find_by_email(email: str) -> User | None:
@@ -42,90 +41,99 @@ def create_user(email: str, password: str, role: Role) -> User:
         validate_email(email, check_deliverability=False)
     except EmailNotValidError as error:
         raise UserError(f"{email!r} is not a usable email address: {error}") from error
+    exists = UserError(f"A user with the email {email} already exists.")
     if find_by_email(email) is not None:
-        raise UserError(f"A user with the email {email} already exists.")
+        raise exists
     check_password_strength(password)
-    user = User(email=email, role=role.value, active=True)
-    user.set_password(password)
-    db.session.add(user)
-    db.session.flush()
+    # The unique index decides between two admins creating the same address at once: the
+    # second insert does nothing (it waits for the first to commit, on either database),
+    # and is told so. No IntegrityError, so no savepoint, which on SQLite would be a
+    # transaction of its own before the first write.
+    postgres = db.session.get_bind().dialect.name == "postgresql"
+    insert = postgresql.insert if postgres else sqlite.insert
+    user: User | None = db.session.scalar(
+        insert(User)
+        .values(email=email, password_hash=User.hash_of(password), role=role.value, active=True)
+        .on_conflict_do_nothing(index_elements=["email"])
+        .returning(User)
+    )
+    if user is None:
+        raise exists
     log.info("user created", extra={"user_id": user.id, "role": user.role})
     return user
 
 
-def _active_admins() -> int:
-    query = select(func.count()).where(User.role == Role.ADMIN.value, User.active.is_(True))
-    return db.session.scalar(query) or 0
+LAST_ADMIN = "This is the last active admin; make another admin first."
 
 
-def _guard_last_admin(user: User) -> None:
-    if user.role == Role.ADMIN.value and user.active and _active_admins() <= 1:
-        raise UserError("This is the last active admin; make another admin first.")
+def _lock_admins(user: User, by: User | None) -> set[int]:
+    """The ids of the active admins, held as they are until this transaction ends, with
+    `user` read again under that hold; refused if `by` is no longer one of them.
+
+    PostgreSQL: their rows are locked, in id order, so that two admins' requests wait for
+    each other rather than deadlock, and a request that waited reads what the other
+    committed. SQLite ignores FOR UPDATE and lets readers pass, but has one writer at a
+    time: a write first (a no-op one) takes the database's write lock until commit, and
+    what is read after it cannot change meanwhile.
+    """
+    admins = select(User.id).where(User.role == Role.ADMIN.value, User.active.is_(True))
+    if db.session.get_bind().dialect.name == "postgresql":
+        held = set(db.session.scalars(admins.order_by(User.id).with_for_update()))
+    else:
+        db.session.execute(
+            update(User)
+            .where(User.role == Role.ADMIN.value)
+            .values(role=User.role)
+            .execution_options(synchronize_session=False)
+        )
+        held = set(db.session.scalars(admins))
+    db.session.refresh(user)
+    if by is not None and by.id not in held:
+        raise UserError("You are no longer an active admin; nothing was changed.")
+    return held
 
 
-def set_role(user: User, role: Role) -> None:
+def _refuse_last_admin(user: User, admins: set[int]) -> None:
+    if user.id in admins and len(admins) <= 1:
+        raise UserError(LAST_ADMIN)
+
+
+def set_role(user: User, role: Role, *, by: User | None = None) -> None:
+    """Give a user another role; `by` is the admin doing it (None: the command line)."""
+    admins = _lock_admins(user, by)
     if user.role == role.value:
         return
-    _guard_last_admin(user)
+    if role is not Role.ADMIN:
+        _refuse_last_admin(user, admins)
     user.role = role.value
+    sessions.end_all_sessions(user)
     db.session.flush()
     log.info("user role changed", extra={"user_id": user.id, "role": user.role})
 
 
 def set_active(user: User, active: bool, *, by: User | None = None) -> None:
     """Let a user sign in, or stop them; `by` is the admin doing it (None: the command line)."""
+    if not active and by is not None and by.id == user.id:
+        raise UserError("You cannot deactivate your own account.")
+    admins = _lock_admins(user, by)
     if user.active == active:
         return
     if not active:
-        if by is not None and by.id == user.id:
-            raise UserError("You cannot deactivate your own account.")
-        _guard_last_admin(user)
+        _refuse_last_admin(user, admins)
+        sessions.end_all_sessions(user)
     user.active = active
     db.session.flush()
     log.info("user active changed", extra={"user_id": user.id, "active": active})
 
 
+def set_password(user: User, password: str) -> None:
+    """A new password; every session signed in with the old one ends."""
+    check_password_strength(password)
+    user.set_password(password)
+    sessions.end_all_sessions(user)
+    db.session.flush()
+    log.info("user password changed", extra={"user_id": user.id})
+
+
 def list_users() -> list[User]:
     return list(db.session.scalars(select(User).order_by(User.email)))
-
-
-@dataclass(frozen=True)
-class SignIn:
-    user: User | None
-    throttled: bool = False
-    retry_after: int = 0
-
-
-def _recent_failures(window_start: object, **match: str) -> int:
-    query = select(func.count()).where(
-        LoginAttempt.succeeded.is_(False),
-        LoginAttempt.created_at >= window_start,
-        *(getattr(LoginAttempt, column) == value for column, value in match.items()),
-    )
-    return db.session.scalar(query) or 0
-
-
-def sign_in(
-    email: str, password: str, remote_addr: str, *, max_failures: int, window_seconds: int
-) -> SignIn:
-    """Check a password, unless this email or address failed too often recently.
-
-    While throttled the password is not even checked, so guessing gains nothing.
-    """
-    email = normalize_email(email)
-    window_start = utcnow() - timedelta(seconds=window_seconds)
-    if (
-        _recent_failures(window_start, email=email) >= max_failures
-        or _recent_failures(window_start, remote_addr=remote_addr)
-        >= max_failures * IP_FAILURE_FACTOR
-    ):
-        log.warning("sign-in throttled", extra={"remote_addr": remote_addr})
-        return SignIn(user=None, throttled=True, retry_after=window_seconds)
-    user = find_by_email(email)
-    ok = user is not None and user.active and user.check_password(password)
-    db.session.add(LoginAttempt(email=email, remote_addr=remote_addr, succeeded=ok))
-    db.session.flush()
-    if not ok:
-        log.info("sign-in failed", extra={"remote_addr": remote_addr})
-        return SignIn(user=None)
-    return SignIn(user=user)

@@ -63,7 +63,7 @@ def user_role(user_id: int) -> ResponseReturnValue:
     if not form.validate_on_submit():
         abort(400, description="Choose one of the roles.")
     try:
-        users.set_role(user, Role(form.role.data))
+        users.set_role(user, Role(form.role.data), by=current_user._get_current_object())
     except users.UserError as error:
         flash(str(error), "error")
         return redirect(url_for("admin.user_list"), code=303)

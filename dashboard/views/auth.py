@@ -1,14 +1,31 @@
-"""Signing in and out."""
+"""Signing in and out, and the account page (its sessions, "Sign out everywhere").
+
+Signing in is steps, each a check that can refuse: today the throttle and the password
+(services/sign_in.py). Only when all have passed does `_start_session` open the server-side
+session; a second step (a one-time code) goes between the password check and that call.
+"""
 
 from __future__ import annotations
 
+import math
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_user, logout_user
 
-from dashboard.services import users
+from dashboard.models import User
+from dashboard.services import sessions, sign_in
 from dashboard.views.access import READERS, public, roles_required
 from dashboard.views.forms import EmptyForm, LoginForm
 
@@ -36,7 +53,7 @@ def login() -> ResponseReturnValue:
     if not form.validate_on_submit():
         status = 422 if form.is_submitted() else 200
         return render_template("pages/login.html", form=form), status
-    attempt = users.sign_in(
+    attempt = sign_in.attempt(
         form.email.data or "",
         form.password.data or "",
         request.remote_addr or "unknown",
@@ -44,9 +61,10 @@ def login() -> ResponseReturnValue:
         window_seconds=current_app.config["LOGIN_FAILURE_WINDOW"],
     )
     if attempt.throttled:
-        minutes = max(1, attempt.retry_after // 60)
+        minutes = math.ceil(attempt.retry_after / 60)
         form.form_errors.append(
-            f"Too many failed sign-ins. Wait {minutes} minutes, then try again."
+            f"Too many failed sign-ins. Wait {minutes} minute{'s' if minutes > 1 else ''},"
+            " then try again."
         )
         page = render_template("pages/login.html", form=form)
         return page, 429, {"Retry-After": str(attempt.retry_after)}
@@ -54,15 +72,68 @@ def login() -> ResponseReturnValue:
         form.form_errors.append("That email and password do not match an active account.")
         # The failed attempt is kept (this view returned), and counts towards the throttle.
         return render_template("pages/login.html", form=form)
-    login_user(attempt.user, remember=bool(form.remember.data))
-    return redirect(safe_next(request.args.get("next")))
+    return _start_session(attempt.user, remember=bool(form.remember.data))
+
+
+def _start_session(user: User, *, remember: bool) -> ResponseReturnValue:
+    """Every step of signing in has passed: a new server-side session, its token in the
+    browser's cookies, for SESSION_MAX_AGE (REMEMBER_ME_MAX_AGE when remembered).
+
+    The cookie session starts empty: nothing a visitor had (or was planted with) before
+    signing in carries over, the CSRF token least of all; the next page gets a new one.
+    """
+    config = current_app.config
+    next_page = safe_next(request.args.get("next"))
+    session.clear()
+    g.pop(config["WTF_CSRF_FIELD_NAME"], None)  # Flask-WTF's copy for this request
+    sessions.open_session(
+        user,
+        remember=remember,
+        remote_addr=request.remote_addr or "unknown",
+        max_age=config["REMEMBER_ME_MAX_AGE" if remember else "SESSION_MAX_AGE"],
+    )
+    login_user(user, remember=remember)
+    return redirect(next_page)
+
+
+def _end_browser_session() -> None:
+    """Sign this browser out, its cookie session emptied (a new CSRF token with it)."""
+    session.clear()
+    logout_user()  # after the clear: it marks the remember-me cookie for deletion
 
 
 @bp.route("/logout", methods=["POST"])
 @roles_required(*READERS)
 def logout() -> ResponseReturnValue:
-    """Sign out (a POST, so a link on another site cannot sign anyone out)."""
+    """Sign out (a POST, so a link on another site cannot sign anyone out): this session
+    ends on the server, for every copy of its cookies."""
     if EmptyForm().validate_on_submit():
-        logout_user()
+        sessions.end_session(current_user.get_id())
+        _end_browser_session()
         flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/account")
+@roles_required(*READERS)
+def account() -> ResponseReturnValue:
+    """Who is signed in, their open sessions, and "Sign out everywhere"."""
+    user: User = current_user._get_current_object()
+    return render_template(
+        "pages/account.html",
+        sessions=sessions.sessions_of(user),
+        this_session=sessions.token_hash(user.get_id()),
+        form=EmptyForm(),
+    )
+
+
+@bp.route("/account/sign-out-everywhere", methods=["POST"])
+@roles_required(*READERS)
+def sign_out_everywhere() -> ResponseReturnValue:
+    """End every session of the signed-in user, this one included."""
+    if not EmptyForm().validate_on_submit():
+        return redirect(url_for("auth.account"), code=303)
+    sessions.end_all_sessions(current_user._get_current_object())
+    _end_browser_session()
+    flash("You are signed out on every browser and device.", "info")
+    return redirect(url_for("auth.login"), code=303)

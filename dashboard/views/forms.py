@@ -22,6 +22,7 @@ from wtforms import (
 )
 from wtforms.validators import Email, InputRequired, Length, Optional, ValidationError
 
+from dashboard.domain.emails import MAX_EMAIL_LENGTH, normalize_email
 from dashboard.domain.ids import MAX_ROW_ID
 from dashboard.domain.money import SUPPORTED_CURRENCIES, MoneyError, parse_major
 from dashboard.domain.orders import MAX_QUANTITY, LineDraft
@@ -43,13 +44,28 @@ def no_control_characters(_form: Any, field: Any) -> None:
         raise ValidationError("Remove the control characters (invisible or line-break ones).")
 
 
+def fits_once_normalised(_form: Any, field: Any) -> None:
+    """Addresses are stored normalised (dashboard/domain/emails.py), and NFKC can lengthen
+    one (U+FDFA is 18 letters): the column's limit holds for what would be stored."""
+    if len(normalize_email(field.data or "")) > MAX_EMAIL_LENGTH:
+        raise ValidationError(
+            f"An email address has at most {MAX_EMAIL_LENGTH} characters once normalised."
+        )
+
+
 class EmptyForm(FlaskForm):
     """CSRF only: for action buttons."""
 
 
 class LoginForm(FlaskForm):
     email = EmailField(
-        "Email", validators=[InputRequired(), Length(max=254), no_control_characters]
+        "Email",
+        validators=[
+            InputRequired(),
+            Length(max=MAX_EMAIL_LENGTH),
+            no_control_characters,
+            fits_once_normalised,
+        ],
     )
     password = PasswordField("Password", validators=[InputRequired(), Length(max=1024)])
     remember = BooleanField("Keep me signed in on this device")
@@ -77,7 +93,13 @@ class OrderForm(FlaskForm):
     )
     buyer_email = EmailField(
         "Buyer email",
-        validators=[InputRequired(), Email(), Length(max=254), no_control_characters],
+        validators=[
+            InputRequired(),
+            Email(),
+            Length(max=MAX_EMAIL_LENGTH),
+            no_control_characters,
+            fits_once_normalised,
+        ],
     )
     currency = SelectField(
         "Currency", choices=[SelectChoice(code) for code in SUPPORTED_CURRENCIES], default="USD"
@@ -127,7 +149,10 @@ class OrderForm(FlaskForm):
 
 
 class UserCreateForm(FlaskForm):
-    email = EmailField("Email", validators=[InputRequired(), Email(), Length(max=254)])
+    email = EmailField(
+        "Email",
+        validators=[InputRequired(), Email(), Length(max=MAX_EMAIL_LENGTH), fits_once_normalised],
+    )
     role = SelectField("Role", choices=ROLE_CHOICES, default=Role.STAFF.value)
     password = PasswordField(
         "Password",

@@ -17,6 +17,13 @@ HTMX = {"HX-Request": "true"}
 # Markup, bidi override, zero-width and terminal escape: text that must show as text.
 HOSTILE = "<script>alert(\"x\")</script><img src=x onerror='alert(1)'>\u202egnp.exe\u200b\x1b[31m"
 
+
+def full_width(ascii_text: str) -> str:
+    """The same letters in their full-width forms (U+FF01-U+FF5E): "X" is U+FF38, a
+    look-alike of the letter it is made from."""
+    return "".join(chr(ord(char) + 0xFEE0) if "!" <= char <= "~" else char for char in ascii_text)
+
+
 _CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 
 
