@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase
 
 # Named constraints so migrations can alter them on every database.
@@ -29,6 +30,15 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
+
+
+def upsert_insert() -> Any:
+    """The INSERT of the database in use, which knows ON CONFLICT (PostgreSQL's and SQLite's
+    alike): for the writes that let a unique index decide between concurrent requests."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert
+    return sqlite.insert
+
 
 # mypy cannot use `db.Model` (a runtime attribute) as a base class; it is a Base subclass.
 if TYPE_CHECKING:

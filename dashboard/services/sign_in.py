@@ -24,11 +24,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, literal, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from dashboard.domain.emails import normalize_email
-from dashboard.extensions import db
+from dashboard.extensions import db, upsert_insert
 from dashboard.models import LoginAttempt, SignInThrottle, User, UTCDateTime, utcnow
 from dashboard.services.users import find_by_email
 from dashboard.transactions import commit_before_password_check
@@ -107,11 +106,8 @@ def _reserve(key: str, limit: int, now: datetime, window: timedelta) -> bool:
     write lock (SQLite), so two attempts never both take the last place. A window that has
     passed starts again with this attempt.
     """
-    insert = (
-        postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    )
     db.session.execute(
-        insert(SignInThrottle)
+        upsert_insert()(SignInThrottle)
         .values(key=key, failures=0, window_start=now)
         .on_conflict_do_nothing(index_elements=["key"])
     )

@@ -10,10 +10,9 @@ import logging
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from dashboard.domain.emails import normalize_email
-from dashboard.extensions import db
+from dashboard.extensions import db, upsert_insert
 from dashboard.models import Role, User
 from dashboard.services import sessions
 
@@ -49,10 +48,8 @@ def create_user(email: str, password: str, role: Role) -> User:
     # second insert does nothing (it waits for the first to commit, on either database),
     # and is told so. No IntegrityError, so no savepoint, which on SQLite would be a
     # transaction of its own before the first write.
-    postgres = db.session.get_bind().dialect.name == "postgresql"
-    insert = postgresql.insert if postgres else sqlite.insert
     user: User | None = db.session.scalar(
-        insert(User)
+        upsert_insert()(User)
         .values(email=email, password_hash=User.hash_of(password), role=role.value, active=True)
         .on_conflict_do_nothing(index_elements=["email"])
         .returning(User)

@@ -25,9 +25,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
-from dashboard.extensions import db
+from dashboard.extensions import db, upsert_insert
 from dashboard.models import (
     REPROCESSABLE,
     RETRYABLE,
@@ -55,7 +54,7 @@ def reject(reason: str, remote_addr: str | None) -> None:
     now = utcnow()
     address = (remote_addr or "-")[:64]
     db.session.execute(
-        _insert()(WebhookRejection)
+        upsert_insert()(WebhookRejection)
         .values(
             reason=reason[:32],
             minute=now.replace(second=0, microsecond=0),
@@ -70,12 +69,6 @@ def reject(reason: str, remote_addr: str | None) -> None:
     db.session.execute(
         delete(WebhookRejection).where(WebhookRejection.minute < now - REJECTIONS_KEPT)
     )
-
-
-def _insert() -> Any:
-    """The dialect's INSERT, which knows ON CONFLICT (PostgreSQL's and SQLite's alike)."""
-    dialect = db.session.get_bind().dialect.name
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 @dataclass(frozen=True)
@@ -136,7 +129,7 @@ def _store(
 ) -> tuple[dict[str, StripeEvent], dict[str, Receipt]]:
     """The page's new rows (inserted, claimed) and the receipts of its redeliveries."""
     now = utcnow()
-    insert = _insert()
+    insert = upsert_insert()
     # Written in event id order: two pages sharing events (a redelivery reaching two
     # workers at once) then wait for each other instead of deadlocking.
     by_id = sorted(events, key=lambda event: str(event["id"]))
