@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, g, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
@@ -15,10 +16,14 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from dashboard import client_environ
 from dashboard.domain.money import format_minor
 from dashboard.extensions import db, login_manager
 from dashboard.models import User
 from dashboard.transactions import end_request
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +50,10 @@ class DashboardApp(Flask):
         answer = super().dispatch_request()
         g.view_returned = True
         return answer
+
+    def wsgi_app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        client_environ.guard(environ)
+        return super().wsgi_app(environ, start_response)
 
 
 def is_htmx() -> bool:

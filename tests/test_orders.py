@@ -197,6 +197,8 @@ def test_filter_by_state_and_search(app, signed_in, make_order):
 def test_bad_list_parameters_get_a_clear_400(signed_in, query):
     response = signed_in(Role.SUPPORT).get("/orders", query_string=query)
     assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "<h1>Orders</h1>" in page and 'id="list-problem"' in page  # the list, saying why
 
 
 def test_htmx_gets_only_the_rows(signed_in, make_order):

@@ -14,7 +14,6 @@ import re
 import time
 
 import pytest
-from sqlalchemy import select
 
 from dashboard import create_app
 from dashboard.extensions import db
@@ -24,6 +23,7 @@ from dashboard.web import CONTENT_SECURITY_POLICY, STRIPE_JS_CSP
 from tests.support.app import add_failing_route, base_config
 from tests.support.database import count, reload
 from tests.support.localstripe import SANDBOX_KEY, stripe_pi
+from tests.support.routes import route_paths
 from tests.support.stripe import WEBHOOK_SECRET, send_event, stripe_event, stripe_example
 from tests.support.web import (
     HOSTILE,
@@ -45,37 +45,6 @@ def assert_no_live_markup(text, where):
     """Hostile markup shows as text: no tag or attribute of it is live."""
     for live in ("<script>", "<img src=x", "<svg onload"):
         assert live not in text, f"{where}: {live!r} rendered unescaped"
-
-
-def route_paths(app, make_order, make_user):
-    """Every (endpoint, method, concrete path) of the app, with ids that exist."""
-    order = make_order()
-    target = make_user(Role.SUPPORT, email="target@shop.example")
-    event = stripe_event(
-        "payment_intent.processing",
-        {**stripe_example("payment_intent"), "metadata": {"order_id": str(order.id)}},
-    )
-    assert send_event(app.test_client(), event).status_code == 200
-    with app.app_context():
-        from dashboard.models import StripeEvent
-
-        event_row = db.session.scalar(select(StripeEvent.id))
-    values = {
-        "order_id": order.id,
-        "user_id": target.id,
-        "event_id": event_row,
-        "token": pay_link(app, order.id).removeprefix("/pay/"),
-    }
-    routes = []
-    for rule in app.url_map.iter_rules():
-        unknown = rule.arguments - set(values) - {"filename"}
-        assert not unknown, f"{rule.rule}: give this test a value for {unknown}"
-        path = rule.rule
-        for name in rule.arguments:
-            path = re.sub(rf"<(?:[a-z]+:)?{name}>", str(values.get(name, "app.css")), path)
-        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            routes.append((rule.endpoint, method, path))
-    return order, target, routes
 
 
 # -- CSRF on every state-changing route ---------------------------------------------------
@@ -525,7 +494,7 @@ BAD_URLS = [
     ("/orders?newer_than=%00", 400),
     ("/orders?state=%3Cscript%3Ealert(1)%3C/script%3E", 400),
     ("/orders?q=%00", 400),
-    ("/orders?q=" + "x" * 5000, 200),
+    ("/orders?q=" + "x" * 5000, 400),
     ("/events?q=%3Cscript%3Ealert(1)%3C/script%3E", 400),
     ("/events?type=%3Cscript%3E", 400),
     ("/events?status=%00", 400),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import abort, request
+from flask import request
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -181,11 +181,32 @@ class SandboxCardForm(FlaskForm):
     )
 
 
+class BadListQuery(ValueError):
+    """A list page's query parameter it cannot use: the page says so (the message says what
+    it takes) instead of listing anything."""
+
+
 def cursor_arg(name: str) -> int | None:
-    """A keyset cursor from the query string (a row id), or None; 400 if it is not one."""
+    """A keyset cursor from the query string (a row id), or None; BadListQuery if it is not
+    one."""
     raw = request.args.get(name, "")
     if not raw:
         return None
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 10:
-        abort(400, description=f"The {name} cursor must be a whole number.")
+        raise BadListQuery(
+            f"This page link is broken: its {name} cursor must be a whole number. "
+            "Start again from the newest."
+        )
     return min(int(raw), MAX_ROW_ID + 1)
+
+
+def search_arg(max_length: int) -> str:
+    """The `q` search text, stripped; BadListQuery if no search can use it."""
+    text = request.args.get("q", "").strip()
+    if len(text) > max_length:
+        raise BadListQuery(
+            f"A search is at most {max_length} characters; this one has {len(text):,}."
+        )
+    if "\x00" in text:
+        raise BadListQuery("Search without the NUL character (\\0): no record contains one.")
+    return text

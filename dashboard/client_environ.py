@@ -1,0 +1,36 @@
+"""What the app takes from the WSGI environ a server built from a client's request.
+
+A query string that is not UTF-8 (werkzeug cannot decode it and the request ends in a 500)
+keeps its undecodable bytes as the percent escapes a browser would have sent, so a search
+shows them instead of failing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+
+
+def percent_escape_invalid_utf8(query: str) -> str:
+    """The query string (WSGI's latin-1 text of its bytes) with every byte that is not part
+    of valid UTF-8 written as `%XX`; valid text is left exactly as it came."""
+    raw = query.encode("latin-1", errors="replace")
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("utf-8", errors="surrogateescape")
+        # surrogateescape maps each undecodable byte b to U+DC00 + b (b is 0x80-0xFF).
+        escaped = "".join(
+            f"%{ord(char) - 0xDC00:02X}" if "\udc80" <= char <= "\udcff" else char for char in text
+        )
+        return escaped.encode("utf-8").decode("latin-1")
+    return query
+
+
+def guard(environ: WSGIEnvironment) -> None:
+    """Make the query string decodable (in place)."""
+    query = environ.get("QUERY_STRING", "")
+    if query:
+        environ["QUERY_STRING"] = percent_escape_invalid_utf8(query)
