@@ -1,5 +1,6 @@
-"""The HTTP boundary: one commit per request (when its view raised nothing), error pages,
-security headers, the signed-in user, and the template filters."""
+"""The HTTP boundary: one commit per request (when its view raised nothing), error pages
+(the buyer's own under /pay/), security headers, the signed-in user, and the template
+filters."""
 
 from __future__ import annotations
 
@@ -64,6 +65,11 @@ def wants_json() -> bool:
     return request.path.startswith("/healthz") or request.path.startswith("/webhooks/")
 
 
+def is_buyer_page() -> bool:
+    """Under /pay/: a buyer's page, shown without the dashboard's staff chrome."""
+    return request.path == "/pay" or request.path.startswith("/pay/")
+
+
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
     if not user_id.isdigit():
@@ -86,9 +92,23 @@ def _sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+# What a buyer is told where werkzeug's wording is for developers ("Method Not Allowed").
+BUYER_ERRORS = {
+    404: ("This page does not exist", "Check that you copied the whole payment link."),
+    405: ("This page cannot be opened like that", "Use the buttons on the payment page."),
+}
+
+
 def _error_page(code: int, title: str, message: str) -> tuple[Response | str, int]:
     if wants_json():
         return jsonify(error=title, message=message), code
+    if is_buyer_page():
+        title, message = BUYER_ERRORS.get(code, (title, message))
+        token = request.path.removeprefix("/pay").strip("/").split("/", 1)[0]
+        page = render_template(
+            "pages/pay/error.html", code=code, title=title, message=message, token=token
+        )
+        return page, code
     return render_template("pages/error.html", code=code, title=title, message=message), code
 
 

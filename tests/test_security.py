@@ -223,8 +223,11 @@ def test_security_headers_on_every_get_route_and_every_error_page(
 def test_the_payment_page_adds_only_what_stripe_js_needs(live_app, stripe_http, make_order):
     live_app.config["DEFAULT_PAYMENT_METHOD"] = "payment_page"
     order = make_order()
-    response = post_form(live_app.test_client(), f"{pay_link(live_app, order.id)}/card")
+    response = post_form(
+        live_app.test_client(), f"{pay_link(live_app, order.id)}/card", follow_redirects=True
+    )
     assert response.status_code == 200
+    assert response.request.path.endswith("/card")  # the GET page the click led to
     assert response.headers["Content-Security-Policy"] == STRIPE_JS_CSP
     assert_security_headers(response, "card page")
     assert response.headers["Referrer-Policy"] == "no-referrer"

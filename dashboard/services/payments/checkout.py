@@ -109,6 +109,20 @@ def open_payment_intent(order_id: int) -> PaymentIntentSnapshot:
     return result
 
 
+def payable_intent(order_id: int) -> PaymentIntentSnapshot | None:
+    """The order's PaymentIntent, re-read, if our payment page can still confirm it; None
+    once it cannot (what Stripe says is applied) or when no payment was opened. Never
+    creates one: that is `open_payment_intent`'s, from the buyer's click."""
+    order = ledger.lock_order(order_id)
+    if order.stripe_payment_intent_id is None or order.order_state not in STARTABLE:
+        return None
+    current = gateway().retrieve_payment_intent(order.stripe_payment_intent_id)
+    if current.status in PAYABLE_STATUSES:
+        return current
+    apply_payment_intent(order, current, source="pay page")
+    return None
+
+
 def buyer_message(order: Order, snapshot: PaymentIntentSnapshot | None) -> str:
     """What the buyer is told about their payment, from what Stripe says."""
     status = snapshot.status if snapshot else None
