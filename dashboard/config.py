@@ -87,6 +87,13 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         # The merchant's consent for `flask stripe sweep-holds --void-expired` to release
         # holds past their capture deadline; off, it only lists them.
         "SWEEP_VOID_EXPIRED_HOLDS": _choice("SWEEP_VOID_EXPIRED_HOLDS", ("0", "1"), "0") == "1",
+        # A buyer's pages call Stripe on the merchant's account: an order's return page
+        # re-reads it at most once per interval; one pay link, or one address, reaches
+        # Stripe at most so often per window (dashboard/services/buyer_limits.py).
+        "PAY_REREAD_INTERVAL": _int("PAY_REREAD_INTERVAL", 5),
+        "PAY_STRIPE_CALL_WINDOW": _int("PAY_STRIPE_CALL_WINDOW", 60),
+        "PAY_STRIPE_CALLS_PER_LINK": _int("PAY_STRIPE_CALLS_PER_LINK", 10),
+        "PAY_STRIPE_CALLS_PER_ADDRESS": _int("PAY_STRIPE_CALLS_PER_ADDRESS", 60),
         "LOGIN_MAX_FAILURES": _int("LOGIN_MAX_FAILURES", 5),
         "LOGIN_FAILURE_WINDOW": _int("LOGIN_FAILURE_WINDOW", 15 * 60),
         "SESSION_COOKIE_HTTPONLY": True,

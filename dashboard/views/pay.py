@@ -1,7 +1,9 @@
 """The buyer's side: a pay link shows the order and starts exactly one payment.
 
 Every form here posts, then answers 303 to a page that shows how it went (the message is
-flashed; the state is the order's): reloading that page never sends anything again.
+flashed; the state is the order's): reloading that page never sends anything again. Each
+step that calls Stripe counts against the pay link's and the address's limits
+(services/buyer_limits.py).
 """
 
 from __future__ import annotations
@@ -27,17 +29,18 @@ from dashboard.domain.orders import OrderState
 from dashboard.models import Order
 from dashboard.payments import errors
 from dashboard.payments.gateway import is_sandbox
-from dashboard.services import orders, sandbox_payments
+from dashboard.services import buyer_limits, orders, sandbox_payments
+from dashboard.services.buyer_limits import BuyerCaller, BuyerLimits, TooManyStripeCalls
 from dashboard.services.pay_links import PayLinkExpired, PayLinkInvalid, pay_links
 from dashboard.services.payments.checkout import (
     STARTABLE,
     buyer_message,
     open_payment_intent,
     payable_intent,
+    refresh_for_buyer,
     start_checkout,
 )
 from dashboard.services.payments.results import ActionRefused, ActionResult
-from dashboard.services.payments.settle import refresh_from_stripe
 from dashboard.views.access import public
 from dashboard.views.forms import EmptyForm, SandboxCardForm
 from dashboard.web import STRIPE_JS_CSP
@@ -48,6 +51,14 @@ T = TypeVar("T")
 CHECKOUT_UNAVAILABLE_IN_SANDBOX = (
     "Stripe Checkout is not available in the sandbox: the offline stand-in for Stripe "
     "(localstripe) has no Checkout Sessions. Pay with a test card below instead."
+)
+TOO_MANY_ATTEMPTS = (
+    "There have been too many payment attempts from here in a short time, so nothing was "
+    "sent. Wait a minute, then try again."
+)
+TOO_MANY_CHECKS = (
+    "This page has checked your payment many times in a short time. Below is the last "
+    "status we have; reload the page in a minute to check again."
 )
 FORM_EXPIRED = "This form had expired, so nothing was sent. Try again."
 
@@ -69,6 +80,14 @@ def _order_for(token: str) -> Order:
     if order is None:
         raise _LinkProblem("invalid", 404)
     return order
+
+
+def _caller(token: str) -> BuyerCaller:
+    return BuyerCaller(
+        token=token,
+        remote_addr=request.remote_addr or "unknown",
+        limits=BuyerLimits.from_config(current_app.config),
+    )
 
 
 def _method(order: Order) -> str:
@@ -118,9 +137,13 @@ def _to_pay_page(token: str, message: str, *, ok: bool = False) -> Response:
 
 
 def _step(order: Order, token: str, start: Callable[[], T]) -> T | Response:
-    """Run a payment step; refused, or failed at Stripe: to the pay page with the reason."""
+    """Run a payment step that calls Stripe, counted against the caller's limits. Over them,
+    or refused, or failed at Stripe: to the pay page with the reason."""
     try:
+        buyer_limits.admit(order.id, _caller(token), buyer_limits.PAYMENT)
         return start()
+    except TooManyStripeCalls:
+        return _to_pay_page(token, TOO_MANY_ATTEMPTS)
     except (ActionRefused, errors.PaymentError) as refused:
         return _to_pay_page(token, refused.message)
 
@@ -187,7 +210,9 @@ def card_page(token: str) -> ResponseReturnValue:
     if is_sandbox(current_app.config):
         return redirect(url_for("pay.show", token=token), code=303)
     try:
-        intent = payable_intent(order.id)
+        intent = payable_intent(order.id, _caller(token))
+    except TooManyStripeCalls as limited:
+        return _page(order, token, message=TOO_MANY_ATTEMPTS), 429, _retry(limited)
     except errors.PaymentError as failed:
         return _page(order, token, message=failed.message)
     if intent is None or intent.client_secret is None:
@@ -240,11 +265,18 @@ def sandbox_authenticate(token: str) -> ResponseReturnValue:
 @bp.route("/<token>/done")
 @public
 def done(token: str) -> ResponseReturnValue:
-    """Where Stripe sends the buyer back: the truth from Stripe, never from the redirect."""
+    """Where Stripe sends the buyer back: the truth from Stripe (re-read at most once per
+    order per few seconds), never from the redirect itself."""
     order = _order_for(token)
     try:
-        result = refresh_from_stripe(order.id)
+        result = refresh_for_buyer(order.id, _caller(token))
+    except TooManyStripeCalls as limited:
+        return _page(order, token, message=TOO_MANY_CHECKS), 429, _retry(limited)
     except (ActionRefused, errors.PaymentError) as refused:
         return _page(_order_for(token), token, message=refused.message)
     fresh = _order_for(token)
     return _page(fresh, token, message=buyer_message(fresh, None), ok=result.ok)
+
+
+def _retry(limited: TooManyStripeCalls) -> dict[str, str]:
+    return {"Retry-After": str(limited.retry_after)}
