@@ -16,6 +16,8 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 10
 accesslog = "-"
 errorlog = "-"
+# The access log writes /pay/<redacted>/...: a pay link's token never reaches a log.
+logger_class = "dashboard.access_log.RedactingAccessLogger"
 loglevel = os.environ.get("LOG_LEVEL", "info")
 # Trust X-Forwarded-* only from a proxy on this host unless told otherwise.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

@@ -1,6 +1,6 @@
 """The HTTP boundary: one commit per request (when its view raised nothing), error pages
-(the buyer's own under /pay/), security headers, the signed-in user, and the template
-filters."""
+(the buyer's own under /pay/), security and caching headers, the signed-in user, and the
+template filters."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ import logging
 import sqlite3
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, g, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -21,6 +23,7 @@ from dashboard import client_environ
 from dashboard.domain.money import format_minor
 from dashboard.extensions import db, login_manager
 from dashboard.models import User
+from dashboard.services.pay_links import redact_pay_links
 from dashboard.transactions import end_request
 
 if TYPE_CHECKING:
@@ -55,6 +58,14 @@ class DashboardApp(Flask):
     def wsgi_app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         client_environ.guard(environ)
         return super().wsgi_app(environ, start_response)
+
+    def log_exception(
+        self,
+        exc_info: tuple[type, BaseException, TracebackType] | tuple[None, None, None],
+    ) -> None:
+        """As Flask's, without a pay link's token in the path (a log is no place for it)."""
+        path = redact_pay_links(request.path)
+        self.logger.error(f"Exception on {path} [{request.method}]", exc_info=exc_info)
 
 
 def is_htmx() -> bool:
@@ -135,6 +146,15 @@ def init_app(app: Flask) -> None:
             response.headers.setdefault(
                 "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
             )
+        return response
+
+    @app.after_request
+    def private_pages_are_not_stored(response: Response) -> Response:
+        """Nothing a signed-in person or a pay link's holder sees stays in a browser's or a
+        proxy's cache (the back button on a shared computer). Static files hold nothing
+        private and stay cacheable."""
+        if request.endpoint != "static" and (is_buyer_page() or current_user.is_authenticated):
+            response.headers["Cache-Control"] = "no-store"
         return response
 
     @app.errorhandler(CSRFError)

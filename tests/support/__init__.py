@@ -4,7 +4,8 @@
 `database`: the test databases and reading rows back; `stripe`: Stripe's HTTP API as a
 double, Stripe-shaped objects and signed events; `localstripe`: calling localstripe
 directly; `faults`: Stripe failing at the HTTP boundary; `browser`: Chromium; `routes`:
-every route of the URL map as a path, and the query parameters the views read.
+every route of the URL map as a path, and the query parameters the views read;
+`gunicorn`: the app behind a real gunicorn configured by gunicorn.conf.py.
 """
 
 import pkgutil
