@@ -294,6 +294,25 @@ def test_next_to_one_of_our_paths_keeps_its_query(app, make_user):
     assert response.headers["Location"] == "/orders?state=authorized"
 
 
+@pytest.mark.parametrize("script_name", ["//evil.example", "/prefix", "https://evil.example"])
+def test_a_script_name_from_any_server_is_ignored(app, make_order, script_name):
+    """Whatever server runs the app (tests/test_gunicorn.py has gunicorn's own side): the
+    app is served at the root, so redirects and form actions never carry a prefix."""
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    link = pay_link(app, make_order().id)
+    client = app.test_client()
+    moved = {"SCRIPT_NAME": script_name}
+    page = client.get(link, environ_overrides={**moved, "PATH_INFO": link})
+    assert page.status_code == 404  # the path the client sent was the prefix and the link
+    redirect = client.get("/orders", environ_overrides=moved)
+    assert redirect.status_code == 404
+    plain = client.get("/orders")
+    assert plain.headers["Location"] == "/login?next=%2Forders"
+    for response in (page, redirect):
+        for url in re.findall(r'(?:action|href|src)="([^"]*)"', response.get_data(as_text=True)):
+            assert not url.startswith(("//", "https:")) and script_name not in url, url
+
+
 def test_the_sign_in_redirect_for_a_protected_page_names_only_our_path(app):
     response = app.test_client().get("/orders/new?x=1")
     assert response.status_code == 302
