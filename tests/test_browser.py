@@ -235,3 +235,26 @@ def test_reloading_the_pay_page_after_a_decline_sends_no_second_attempt(
     assert len(requests_of(sandbox_app, order.id, "create_payment_intent")) == 1
     assert buyer.evaluate("document.documentElement.scrollWidth") <= 390
     assert problems.seen == []
+
+
+def test_enter_in_the_order_form_creates_the_order(
+    sandbox_app: Flask, server: str, browser: Browser, make_user: Callable[..., User]
+) -> None:
+    """Enter submits with the form's first submit button: "Create order", not "Add a line"."""
+    problems = Problems()
+    staff_user = make_user(Role.STAFF)
+    staff = problems.watch(browser.new_context(viewport={"width": 1280, "height": 900}))
+    staff.goto(server + "/login")
+    staff.get_by_label("Email").fill(staff_user.email)
+    staff.get_by_label("Password").fill(PASSWORD)
+    with staff.expect_navigation():
+        staff.get_by_label("Password").press("Enter")
+    staff.goto(server + "/orders/new")
+    staff.get_by_label("Buyer name").fill("Ada Lovelace")
+    staff.get_by_label("Buyer email").fill("ada@example.com")
+    staff.get_by_label("Description").fill("Analytical engine")
+    staff.get_by_label("Unit price").fill("12.50")
+    with staff.expect_navigation():
+        staff.get_by_label("Unit price").press("Enter")
+    expect(staff.locator("#order-total")).to_have_text("$12.50")
+    assert problems.seen == []

@@ -91,8 +91,11 @@ def _list_problem(message: str, **filters: object) -> ResponseReturnValue:
 def new() -> ResponseReturnValue:
     """Create an order: buyer, currency and one or more lines."""
     form = OrderForm()
-    if form.add_line.data and len(form.lines) < form.lines.max_entries:
-        form.lines.append_entry()
+    if form.add_line.data:
+        if form.room_for_a_line:
+            form.lines.append_entry()
+        else:
+            form.lines.errors = [form.no_room_message()]
         return render_template("pages/orders/new.html", form=form)
     if not form.validate_on_submit():
         status = 422 if form.is_submitted() else 200
