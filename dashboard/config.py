@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from dashboard.sandbox import discovery
+
 
 class ConfigError(RuntimeError):
     """A setting is missing or malformed; the message names it."""
@@ -59,8 +61,45 @@ def _choice(name: str, allowed: tuple[str, ...], default: str) -> str:
     return raw
 
 
+# Any of these in the environment means Stripe is configured there, not by a sandbox.
+STRIPE_SETTINGS = (
+    "STRIPE_SECRET_KEY",
+    "STRIPE_PUBLISHABLE_KEY",
+    "STRIPE_WEBHOOK_SECRET",
+    "STRIPE_API_BASE",
+)
+
+
+def from_running_sandbox(instance_path: Path) -> dict[str, Any]:
+    """With no Stripe setting in the environment, those of a sandbox (`make run`) running
+    from this instance folder, so a `flask` command beside it talks to its localstripe;
+    nothing otherwise (see dashboard/sandbox/discovery.py)."""
+    if any(os.environ.get(name) for name in STRIPE_SETTINGS):
+        return {}
+    sandbox = discovery.running_sandbox(instance_path)
+    if sandbox is None:
+        return {}
+    found = {
+        "STRIPE_API_BASE": sandbox["api_base"],
+        "STRIPE_SECRET_KEY": sandbox["secret_key"],
+        "STRIPE_PUBLISHABLE_KEY": sandbox["publishable_key"],
+        "STRIPE_WEBHOOK_SECRETS": [sandbox["webhook_secret"]],
+    }
+    if not os.environ.get("PUBLIC_BASE_URL"):
+        found["PUBLIC_BASE_URL"] = sandbox["public_base_url"]
+    return found
+
+
 def from_environment(instance_path: Path) -> dict[str, Any]:
-    """Every setting the app reads, taken from the environment."""
+    """Every setting the app reads, taken from the environment (Stripe's from a running
+    sandbox when the environment names none)."""
+    return {
+        **_from_environment(instance_path),
+        **from_running_sandbox(instance_path),
+    }
+
+
+def _from_environment(instance_path: Path) -> dict[str, Any]:
     return {
         "SECRET_KEY": os.environ.get("SECRET_KEY", ""),
         "SQLALCHEMY_DATABASE_URI": normalize_database_url(
