@@ -16,6 +16,12 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 10
 accesslog = "-"
 errorlog = "-"
+# The access log writes /pay/<redacted>/...: a pay link's token never reaches a log.
+logger_class = "dashboard.access_log.RedactingAccessLogger"
 loglevel = os.environ.get("LOG_LEVEL", "info")
 # Trust X-Forwarded-* only from a proxy on this host unless told otherwise.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# gunicorn would take SCRIPT_NAME and PATH_INFO from request headers sent by those
+# addresses, so anyone on this host (or a proxy passing the header on) could move every
+# redirect and form action to //evil.example/. The app is served at the root: none.
+forwarder_headers = ""

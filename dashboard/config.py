@@ -9,6 +9,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from dashboard.sandbox import discovery
+
 
 class ConfigError(RuntimeError):
     """A setting is missing or malformed; the message names it."""
@@ -60,8 +62,45 @@ def _choice(name: str, allowed: tuple[str, ...], default: str) -> str:
     return raw
 
 
+# Any of these in the environment means Stripe is configured there, not by a sandbox.
+STRIPE_SETTINGS = (
+    "STRIPE_SECRET_KEY",
+    "STRIPE_PUBLISHABLE_KEY",
+    "STRIPE_WEBHOOK_SECRET",
+    "STRIPE_API_BASE",
+)
+
+
+def from_running_sandbox(instance_path: Path) -> dict[str, Any]:
+    """With no Stripe setting in the environment, those of a sandbox (`make run`) running
+    from this instance folder, so a `flask` command beside it talks to its localstripe;
+    nothing otherwise (see dashboard/sandbox/discovery.py)."""
+    if any(os.environ.get(name) for name in STRIPE_SETTINGS):
+        return {}
+    sandbox = discovery.running_sandbox(instance_path)
+    if sandbox is None:
+        return {}
+    found = {
+        "STRIPE_API_BASE": sandbox["api_base"],
+        "STRIPE_SECRET_KEY": sandbox["secret_key"],
+        "STRIPE_PUBLISHABLE_KEY": sandbox["publishable_key"],
+        "STRIPE_WEBHOOK_SECRETS": [sandbox["webhook_secret"]],
+    }
+    if not os.environ.get("PUBLIC_BASE_URL"):
+        found["PUBLIC_BASE_URL"] = sandbox["public_base_url"]
+    return found
+
+
 def from_environment(instance_path: Path) -> dict[str, Any]:
-    """Every setting the app reads, taken from the environment."""
+    """Every setting the app reads, taken from the environment (Stripe's from a running
+    sandbox when the environment names none)."""
+    return {
+        **_from_environment(instance_path),
+        **from_running_sandbox(instance_path),
+    }
+
+
+def _from_environment(instance_path: Path) -> dict[str, Any]:
     return {
         "SECRET_KEY": os.environ.get("SECRET_KEY", ""),
         "SQLALCHEMY_DATABASE_URI": normalize_database_url(
@@ -88,6 +127,13 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         # The merchant's consent for `flask stripe sweep-holds --void-expired` to release
         # holds past their capture deadline; off, it only lists them.
         "SWEEP_VOID_EXPIRED_HOLDS": _choice("SWEEP_VOID_EXPIRED_HOLDS", ("0", "1"), "0") == "1",
+        # A buyer's pages call Stripe on the merchant's account: an order's return page
+        # re-reads it at most once per interval; one pay link, or one address, reaches
+        # Stripe at most so often per window (dashboard/services/buyer_limits.py).
+        "PAY_REREAD_INTERVAL": _int("PAY_REREAD_INTERVAL", 5),
+        "PAY_STRIPE_CALL_WINDOW": _int("PAY_STRIPE_CALL_WINDOW", 60),
+        "PAY_STRIPE_CALLS_PER_LINK": _int("PAY_STRIPE_CALLS_PER_LINK", 10),
+        "PAY_STRIPE_CALLS_PER_ADDRESS": _int("PAY_STRIPE_CALLS_PER_ADDRESS", 60),
         "LOGIN_MAX_FAILURES": _int("LOGIN_MAX_FAILURES", 5),
         "LOGIN_FAILURE_WINDOW": _int("LOGIN_FAILURE_WINDOW", 15 * 60),
         # Seconds a sign-in lasts on the server: a working day, or a month when the person

@@ -1,26 +1,34 @@
-"""The HTTP boundary: one commit per request (when its view raised nothing), error pages,
-security headers, the signed-in user, and the template filters."""
+"""The HTTP boundary: one commit per request (when its view raised nothing), error pages
+(the buyer's own under /pay/), security and caching headers, the signed-in user, and the
+template filters."""
 
 from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, g, jsonify, render_template, request, session
 from flask.typing import ResponseReturnValue
-from flask_login import user_loaded_from_cookie
+from flask_login import current_user, user_loaded_from_cookie
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from dashboard import client_environ
 from dashboard.domain.money import format_minor
 from dashboard.extensions import db, login_manager
 from dashboard.models import User
 from dashboard.services import sessions
+from dashboard.services.pay_links import redact_pay_links
 from dashboard.transactions import end_request
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +56,18 @@ class DashboardApp(Flask):
         g.view_returned = True
         return answer
 
+    def wsgi_app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        client_environ.guard(environ)
+        return super().wsgi_app(environ, start_response)
+
+    def log_exception(
+        self,
+        exc_info: tuple[type, BaseException, TracebackType] | tuple[None, None, None],
+    ) -> None:
+        """As Flask's, without a pay link's token in the path (a log is no place for it)."""
+        path = redact_pay_links(request.path)
+        self.logger.error(f"Exception on {path} [{request.method}]", exc_info=exc_info)
+
 
 def is_htmx() -> bool:
     return request.headers.get("HX-Request") == "true"
@@ -55,6 +75,11 @@ def is_htmx() -> bool:
 
 def wants_json() -> bool:
     return request.path.startswith("/healthz") or request.path.startswith("/webhooks/")
+
+
+def is_buyer_page() -> bool:
+    """Under /pay/: a buyer's page, shown without the dashboard's staff chrome."""
+    return request.path == "/pay" or request.path.startswith("/pay/")
 
 
 @login_manager.user_loader
@@ -85,9 +110,23 @@ def _sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+# What a buyer is told where werkzeug's wording is for developers ("Method Not Allowed").
+BUYER_ERRORS = {
+    404: ("This page does not exist", "Check that you copied the whole payment link."),
+    405: ("This page cannot be opened like that", "Use the buttons on the payment page."),
+}
+
+
 def _error_page(code: int, title: str, message: str) -> tuple[Response | str, int]:
     if wants_json():
         return jsonify(error=title, message=message), code
+    if is_buyer_page():
+        title, message = BUYER_ERRORS.get(code, (title, message))
+        token = request.path.removeprefix("/pay").strip("/").split("/", 1)[0]
+        page = render_template(
+            "pages/pay/error.html", code=code, title=title, message=message, token=token
+        )
+        return page, code
     return render_template("pages/error.html", code=code, title=title, message=message), code
 
 
@@ -114,6 +153,21 @@ def init_app(app: Flask) -> None:
             response.headers.setdefault(
                 "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
             )
+        return response
+
+    @app.before_request
+    def note_who_asked() -> None:
+        """Whether the request came signed in: it may sign out before its answer is sent."""
+        g.came_signed_in = current_user.is_authenticated
+
+    @app.after_request
+    def private_pages_are_not_stored(response: Response) -> Response:
+        """Nothing a signed-in person or a pay link's holder sees stays in a browser's or a
+        proxy's cache (the back button on a shared computer). Static files hold nothing
+        private and stay cacheable."""
+        signed_in = g.get("came_signed_in", False) or current_user.is_authenticated
+        if request.endpoint != "static" and (is_buyer_page() or signed_in):
+            response.headers["Cache-Control"] = "no-store"
         return response
 
     @app.errorhandler(CSRFError)

@@ -19,7 +19,7 @@ from dashboard.domain.orders import LineDraft
 from dashboard.models import Order, Role, TimelineKind, User
 from tests.support.app import serve
 from tests.support.browser import CHROMIUM, Problems, chromium, screenshot_dir
-from tests.support.database import reload, stored_events
+from tests.support.database import reload, requests_of, stored_events
 from tests.support.stripe import send_event, stripe_event, stripe_example
 from tests.support.web import PASSWORD, pay_link, pay_with_test_card
 
@@ -212,4 +212,49 @@ def test_on_a_phone_the_order_and_event_pages_do_not_scroll_sideways(
         if path == f"/orders/{order.id}":  # the timeline has an entry of every kind
             kinds = phone.locator("#timeline .entry .kind").all_inner_texts()
             assert set(kinds) == {kind.value.replace("_", " ") for kind in TimelineKind}
+    assert problems.seen == []
+
+
+def test_reloading_the_pay_page_after_a_decline_sends_no_second_attempt(
+    sandbox_app: Flask, server: str, browser: Browser, make_order: Callable[..., Order]
+) -> None:
+    """The card form posts, then lands on the pay page (a GET): a reload re-sends nothing."""
+    problems = Problems()
+    order = make_order()
+    buyer = problems.watch(browser.new_context(viewport={"width": 390, "height": 844}))
+    link = server + pay_link(sandbox_app, order.id)
+    buyer.goto(link)
+    buyer.get_by_label("4000000000000341 · Visa, declined by the bank").check()
+    with buyer.expect_navigation():
+        buyer.locator("#pay-button").press("Enter")  # by keyboard
+    assert buyer.url == link
+    expect(buyer.locator("#pay-message")).to_contain_text("Your card was declined.")
+    for _ in range(2):
+        buyer.reload()
+        expect(buyer.locator(".flash-error")).to_contain_text("Declined: Your card was declined.")
+    assert len(requests_of(sandbox_app, order.id, "create_payment_intent")) == 1
+    assert buyer.evaluate("document.documentElement.scrollWidth") <= 390
+    assert problems.seen == []
+
+
+def test_enter_in_the_order_form_creates_the_order(
+    sandbox_app: Flask, server: str, browser: Browser, make_user: Callable[..., User]
+) -> None:
+    """Enter submits with the form's first submit button: "Create order", not "Add a line"."""
+    problems = Problems()
+    staff_user = make_user(Role.STAFF)
+    staff = problems.watch(browser.new_context(viewport={"width": 1280, "height": 900}))
+    staff.goto(server + "/login")
+    staff.get_by_label("Email").fill(staff_user.email)
+    staff.get_by_label("Password").fill(PASSWORD)
+    with staff.expect_navigation():
+        staff.get_by_label("Password").press("Enter")
+    staff.goto(server + "/orders/new")
+    staff.get_by_label("Buyer name").fill("Ada Lovelace")
+    staff.get_by_label("Buyer email").fill("ada@example.com")
+    staff.get_by_label("Description").fill("Analytical engine")
+    staff.get_by_label("Unit price").fill("12.50")
+    with staff.expect_navigation():
+        staff.get_by_label("Unit price").press("Enter")
+    expect(staff.locator("#order-total")).to_have_text("$12.50")
     assert problems.seen == []

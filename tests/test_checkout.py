@@ -33,9 +33,13 @@ def order(make_order):
     return make_order(lines=LINES)
 
 
-def click_pay(app, order_id, method="checkout"):
-    """A buyer opens the pay link and presses the pay button."""
-    return post_form(app.test_client(), f"{pay_link(app, order_id)}/{method}")
+def click_pay(app, order_id, method="checkout", *, follow=False):
+    """A buyer opens the pay link and presses the pay button. The answer is a 303: to
+    Stripe's page, to our card page, or back to the pay page with what went wrong; `follow`
+    makes it the page the buyer then sees (never Stripe's, which is not ours to serve)."""
+    return post_form(
+        app.test_client(), f"{pay_link(app, order_id)}/{method}", follow_redirects=follow
+    )
 
 
 def pay_form_action(page):
@@ -173,7 +177,7 @@ def test_a_refused_expire_is_recorded_and_no_second_session_is_made(live_app, st
         {"type": "invalid_request_error", "message": "No such session"},
     )
 
-    page = click_pay(live_app, order.id)
+    page = click_pay(live_app, order.id, follow=True)
 
     assert page.status_code == 200
     assert "Stripe refused to expire checkout session." in page.get_data(as_text=True)
@@ -262,7 +266,7 @@ def test_completed_checkout_authorizes_the_order_on_the_return_page(
     ]
 
     sent = len(stripe_http.calls)
-    again = click_pay(live_app, order.id)
+    again = click_pay(live_app, order.id, follow=True)
     assert "This order is already authorized." in again.get_data(as_text=True)
     assert stripe_http.calls[sent:] == []  # refused before Stripe is asked anything
     assert len(stripe_http.calls_to("POST", "/v1/checkout/sessions")) == 1
@@ -277,7 +281,7 @@ def test_pay_clicked_after_paying_but_before_the_return_page_starts_nothing(
     session = stripe_http.only_session()
     intent = stripe_http.complete(session["id"], payment_status="unpaid")
 
-    again = click_pay(live_app, order.id)
+    again = click_pay(live_app, order.id, follow=True)
 
     assert again.status_code == 200
     page = again.get_data(as_text=True)
@@ -344,7 +348,7 @@ def test_a_stripe_error_is_shown_on_the_pay_page_and_the_order_stays_open(
         },
     )
 
-    response = click_pay(live_app, order.id)
+    response = click_pay(live_app, order.id, follow=True)
 
     assert response.status_code == 200
     page = response.get_data(as_text=True)
@@ -373,9 +377,11 @@ def test_a_stripe_error_is_shown_on_the_pay_page_and_the_order_stays_open(
 def test_payment_page_holds_the_client_secret_on_a_locked_down_page(live_app, stripe_http, order):
     live_app.config["DEFAULT_PAYMENT_METHOD"] = "payment_page"
 
-    response = click_pay(live_app, order.id, "card")
+    response = click_pay(live_app, order.id, "card", follow=True)
 
     assert response.status_code == 200
+    # The click led to a page of its own, a GET (a reload of it posts nothing).
+    assert (response.request.method, response.request.path[-5:]) == ("GET", "/card")
     (intent,) = stripe_http.intents.values()
     page = response.get_data(as_text=True)
     assert f'data-client-secret="{intent["client_secret"]}"' in page
@@ -387,8 +393,10 @@ def test_payment_page_holds_the_client_secret_on_a_locked_down_page(live_app, st
     assert response.headers["Cache-Control"] == "no-store"
     assert response.headers["Referrer-Policy"] == "no-referrer"
 
-    (create,) = stripe_http.calls
+    # The click creates it; the page it leads to reads it back (the secret is never stored).
+    create, read = stripe_http.calls
     assert (create.method, create.path) == ("POST", "/v1/payment_intents")
+    assert (read.method, read.path) == ("GET", f"/v1/payment_intents/{intent['id']}")
     assert create.form == {
         "amount": [str(TOTAL)],
         "currency": ["usd"],
@@ -410,10 +418,11 @@ def test_payment_page_again_reuses_the_payment_intent(live_app, stripe_http, ord
 
     page = live_app.test_client().get(pay_link(live_app, order.id)).get_data(as_text=True)
     assert pay_form_action(page) == ["card"]
-    again = click_pay(live_app, order.id, "card")
+    again = click_pay(live_app, order.id, "card", follow=True)
 
     assert f'data-client-secret="{intent["client_secret"]}"' in again.get_data(as_text=True)
-    assert stripe_http.trace(sent) == [("GET", f"/v1/payment_intents/{intent['id']}")]
+    # Read by the click (still payable: reused), then by the card page it leads to.
+    assert stripe_http.trace(sent) == [("GET", f"/v1/payment_intents/{intent['id']}")] * 2
     assert len(stripe_http.intents) == 1
 
 
@@ -425,7 +434,7 @@ def test_payment_page_starts_no_second_payment_while_the_first_is_processing(
     (intent,) = stripe_http.intents.values()
     intent["status"] = "processing"  # the bank has not answered yet
 
-    again = click_pay(live_app, order.id, "card")
+    again = click_pay(live_app, order.id, "card", follow=True)
 
     assert again.status_code == 200
     assert "Still processing" in again.get_data(as_text=True)

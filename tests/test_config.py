@@ -7,6 +7,8 @@ import pytest
 
 from dashboard import create_app
 from dashboard.config import ConfigError
+from dashboard.sandbox import discovery
+from tests.support.app import free_port
 
 ENV_NAMES = (
     "SECRET_KEY",
@@ -166,3 +168,68 @@ def test_the_real_gateway_refuses_sandbox_shortcuts_before_any_request():
         real.sandbox_card_payment_method("4242424242424242")
     with pytest.raises(SandboxOnly):
         real.sandbox_authenticate("pi_1", "pi_1_secret_2", ok=True)
+
+
+# -- a sandbox running beside a `flask` command (dashboard/sandbox/discovery.py) ------------
+
+
+SANDBOX_KEY = "sk_test_sandbox_localstripe"
+
+
+def announce_sandbox(instance, api_base, secret_key=None):
+    discovery.announce(
+        instance,
+        api_base=api_base,
+        secret_key=secret_key or SANDBOX_KEY,
+        publishable_key="pk_test_sandbox_localstripe",
+        webhook_secret="whsec_sandbox",
+        public_base_url="http://127.0.0.1:5000",
+    )
+
+
+def test_with_no_stripe_setting_a_running_sandbox_is_used(clean_env, tmp_path, localstripe_url):
+    announce_sandbox(tmp_path, localstripe_url)
+    config = create_app(instance_path=str(tmp_path)).config
+    assert config["STRIPE_API_BASE"] == localstripe_url
+    assert config["STRIPE_SECRET_KEY"] == SANDBOX_KEY
+    assert config["STRIPE_WEBHOOK_SECRETS"] == ["whsec_sandbox"]
+    assert config["PUBLIC_BASE_URL"] == "http://127.0.0.1:5000"
+
+
+@pytest.mark.parametrize(
+    "setting", ["STRIPE_SECRET_KEY", "STRIPE_API_BASE", "STRIPE_WEBHOOK_SECRET"]
+)
+def test_any_stripe_setting_in_the_environment_wins_over_a_sandbox(
+    clean_env, tmp_path, localstripe_url, setting
+):
+    announce_sandbox(tmp_path, localstripe_url)
+    clean_env.setenv(setting, {"STRIPE_API_BASE": "http://127.0.0.1:1"}.get(setting, "x_mine"))
+    config = create_app(instance_path=str(tmp_path)).config
+    assert config["STRIPE_SECRET_KEY"] != SANDBOX_KEY
+    assert config["STRIPE_API_BASE"] != localstripe_url
+
+
+@pytest.mark.parametrize(
+    ("api_base", "secret_key"),
+    [
+        ("localstripe", "sk_live_51Real"),  # never a live key, whatever the file says
+        ("localstripe", "rk_test_restricted"),
+        ("http://127.0.0.1:{free}", "sk_test_x"),  # its localstripe is gone
+        ("http://stripe.example:{port}", "sk_test_x"),  # not on this machine
+        ("https://127.0.0.1:{port}", "sk_test_x"),
+    ],
+    ids=["live-key", "not-a-secret-key", "stopped", "another-host", "not-http"],
+)
+def test_a_sandbox_file_that_is_stale_remote_or_live_is_ignored(
+    clean_env, tmp_path, localstripe_url, api_base, secret_key
+):
+    port = localstripe_url.rsplit(":", 1)[1]
+    base = localstripe_url if api_base == "localstripe" else api_base
+    announce_sandbox(tmp_path, base.format(free=free_port(), port=port), secret_key)
+    config = create_app(instance_path=str(tmp_path)).config
+    assert (config["STRIPE_API_BASE"], config["STRIPE_SECRET_KEY"]) == ("", "")
+
+
+def test_a_sandbox_file_that_is_not_ours_is_ignored(clean_env, tmp_path):
+    (tmp_path / "sandbox-stripe.json").write_text('["not", "settings"]')
+    assert create_app(instance_path=str(tmp_path)).config["STRIPE_API_BASE"] == ""

@@ -152,6 +152,17 @@ def test_search_by_event_id_payment_intent_and_order_number(signed_in, events):
     assert listed(client, q="pi_test", status="unmatched") == []  # ids match whole
 
 
+def test_search_by_a_buyers_email_lists_the_events_of_their_orders(signed_in, events):
+    _, second, sent = events
+    client = signed_in(Role.SUPPORT)
+    theirs = listed(client, q=f"#{second.id}")
+    assert theirs == [sent["second"]["id"]]
+    assert listed(client, q="other@example.com") == theirs
+    assert listed(client, q="OTHER@Example.com") == theirs  # emails are kept lower-case
+    assert listed(client, q="other@") == theirs  # the start of one, as the order list takes
+    assert listed(client, q="nobody@example.com") == []
+
+
 @pytest.mark.parametrize(
     ("query", "message"),
     [

@@ -191,12 +191,68 @@ def test_filter_by_state_and_search(app, signed_in, make_order):
     assert found({"q": "99999999999999"}) == []
 
 
+def lines(count):
+    return {
+        field: value
+        for index in range(count)
+        for field, value in (
+            (f"lines-{index}-description", f"Part {index + 1}"),
+            (f"lines-{index}-quantity", "1"),
+            (f"lines-{index}-unit_price", "1.00"),
+        )
+    }
+
+
+def test_more_lines_than_an_order_takes_are_shown_back_with_a_message(app, signed_in):
+    """Issue 12, item 17: lines past 50 were dropped without a word."""
+    client = signed_in(Role.STAFF)
+    response = post_form(client, "/orders/new", {**order_form(), **lines(57)})
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "An order takes at most 50 lines; this one has 57. Remove 7, or split it" in page
+    assert 'value="Part 57"' in page  # every line typed is still there to edit
+    assert count(app, Order) == 0
+
+
+def test_fifty_lines_make_an_order_of_fifty_lines(app, signed_in):
+    client = signed_in(Role.STAFF)
+    response = post_form(client, "/orders/new", {**order_form(), **lines(50)})
+    assert response.status_code == 303
+    assert count(app, OrderLine) == 50
+
+
+def test_add_a_line_at_fifty_lines_says_there_is_no_room_and_creates_nothing(app, signed_in):
+    client = signed_in(Role.STAFF)
+    full = {**order_form(), **lines(50)}
+    response = post_form(client, "/orders/new", {**full, "add_line": "Add a line"})
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "An order takes at most 50 lines: there is no room for another." in page
+    assert 'name="add_line"' not in page  # the button is gone, and says why
+    assert 'id="no-room"' in page
+    assert count(app, Order) == 0
+
+
+def test_a_line_index_that_is_not_a_number_is_ignored_not_a_500(app, signed_in):
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    client = signed_in(Role.STAFF)
+    hostile = {"lines-²-description": "x", "lines-\u0661-quantity": "1"}
+    response = post_form(client, "/orders/new", {**order_form(), **hostile})
+    assert response.status_code == 303
+    with app.app_context():
+        assert [line.description for line in db.session.scalars(select(OrderLine))] == [
+            "Analytical engine"
+        ]
+
+
 @pytest.mark.parametrize(
     "query", [{"state": "bogus"}, {"older_than": "abc"}, {"newer_than": "²"}, {"older_than": "-1"}]
 )
 def test_bad_list_parameters_get_a_clear_400(signed_in, query):
     response = signed_in(Role.SUPPORT).get("/orders", query_string=query)
     assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "<h1>Orders</h1>" in page and 'id="list-problem"' in page  # the list, saying why
 
 
 def test_htmx_gets_only_the_rows(signed_in, make_order):

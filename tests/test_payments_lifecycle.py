@@ -166,7 +166,10 @@ def test_three_d_secure(sandbox_app, make_order, outcome, state, text):
     assert reload(sandbox_app, order.id).state == "processing"
     buyer = sandbox_app.test_client()
     done = post_form(
-        buyer, pay_link(sandbox_app, order.id) + "/sandbox-authenticate", {"outcome": outcome}
+        buyer,
+        pay_link(sandbox_app, order.id) + "/sandbox-authenticate",
+        {"outcome": outcome},
+        follow_redirects=True,
     )
     assert text in done.get_data(as_text=True)
     assert reload(sandbox_app, order.id).state == state

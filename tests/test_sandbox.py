@@ -16,6 +16,7 @@ import re
 import signal
 import socket
 import sqlite3
+import stat
 import subprocess
 import sys
 import tempfile
@@ -611,3 +612,30 @@ def test_sandbox_on_a_port_in_use_says_so_and_starts_nothing(
     assert "in use" in output
     assert "Traceback" not in output
     assert session_members(sandbox.pid) == []
+
+
+def test_flask_commands_beside_the_sandbox_use_its_localstripe_without_settings(
+    spawn: Spawn, sandbox_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Issue 12, item 21: with `make run` up, `flask --app wsgi stripe sync` said no secret
+    key is configured. The environment here has no STRIPE_* setting at all."""
+    assert not any(name.startswith("STRIPE_") for name in sandbox_env)
+    port = free_port()
+    sandbox = start_sandbox(spawn, sandbox_env, port)
+
+    sync = spawn(flask_command("stripe", "sync"), sandbox_env)
+    code = sync.wait(COMMAND_TIMEOUT)
+    assert "No Stripe secret key" not in sync.output()
+    assert code == 0, sync.output()
+    assert "events" in sync.output(), sync.output()
+    # What it read: the instance folder's note of the running sandbox, kept private.
+    announced = tmp_path / "instance" / "sandbox-stripe.json"
+    assert stat.S_IMODE(announced.stat().st_mode) == 0o600  # it holds the webhook secret
+    assert json.loads(announced.read_text())["secret_key"].startswith("sk_test_")
+
+    os.kill(sandbox.pid, signal.SIGINT)
+    assert sandbox.wait(STOP_TIMEOUT) == 0, sandbox.output()
+    assert not announced.exists()  # gone with the sandbox: nothing points at a dead server
+    after = spawn(flask_command("stripe", "sync"), sandbox_env)
+    assert after.wait(COMMAND_TIMEOUT) != 0
+    assert "No Stripe secret key is configured" in after.output()

@@ -68,6 +68,10 @@ def test_a_short_timeline_has_no_earlier_link(signed_in, make_order):
 def test_a_bad_cursor_is_a_400(signed_in, long_order, cursor):
     response = signed_in(Role.SUPPORT).get(f"/orders/{long_order.id}/timeline?before={cursor}")
     assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "earlier timeline entries</h1>" in page  # the page itself, saying what is wrong
+    assert 'id="list-problem">This page link is broken: its before cursor' in page
+    assert f'href="/orders/{long_order.id}">Back to the order' in page
 
 
 def test_the_timeline_of_no_order_is_a_404(signed_in):

@@ -1,10 +1,12 @@
 """Database tables (SQLAlchemy 2.0 typed models), one module per part of the dashboard:
 `users`, `sign_in` (attempts, throttles, sessions), `orders` (with disputes and the
-timeline), `payments` (the request ledger, the outbox), `inbox` (Stripe's events).
+timeline), `payments` (the request ledger, the outbox), `inbox` (Stripe's events), `buyer`
+(the buyer pages' calls to Stripe).
 Everything is importable from here, the one name the rest of the code uses. Schema changes
 go through migrations."""
 
 from dashboard.models.base import UTCDateTime, utcnow
+from dashboard.models.buyer import BuyerStripeCall
 from dashboard.models.inbox import (
     REPROCESSABLE,
     RETRYABLE,
@@ -29,6 +31,7 @@ __all__ = [
     "MONEY_ACTIONS",
     "REPROCESSABLE",
     "RETRYABLE",
+    "BuyerStripeCall",
     "Dispute",
     "EventStatus",
     "LoginAttempt",

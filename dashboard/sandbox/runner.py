@@ -21,6 +21,7 @@ from types import FrameType
 
 from dashboard import PROJECT_ROOT
 from dashboard.models import Role
+from dashboard.sandbox import discovery
 
 SANDBOX_SECRET_KEY = "sk_test_sandbox_localstripe"  # noqa: S105 - localstripe takes any sk_
 SANDBOX_PUBLISHABLE_KEY = "pk_test_sandbox_localstripe"
@@ -173,6 +174,7 @@ def serve(
 
     previous = signal.signal(signal.SIGTERM, on_terminate)
     previous_hup = signal.signal(signal.SIGHUP, on_terminate)  # its terminal was closed
+    localstripe_base = ""
     try:
         localstripe, localstripe_base = start_localstripe(instance)
         sandbox.processes.append(localstripe)
@@ -181,6 +183,15 @@ def serve(
         public_url = f"http://127.0.0.1:{port}"
         register_webhook(localstripe_base, public_url + "/webhooks/stripe", settings.webhook_secret)
         with_localstripe(localstripe_base)
+        # `flask` commands in this checkout (`flask --app wsgi stripe sync`) use it while we run.
+        discovery.announce(
+            instance,
+            api_base=localstripe_base,
+            secret_key=SANDBOX_SECRET_KEY,
+            publishable_key=SANDBOX_PUBLISHABLE_KEY,
+            webhook_secret=settings.webhook_secret,
+            public_base_url=public_url,
+        )
         env = {
             **os.environ,
             "STRIPE_API_BASE": localstripe_base,
@@ -212,6 +223,8 @@ def serve(
         # A second Ctrl-C while stopping must not leave a server behind.
         previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
+            if localstripe_base:
+                discovery.withdraw(instance, localstripe_base)
             sandbox.stop()
         finally:
             signal.signal(signal.SIGINT, previous_int)

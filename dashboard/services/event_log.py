@@ -13,9 +13,10 @@ from sqlalchemy.orm import defer
 
 from dashboard.domain.ids import MAX_ROW_ID, parse_order_number
 from dashboard.extensions import db
-from dashboard.models import EventStatus, StripeEvent
+from dashboard.models import EventStatus, Order, StripeEvent
 from dashboard.payments.snapshots import dashboard_url
 from dashboard.payments.webhooks import redact
+from dashboard.services import orders
 from dashboard.services.inbox import store
 from dashboard.services.inbox.health import WebhookHealth, health
 from dashboard.services.pagination import Page, newest_first
@@ -23,6 +24,7 @@ from dashboard.services.pagination import Page, newest_first
 # What a valid `type` filter looks like: Stripe's event names ("charge.dispute.created").
 EVENT_TYPE = re.compile(r"[a-z0-9_]+(?:\.[a-z0-9_]+)*")
 _STRIPE_ID = re.compile(r"[A-Za-z]+_[A-Za-z0-9_]+")
+_STRIPE_PREFIX = re.compile(r"[A-Za-z]+_")
 # The statuses that need a person: each gets its own tab with a count.
 NEEDS_ATTENTION = (EventStatus.FAILED, EventStatus.UNMATCHED)
 
@@ -53,16 +55,28 @@ def parse_status(text: str) -> EventStatus | None:
         raise InvalidFilter(f"There is no event status called {text!r}; try {names}.") from None
 
 
+SEARCH_TAKES = (
+    "Search by an event id (evt_…), a PaymentIntent id (pi_…), another Stripe id "
+    "(ch_…, cs_…, re_…, dp_…), an order number (42 or #42) or a buyer's email."
+)
+
+
 def _search(query: Select[StripeEvent], text: str) -> Select[StripeEvent]:
-    """An event id, a PaymentIntent id, another Stripe object id, or an order number."""
+    """An event id, a PaymentIntent id, another Stripe object id, an order number, or the
+    start of a buyer's email (the events of their orders)."""
     number = parse_order_number(text)
     if number is not None:
         return query.where(StripeEvent.order_id == number if number <= MAX_ROW_ID else false())
-    if len(text) > 255 or not _STRIPE_ID.fullmatch(text):
+    if "@" in text and "\x00" not in text:
+        buyers_orders = select(Order.id).where(orders.email_starts_with(text))
+        return query.where(StripeEvent.order_id.in_(buyers_orders))
+    if _STRIPE_PREFIX.fullmatch(text):
         raise InvalidFilter(
-            "Search by an event id (evt_…), a PaymentIntent id (pi_…), another Stripe id "
-            "(ch_…, cs_…, re_…, dp_…) or an order number (42 or #42)."
+            f"{text} is only the start of a Stripe id: paste the whole id, such as "
+            f"{text}1MqLq2Ab3cDe4fGh. {SEARCH_TAKES}"
         )
+    if len(text) > 255 or not _STRIPE_ID.fullmatch(text):
+        raise InvalidFilter(SEARCH_TAKES)
     if text.startswith("evt_"):
         return query.where(StripeEvent.event_id == text)
     if text.startswith("pi_"):
@@ -124,6 +138,16 @@ class EventLog:
     def known_types(self) -> list[str]:
         """Types seen so far that the type filter accepts, for its choices."""
         return [kind for kind, _ in self.health.last_by_type if EVENT_TYPE.fullmatch(kind)]
+
+
+def without_rows() -> EventLog:
+    """The log page's counts and health, with no events listed (its query could not run)."""
+    return EventLog(
+        page=Page(rows=[], newer_than=None, older_than=None),
+        attention=attention_counts(),
+        flagged=flagged_count(),
+        health=health(),
+    )
 
 
 def event_log(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, false, select
+from sqlalchemy import ColumnElement, Select, and_, false, select
 from sqlalchemy.orm import selectinload
 
 from dashboard.domain.emails import normalize_email
@@ -86,13 +86,33 @@ def _search(query: Select[Order], text: str) -> Select[Order]:
     for prefix, column in _STRIPE_COLUMNS.items():
         if text.startswith(prefix):
             return query.where(column == text)
-    # A prefix range rather than LIKE: it uses the (buyer_email, id) index on both databases.
+    return query.where(email_starts_with(text))
+
+
+def _after_every_extension_of(prefix: str) -> str | None:
+    """The least string greater than every string that starts with `prefix` (code point
+    order, which both databases use for the email column), or None if there is none."""
+    # Nothing follows U+10FFFF: such a last character is dropped and the one before raised.
+    stem = prefix.rstrip("\U0010ffff")
+    if not stem:
+        return None
+    following = ord(stem[-1]) + 1
+    if 0xD800 <= following <= 0xDFFF:  # surrogates are no text either database can store
+        following = 0xE000
+    return stem[:-1] + chr(following)
+
+
+def email_starts_with(text: str) -> ColumnElement[bool]:
+    """Buyer emails starting with `text` (any case): a range, rather than LIKE, so that it
+    uses the (buyer_email, id) index on both databases."""
     # Typed as the stored addresses are written, so a full-width ADA finds ada@….
     prefix = normalize_email(text)
     if not prefix:
-        return query.where(false())
-    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
-    return query.where(Order.buyer_email >= prefix, Order.buyer_email < upper)
+        return false()
+    upper = _after_every_extension_of(prefix)
+    if upper is None:
+        return Order.buyer_email >= prefix
+    return and_(Order.buyer_email >= prefix, Order.buyer_email < upper)
 
 
 def list_orders(

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 SALT = "dashboard.pay-link.v1"
+# A pay link's token in a path or a URL: everything after /pay/ up to the next separator.
+_TOKEN_IN_PATH = re.compile(r"(/pay/)[^/?#\s\"]+")
+REDACTED = "<redacted>"
 
 
 class PayLinkInvalid(Exception):
@@ -45,3 +49,11 @@ class PayLinks:
 def pay_links() -> PayLinks:
     """The app's pay links: signed with its SECRET_KEY, valid for PAY_LINK_MAX_AGE."""
     return PayLinks(current_app.config["SECRET_KEY"], current_app.config["PAY_LINK_MAX_AGE"])
+
+
+def redact_pay_links(text: str) -> str:
+    """`text` with every pay link's token replaced: a token is the key to its order's pay
+    page, so logs keep `/pay/<redacted>/done` and never the token."""
+    if "/pay/" not in text:
+        return text
+    return _TOKEN_IN_PATH.sub(rf"\g<1>{REDACTED}", text)

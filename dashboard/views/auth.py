@@ -33,9 +33,12 @@ bp = Blueprint("auth", __name__)
 
 
 def safe_next(target: str | None) -> str:
-    """Only a path on this site: never another host, scheme or a protocol-relative URL."""
+    """Only a path on this site: never another host, scheme or a protocol-relative URL, and
+    nothing a Location header cannot carry (a line break there is a 500, or a header)."""
     fallback = url_for("orders.index")
     if not target or not target.startswith("/") or target.startswith("//"):
+        return fallback
+    if not target.isprintable():
         return fallback
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or "\\" in target:

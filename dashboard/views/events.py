@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from dashboard.extensions import db
 from dashboard.models import EventStatus, StripeEvent, utcnow
 from dashboard.services import event_log
 from dashboard.views.access import READERS, STAFF, roles_required
-from dashboard.views.forms import cursor_arg
+from dashboard.views.forms import BadListQuery, cursor_arg, search_arg
 from dashboard.web import is_htmx
 
 bp = Blueprint("events", __name__)
@@ -22,10 +22,13 @@ def _event(event_id: int) -> StripeEvent:
 @bp.route("/events")
 @roles_required(*READERS)
 def index() -> ResponseReturnValue:
-    """Stored events, newest first: filter by type and status, search by id or order."""
-    search = request.args.get("q", "")[:255]
+    """Stored events, newest first: filter by type and status, search by id, order or email."""
+    search = request.args.get("q", "").strip()
     flagged = request.args.get("flagged") == "1"
+    type_ = status = None
+    problem = None
     try:
+        search = search_arg(MAX_SEARCH)
         type_ = event_log.parse_type(request.args.get("type", ""))
         status = event_log.parse_status(request.args.get("status", ""))
         log = event_log.event_log(
@@ -37,21 +40,28 @@ def index() -> ResponseReturnValue:
             newer_than=cursor_arg("newer_than"),
             per_page=current_app.config["EVENTS_PER_PAGE"],
         )
-    except event_log.InvalidFilter as invalid:
-        abort(400, description=str(invalid))
+    except (event_log.InvalidFilter, BadListQuery) as invalid:
+        # The log itself, saying what is wrong with its query instead of listing events.
+        problem = str(invalid)
+        log = event_log.without_rows()
     context = {
         "log": log,
         "page": log.page,
         "type": type_,
         "status": status,
         "statuses": list(EventStatus),
-        "search": search.strip(),
+        "search": search,
         "flagged": flagged,
         "now": utcnow(),
+        "problem": problem,
     }
-    if is_htmx():
+    if is_htmx():  # 200 even with a problem: htmx swaps no 4xx answer in
         return render_template("partials/_event_rows.html", **context)
-    return render_template("pages/events/index.html", **context)
+    return render_template("pages/events/index.html", **context), 400 if problem else 200
+
+
+# An event id is at most 255 characters (the column); an email at most 254.
+MAX_SEARCH = 255
 
 
 @bp.route("/events/<int:event_id>")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
-from flask import abort, request
+from flask import request
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -32,6 +33,7 @@ from dashboard.services.payments.staff import REFUND_REASONS, VOID_REASONS
 from dashboard.services.users import MIN_PASSWORD_LENGTH
 
 ROLE_CHOICES = [SelectChoice(role.value, role.value.capitalize()) for role in Role]
+# The most lines an order takes. A form with more is shown back whole, with a message.
 MAX_LINES = 50
 # C0/C1 controls (NUL, which PostgreSQL cannot store, escape sequences, line breaks) and
 # the bidi overrides and isolates that make a name read backwards on the order list.
@@ -87,6 +89,20 @@ class OrderLineForm(Form):
         )
 
 
+class OrderLines(FieldList):
+    """The order form's lines: every line the form sent is read (werkzeug's limit on form
+    fields bounds how many), so one over MAX_LINES is shown back, never dropped."""
+
+    def _extract_indices(self, prefix: str, formdata: Any) -> Iterator[int]:
+        # WTForms' own takes any str.isdigit() index ("²" too) to int(), a 500.
+        offset = len(prefix) + 1
+        for key in formdata:
+            if key.startswith(prefix):
+                index = key[offset:].split("-", 1)[0]
+                if index.isascii() and index.isdigit() and len(index) <= 6:
+                    yield int(index)
+
+
 class OrderForm(FlaskForm):
     buyer_name = StringField(
         "Buyer name", validators=[InputRequired(), Length(max=200), no_control_characters]
@@ -104,11 +120,12 @@ class OrderForm(FlaskForm):
     currency = SelectField(
         "Currency", choices=[SelectChoice(code) for code in SUPPORTED_CURRENCIES], default="USD"
     )
-    lines = FieldList(FormField(OrderLineForm), min_entries=1, max_entries=MAX_LINES)
+    lines = OrderLines(FormField(OrderLineForm), min_entries=1)
     add_line = SubmitField("Add a line")
     submit = SubmitField("Create order")
 
     line_drafts: list[LineDraft]
+    max_lines = MAX_LINES
 
     def validate(self, extra_validators: Any = None) -> bool:
         ok: bool = super().validate(extra_validators)
@@ -126,7 +143,26 @@ class OrderForm(FlaskForm):
         if not self.line_drafts and not any(entry.form.errors for entry in self.lines):
             self.lines.errors.append("Add at least one line with a description and a price.")
             ok = False
+        if self._filled_lines() > MAX_LINES:
+            self.lines.errors.append(self.no_room_message())
+            ok = False
         return ok
+
+    def _filled_lines(self) -> int:
+        return sum(not entry.form.is_blank() for entry in self.lines)
+
+    @property
+    def room_for_a_line(self) -> bool:
+        return len(self.lines) < MAX_LINES
+
+    def no_room_message(self) -> str:
+        filled = self._filled_lines()
+        if filled > MAX_LINES:
+            return (
+                f"An order takes at most {MAX_LINES} lines; this one has {filled}. Remove "
+                f"{filled - MAX_LINES}, or split it into two orders."
+            )
+        return f"An order takes at most {MAX_LINES} lines: there is no room for another."
 
     @staticmethod
     def _parse_line(line: OrderLineForm, currency: str) -> LineDraft | None:
@@ -206,11 +242,32 @@ class SandboxCardForm(FlaskForm):
     )
 
 
+class BadListQuery(ValueError):
+    """A list page's query parameter it cannot use: the page says so (the message says what
+    it takes) instead of listing anything."""
+
+
 def cursor_arg(name: str) -> int | None:
-    """A keyset cursor from the query string (a row id), or None; 400 if it is not one."""
+    """A keyset cursor from the query string (a row id), or None; BadListQuery if it is not
+    one."""
     raw = request.args.get(name, "")
     if not raw:
         return None
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 10:
-        abort(400, description=f"The {name} cursor must be a whole number.")
+        raise BadListQuery(
+            f"This page link is broken: its {name} cursor must be a whole number. "
+            "Start again from the newest."
+        )
     return min(int(raw), MAX_ROW_ID + 1)
+
+
+def search_arg(max_length: int) -> str:
+    """The `q` search text, stripped; BadListQuery if no search can use it."""
+    text = request.args.get("q", "").strip()
+    if len(text) > max_length:
+        raise BadListQuery(
+            f"A search is at most {max_length} characters; this one has {len(text):,}."
+        )
+    if "\x00" in text:
+        raise BadListQuery("Search without the NUL character (\\0): no record contains one.")
+    return text

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
@@ -10,8 +10,9 @@ from dashboard.domain.money import MoneyError
 from dashboard.domain.orders import OrderState
 from dashboard.models import utcnow
 from dashboard.services import orders, timeline
+from dashboard.services.pagination import Page
 from dashboard.views.access import READERS, STAFF, roles_required
-from dashboard.views.forms import OrderForm, cursor_arg
+from dashboard.views.forms import BadListQuery, OrderForm, cursor_arg, search_arg
 from dashboard.views.order_page import detail_context, order_or_404, timeline_context
 from dashboard.web import is_htmx
 
@@ -30,20 +31,20 @@ def home() -> ResponseReturnValue:
 def index() -> ResponseReturnValue:
     """The capture queue, then orders newest first; filter by state, search by number or id."""
     state_arg = request.args.get("state", "")
+    search = request.args.get("q", "").strip()
+    state = None
     try:
-        state = OrderState(state_arg) if state_arg else None
-    except ValueError:
-        abort(400, description=f"There is no order state called {state_arg!r}.")
-    search = request.args.get("q", "")[:254]
-    if "\x00" in search:
-        abort(400, description="Search by an order number, a Stripe id or an email, without NUL.")
-    page = orders.list_orders(
-        state=state,
-        search=search,
-        older_than=cursor_arg("older_than"),
-        newer_than=cursor_arg("newer_than"),
-        per_page=current_app.config["ORDERS_PER_PAGE"],
-    )
+        state = _state(state_arg)
+        search = search_arg(MAX_SEARCH)
+        page = orders.list_orders(
+            state=state,
+            search=search,
+            older_than=cursor_arg("older_than"),
+            newer_than=cursor_arg("newer_than"),
+            per_page=current_app.config["ORDERS_PER_PAGE"],
+        )
+    except BadListQuery as problem:
+        return _list_problem(str(problem), state=state, search=search)
     context = {"page": page, "state": state, "search": search, "states": list(OrderState)}
     if is_htmx():
         return render_template("partials/_order_rows.html", **context)
@@ -56,13 +57,45 @@ def index() -> ResponseReturnValue:
     return render_template("pages/orders/index.html", **context, capture_queue=queue, now=now)
 
 
+# The search box's own limit: the longest email an order can hold.
+MAX_SEARCH = 254
+
+
+def _state(text: str) -> OrderState | None:
+    if not text:
+        return None
+    try:
+        return OrderState(text)
+    except ValueError:
+        names = ", ".join(state.value for state in OrderState)
+        raise BadListQuery(f"There is no order state called {text!r}; try {names}.") from None
+
+
+def _list_problem(message: str, **filters: object) -> ResponseReturnValue:
+    """The order list itself, saying what is wrong with its query instead of listing: 400,
+    but 200 to htmx (which swaps no 4xx answer in, and would leave the old rows showing)."""
+    context = {
+        **filters,
+        "page": Page(rows=[], newer_than=None, older_than=None),
+        "states": list(OrderState),
+        "problem": message,
+    }
+    if is_htmx():
+        return render_template("partials/_order_rows.html", **context)
+    page = render_template("pages/orders/index.html", **context, capture_queue=[], now=utcnow())
+    return page, 400
+
+
 @bp.route("/orders/new", methods=["GET", "POST"])
 @roles_required(*STAFF)
 def new() -> ResponseReturnValue:
     """Create an order: buyer, currency and one or more lines."""
     form = OrderForm()
-    if form.add_line.data and len(form.lines) < form.lines.max_entries:
-        form.lines.append_entry()
+    if form.add_line.data:
+        if form.room_for_a_line:
+            form.lines.append_entry()
+        else:
+            form.lines.errors = [form.no_room_message()]
         return render_template("pages/orders/new.html", form=form)
     if not form.validate_on_submit():
         status = 422 if form.is_submitted() else 200
@@ -93,7 +126,13 @@ def detail(order_id: int) -> ResponseReturnValue:
 def timeline_before(order_id: int) -> ResponseReturnValue:
     """Earlier timeline entries: the htmx "show earlier" fragment, or a page without JS."""
     order = order_or_404(order_id)
-    before = cursor_arg("before")
+    try:
+        before = cursor_arg("before")
+    except BadListQuery as problem:
+        context = {"order": order, "entries": [], "earlier": None, "problem": str(problem)}
+        if is_htmx():  # 200: htmx swaps no 4xx answer in
+            return render_template("partials/_timeline_entries.html", **context)
+        return render_template("pages/orders/timeline.html", **context), 400
     context = {"order": order, **timeline_context(timeline.window(order.id, before=before))}
     if is_htmx():
         return render_template("partials/_timeline_entries.html", **context)

@@ -1,29 +1,46 @@
-"""The buyer's side: a pay link shows the order and starts exactly one payment."""
+"""The buyer's side: a pay link shows the order and starts exactly one payment.
+
+Every form here posts, then answers 303 to a page that shows how it went (the message is
+flashed; the state is the order's): reloading that page never sends anything again. Each
+step that calls Stripe counts against the pay link's and the address's limits
+(services/buyer_limits.py).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import TypeVar
+from typing import TypeVar, cast
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    get_flashed_messages,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
+from werkzeug.wrappers import Response
 
 from dashboard.domain.orders import OrderState
 from dashboard.models import Order
 from dashboard.payments import errors
 from dashboard.payments.gateway import is_sandbox
-from dashboard.services import orders, sandbox_payments
+from dashboard.services import buyer_limits, orders, sandbox_payments
+from dashboard.services.buyer_limits import BuyerCaller, BuyerLimits, TooManyStripeCalls
 from dashboard.services.pay_links import PayLinkExpired, PayLinkInvalid, pay_links
 from dashboard.services.payments.checkout import (
     STARTABLE,
     buyer_message,
     open_payment_intent,
+    payable_intent,
+    refresh_for_buyer,
     start_checkout,
 )
 from dashboard.services.payments.results import ActionRefused, ActionResult
-from dashboard.services.payments.settle import refresh_from_stripe
 from dashboard.views.access import public
 from dashboard.views.forms import EmptyForm, SandboxCardForm
 from dashboard.web import STRIPE_JS_CSP
@@ -35,6 +52,15 @@ CHECKOUT_UNAVAILABLE_IN_SANDBOX = (
     "Stripe Checkout is not available in the sandbox: the offline stand-in for Stripe "
     "(localstripe) has no Checkout Sessions. Pay with a test card below instead."
 )
+TOO_MANY_ATTEMPTS = (
+    "There have been too many payment attempts from here in a short time, so nothing was "
+    "sent. Wait a minute, then try again."
+)
+TOO_MANY_CHECKS = (
+    "This page has checked your payment many times in a short time. Below is the last "
+    "status we have; reload the page in a minute to check again."
+)
+FORM_EXPIRED = "This form had expired, so nothing was sent. Try again."
 
 
 class _LinkProblem(Exception):
@@ -56,6 +82,14 @@ def _order_for(token: str) -> Order:
     return order
 
 
+def _caller(token: str) -> BuyerCaller:
+    return BuyerCaller(
+        token=token,
+        remote_addr=request.remote_addr or "unknown",
+        limits=BuyerLimits.from_config(current_app.config),
+    )
+
+
 def _method(order: Order) -> str:
     if is_sandbox(current_app.config):
         return "payment_page"
@@ -63,6 +97,12 @@ def _method(order: Order) -> str:
 
 
 def _page(order: Order, token: str, *, message: str | None = None, ok: bool = False) -> str:
+    """The pay page; without a message of its own it shows the one a form's step flashed."""
+    if message is None:
+        flashed = get_flashed_messages(with_categories=True)
+        if flashed:
+            category, message = cast(tuple[str, str], flashed[-1])
+            ok = category == "success"
     sandbox = is_sandbox(current_app.config)
     awaiting_3ds = sandbox and order.order_state is OrderState.PROCESSING
     return render_template(
@@ -90,23 +130,29 @@ def _bad_link(problem: _LinkProblem) -> ResponseReturnValue:
     return render_template("pages/pay/unavailable.html", reason=problem.reason), problem.status
 
 
-@dataclass(frozen=True)
-class _Refused:
-    """The pay page, rendered with the reason a payment step did not go ahead."""
+def _to_pay_page(token: str, message: str, *, ok: bool = False) -> Response:
+    """After a form's step: to the pay page (303, a GET), which says how it went."""
+    flash(message, "success" if ok else "error")
+    return redirect(url_for("pay.show", token=token), code=303)
 
-    page: str
 
-
-def _attempt(token: str, start: Callable[[], T]) -> T | _Refused:
-    """Run a payment step; a refusal or Stripe error becomes the pay page with its message."""
+def _step(order: Order, token: str, start: Callable[[], T]) -> T | Response:
+    """Run a payment step that calls Stripe, counted against the caller's limits. Over them,
+    or refused, or failed at Stripe: to the pay page with the reason."""
     try:
+        buyer_limits.admit(order.id, _caller(token), buyer_limits.PAYMENT)
         return start()
+    except TooManyStripeCalls:
+        return _to_pay_page(token, TOO_MANY_ATTEMPTS)
     except (ActionRefused, errors.PaymentError) as refused:
-        return _Refused(_page(_order_for(token), token, message=refused.message))
+        return _to_pay_page(token, refused.message)
 
 
-def _form_expired(order: Order, token: str) -> ResponseReturnValue:
-    return _page(order, token, message="Reload the page and try again."), 400
+def _outcome(order: Order, token: str, step: Callable[[], ActionResult]) -> Response:
+    result = _step(order, token, step)
+    if isinstance(result, Response):
+        return result
+    return _to_pay_page(token, result.message, ok=result.ok)
 
 
 @bp.route("/<token>")
@@ -122,9 +168,10 @@ def checkout(token: str) -> ResponseReturnValue:
     """Start (or resume) Stripe Checkout for the order and go there."""
     order = _order_for(token)
     if not EmptyForm().validate_on_submit():
-        return _form_expired(order, token)
+        return _to_pay_page(token, FORM_EXPIRED)
     base = current_app.config["PUBLIC_BASE_URL"]
-    url = _attempt(
+    url = _step(
+        order,
         token,
         lambda: start_checkout(
             order.id,
@@ -135,23 +182,42 @@ def checkout(token: str) -> ResponseReturnValue:
             lifetime=timedelta(seconds=current_app.config["CHECKOUT_SESSION_LIFETIME"]),
         ),
     )
-    if isinstance(url, _Refused):
-        return url.page
+    if isinstance(url, Response):
+        return url
     return redirect(url, code=303)
 
 
 @bp.route("/<token>/card", methods=["POST"])
 @public
 def card(token: str) -> ResponseReturnValue:
-    """Our own payment page: Stripe.js's Payment Element with the intent's client secret."""
+    """Open (or reuse) the order's PaymentIntent for our payment page, then show that page."""
     order = _order_for(token)
     if not EmptyForm().validate_on_submit():
-        return _form_expired(order, token)
+        return _to_pay_page(token, FORM_EXPIRED)
     if is_sandbox(current_app.config):
-        return _page(order, token, message="In the sandbox, pay with a test card below.")
-    intent = _attempt(token, lambda: open_payment_intent(order.id))
-    if isinstance(intent, _Refused):
-        return intent.page
+        return _to_pay_page(token, "In the sandbox, pay with a test card below.")
+    opened = _step(order, token, lambda: open_payment_intent(order.id))
+    if isinstance(opened, Response):
+        return opened
+    return redirect(url_for("pay.card_page", token=token), code=303)
+
+
+@bp.route("/<token>/card", methods=["GET"], endpoint="card_page")
+@public
+def card_page(token: str) -> ResponseReturnValue:
+    """Our own payment page: Stripe.js's Payment Element with the intent's client secret."""
+    order = _order_for(token)
+    if is_sandbox(current_app.config):
+        return redirect(url_for("pay.show", token=token), code=303)
+    try:
+        intent = payable_intent(order.id, _caller(token))
+    except TooManyStripeCalls as limited:
+        return _page(order, token, message=TOO_MANY_ATTEMPTS), 429, _retry(limited)
+    except errors.PaymentError as failed:
+        return _page(order, token, message=failed.message)
+    if intent is None or intent.client_secret is None:
+        # Nothing opened yet, or paid or failed meanwhile: the pay page says which.
+        return redirect(url_for("pay.show", token=token), code=303)
     page = render_template(
         "pages/pay/card.html",
         order=order,
@@ -177,9 +243,9 @@ def sandbox_card(token: str) -> ResponseReturnValue:
         return _page(order, token, message="Test cards work only in the sandbox."), 404
     form = SandboxCardForm()
     if not form.validate_on_submit():
-        return _page(order, token, message="Choose one of the test cards."), 422
-    return _result_page(
-        token, lambda: sandbox_payments.pay_with_test_card(order.id, form.card.data or "")
+        return _to_pay_page(token, "Choose one of the test cards.")
+    return _outcome(
+        order, token, lambda: sandbox_payments.pay_with_test_card(order.id, form.card.data or "")
     )
 
 
@@ -188,26 +254,29 @@ def sandbox_card(token: str) -> ResponseReturnValue:
 def sandbox_authenticate(token: str) -> ResponseReturnValue:
     """Sandbox only: pass or fail localstripe's stand-in for 3-D Secure."""
     order = _order_for(token)
-    if not is_sandbox(current_app.config) or not EmptyForm().validate_on_submit():
-        return _form_expired(order, token)
+    if not is_sandbox(current_app.config):
+        return _page(order, token, message="Test cards work only in the sandbox."), 404
+    if not EmptyForm().validate_on_submit():
+        return _to_pay_page(token, FORM_EXPIRED)
     ok = request.form.get("outcome") == "success"
-    return _result_page(token, lambda: sandbox_payments.authenticate(order.id, ok))
-
-
-def _result_page(token: str, step: Callable[[], ActionResult]) -> ResponseReturnValue:
-    result = _attempt(token, step)
-    if isinstance(result, _Refused):
-        return result.page
-    return _page(_order_for(token), token, message=result.message, ok=result.ok)
+    return _outcome(order, token, lambda: sandbox_payments.authenticate(order.id, ok))
 
 
 @bp.route("/<token>/done")
 @public
 def done(token: str) -> ResponseReturnValue:
-    """Where Stripe sends the buyer back: read the truth from Stripe, then say it."""
+    """Where Stripe sends the buyer back: the truth from Stripe (re-read at most once per
+    order per few seconds), never from the redirect itself."""
     order = _order_for(token)
-    result = _attempt(token, lambda: refresh_from_stripe(order.id))
-    if isinstance(result, _Refused):
-        return result.page
+    try:
+        result = refresh_for_buyer(order.id, _caller(token))
+    except TooManyStripeCalls as limited:
+        return _page(order, token, message=TOO_MANY_CHECKS), 429, _retry(limited)
+    except (ActionRefused, errors.PaymentError) as refused:
+        return _page(_order_for(token), token, message=refused.message)
     fresh = _order_for(token)
     return _page(fresh, token, message=buyer_message(fresh, None), ok=result.ok)
+
+
+def _retry(limited: TooManyStripeCalls) -> dict[str, str]:
+    return {"Retry-After": str(limited.retry_after)}

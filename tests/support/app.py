@@ -27,7 +27,7 @@ def base_config(database_url: str) -> dict[str, Any]:
     }
 
 
-def add_failing_route(app: Flask, error: Exception) -> str:
+def add_failing_route(app: Flask, error: Exception, path: str = "/test-only/fails") -> str:
     """A route of this test's app only, whose view raises `error`: a real 500 through the
     app's own error handling, with no code of the dashboard replaced. Like every route it
     declares who may call it (dashboard/views/access.py): any signed-in reader. Flask takes
@@ -37,8 +37,8 @@ def add_failing_route(app: Flask, error: Exception) -> str:
     def fails() -> NoReturn:
         raise error
 
-    app.add_url_rule("/test-only/fails", endpoint="test_only.fails", view_func=fails)
-    return "/test-only/fails"
+    app.add_url_rule(path, endpoint=f"test_only.fails{path}", view_func=fails)
+    return path
 
 
 def free_port() -> int:

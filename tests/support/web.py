@@ -55,6 +55,8 @@ def pay_link(app: Flask, order_id: int) -> str:
 
 
 def pay_with_test_card(app: Flask, order_id: int, card: str = "success") -> Any:
-    """A buyer opens the pay link and pays with a sandbox test card."""
+    """A buyer opens the pay link and pays with a sandbox test card; the answer is the page
+    the form's 303 leads to, as a browser shows it."""
     buyer = app.test_client()
-    return post_form(buyer, pay_link(app, order_id) + "/sandbox-card", {"card": card})
+    path = pay_link(app, order_id) + "/sandbox-card"
+    return post_form(buyer, path, {"card": card}, follow_redirects=True)

@@ -17,7 +17,7 @@ counted that reading as their one delivery: it moves to sync_count. (Later readi
 events a webhook brought cannot be told apart from deliveries and stay counted.)
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-01
 
 """
@@ -29,7 +29,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0007'
-down_revision = '0005'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 

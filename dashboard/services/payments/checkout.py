@@ -16,7 +16,8 @@ from dashboard.models import Order, utcnow
 from dashboard.payments import errors
 from dashboard.payments.gateway import gateway
 from dashboard.payments.snapshots import PaymentIntentSnapshot
-from dashboard.services import outbox
+from dashboard.services import buyer_limits, outbox
+from dashboard.services.buyer_limits import BuyerCaller
 from dashboard.services.outbox import OutboxType
 from dashboard.services.payments import ledger
 from dashboard.services.payments.apply import (
@@ -25,7 +26,7 @@ from dashboard.services.payments.apply import (
     attempt_failed,
     move,
 )
-from dashboard.services.payments.results import ActionRefused
+from dashboard.services.payments.results import ActionRefused, ActionResult
 from dashboard.services.payments.settle import refresh_from_stripe
 
 PI = PaymentIntentStatus
@@ -108,6 +109,36 @@ def open_payment_intent(order_id: int) -> PaymentIntentSnapshot:
     if isinstance(result, errors.PaymentError):
         raise result
     return result
+
+
+def payable_intent(order_id: int, caller: BuyerCaller) -> PaymentIntentSnapshot | None:
+    """The order's PaymentIntent, re-read, if our payment page can still confirm it; None
+    once it cannot (what Stripe says is applied) or when no payment was opened. Never
+    creates one: that is `open_payment_intent`'s, from the buyer's click. The read counts
+    against the caller's limits (TooManyStripeCalls)."""
+    order = ledger.lock_order(order_id)
+    if order.stripe_payment_intent_id is None or order.order_state not in STARTABLE:
+        return None
+    buyer_limits.admit(order.id, caller, buyer_limits.PAYMENT)
+    current = gateway().retrieve_payment_intent(order.stripe_payment_intent_id)
+    if current.status in PAYABLE_STATUSES:
+        return current
+    apply_payment_intent(order, current, source="pay page")
+    return None
+
+
+def refresh_for_buyer(order_id: int, caller: BuyerCaller) -> ActionResult:
+    """The return page's re-read of the payment from Stripe, at most once per order per
+    interval (in any worker); otherwise what is stored. TooManyStripeCalls when the
+    caller's pay link or address has reached Stripe too often."""
+    order = ledger.lock_order(order_id)
+    nothing_started = order.stripe_payment_intent_id is None
+    if nothing_started and order.stripe_checkout_session_id is None:
+        return ActionResult(True, buyer_message(order, None))
+    if not buyer_limits.reread_due(order.id, caller.limits):
+        return ActionResult(True, buyer_message(order, None))
+    buyer_limits.admit(order.id, caller, buyer_limits.REREAD)
+    return refresh_from_stripe(order.id)
 
 
 def buyer_message(order: Order, snapshot: PaymentIntentSnapshot | None) -> str:

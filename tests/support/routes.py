@@ -1,0 +1,77 @@
+"""Every route of the app's URL map as a concrete path, with ids of rows that exist: what
+the tests that cover every route (CSRF, headers, caching, hostile query strings) walk."""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import select
+
+from dashboard.extensions import db
+from dashboard.models import Order, Role, StripeEvent, User
+from tests.support.stripe import send_event, stripe_event, stripe_example
+from tests.support.web import pay_link
+
+VIEWS = Path(__file__).resolve().parents[2] / "dashboard" / "views"
+
+
+def route_paths(
+    app: Flask, make_order: Callable[..., Order], make_user: Callable[..., User]
+) -> tuple[Order, User, list[tuple[str, str, str]]]:
+    """Every (endpoint, method, concrete path) of the app, with ids that exist."""
+    order = make_order()
+    target = make_user(Role.SUPPORT, email="target@shop.example")
+    event = stripe_event(
+        "payment_intent.processing",
+        {**stripe_example("payment_intent"), "metadata": {"order_id": str(order.id)}},
+    )
+    assert send_event(app.test_client(), event).status_code == 200
+    with app.app_context():
+        event_row = db.session.scalar(select(StripeEvent.id))
+    values: dict[str, Any] = {
+        "order_id": order.id,
+        "user_id": target.id,
+        "event_id": event_row,
+        "token": pay_link(app, order.id).removeprefix("/pay/"),
+    }
+    routes = []
+    for rule in app.url_map.iter_rules():
+        unknown = rule.arguments - set(values) - {"filename"}
+        assert not unknown, f"{rule.rule}: give this test a value for {unknown}"
+        path = rule.rule
+        for name in rule.arguments:
+            path = re.sub(rf"<(?:[a-z]+:)?{name}>", str(values.get(name, "app.css")), path)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            routes.append((rule.endpoint, method, path))
+    return order, target, routes
+
+
+def query_parameters() -> set[str]:
+    """Every query-string parameter a view reads, found in the views' source: the names
+    given to `request.args.get(...)` and to the helpers that read one (`cursor_arg`,
+    `search_arg` reads `q`). A new parameter is found here without anyone listing it."""
+    names = set()
+    for path in VIEWS.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            reads_args = (
+                called == "get"
+                and isinstance(func, ast.Attribute)
+                and isinstance(func.value, ast.Attribute)
+                and func.value.attr == "args"
+            )
+            if (reads_args or called == "cursor_arg") and node.args:
+                first = node.args[0]
+                if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                    names.add(first.value)
+            if called == "search_arg":
+                names.add("q")
+    return names
