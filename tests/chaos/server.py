@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from tests.support.app import free_port
+from tests.support.gunicorn import gunicorn_running
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -46,40 +45,10 @@ def gunicorn(env: dict[str, str], log: Path) -> Iterator[str]:
         "GUNICORN_THREADS": str(THREADS),
         "LOG_LEVEL": "warning",
     }
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                str(BIN / "gunicorn"),
-                "--config",
-                str(ROOT / "gunicorn.conf.py"),
-                "--access-logfile",
-                "/dev/null",
-                "tests.chaos.chaos_app:app",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    with urllib.request.urlopen(url + "/healthz", timeout=2):
-                        break
-                except OSError:
-                    if time.monotonic() > deadline or process.poll() is not None:
-                        raise RuntimeError(f"gunicorn did not start; see {log}") from None
-                    time.sleep(0.2)
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    with gunicorn_running(
+        ["--access-logfile", "/dev/null", "tests.chaos.chaos_app:app"], env, log
+    ) as url:
+        yield url
 
 
 def sweep_holds(env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -68,31 +68,43 @@ def gunicorn(database_url: str, instance: Path, log: Path) -> Iterator[Served]:
             # gunicorn's control socket is otherwise ~/.gunicorn/, shared with any other.
             "XDG_RUNTIME_DIR": runtime_dir,
         }
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                [str(GUNICORN), "--config", str(ROOT / "gunicorn.conf.py")],
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        url = f"http://127.0.0.1:{port}"
-        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    with direct.open(url + "/healthz", timeout=2):
-                        break
-                except OSError:
-                    if time.monotonic() > deadline or process.poll() is not None:
-                        raise RuntimeError(f"gunicorn did not start:\n{log.read_text()}") from None
-                    time.sleep(0.2)
+        with gunicorn_running([], env, log) as url:
             yield Served(url, port, log)
-        finally:
-            process.terminate()
+
+
+@contextmanager
+def gunicorn_running(arguments: list[str], env: dict[str, str], log: Path) -> Iterator[str]:
+    """gunicorn with the project's gunicorn.conf.py and these arguments (GUNICORN_BIND in
+    `env` says where), its output in `log`; its URL once /healthz answers, until the block
+    ends, then stopped."""
+    bind = env["GUNICORN_BIND"]
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(GUNICORN), "--config", str(ROOT / "gunicorn.conf.py"), *arguments],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://{bind}"
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        deadline = time.monotonic() + 60
+        while True:
             try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+                with direct.open(url + "/healthz", timeout=2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError(
+                        f"gunicorn did not start (see {log}):\n{log.read_text()[-4000:]}"
+                    ) from None
+                time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
