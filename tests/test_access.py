@@ -67,6 +67,11 @@ MATRIX = {
         {},
         (302, 403, 403, 303),
     ),
+    ("admin.two_step_requirement", "POST"): (
+        "/admin/two-step-requirement",
+        {"required": "on"},
+        (302, 403, 403, 422),
+    ),
     ("health.healthz", "GET"): ("/healthz", None, (200, 200, 200, 200)),
     # Money actions: without JavaScript each answers with a redirect to the order page
     # (and a message); the order here has no payment, so nothing reaches Stripe.

@@ -13,8 +13,8 @@ from dashboard.models.base import UTCDateTime, utcnow
 
 
 class Setting(Model):
-    """One setting by name; its value as text (services/settings.py reads it typed). A
-    setting without a row has its default."""
+    """One setting by name; its value as text, read typed by the service that owns it
+    (services/two_factor/requirement.py). A setting without a row has its default."""
 
     __tablename__ = "settings"
 

@@ -125,6 +125,18 @@ class TurnOffTwoStepForm(ConfirmIdentityForm):
     )
 
 
+class TwoStepRequirementForm(FlaskForm):
+    required = HiddenField(validators=[InputRequired()])
+    confirm = BooleanField(
+        "Yes, I have read what this changes",
+        validators=[DataRequired(message="Tick the box to confirm.")],
+    )
+
+    def validate_required(self, field: Any) -> None:
+        if field.data not in ("on", "off"):
+            raise ValidationError("Choose on or off.")
+
+
 class OrderLineForm(Form):
     """One line; all blank means "no line here", partly filled is an error."""
 
