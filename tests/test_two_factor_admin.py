@@ -167,6 +167,9 @@ def test_it_cannot_be_turned_off_while_required(app, admin):
     assert "Turn off two-step sign-in</button>" not in account
     answer = post_form(admin, "/account/two-step/off", {"secret": PASSWORD, "confirm": "y"})
     assert answer.status_code == 403
+    assert "required for staff and admins: it cannot be turned off." in answer.get_data(
+        as_text=True
+    )
     assert count(app, TwoFactorCredential) == 1
 
 
