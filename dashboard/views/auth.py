@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
+    abort,
     current_app,
     flash,
     g,
@@ -48,6 +49,8 @@ bp = Blueprint("auth", __name__)
 
 # The cookie-session key of a sign-in waiting for its second step (its token).
 PENDING = "sign_in_step"
+# Another request finished this waiting sign-in while this one was checking its code.
+FINISHED_ELSEWHERE = "This sign-in was just finished in another tab or window: sign in again."
 WRONG_CODE = {
     Verdict.WRONG: "That code is not right. Type the 6 digits your app shows now.",
     Verdict.REPLAYED: "That code has been used already: wait for the next one in your app.",
@@ -159,7 +162,7 @@ def code() -> ResponseReturnValue:
     try:
         pending.complete(row)
     except pending.Missing:
-        return _back_to_login()
+        abort(409, description=FINISHED_ELSEWHERE)  # raised: the code's use is rolled back
     signed_in = _start_session(user, remember=row.remember)
     if outcome.used_recovery:  # after the start, which empties the cookie session
         flash(
@@ -210,7 +213,7 @@ def enrol() -> ResponseReturnValue:
         form.form_errors.append(str(error))
         return setup_page(enrolment, form, action=action, required_role=user.role, status=422)
     except pending.Missing:
-        return _back_to_login()
+        abort(409, description=FINISHED_ELSEWHERE)  # raised: the new key is rolled back
     _start_session(user, remember=row.remember)
     return recovery_codes_page(recovery, continue_to=safe_next(request.args.get("next")))
 
