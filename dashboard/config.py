@@ -140,6 +140,9 @@ def _from_environment(instance_path: Path) -> dict[str, Any]:
         # ticked "Keep me signed in" (the remember-me cookie lasts as long).
         "SESSION_MAX_AGE": _int("SESSION_MAX_AGE", 12 * 3600),
         "REMEMBER_ME_MAX_AGE": _int("REMEMBER_ME_MAX_AGE", 30 * 24 * 3600),
+        # Seconds between a matching password and its second step (the code, or setting one
+        # up when required) before the sign-in must start again.
+        "SIGN_IN_STEP_MAX_AGE": _int("SIGN_IN_STEP_MAX_AGE", 5 * 60),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_HTTPONLY": True,

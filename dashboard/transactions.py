@@ -5,8 +5,8 @@ Services only flush. What commits is a boundary: the end of a web request
 a whole CLI command, one page of a sync, one order of a sweep, one page of webhook
 deliveries), and two deliberate early commits: a money action's idempotency key
 (`commit_before_stripe`, called by the request ledger and nothing else) and a sign-in
-attempt's place under the throttle (`commit_before_password_check`, called by the sign-in
-service and nothing else).
+attempt's place under the throttle, before its password or two-step code is checked
+(`commit_before_password_check`, called by the sign-in service and nothing else).
 """
 
 from __future__ import annotations
@@ -56,8 +56,8 @@ def commit_before_stripe() -> None:
 
 
 def commit_before_password_check() -> None:
-    """Make a sign-in attempt's place under the throttle durable before its password is
-    checked.
+    """Make a sign-in attempt's place under the throttle durable before its password (or
+    its two-step code: `sign_in.under_throttle`) is checked.
 
     Every other worker counts it at once, so attempts arriving together cannot all pass
     the limit; the counter rows are not locked while the hash runs (on SQLite that would be

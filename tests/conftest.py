@@ -33,7 +33,8 @@ from tests.support.database import BACKENDS, TEST_DATABASE_URL, reload, reset_po
 from tests.support.faults import FaultyHTTP
 from tests.support.localstripe import SANDBOX_KEY
 from tests.support.stripe import TEST_KEY, FakeStripeHTTP
-from tests.support.web import PASSWORD, QUICK_HASH, login, pay_with_test_card
+from tests.support.two_factor import Enrolled, enrol
+from tests.support.web import PASSWORD, QUICK_HASH, login, pay_with_test_card, post_form
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -149,6 +150,22 @@ def signed_in(app: Flask, make_user: Callable[..., User]) -> Callable[..., Flask
         return client
 
     return sign_in
+
+
+@pytest.fixture
+def enrolled(app: Flask, make_user: Callable[..., User]) -> Callable[..., Enrolled]:
+    """Factory: a new user who set up two-step sign-in through the account page (signed in
+    for that, then signed out). `quick_hash`: see make_user."""
+
+    def make(role: Role = Role.STAFF, email: str | None = None, *, quick_hash: bool = True):
+        user = make_user(role, email, quick_hash=quick_hash)
+        client = app.test_client()
+        assert login(client, user.email).status_code == 302
+        done = enrol(client, user.email)
+        post_form(client, "/logout")
+        return done
+
+    return make
 
 
 # -- Stripe: a real localstripe on a free loopback port ------------------------------------

@@ -28,6 +28,21 @@ MATRIX = {
         {},
         (302, 303, 303, 303),
     ),
+    # The second step of signing in: without a waiting sign-in, back to the password (303);
+    # signed in already, on to the dashboard (302).
+    ("auth.code", "GET"): ("/login/code", None, (303, 302, 302, 302)),
+    ("auth.code", "POST"): ("/login/code", {"code": "123456"}, (303, 302, 302, 302)),
+    ("auth.enrol", "GET"): ("/login/two-step-setup", None, (303, 302, 302, 302)),
+    ("auth.enrol", "POST"): ("/login/two-step-setup", {}, (303, 302, 302, 302)),
+    # One's own two-step sign-in, from the account page; these visitors have none yet.
+    ("two_factor.setup", "GET"): ("/account/two-step", None, (302, 200, 200, 200)),
+    ("two_factor.confirm", "POST"): ("/account/two-step", {}, (302, 303, 303, 303)),
+    ("two_factor.new_recovery_codes", "POST"): (
+        "/account/two-step/recovery-codes",
+        {},
+        (302, 303, 303, 303),
+    ),
+    ("two_factor.turn_off", "POST"): ("/account/two-step/off", {}, (302, 303, 303, 303)),
     ("orders.home", "GET"): ("/", None, (302, 302, 302, 302)),
     ("orders.index", "GET"): ("/orders", None, (302, 200, 200, 200)),
     ("orders.new", "GET"): ("/orders/new", None, (302, 403, 200, 200)),
@@ -51,6 +66,11 @@ MATRIX = {
         "/admin/users/{user_id}/reactivate",
         {},
         (302, 403, 403, 303),
+    ),
+    ("admin.two_step_requirement", "POST"): (
+        "/admin/two-step-requirement",
+        {"required": "on"},
+        (302, 403, 403, 422),
     ),
     ("health.healthz", "GET"): ("/healthz", None, (200, 200, 200, 200)),
     # Money actions: without JavaScript each answers with a redirect to the order page
@@ -130,7 +150,9 @@ def test_role_route_matrix(app, make_user, make_order, route):
             assert login(client, f"{visitor}@shop.example").status_code == 302
         response = client.get(path) if data is None else post_form(client, path, data)
         assert response.status_code == status, f"{visitor} {route}"
-        if status == 302 and visitor == ANON and route[0] not in {"auth.logout", "orders.home"}:
+        public_redirect = route[0] in {"auth.logout", "orders.home"} or route[0].startswith("pay.")
+        if status in (302, 303) and visitor == ANON and not public_redirect:
+            # A staff page sends a visitor to sign in (a buyer's page, to the pay page).
             assert response.headers["Location"].startswith("/login")
 
 

@@ -11,7 +11,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from dashboard.models import Role
 from tests.support.app import serve
-from tests.support.browser import CHROMIUM, Problems, chromium
+from tests.support.browser import CHROMIUM, Problems, chromium, sideways, tab_to
 from tests.support.web import PASSWORD
 
 pytestmark = pytest.mark.skipif(
@@ -35,13 +35,6 @@ def browser(server: str) -> Iterator[Browser]:
         yield launched
 
 
-def sideways(page: Page) -> int:
-    """How many pixels the page is wider than the window (0: no sideways scrolling)."""
-    return int(
-        page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-    )
-
-
 def sign_in_by_keyboard(page: Page, server: str, email: str) -> None:
     page.goto(server + "/login")
     expect(page.get_by_label("Email")).to_be_focused()  # the field has autofocus
@@ -55,14 +48,6 @@ def sign_in_by_keyboard(page: Page, server: str, email: str) -> None:
     expect(page.get_by_role("button", name="Sign in")).to_be_focused()
     with page.expect_navigation(url="**/orders"):
         page.keyboard.press("Enter")
-
-
-def tab_to(page: Page, name: str, limit: int = 20) -> None:
-    for _ in range(limit):
-        page.keyboard.press("Tab")
-        if page.evaluate("document.activeElement.innerText").strip() == name:
-            return
-    raise AssertionError(f"{name!r} is not reached with the Tab key")
 
 
 @pytest.mark.parametrize("width", WIDTHS)

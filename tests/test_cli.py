@@ -4,8 +4,10 @@ import pytest
 from sqlalchemy import select
 
 from dashboard.extensions import db
-from dashboard.models import Role, User
-from tests.support.web import PASSWORD, login
+from dashboard.models import PendingSignIn, RecoveryCode, Role, TwoFactorCredential, User
+from tests.support.database import count
+from tests.support.two_factor import sign_in_with_code
+from tests.support.web import PASSWORD, login, post_form
 
 
 @pytest.fixture
@@ -100,3 +102,28 @@ def test_last_admin_cannot_be_demoted_or_deactivated(cli):
 
 def test_roles_are_the_three_documented(cli):
     assert {role.value for role in Role} == {"admin", "staff", "support"}
+
+
+def test_the_cli_resets_a_users_second_step_and_ends_their_sessions(app, cli, enrolled):
+    user = enrolled(Role.STAFF)
+    client = app.test_client()
+    assert sign_in_with_code(client, user.email, user.recovery_codes[0]).status_code == 302
+    waiting = app.test_client()
+    post_form(waiting, "/login", {"email": user.email, "password": PASSWORD})
+    result = cli.invoke(args=["user", "reset-2fa", user.email.upper()])
+    assert result.exit_code == 0, result.output
+    assert f"Two-step sign-in removed for {user.email}; 1 session ended." in result.output
+    assert user.secret not in result.output
+    assert client.get("/orders").status_code == 302  # signed out
+    assert count(app, TwoFactorCredential) == 0
+    assert count(app, RecoveryCode) == 0
+    assert count(app, PendingSignIn) == 0
+    # The old codes are gone with it; the password alone signs in now.
+    assert post_form(waiting, "/login/code", {"code": user.recovery_codes[1]}).status_code == 303
+    assert login(app.test_client(), user.email).status_code == 302
+
+
+def test_the_cli_reset_of_an_unknown_user_says_so(app, cli):
+    result = cli.invoke(args=["user", "reset-2fa", "ghost@shop.example"])
+    assert result.exit_code == 1
+    assert "There is no user ghost@shop.example." in result.output

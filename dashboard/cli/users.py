@@ -1,5 +1,5 @@
 """`flask user …`: create accounts, list them, change a role or a password, deactivate and
-reactivate."""
+reactivate, and reset a lost second step (two-step sign-in)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from flask.cli import AppGroup
 from dashboard.cli import command
 from dashboard.models import Role, User
 from dashboard.services import users
+from dashboard.services.two_factor import credentials
 
 ROLE = click.Choice([role.value for role in Role])
 
@@ -105,3 +106,19 @@ def _set_active(email: str, *, active: bool) -> None:
     except users.UserError as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"{user.email} is {'active' if active else 'deactivated'}.")
+
+
+@command("reset-2fa", group)
+@click.argument("email")
+def user_reset_two_factor(email: str) -> None:
+    """Remove an account's two-step sign-in (a lost phone): its key and recovery codes go,
+    and its sessions end."""
+    user = _user_or_fail(email)
+    had = credentials.has_second_factor(user)
+    ended = credentials.reset(user)
+    state = "removed" if had else "was not set up; nothing to remove"
+    click.echo(
+        f"Two-step sign-in {state} for {user.email}; {ended} session{'' if ended == 1 else 's'}"
+        " ended. They sign in with their password and can set it up again (at once, if it is"
+        " required for their role)."
+    )

@@ -1,7 +1,8 @@
 """Database tables (SQLAlchemy 2.0 typed models), one module per part of the dashboard:
-`users`, `sign_in` (attempts, throttles, sessions), `orders` (with disputes and the
-timeline), `payments` (the request ledger, the outbox), `inbox` (Stripe's events), `buyer`
-(the buyer pages' calls to Stripe).
+`users`, `sign_in` (attempts, throttles, sessions), `two_factor` (authenticators, recovery
+codes, sign-ins waiting for their second step), `settings` (the admin's), `orders` (with
+disputes and the timeline), `payments` (the request ledger, the outbox), `inbox` (Stripe's
+events), `buyer` (the buyer pages' calls to Stripe).
 Everything is importable from here, the one name the rest of the code uses. Schema changes
 go through migrations."""
 
@@ -23,7 +24,9 @@ from dashboard.models.payments import (
     RequestStatus,
     StripeRequest,
 )
+from dashboard.models.settings import Setting
 from dashboard.models.sign_in import LoginAttempt, SignInSession, SignInThrottle
+from dashboard.models.two_factor import PendingSignIn, RecoveryCode, TwoFactorCredential
 from dashboard.models.users import Role, User
 
 __all__ = [
@@ -38,8 +41,11 @@ __all__ = [
     "Order",
     "OrderLine",
     "OutboxEvent",
+    "PendingSignIn",
+    "RecoveryCode",
     "RequestStatus",
     "Role",
+    "Setting",
     "SignInSession",
     "SignInThrottle",
     "StripeEvent",
@@ -47,6 +53,7 @@ __all__ = [
     "SyncWatermark",
     "TimelineEntry",
     "TimelineKind",
+    "TwoFactorCredential",
     "UTCDateTime",
     "User",
     "WebhookRejection",

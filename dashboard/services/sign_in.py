@@ -7,7 +7,8 @@ attempt reserves a place under both limits with one conditional UPDATE per key â
 failure counted in advance â€” and commits it before the password is checked: every other
 worker counts it at once, and the counters are not locked while the hash runs. A correct
 password gives the reservation back. While throttled the password is not even checked, so
-guessing gains nothing.
+guessing gains nothing. A second step's code (services/two_factor/) is checked under the
+same counters (`under_throttle`): a wrong code costs what a wrong password does.
 
 An unknown or deactivated email costs what a wrong password does: a hash made like every
 user's is verified all the same, so how quickly the answer comes tells nothing about which
@@ -20,8 +21,10 @@ import functools
 import logging
 import math
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol, TypeVar
 
 from sqlalchemy import case, literal, or_, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -48,11 +51,40 @@ class Attempt:
     throttled: bool = False
     retry_after: int = 0
 
+    @property
+    def passed(self) -> bool:
+        return self.user is not None
 
-def attempt(
-    email: str, password: str, remote_addr: str, *, max_failures: int, window_seconds: int
-) -> Attempt:
-    """Check a password, unless this email or address failed too often in the window."""
+
+class Checked(Protocol):
+    """What a check under the throttle answers: whether it passed."""
+
+    @property
+    def passed(self) -> bool: ...
+
+
+C = TypeVar("C", bound=Checked)
+
+
+@dataclass(frozen=True)
+class Throttled:
+    """Refused before anything was checked: too many failures; `retry_after` seconds left."""
+
+    retry_after: int
+
+
+def under_throttle(
+    email: str,
+    remote_addr: str,
+    check: Callable[[], C],
+    *,
+    max_failures: int,
+    window_seconds: int,
+) -> C | Throttled:
+    """Run `check` (a password's, or a second step's code) only once this attempt has taken
+    its place under the limits of its email and address, counted as a failure in advance
+    and committed; a check that passed gives its place back. Every secret a person types
+    to sign in is guessed against the same counters, with the same limits."""
     email = normalize_email(email)
     remote_addr = remote_addr[:MAX_ADDRESS_LENGTH]
     now = utcnow()
@@ -67,27 +99,45 @@ def attempt(
             for place in reserved:
                 _give_back(place)
             log.warning("sign-in throttled", extra={"remote_addr": remote_addr})
-            return Attempt(user=None, throttled=True, retry_after=_retry_after(key, now, window))
+            return Throttled(retry_after=_retry_after(key, now, window))
         reserved.append(key)
     commit_before_password_check()
 
-    stand_in = _stand_in_hash()
-    user = find_by_email(email)
-    if user is None:
-        check_password_hash(stand_in, password)
-        ok = False
-    else:
-        # Checked for a deactivated user too; only then is `active` looked at.
-        ok = user.check_password(password) and user.active
-    db.session.add(LoginAttempt(email=email, remote_addr=remote_addr, succeeded=ok))
-    if not ok:
-        db.session.flush()
-        log.info("sign-in failed", extra={"remote_addr": remote_addr})
-        return Attempt(user=None)
-    for place in reserved:
-        _give_back(place)
+    outcome = check()
+    if outcome.passed:
+        for place in reserved:
+            _give_back(place)
     db.session.flush()
-    return Attempt(user=user)
+    return outcome
+
+
+def attempt(
+    email: str, password: str, remote_addr: str, *, max_failures: int, window_seconds: int
+) -> Attempt:
+    """Check a password, unless this email or address failed too often in the window."""
+    email = normalize_email(email)
+    remote_addr = remote_addr[:MAX_ADDRESS_LENGTH]
+
+    def check() -> Attempt:
+        stand_in = _stand_in_hash()
+        user = find_by_email(email)
+        if user is None:
+            check_password_hash(stand_in, password)
+            ok = False
+        else:
+            # Checked for a deactivated user too; only then is `active` looked at.
+            ok = user.check_password(password) and user.active
+        db.session.add(LoginAttempt(email=email, remote_addr=remote_addr, succeeded=ok))
+        if not ok:
+            log.info("sign-in failed", extra={"remote_addr": remote_addr})
+        return Attempt(user=user if ok else None)
+
+    outcome = under_throttle(
+        email, remote_addr, check, max_failures=max_failures, window_seconds=window_seconds
+    )
+    if isinstance(outcome, Throttled):
+        return Attempt(user=None, throttled=True, retry_after=outcome.retry_after)
+    return outcome
 
 
 @functools.cache

@@ -6,7 +6,17 @@ from flask import Flask
 from werkzeug.routing import IntegerConverter, ValidationError
 
 from dashboard.domain.ids import MAX_ROW_ID
-from dashboard.views import admin, auth, events, health, orders, pay, payments, webhooks
+from dashboard.views import (
+    admin,
+    auth,
+    events,
+    health,
+    orders,
+    pay,
+    payments,
+    two_factor,
+    webhooks,
+)
 from dashboard.views.access import role_flags
 
 
@@ -28,7 +38,7 @@ class RowIdConverter(IntegerConverter):
 def register_blueprints(app: Flask) -> None:
     app.url_map.converters["int"] = RowIdConverter
     app.context_processor(role_flags)
-    for module in (auth, orders, payments, pay, admin, health, webhooks, events):
+    for module in (auth, two_factor, orders, payments, pay, admin, health, webhooks, events):
         app.register_blueprint(module.bp)
     undeclared = [
         endpoint

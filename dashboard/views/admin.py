@@ -1,4 +1,4 @@
-"""Admin: user accounts and roles."""
+"""Admin: user accounts and roles, and whether staff and admins must use two-step sign-in."""
 
 from __future__ import annotations
 
@@ -9,19 +9,27 @@ from flask_login import current_user
 from dashboard.extensions import db
 from dashboard.models import Role, User
 from dashboard.services import users
+from dashboard.services.two_factor import credentials, requirement
+from dashboard.services.two_factor.credentials import TwoFactorError
 from dashboard.views.access import ADMINS, roles_required
-from dashboard.views.forms import EmptyForm, RoleForm, UserCreateForm
+from dashboard.views.forms import EmptyForm, RoleForm, TwoStepRequirementForm, UserCreateForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
-def _page(create_form: UserCreateForm | None = None) -> str:
+def _page(
+    create_form: UserCreateForm | None = None,
+    requirement_form: TwoStepRequirementForm | None = None,
+) -> str:
     return render_template(
         "pages/admin/users.html",
         users=users.list_users(),
         create_form=create_form or UserCreateForm(formdata=None),
         action_form=EmptyForm(),
         role_choices=list(Role),
+        two_step_users=credentials.users_with_second_factor(),
+        two_step_required=requirement.is_on(),
+        requirement_form=requirement_form or TwoStepRequirementForm(formdata=None),
     )
 
 
@@ -95,4 +103,29 @@ def _set_active(user_id: int, *, active: bool) -> ResponseReturnValue:
         flash(str(error), "error")
         return redirect(url_for("admin.user_list"), code=303)
     flash(f"{user.email} {'can sign in again' if active else 'is deactivated'}.", "success")
+    return redirect(url_for("admin.user_list"), code=303)
+
+
+@bp.route("/two-step-requirement", methods=["POST"])
+@roles_required(*ADMINS)
+def two_step_requirement() -> ResponseReturnValue:
+    """Require two-step sign-in of staff and admins, or stop requiring it."""
+    form = TwoStepRequirementForm()
+    if not form.validate_on_submit():
+        return _page(requirement_form=form), 422
+    required = form.required.data == "on"
+    try:
+        ended = requirement.set_required(required, by=current_user._get_current_object())
+    except TwoFactorError as error:
+        form.form_errors.append(str(error))
+        return _page(requirement_form=form), 422
+    if required:
+        flash(
+            "Two-step sign-in is now required for staff and admins."
+            f" {ended} session{'' if ended == 1 else 's'} of people without it ended;"
+            " they set it up when they next sign in.",
+            "success",
+        )
+    else:
+        flash("Two-step sign-in is no longer required; those who have it keep it.", "success")
     return redirect(url_for("admin.user_list"), code=303)

@@ -14,6 +14,7 @@ from wtforms import (
     FieldList,
     Form,
     FormField,
+    HiddenField,
     PasswordField,
     RadioField,
     SelectChoice,
@@ -21,7 +22,14 @@ from wtforms import (
     StringField,
     SubmitField,
 )
-from wtforms.validators import Email, InputRequired, Length, Optional, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    InputRequired,
+    Length,
+    Optional,
+    ValidationError,
+)
 
 from dashboard.domain.emails import MAX_EMAIL_LENGTH, normalize_email
 from dashboard.domain.ids import MAX_ROW_ID
@@ -30,6 +38,7 @@ from dashboard.domain.orders import MAX_QUANTITY, LineDraft
 from dashboard.models import Role
 from dashboard.payments.localstripe_compat import SANDBOX_CARDS
 from dashboard.services.payments.staff import REFUND_REASONS, VOID_REASONS
+from dashboard.services.two_factor.codes import DIGITS, RECOVERY_EXAMPLE, Kind, read_code
 from dashboard.services.users import MIN_PASSWORD_LENGTH
 
 ROLE_CHOICES = [SelectChoice(role.value, role.value.capitalize()) for role in Role]
@@ -71,6 +80,63 @@ class LoginForm(FlaskForm):
     )
     password = PasswordField("Password", validators=[InputRequired(), Length(max=1024)])
     remember = BooleanField("Keep me signed in on this device")
+
+
+def a_code(_form: Any, field: Any) -> None:
+    """Six digits from the app, or a recovery code: anything else is not worth checking."""
+    if read_code(field.data or "") is None:
+        raise ValidationError(
+            f"Type the {DIGITS}-digit code your app shows, or one of your recovery codes "
+            f"(like {RECOVERY_EXAMPLE})."
+        )
+
+
+def an_app_code(_form: Any, field: Any) -> None:
+    typed = read_code(field.data or "")
+    if typed is None or typed.kind is not Kind.TOTP:
+        raise ValidationError(f"Type the {DIGITS}-digit code your app shows now.")
+
+
+class SignInCodeForm(FlaskForm):
+    """The second step of signing in."""
+
+    code = StringField("Code", validators=[InputRequired(), Length(max=64), a_code])
+
+
+class EnrolForm(FlaskForm):
+    """Setting up an authenticator: the set-up's sealed key, and a code from it."""
+
+    enrolment = HiddenField(validators=[InputRequired(), Length(max=1024)])
+    code = StringField(
+        "Code from your app", validators=[InputRequired(), Length(max=64), an_app_code]
+    )
+
+
+class ConfirmIdentityForm(FlaskForm):
+    """Asked before changing one's second step: the password, or a code from the app."""
+
+    secret = PasswordField(
+        "Your password, or a code from your app", validators=[InputRequired(), Length(max=1024)]
+    )
+
+
+class TurnOffTwoStepForm(ConfirmIdentityForm):
+    confirm = BooleanField(
+        "Yes, turn off two-step sign-in for my account",
+        validators=[DataRequired(message="Tick the box to confirm.")],
+    )
+
+
+class TwoStepRequirementForm(FlaskForm):
+    required = HiddenField(validators=[InputRequired()])
+    confirm = BooleanField(
+        "Yes, I have read what this changes",
+        validators=[DataRequired(message="Tick the box to confirm.")],
+    )
+
+    def validate_required(self, field: Any) -> None:
+        if field.data not in ("on", "off"):
+            raise ValidationError("Choose on or off.")
 
 
 class OrderLineForm(Form):

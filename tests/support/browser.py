@@ -1,5 +1,6 @@
-"""Debian's Chromium driven by Playwright: where it is, how it starts, and what counts as a
-problem on a page (JavaScript errors, console errors, CSP violations)."""
+"""Debian's Chromium driven by Playwright: where it is, how it starts, what counts as a
+problem on a page (JavaScript errors, console errors, CSP violations), and the checks every
+page gets (no sideways scrolling, reached by the Tab key)."""
 
 from __future__ import annotations
 
@@ -76,3 +77,19 @@ class Problems:
             return  # Chromium asks for one on its own; the dashboard has none.
         if message.type == "error" or "Content Security Policy" in message.text:
             self.seen.append(f"console {message.type}: {message.text} ({url})")
+
+
+def sideways(page: Page) -> int:
+    """How many pixels the page is wider than the window (0: no sideways scrolling)."""
+    return int(
+        page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    )
+
+
+def tab_to(page: Page, name: str, limit: int = 20) -> None:
+    """Press Tab until the focused element's text is `name`."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.innerText").strip() == name:
+            return
+    raise AssertionError(f"{name!r} is not reached with the Tab key")
