@@ -30,3 +30,13 @@ const renderCountdowns = () => {
 setInterval(renderCountdowns, 30000);
 document.addEventListener("DOMContentLoaded", renderCountdowns);
 document.addEventListener("htmx:afterSwap", renderCountdowns);
+
+// A money action's confirmation arrives as a <dialog> inside the re-rendered panel: open it
+// as a modal, so focus moves into it and Escape cancels. Without JavaScript the same
+// confirmation is a page of its own.
+const openConfirmations = () => {
+  document.querySelectorAll("dialog[data-open-modal]").forEach((dialog) => {
+    if (!dialog.open) dialog.showModal();
+  });
+};
+document.addEventListener("htmx:afterSettle", openConfirmations);

@@ -90,6 +90,22 @@ MATRIX = {
         {"amount": "1.00", "reason": "requested_by_customer"},
         (302, 403, 303, 303),
     ),
+    # Their confirmations (the step that sends): refused the same way, nothing sent.
+    ("payments.capture_confirmed", "POST"): (
+        "/orders/{order_id}/capture/confirm",
+        {"amount": "100", "basis": "100"},
+        (302, 403, 303, 303),
+    ),
+    ("payments.void_confirmed", "POST"): (
+        "/orders/{order_id}/void/confirm",
+        {"reason": "requested_by_customer", "basis": "100"},
+        (302, 403, 303, 303),
+    ),
+    ("payments.refund_confirmed", "POST"): (
+        "/orders/{order_id}/refund/confirm",
+        {"amount": "100", "reason": "requested_by_customer", "basis": "100"},
+        (302, 403, 303, 303),
+    ),
     ("payments.settle", "POST"): ("/orders/{order_id}/settle", {}, (302, 403, 303, 303)),
     ("payments.payment_method", "POST"): (
         "/orders/{order_id}/payment-method",

@@ -116,11 +116,21 @@ def test_buyer_pays_then_staff_capture_part_and_refund_part(
         }"""
     )
 
-    def act(form: str, button: str, message: str) -> None:
-        """Submit one panel form through htmx and wait for the panel it sends back."""
+    def act(form: str, button: str, says: str, message: str) -> None:
+        """Submit one panel form through htmx, read what the confirmation dialog says will
+        happen, confirm it, and wait for the panel the confirmation sends back."""
+        with staff.expect_response(lambda r: r.request.method == "POST") as asked:
+            staff.locator(f"{form} button", has_text=button).first.click()
+        assert (asked.value.request.headers.get("hx-request"), asked.value.status) == (
+            "true",
+            200,
+        )
+        dialog = staff.locator("dialog#confirm-dialog")
+        expect(dialog).to_be_visible()  # a modal: nothing behind it can be clicked
+        expect(dialog.locator("#confirm-sentence")).to_have_text(says)
         old_panel = staff.locator("#payment-panel").element_handle()
         with staff.expect_response(lambda r: r.request.method == "POST") as answer:
-            staff.locator(f"{form} button", has_text=button).click()
+            dialog.locator("#confirm-button").click()
         response = answer.value
         # An htmx request answered with a fragment, not a form post answered with a redirect.
         assert (response.request.headers.get("hx-request"), response.status) == ("true", 200)
@@ -130,7 +140,13 @@ def test_buyer_pays_then_staff_capture_part_and_refund_part(
 
     # Capture part of the hold: the rest is released.
     staff.locator("#capture-form").get_by_label("Amount to capture").fill("18.00")
-    act("#capture-form", "Capture", "Captured $18.00.")
+    act(
+        "#capture-form",
+        "Capture",
+        "Capture $18.00 of the $30.00 hold. The other $12.00 is released to the buyer and"
+        " cannot be captured later.",
+        "Captured $18.00.",
+    )
     assert money_cell(staff, "captured") == "$18.00"
     assert money_cell(staff, "capturable") == "$0.00"
     assert money_cell(staff, "refunded") == "$0.00"
@@ -148,7 +164,13 @@ def test_buyer_pays_then_staff_capture_part_and_refund_part(
     refund_form = staff.locator("#refund-form")
     refund_form.get_by_label("Amount to refund").fill("5.00")
     refund_form.get_by_label("Reason").select_option("requested_by_customer")
-    act("#refund-form", "Refund", "Refunded $5.00.")
+    act(
+        "#refund-form",
+        "Refund",
+        "Refund $5.00 to Visa •••• 4242. Reason: Requested by the customer. $13.00 will remain"
+        " refundable.",
+        "Refunded $5.00.",
+    )
     assert money_cell(staff, "captured") == "$18.00"
     assert money_cell(staff, "refunded") == "$5.00"
     assert money_cell(staff, "remaining") == "$13.00"
@@ -159,9 +181,10 @@ def test_buyer_pays_then_staff_capture_part_and_refund_part(
         f"{staff_user.email} asked to refund $5.00 (Requested by the customer)"
     )
     expect(timeline).to_contain_text("Stripe refund: succeeded")
-    # Each action swapped the panel and, out of band, the timeline and the state badge.
+    # Each confirmation and each action swapped the panel; each action also swapped, out of
+    # band, the timeline and the state badge.
     swapped = staff.evaluate("window.__swapped")
-    assert swapped.count("payment-panel") == 2, swapped
+    assert swapped.count("payment-panel") == 4, swapped
     assert swapped.count("timeline-wrap") == 2, swapped
     assert swapped.count("order-state") == 2, swapped
     staff.screenshot(path=str(screenshots / "capture-panel.png"), full_page=True)

@@ -243,7 +243,7 @@ def test_completed_checkout_authorizes_the_order_on_the_return_page(
         ("GET", f"/v1/checkout/sessions/{session['id']}"),
         ("GET", f"/v1/payment_intents/{intent['id']}"),
     ]
-    assert stripe_http.calls[-1].query["expand[0]"] == ["latest_charge"]
+    assert stripe_http.calls[-1].query["expand[0]"] == ["latest_charge.balance_transaction"]
     held = reload(live_app, order.id)
     assert held.state == "authorized"
     assert (held.stripe_payment_intent_id, held.stripe_charge_id) == (

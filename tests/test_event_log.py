@@ -18,7 +18,7 @@ from dashboard.payments.stripe_gateway import StripeGateway
 from tests.support.app import serve
 from tests.support.database import reload, stored_events
 from tests.support.stripe import TEST_KEY, WEBHOOK_SECRET, send_event, stripe_event, stripe_example
-from tests.support.web import HOSTILE, HTMX, post_form
+from tests.support.web import HOSTILE, HTMX, move_money, post_form
 
 SECRET_FRAGMENT = "_secret_h5EkobjXWLvrU8iWiSmSgifBy"  # in Stripe's example PaymentIntent
 SHORT_HOSTILE = "<script>alert('x')</script>"
@@ -560,7 +560,7 @@ def test_staff_actions_api_calls_and_state_changes_show_their_facts(
             "message": "This PaymentIntent could not be captured.",
         },
     )
-    response = post_form(staff, f"/orders/{order.id}/capture", {"amount": "25.00"})
+    response = move_money(staff, f"/orders/{order.id}/capture", {"amount": "25.00"})
     assert response.status_code == 303
     text = page(signed_in(Role.SUPPORT), f"/orders/{order.id}")
     entries = {kind: [] for kind in ("staff_action", "api_call", "webhook", "state_change")}

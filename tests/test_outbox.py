@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from dashboard.extensions import db
 from dashboard.models import OutboxEvent, Role
-from tests.support.web import pay_with_test_card, post_form
+from tests.support.web import move_money, pay_with_test_card
 
 
 def test_a_payment_writes_its_events_once_and_the_cli_reads_and_acks_them(
@@ -15,8 +15,8 @@ def test_a_payment_writes_its_events_once_and_the_cli_reads_and_acks_them(
     order = make_order()
     pay_with_test_card(sandbox_app, order.id)
     staff = signed_in(Role.STAFF)
-    post_form(staff, f"/orders/{order.id}/capture", {"amount": "20.00"})
-    post_form(staff, f"/orders/{order.id}/capture", {"amount": "20.00"})  # a second click
+    move_money(staff, f"/orders/{order.id}/capture", {"amount": "20.00"})
+    move_money(staff, f"/orders/{order.id}/capture", {"amount": "20.00"})  # a second click
     runner = sandbox_app.test_cli_runner()
 
     lines = runner.invoke(args=["outbox", "list", "--json"]).output.splitlines()

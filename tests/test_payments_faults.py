@@ -23,7 +23,7 @@ from dashboard.services.payments.settle import PENDING_GRACE
 from tests.support.database import outbox_types, reload, requests_of
 from tests.support.faults import WorkerDied, faulty_gateway
 from tests.support.localstripe import refund_at_stripe, stripe_pi
-from tests.support.web import HTMX, post_form
+from tests.support.web import HTMX, move_money, post_form
 
 AWAITING = 'id="awaiting-confirmation"'
 
@@ -52,7 +52,7 @@ def staff(signed_in):
 @pytest.fixture
 def captured(sandbox_app, held, staff):
     """The hold captured in full: $25.00 to refund from."""
-    response = post_form(staff, f"/orders/{held.id}/capture", {"amount": "25.00"}, headers=HTMX)
+    response = move_money(staff, f"/orders/{held.id}/capture", {"amount": "25.00"}, headers=HTMX)
     assert "Captured $25.00." in response.get_data(as_text=True)
     return reload(sandbox_app, held.id)
 
@@ -67,7 +67,9 @@ def our_refunds(localstripe_url: str, pi_id: str) -> list[int]:
 
 
 def act(client, order_id: int, action: str, data: dict[str, str] | None = None) -> str:
-    response = post_form(client, f"/orders/{order_id}/{action}", data or {}, headers=HTMX)
+    """A staff action from the panel; a capture, void or refund also confirmed."""
+    send = move_money if action in ("capture", "void", "refund") else post_form
+    response = send(client, f"/orders/{order_id}/{action}", data or {}, headers=HTMX)
     assert response.status_code == 200, response.get_data(as_text=True)
     return response.get_data(as_text=True)
 
@@ -113,7 +115,7 @@ def test_the_capture_succeeds_at_stripe_but_the_response_is_lost(
     assert outbox_types(sandbox_app, held.id) == ["ORDER_CREATED"]
 
     # A second click while it is unknown is refused here; nothing reaches Stripe.
-    again = post_form(staff, f"/orders/{held.id}/capture", {"amount": "25.00"}, headers=HTMX)
+    again = move_money(staff, f"/orders/{held.id}/capture", {"amount": "25.00"}, headers=HTMX)
     assert again.status_code == 409
     assert "still waiting for Stripe. Nothing new was sent." in again.get_data(as_text=True)
 
@@ -273,7 +275,7 @@ def test_worker_killed_mid_capture_is_settled_only_after_the_grace_period(
 ):
     http.arm("POST", "/capture", "die")
     with pytest.raises(WorkerDied):
-        post_form(staff, f"/orders/{held.id}/capture", {"amount": "25.00"}, headers=HTMX)
+        move_money(staff, f"/orders/{held.id}/capture", {"amount": "25.00"}, headers=HTMX)
     (row,) = requests_of(sandbox_app, held.id, "capture")
     assert row.status == "pending"  # the key was saved before the call; nothing after
     assert stripe_pi(localstripe_url, held.stripe_payment_intent_id)["status"] == "succeeded"

@@ -7,7 +7,7 @@ from dashboard.extensions import db
 from dashboard.models import Role, StripeRequest, TimelineEntry
 from tests.support.database import outbox_types, reload, requests_of
 from tests.support.localstripe import capture_at_stripe, refund_at_stripe, stripe_pi
-from tests.support.web import HTMX, pay_link, pay_with_test_card, post_form
+from tests.support.web import HTMX, move_money, pay_link, pay_with_test_card, post_form
 
 
 def test_buyer_authorizes_a_hold(sandbox_app, held, localstripe_url):
@@ -39,7 +39,7 @@ def test_partial_capture_from_the_panel_releases_the_rest(
     staff = signed_in(Role.STAFF)
     panel = staff.get(f"/orders/{held.id}").get_data(as_text=True)
     assert "whatever you do not capture now" in panel
-    response = post_form(staff, f"/orders/{held.id}/capture", {"amount": "15.00"}, headers=HTMX)
+    response = move_money(staff, f"/orders/{held.id}/capture", {"amount": "15.00"}, headers=HTMX)
     assert response.status_code == 200
     fragment = response.get_data(as_text=True)
     assert "Captured $15.00." in fragment
@@ -69,11 +69,11 @@ def test_partial_capture_from_the_panel_releases_the_rest(
 
 def test_full_capture_then_refunds_down_to_zero(sandbox_app, held, signed_in):
     staff = signed_in(Role.STAFF)
-    assert post_form(staff, f"/orders/{held.id}/capture", {"amount": "25"}).status_code == 303
+    assert move_money(staff, f"/orders/{held.id}/capture", {"amount": "25"}).status_code == 303
     assert reload(sandbox_app, held.id).amount_captured == 2500
 
     refund = {"amount": "10.00", "reason": "requested_by_customer"}
-    fragment = post_form(staff, f"/orders/{held.id}/refund", refund, headers=HTMX).get_data(
+    fragment = move_money(staff, f"/orders/{held.id}/refund", refund, headers=HTMX).get_data(
         as_text=True
     )
     assert "Refunded $10.00." in fragment
@@ -84,14 +84,14 @@ def test_full_capture_then_refunds_down_to_zero(sandbox_app, held, signed_in):
         1500,
     )
 
-    too_much = post_form(
+    too_much = move_money(
         staff, f"/orders/{held.id}/refund", {**refund, "amount": "15.01"}, headers=HTMX
     )
-    assert too_much.status_code == 409
+    assert too_much.status_code == 422  # the form's answer: the amount, corrected by staff
     assert "Refund between $0.01 and $15.00." in too_much.get_data(as_text=True)
     assert len(requests_of(sandbox_app, held.id, "refund")) == 1  # nothing sent to Stripe
 
-    post_form(staff, f"/orders/{held.id}/refund", {**refund, "amount": "15.00"})
+    move_money(staff, f"/orders/{held.id}/refund", {**refund, "amount": "15.00"})
     order = reload(sandbox_app, held.id)
     assert (order.state, order.amount_refunded, order.amount_refundable) == ("refunded", 2500, 0)
     page = staff.get(f"/orders/{held.id}").get_data(as_text=True)
@@ -100,7 +100,7 @@ def test_full_capture_then_refunds_down_to_zero(sandbox_app, held, signed_in):
 
 def test_void_releases_the_hold(sandbox_app, held, signed_in, localstripe_url):
     staff = signed_in(Role.STAFF)
-    fragment = post_form(
+    fragment = move_money(
         staff, f"/orders/{held.id}/void", {"reason": "requested_by_customer"}, headers=HTMX
     ).get_data(as_text=True)
     assert "The hold was released; nothing was charged." in fragment
@@ -112,10 +112,10 @@ def test_void_releases_the_hold(sandbox_app, held, signed_in, localstripe_url):
 
 def test_capture_above_the_hold_is_refused_before_stripe(sandbox_app, held, signed_in):
     staff = signed_in(Role.STAFF)
-    response = post_form(staff, f"/orders/{held.id}/capture", {"amount": "25.01"}, headers=HTMX)
-    assert response.status_code == 409
+    response = move_money(staff, f"/orders/{held.id}/capture", {"amount": "25.01"}, headers=HTMX)
+    assert response.status_code == 422
     assert "Capture between $0.01 and $25.00." in response.get_data(as_text=True)
-    bad = post_form(staff, f"/orders/{held.id}/capture", {"amount": "1,00"}, headers=HTMX)
+    bad = move_money(staff, f"/orders/{held.id}/capture", {"amount": "1,00"}, headers=HTMX)
     assert bad.status_code == 422
     assert requests_of(sandbox_app, held.id, "capture") == []
     assert reload(sandbox_app, held.id).state == "authorized"
@@ -123,8 +123,8 @@ def test_capture_above_the_hold_is_refused_before_stripe(sandbox_app, held, sign
 
 def test_a_second_capture_click_moves_no_money(sandbox_app, held, signed_in):
     staff = signed_in(Role.STAFF)
-    first = post_form(staff, f"/orders/{held.id}/capture", {"amount": "25.00"}, headers=HTMX)
-    second = post_form(staff, f"/orders/{held.id}/capture", {"amount": "25.00"}, headers=HTMX)
+    first = move_money(staff, f"/orders/{held.id}/capture", {"amount": "25.00"}, headers=HTMX)
+    second = move_money(staff, f"/orders/{held.id}/capture", {"amount": "25.00"}, headers=HTMX)
     assert first.status_code == 200
     assert second.status_code == 409
     assert "cannot be captured" in second.get_data(as_text=True)

@@ -31,6 +31,7 @@ from tests.support.web import (
     PASSWORD,
     csrf_token,
     login,
+    move_money,
     pay_link,
     pay_with_test_card,
     post_form,
@@ -661,10 +662,10 @@ def test_a_full_flow_leaks_no_secret_to_logs_pages_or_errors(
     assert reload(app, order_id).state == "authorized"
     keep(
         "capture",
-        post_form(staff, f"/orders/{order_id}/capture", {"amount": "25.00"}, headers=HTMX),
+        move_money(staff, f"/orders/{order_id}/capture", {"amount": "25.00"}, headers=HTMX),
     )
     refund = {"amount": "5.00", "reason": "requested_by_customer"}
-    keep("refund", post_form(staff, f"/orders/{order_id}/refund", refund, headers=HTMX))
+    keep("refund", move_money(staff, f"/orders/{order_id}/refund", refund, headers=HTMX))
     keep("settle", post_form(staff, f"/orders/{order_id}/settle", headers=HTMX))
     assert reload(app, order_id).state == "partially_refunded"
 

@@ -1,8 +1,8 @@
 """Capture, void, refund and the sweep's void, as production sends them.
 
 localstripe refuses some of the parameters real Stripe takes (`cancellation_reason`,
-`reason`, `expand`), so the sandbox's compatibility layer strips them and the localstripe
-tests cannot see them. Here the gateway runs as in production, against Stripe's HTTP
+`reason`), so the sandbox's compatibility layer strips them and the localstripe tests
+cannot see them. Here the gateway runs as in production, against Stripe's HTTP
 answered by the double at the SDK's boundary, and each request's exact form is pinned.
 """
 
@@ -16,7 +16,7 @@ from dashboard.models import Role, utcnow
 from dashboard.payments.stripe_gateway import API_VERSION
 from tests.support.database import reload
 from tests.support.stripe import AMOUNT, intent
-from tests.support.web import post_form
+from tests.support.web import move_money
 
 PI = "pi_test_hold"
 
@@ -44,10 +44,14 @@ def test_a_capture_sends_the_amount_and_expands_the_charge(
     live_app, stripe_http, signed_in, authorized
 ):
     staff = signed_in(Role.STAFF, quick_hash=True)
-    post_form(staff, f"/orders/{authorized.id}/capture", {"amount": "15.00"})
+    move_money(staff, f"/orders/{authorized.id}/capture", {"amount": "15.00"})
 
     call = the_one(stripe_http, "POST", f"/v1/payment_intents/{PI}/capture")
-    assert call.form == {"amount_to_capture": ["1500"], "expand[0]": ["latest_charge"]}
+    # The charge comes with its balance transaction: the fee and net the order page shows.
+    assert call.form == {
+        "amount_to_capture": ["1500"],
+        "expand[0]": ["latest_charge.balance_transaction"],
+    }
     assert call.headers["Idempotency-Key"] == f"order-{authorized.id}-capture-1500-1"
     after = reload(live_app, authorized.id)
     assert (after.state, after.amount_captured) == ("captured", 1500)
@@ -55,7 +59,7 @@ def test_a_capture_sends_the_amount_and_expands_the_charge(
 
 def test_a_void_sends_the_reason_staff_chose(live_app, stripe_http, signed_in, authorized):
     staff = signed_in(Role.STAFF, quick_hash=True)
-    post_form(staff, f"/orders/{authorized.id}/void", {"reason": "duplicate"})
+    move_money(staff, f"/orders/{authorized.id}/void", {"reason": "duplicate"})
 
     call = the_one(stripe_http, "POST", f"/v1/payment_intents/{PI}/cancel")
     assert call.form == {"cancellation_reason": ["duplicate"], "expand[0]": ["latest_charge"]}
@@ -73,7 +77,7 @@ def test_a_refund_sends_amount_reason_and_the_key_to_find_it_again(
         amount_captured=AMOUNT,
     )
     staff = signed_in(Role.STAFF, quick_hash=True)
-    post_form(staff, f"/orders/{order.id}/refund", {"amount": "5.00", "reason": "fraudulent"})
+    move_money(staff, f"/orders/{order.id}/refund", {"amount": "5.00", "reason": "fraudulent"})
 
     call = the_one(stripe_http, "POST", "/v1/refunds")
     key = f"order-{order.id}-refund-500-1"
@@ -83,6 +87,7 @@ def test_a_refund_sends_amount_reason_and_the_key_to_find_it_again(
         "reason": ["fraudulent"],
         "metadata[order_id]": [str(order.id)],
         "metadata[idempotency_key]": [key],
+        "expand[0]": ["balance_transaction"],
     }
     assert call.headers["Idempotency-Key"] == key
     after = reload(live_app, order.id)

@@ -1,4 +1,5 @@
-"""`flask stripe …`: catching up with Stripe from cron (sync, sweep-holds, reprocess).
+"""`flask stripe …`: catching up with Stripe from cron (sync, sweep-holds, reprocess,
+fees).
 
 Each is safe to run on several hosts at once: sync and sweep-holds take a lock
 (`services.sweep_lock`), reprocess claims each event before applying it. Exit status: 0
@@ -28,6 +29,7 @@ from dashboard.services.authorization_sweep import (
 )
 from dashboard.services.inbox import store
 from dashboard.services.inbox.sync import EventSync
+from dashboard.services.payments import fees, ledger
 from dashboard.services.sweep_lock import sweep_lock
 from dashboard.transactions import unit_of_work
 
@@ -250,4 +252,37 @@ def stripe_reprocess(event_ids: tuple[str, ...], older_than: timedelta) -> None:
     summary = ", ".join(f"{number} {status}" for status, number in sorted(counts.items()))
     click.echo(f"Retried {sum(counts.values())} of {len(rows)} events: {summary or 'none'}.")
     if counts.get(EventStatus.FAILED.value):
+        sys.exit(NEEDS_ATTENTION)
+
+
+@command("fees", group)
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 100_000),
+    default=1000,
+    show_default=True,
+    help="At most this many orders, oldest first.",
+)
+def stripe_fees(limit: int) -> None:
+    """Read the fees and net Stripe has reported since for captures and refunds.
+
+    Stripe names a balance transaction before it can always describe it; the webhooks that
+    announce it read it as they arrive, and this catches up with any they missed. Each
+    order is committed on its own. Exit status 3 if some could not be read.
+    """
+    order_ids = fees.orders_missing_fees(limit)
+    if not order_ids:
+        click.echo("No capture or refund is waiting for its fees.")
+        return
+    found = 0
+    for order_id in order_ids:
+        with unit_of_work():
+            found += fees.fetch_missing(ledger.lock_order(order_id))
+    with unit_of_work():
+        left = len(fees.orders_missing_fees(limit))
+    click.echo(
+        f"Read {count(found, 'balance transaction')} for {count(len(order_ids), 'order')}; "
+        f"{count(left, 'order')} still waiting."
+    )
+    if left:
         sys.exit(NEEDS_ATTENTION)

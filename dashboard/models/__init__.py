@@ -1,8 +1,8 @@
 """Database tables (SQLAlchemy 2.0 typed models), one module per part of the dashboard:
 `users`, `sign_in` (attempts, throttles, sessions), `two_factor` (authenticators, recovery
 codes, sign-ins waiting for their second step), `settings` (the admin's), `orders` (with
-disputes and the timeline), `payments` (the request ledger, the outbox), `inbox` (Stripe's
-events), `buyer` (the buyer pages' calls to Stripe).
+disputes and the timeline), `payments` (the request ledger, the outbox, payment attempts,
+money movements), `inbox` (Stripe's events), `buyer` (the buyer pages' calls to Stripe).
 Everything is importable from here, the one name the rest of the code uses. Schema changes
 go through migrations."""
 
@@ -20,7 +20,10 @@ from dashboard.models.orders import Dispute, Order, OrderLine, TimelineEntry, Ti
 from dashboard.models.payments import (
     IN_FLIGHT,
     MONEY_ACTIONS,
+    MoneyMovement,
+    MovementKind,
     OutboxEvent,
+    PaymentAttempt,
     RequestStatus,
     StripeRequest,
 )
@@ -38,9 +41,12 @@ __all__ = [
     "Dispute",
     "EventStatus",
     "LoginAttempt",
+    "MoneyMovement",
+    "MovementKind",
     "Order",
     "OrderLine",
     "OutboxEvent",
+    "PaymentAttempt",
     "PendingSignIn",
     "RecoveryCode",
     "RequestStatus",

@@ -84,3 +84,72 @@ class OutboxEvent(Model):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PaymentAttempt(Model):
+    """One attempt to take the buyer's money (a Stripe charge, or a PaymentIntent's failed
+    verification with no charge): what the card was, how the bank and Radar answered.
+
+    `details` holds `payments.charges.ChargeFacts` as JSON, merged over what was known before
+    (silence in a later reading never erases a fact). Written from API answers and webhook
+    payloads alike; the order page reads it and never calls Stripe.
+    """
+
+    __tablename__ = "payment_attempts"
+    __table_args__ = (Index("ix_payment_attempts_order_id_id", "order_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    # The charge's id, or "<payment intent>:<error code>" for a failure with no charge.
+    attempt_key: Mapped[str] = mapped_column(String(255), unique=True)
+    payment_intent_id: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16))  # succeeded, pending, failed
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MovementKind(StrEnum):
+    CAPTURE = "capture"
+    RELEASE = "release"  # the rest of a hold, given back when less was captured
+    VOID = "void"  # the whole hold released (by staff, the sweep, or lapsed)
+    REFUND = "refund"
+
+
+class MoneyMovement(Model):
+    """The order's ledger: every capture, release, void and refund, with who asked for it
+    (our request, or None when made outside the dashboard) and, once Stripe reports it, its
+    balance transaction (fee and net in the settlement currency).
+
+    `movement_key` makes each one exist once however many times it is reported: the charge
+    for a capture or a release, the PaymentIntent for a void, Stripe's refund id.
+    """
+
+    __tablename__ = "money_movements"
+    __table_args__ = (
+        Index("ix_money_movements_order_id_id", "order_id", "id"),
+        Index("uq_money_movements_order_key", "order_id", "movement_key", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    movement_key: Mapped[str] = mapped_column(String(255))
+    stripe_object_id: Mapped[str | None] = mapped_column(String(255))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    # pending, succeeded, failed, canceled (refunds); captures, releases and voids succeed.
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(64))
+    failure_reason: Mapped[str | None] = mapped_column(String(64))
+    request_id: Mapped[int | None] = mapped_column(
+        ForeignKey("stripe_requests.id", ondelete="SET NULL")
+    )
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    balance_transaction_id: Mapped[str | None] = mapped_column(String(255))
+    # `payments.charges.BalanceFacts` as JSON, once Stripe has reported it.
+    balance: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    actor: Mapped[User | None] = relationship()
+    request: Mapped[StripeRequest | None] = relationship()

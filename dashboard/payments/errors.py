@@ -8,6 +8,8 @@ from typing import Any
 
 import stripe
 
+from dashboard.payments.charges import ChargeFacts, failed_attempt
+
 log = logging.getLogger(__name__)
 
 #: The code recorded for a Stripe 5xx that names none. Stripe keeps such an answer for the
@@ -41,6 +43,8 @@ class CardDeclined(PaymentError):
 
     #: The declined attempt's charge, when Stripe names it (each attempt has its own).
     charge_id: str | None = None
+    #: The attempt as Stripe described it (codes, message, card), for the order page.
+    attempt: ChargeFacts | None = None
 
 
 class InvalidRequest(PaymentError):
@@ -111,6 +115,7 @@ def from_stripe(what: str, error: stripe.StripeError) -> PaymentError:
         body: dict[str, Any] = error.json_body if isinstance(error.json_body, dict) else {}
         charge = (body.get("error") or {}).get("charge")
         made.charge_id = charge if isinstance(charge, str) and charge.startswith("ch_") else None
+        made.attempt = failed_attempt(body.get("error"), None)
     return made
 
 

@@ -6,6 +6,7 @@ live key, never against api.stripe.com. Every rule here is a documented localstr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,8 +23,7 @@ UNSUPPORTED_PARAMS: dict[str, frozenset[str]] = {
             "payment_method_types",
         }
     ),
-    "payment_intents.capture": frozenset({"expand"}),
-    "payment_intents.cancel": frozenset({"cancellation_reason", "expand"}),
+    "payment_intents.cancel": frozenset({"cancellation_reason"}),
     "refunds.create": frozenset({"reason"}),
 }
 
@@ -47,13 +47,20 @@ class LocalstripeCompat:
         dropped = UNSUPPORTED_PARAMS.get(operation, frozenset())
         return {key: value for key, value in params.items() if key not in dropped}
 
-    def payment_intent(self, raw: dict[str, Any]) -> dict[str, Any]:
-        """Fill in the amounts localstripe leaves out, the way Stripe would report them.
+    def payment_intent(
+        self,
+        raw: dict[str, Any],
+        card: Callable[[str], dict[str, Any] | None] | None = None,
+    ) -> dict[str, Any]:
+        """Fill in what localstripe leaves out, the way Stripe would report it.
 
         localstripe omits amount_capturable, amount_received and the charge's
         amount_captured. It records the part of a hold released by a partial capture as a
         refund without metadata (our refunds always carry metadata), which is how the
-        captured amount is found; like Stripe, the charge's amount_refunded counts both.
+        captured amount is found; like Stripe, the charge's amount_refunded counts both,
+        but Stripe lists no such refund, and its balance transaction is for what was
+        captured (localstripe's is for the whole hold). Its charges have no
+        `payment_method_details`: `card` reads them from the charge's payment method.
         """
         raw = dict(raw)
         status = raw.get("status")
@@ -69,6 +76,21 @@ class LocalstripeCompat:
             captured = int(charge["amount"]) - released if charge.get("captured") else 0
             charge["amount_captured"] = captured
             charge["amount_refunded"] = released + ours
+            listed = [r for r in refunds if r.get("metadata")]
+            charge["refunds"] = {**(charge.get("refunds") or {}), "data": listed}
+            balance = charge.get("balance_transaction")
+            if isinstance(balance, dict) and charge.get("captured"):
+                fee = int(balance.get("fee") or 0)
+                charge["balance_transaction"] = {
+                    **balance,
+                    "amount": captured,
+                    "net": captured - fee,
+                }
+            method = charge.get("payment_method")
+            if not charge.get("payment_method_details") and isinstance(method, str) and card:
+                found = card(method)
+                if found is not None:
+                    charge["payment_method_details"] = {"type": "card", "card": found}
             raw["latest_charge"] = charge
             if raw.get("amount_received") is None:
                 raw["amount_received"] = captured

@@ -24,6 +24,15 @@ from dashboard.domain.stripe_mapping import (
     PaymentIntentStatus,
     RefundStatus,
 )
+from dashboard.payments.charges import (
+    BalanceFacts,
+    ChargeFacts,
+    RefundDetails,
+    balance_facts,
+    charge_facts,
+    failed_attempt,
+    refunds_listed,
+)
 
 PI = PaymentIntentStatus
 
@@ -54,6 +63,12 @@ class PaymentIntentSnapshot:
     # The most the hold lets be captured: its amount, or more with overcapture granted.
     capture_limit: int = 0
     request_id: str | None = None
+    # What Stripe said about the latest charge, when it was expanded (API answers), and the
+    # failed attempt `last_payment_error` describes, with its card, when there is one.
+    charge: ChargeFacts | None = None
+    charge_balance: BalanceFacts | None = None
+    failed_attempt: ChargeFacts | None = None
+    refunds: tuple[RefundDetails, ...] = ()
 
     @property
     def hold_deadline(self) -> datetime:
@@ -66,6 +81,7 @@ class RefundSnapshot:
     amount: int
     status: str
     request_id: str | None = None
+    details: RefundDetails | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +149,10 @@ def payment_intent_snapshot(
         metadata={str(k): str(v) for k, v in (raw.get("metadata") or {}).items()},
         capture_limit=capture_limit,
         request_id=request_id,
+        charge=charge_facts(charge),
+        charge_balance=balance_facts(charge.get("balance_transaction")) if charge else None,
+        failed_attempt=failed_attempt(error, raw.get("id"), livemode=raw.get("livemode") is True),
+        refunds=tuple(refunds_listed(charge)),
     )
 
 

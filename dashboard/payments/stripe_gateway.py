@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 import stripe
@@ -25,6 +25,7 @@ from stripe.params import (
 from stripe.params.checkout import SessionCreateParams
 
 from dashboard.payments import errors
+from dashboard.payments.charges import BalanceFacts, balance_facts, card_from, refund_details
 from dashboard.payments.event_list import (
     EVENTS_PAGE_SIZE,
     EventCursor,
@@ -33,6 +34,7 @@ from dashboard.payments.event_list import (
     OldestFirst,
 )
 from dashboard.payments.localstripe_compat import LocalstripeCompat
+from dashboard.payments.sandbox_calls import SandboxCalls
 from dashboard.payments.snapshots import (
     CheckoutSessionSnapshot,
     PaymentIntentSnapshot,
@@ -59,10 +61,13 @@ API_VERSION = "2026-10-28.endive"
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 30.0
 MAX_NETWORK_RETRIES = 2
+# The latest charge with its balance transaction (fee and net), wherever a PaymentIntent is
+# read: what the order page shows comes with answers the dashboard asks for anyway.
+CHARGE_WITH_BALANCE = "latest_charge.balance_transaction"
 
 
 @dataclass
-class StripeGateway:
+class StripeGateway(SandboxCalls):
     """Stripe's API for one merchant account. `compat` is set only for localstripe."""
 
     secret_key: str
@@ -115,19 +120,27 @@ class StripeGateway:
         if confirm:
             params["confirm"] = True
         params = self._compat_params("payment_intents.create", params)
-        intent = self._call(
-            "create payment intent",
-            lambda: self._client.v1.payment_intents.create(
-                params=params, options={"idempotency_key": idempotency_key}
-            ),
-        )
+        try:
+            intent = self._call(
+                "create payment intent",
+                lambda: self._client.v1.payment_intents.create(
+                    params=params, options={"idempotency_key": idempotency_key}
+                ),
+            )
+        except errors.CardDeclined as declined:
+            if self.compat is not None and payment_method and declined.attempt is not None:
+                # localstripe's decline names no card; its payment method does.
+                card = self._sandbox_card(payment_method)
+                if card is not None:
+                    declined.attempt = replace(declined.attempt, card=card_from(card))
+            raise
         return self._snapshot(intent)
 
     def retrieve_payment_intent(self, payment_intent_id: str) -> PaymentIntentSnapshot:
         intent = self._call(
             "read payment intent",
             lambda: self._client.v1.payment_intents.retrieve(
-                payment_intent_id, params={"expand": ["latest_charge"]}
+                payment_intent_id, params={"expand": [CHARGE_WITH_BALANCE]}
             ),
         )
         return self._snapshot(intent)
@@ -137,7 +150,7 @@ class StripeGateway:
     ) -> PaymentIntentSnapshot:
         params: PaymentIntentCaptureParams = {
             "amount_to_capture": amount,
-            "expand": ["latest_charge"],
+            "expand": [CHARGE_WITH_BALANCE],
         }
         params = self._compat_params("payment_intents.capture", params)
         intent = self._call(
@@ -179,6 +192,7 @@ class StripeGateway:
             "reason": reason,
             # The key in metadata lets a lost answer be found again (find_refund).
             "metadata": {"order_id": str(order_id), "idempotency_key": idempotency_key},
+            "expand": ["balance_transaction"],
         }
         params = self._compat_params("refunds.create", params)
         refund = self._call(
@@ -187,31 +201,33 @@ class StripeGateway:
                 params=params, options={"idempotency_key": idempotency_key}
             ),
         )
-        return RefundSnapshot(
-            id=refund.id,
-            amount=int(refund.amount),
-            status=str(refund.status or "pending"),
-            request_id=_request_id(refund),
-        )
+        return _refund_snapshot(refund.to_dict(), _request_id(refund))
 
     def find_refund(self, payment_intent_id: str, idempotency_key: str) -> RefundSnapshot | None:
         """Our refund made with this key, if Stripe has it (the newest 100 are searched)."""
         refunds = self._call(
             "read refunds",
             lambda: self._client.v1.refunds.list(
-                params={"payment_intent": payment_intent_id, "limit": 100}
+                params={
+                    "payment_intent": payment_intent_id,
+                    "limit": 100,
+                    "expand": ["data.balance_transaction"],
+                }
             ),
         )
         for refund in refunds.data:
-            metadata = refund.to_dict().get("metadata") or {}
-            if metadata.get("idempotency_key") == idempotency_key:
-                return RefundSnapshot(
-                    id=refund.id,
-                    amount=int(refund.amount),
-                    status=str(refund.status or "pending"),
-                    request_id=_request_id(refunds),
-                )
+            raw = refund.to_dict()
+            if (raw.get("metadata") or {}).get("idempotency_key") == idempotency_key:
+                return _refund_snapshot(raw, _request_id(refunds))
         return None
+
+    def retrieve_balance_transaction(self, balance_transaction_id: str) -> BalanceFacts | None:
+        """What a capture or refund did to the balance (fee, net), once Stripe has it."""
+        answer = self._call(
+            "read balance transaction",
+            lambda: self._client.v1.balance_transactions.retrieve(balance_transaction_id),
+        )
+        return balance_facts(answer.to_dict())
 
     # -- Checkout Sessions ------------------------------------------------------------
 
@@ -316,42 +332,6 @@ class StripeGateway:
             )
         return EventPage([dict(event) for event in events], bool(body.get("has_more")))
 
-    # -- Sandbox only -----------------------------------------------------------------
-
-    def sandbox_card_payment_method(self, card_number: str) -> str:
-        """A PaymentMethod for a test card number; localstripe accepts raw numbers."""
-        if self.compat is None:
-            raise errors.SandboxOnly("Raw card numbers are only accepted by the sandbox.")
-        method = self._call(
-            "create sandbox payment method",
-            lambda: self._client.v1.payment_methods.create(
-                params={
-                    "type": "card",
-                    "card": {
-                        "number": card_number,
-                        "exp_month": 12,
-                        "exp_year": datetime.now(UTC).year + 3,
-                        "cvc": "123",
-                    },
-                }
-            ),
-        )
-        return str(method.id)
-
-    def sandbox_authenticate(self, payment_intent_id: str, client_secret: str, ok: bool) -> None:
-        """Complete (or fail) localstripe's stand-in for the 3-D Secure step."""
-        if self.compat is None:
-            raise errors.SandboxOnly("3-D Secure is completed by the bank, not by us.")
-        self._call(
-            "sandbox 3-D Secure",
-            lambda: self._client.raw_request(
-                "post",
-                f"/v1/payment_intents/{payment_intent_id}/_authenticate",
-                client_secret=client_secret,
-                success="true" if ok else "false",
-            ),
-        )
-
     # -- internals --------------------------------------------------------------------
 
     def _compat_params(self, operation: str, params: Any) -> Any:
@@ -366,8 +346,18 @@ class StripeGateway:
     def _snapshot(self, intent: Any) -> PaymentIntentSnapshot:
         raw: dict[str, Any] = intent.to_dict()
         if self.compat is not None:
-            raw = self.compat.payment_intent(raw)
+            raw = self.compat.payment_intent(raw, card=self._sandbox_card)
         return payment_intent_snapshot(raw, request_id=_request_id(intent))
+
+
+def _refund_snapshot(raw: dict[str, Any], request_id: str | None) -> RefundSnapshot:
+    return RefundSnapshot(
+        id=str(raw["id"]),
+        amount=int(raw["amount"]),
+        status=str(raw.get("status") or "pending"),
+        request_id=request_id,
+        details=refund_details(raw),
+    )
 
 
 def _session_snapshot(session: Any) -> CheckoutSessionSnapshot:

@@ -15,6 +15,7 @@ from wtforms import (
     Form,
     FormField,
     HiddenField,
+    IntegerField,
     PasswordField,
     RadioField,
     SelectChoice,
@@ -27,17 +28,18 @@ from wtforms.validators import (
     Email,
     InputRequired,
     Length,
+    NumberRange,
     Optional,
     ValidationError,
 )
 
 from dashboard.domain.emails import MAX_EMAIL_LENGTH, normalize_email
 from dashboard.domain.ids import MAX_ROW_ID
-from dashboard.domain.money import SUPPORTED_CURRENCIES, MoneyError, parse_major
+from dashboard.domain.money import MAX_AMOUNT_MINOR, SUPPORTED_CURRENCIES, MoneyError, parse_major
 from dashboard.domain.orders import MAX_QUANTITY, LineDraft
 from dashboard.models import Role
 from dashboard.payments.localstripe_compat import SANDBOX_CARDS
-from dashboard.services.payments.staff import REFUND_REASONS, VOID_REASONS
+from dashboard.services.payments.review import REFUND_REASONS, VOID_REASONS
 from dashboard.services.two_factor.codes import DIGITS, RECOVERY_EXAMPLE, Kind, read_code
 from dashboard.services.users import MIN_PASSWORD_LENGTH
 
@@ -282,8 +284,23 @@ class VoidForm(FlaskForm):
 
 
 class RefundForm(FlaskForm):
-    amount = StringField("Amount to refund", validators=[InputRequired(), Length(max=32)])
+    # Empty at first: "Refund all" is its own button, never a prefilled amount.
+    amount = StringField("Amount to refund", validators=[Optional(), Length(max=32)])
     reason = SelectField("Reason", choices=[SelectChoice(k, v) for k, v in REFUND_REASONS.items()])
+    refund_all = BooleanField("Refund all")
+
+
+class ConfirmForm(FlaskForm):
+    """A reviewed money action, confirmed: what was reviewed, and the amount the review's
+    sentence was computed from (a changed order is asked about again)."""
+
+    amount = IntegerField(
+        "Amount", validators=[Optional(), NumberRange(min=1, max=MAX_AMOUNT_MINOR)]
+    )
+    reason = StringField("Reason", validators=[Optional(), Length(max=32)])
+    basis = IntegerField(
+        "Basis", validators=[InputRequired(), NumberRange(min=0, max=MAX_AMOUNT_MINOR)]
+    )
 
 
 class PaymentMethodForm(FlaskForm):

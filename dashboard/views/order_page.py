@@ -11,10 +11,12 @@ from dashboard.domain.money import format_plain
 from dashboard.domain.state_machine import ALLOWED_ACTIONS, StaffAction
 from dashboard.extensions import db
 from dashboard.models import Order, utcnow
+from dashboard.payments.gateway import is_sandbox
 from dashboard.services import orders, timeline
 from dashboard.services.pay_links import pay_links
 from dashboard.services.payments import ledger
 from dashboard.views.forms import CaptureForm, PaymentMethodForm, RefundForm, VoidForm
+from dashboard.views.payment_facts import payment_facts
 
 
 def order_or_404(order_id: int) -> Order:
@@ -31,8 +33,9 @@ def timeline_context(window: timeline.TimelineWindow) -> dict[str, Any]:
     return {"entries": window.entries, "earlier": window.earlier}
 
 
-def detail_context(order: Order) -> dict[str, Any]:
-    """Everything the order page and its partials show."""
+def detail_context(order: Order, **forms: Any) -> dict[str, Any]:
+    """Everything the order page and its partials show; `forms` replaces an action's empty
+    form with the one as posted (a refused amount stays as typed, with its error)."""
     pay_url = current_app.config["PUBLIC_BASE_URL"] + url_for(
         "pay.show", token=pay_links().token_for(order.id)
     )
@@ -51,13 +54,13 @@ def detail_context(order: Order) -> dict[str, Any]:
             formdata=None, amount=format_plain(order.amount_capturable, order.currency)
         ),
         "void_form": VoidForm(formdata=None),
-        "refund_form": RefundForm(
-            formdata=None, amount=format_plain(order.amount_refundable, order.currency)
-        ),
+        "refund_form": RefundForm(formdata=None),
+        **forms,
         "method_form": PaymentMethodForm(
             formdata=None,
             method=order.payment_method or current_app.config["DEFAULT_PAYMENT_METHOD"],
         ),
         "can_choose_method": orders.can_choose_payment_method(order),
         "now": utcnow(),
+        **payment_facts(order, sandbox=is_sandbox(current_app.config)),
     }

@@ -75,6 +75,22 @@ class FakeStripeHTTP(stripe.HTTPClient):
         self.sessions: dict[str, dict[str, Any]] = {}
         self.intents: dict[str, dict[str, Any]] = {}
         self.unrouted: list[Call] = []
+        self.balance_transactions: dict[str, dict[str, Any]] = {}
+        # What a capture's or refund's balance transaction says beyond its amount (the
+        # settlement currency, exchange rate, fee and fee_details): a test sets this first.
+        self.settlement: dict[str, Any] = {
+            "fee_details": [
+                {
+                    "amount": 117,
+                    "application": None,
+                    "currency": "usd",
+                    "description": "Stripe processing fees",
+                    "type": "stripe_fee",
+                }
+            ],
+        }
+        # Fields of the charge a capture answers with (card details, outcome, ...).
+        self.charge_fields: dict[str, Any] = {}
         self._failures: list[tuple[str, str, int, dict[str, Any]]] = []
         self._ids = itertools.count(1)
 
@@ -163,6 +179,7 @@ class FakeStripeHTTP(stripe.HTTPClient):
             (r"POST /v1/payment_intents/([^/]+)/capture", self._capture_intent),
             (r"POST /v1/payment_intents/([^/]+)/cancel", self._cancel_intent),
             (r"POST /v1/refunds", self._create_refund),
+            (r"GET /v1/balance_transactions/([^/]+)", self._get_balance_transaction),
         ]
 
     def _create_session(self, call: Call):
@@ -239,9 +256,58 @@ class FakeStripeHTTP(stripe.HTTPClient):
             return self._missing(f"No such payment_intent: '{intent_id}'")
         answer = copy.deepcopy(intent)
         charge = answer.get("latest_charge")
-        if isinstance(charge, dict) and "latest_charge" not in call.query.get("expand[0]", []):
+        expand = self._expand(call)
+        if isinstance(charge, dict) and not any(p.startswith("latest_charge") for p in expand):
             answer["latest_charge"] = charge["id"]
+        elif isinstance(charge, dict):
+            self._expand_balance(charge, "latest_charge.balance_transaction" in expand)
         return self._answer(answer)
+
+    def _expand(self, call: Call) -> list[str]:
+        """The `expand[]` paths of a request, whether sent in the query or the form."""
+        sent = {**call.query, **call.form}
+        return [
+            value for key, values in sent.items() if key.startswith("expand[") for value in values
+        ]
+
+    def _expand_balance(self, obj: dict[str, Any], expanded: bool) -> None:
+        """An object's balance transaction as Stripe answers it: its id, or the object."""
+        known = obj.get("balance_transaction")
+        if isinstance(known, dict):
+            known = known["id"]
+        if expanded and known in self.balance_transactions:
+            obj["balance_transaction"] = copy.deepcopy(self.balance_transactions[known])
+        else:
+            obj["balance_transaction"] = known
+
+    def balance_for(self, source: str, amount: int, currency: str) -> str:
+        """A balance transaction for a capture (amount > 0) or refund (< 0), shaped by
+        `settlement` as Stripe would report it; its id."""
+        made = stripe_example("balance_transaction")
+        rate = self.settlement.get("exchange_rate")
+        settled = round(amount * rate) if rate else amount
+        details = self.settlement.get("fee_details", [])
+        fee = sum(detail["amount"] for detail in details) if amount > 0 else 0
+        made.update(
+            id=f"txn_test_{next(self._ids)}",
+            amount=settled,
+            currency=self.settlement.get("currency", currency.lower()),
+            exchange_rate=rate,
+            fee=self.settlement.get("fee", fee),
+            fee_details=details if amount > 0 else [],
+            net=settled - self.settlement.get("fee", fee),
+            source=source,
+            type="charge" if amount > 0 else "refund",
+            reporting_category="charge" if amount > 0 else "refund",
+            status="pending",
+        )
+        self.balance_transactions[made["id"]] = made
+        return made["id"]
+
+    def _get_balance_transaction(self, call: Call, balance_id: str):
+        if balance_id not in self.balance_transactions:
+            return self._missing(f"No such balance_transaction: '{balance_id}'")
+        return self._answer(self.balance_transactions[balance_id])
 
     def _capture_intent(self, call: Call, intent_id: str):
         """A hold captured in full or in part (the rest released, counted as refunded on the
@@ -251,17 +317,19 @@ class FakeStripeHTTP(stripe.HTTPClient):
             return self._missing(f"No such payment_intent: '{intent_id}'")
         form = {key: values[-1] for key, values in call.form.items()}
         taken = int(form.get("amount_to_capture", intent["amount"]))
+        held = intent.get("latest_charge")
+        made = charge(
+            None,
+            payment_intent=intent_id,
+            amount=intent["amount"],
+            captured=True,
+            amount_captured=taken,
+            **({"id": held["id"]} if isinstance(held, dict) else {}),
+            **self.charge_fields,
+        )
+        made["balance_transaction"] = self.balance_for(made["id"], taken, intent["currency"])
         intent.update(
-            status="succeeded",
-            amount_capturable=0,
-            amount_received=taken,
-            latest_charge=charge(
-                None,
-                payment_intent=intent_id,
-                amount=intent["amount"],
-                captured=True,
-                amount_captured=taken,
-            ),
+            status="succeeded", amount_capturable=0, amount_received=taken, latest_charge=made
         )
         return self._get_intent(call, intent_id)
 
@@ -296,6 +364,11 @@ class FakeStripeHTTP(stripe.HTTPClient):
             if key.startswith("metadata[")
         }
         made["reason"] = form.get("reason")
+        intent = self.intents.get(form["payment_intent"], {})
+        made["balance_transaction"] = self.balance_for(
+            made["id"], -made["amount"], intent.get("currency", "usd")
+        )
+        self._expand_balance(made, "balance_transaction" in self._expand(call))
         return self._answer(made)
 
     def _missing(self, message: str):

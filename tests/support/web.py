@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from typing import Any
 
@@ -41,6 +42,43 @@ def csrf_token(client: FlaskClient) -> str:
 
 def post_form(client: FlaskClient, path: str, data: dict[str, Any] | None = None, **kw: Any) -> Any:
     return client.post(path, data={**(data or {}), "csrf_token": csrf_token(client)}, **kw)
+
+
+_CONFIRM_FORM = re.compile(
+    r'<form method="post" action="([^"]+)" id="confirm-form"(.*?)</form>', re.S
+)
+_HIDDEN = re.compile(r"<input\b[^>]*>")
+_ATTRIBUTE = re.compile(r'(\w+)="([^"]*)"')
+
+
+def confirmation_in(page: str) -> tuple[str, dict[str, str]] | None:
+    """The confirmation form a money action's review shows (dialog or page): where it
+    posts and its hidden fields; None when the page asks for no confirmation."""
+    match = _CONFIRM_FORM.search(page)
+    if match is None:
+        return None
+    fields = {}
+    for tag in _HIDDEN.findall(match.group(2)):
+        attributes = dict(_ATTRIBUTE.findall(tag))
+        if attributes.get("type") == "hidden":
+            fields[attributes["name"]] = html.unescape(attributes.get("value", ""))
+    return html.unescape(match.group(1)), fields
+
+
+def move_money(
+    client: FlaskClient, path: str, data: dict[str, Any] | None = None, **kw: Any
+) -> Any:
+    """Staff ask for a capture, void or refund (`path` is its form's action) and confirm
+    what the dashboard says it will do, as the confirmation's button does. A request
+    refused before any confirmation is answered as it was."""
+    asked = post_form(
+        client, path, data, **{k: v for k, v in kw.items() if k != "follow_redirects"}
+    )
+    confirmation = confirmation_in(asked.get_data(as_text=True))
+    if confirmation is None:
+        return asked
+    action, fields = confirmation
+    return client.post(action, data=fields, **kw)
 
 
 def login(client: FlaskClient, email: str, password: str = PASSWORD) -> Any:

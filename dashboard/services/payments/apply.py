@@ -29,6 +29,7 @@ from dashboard.models import Order, RequestStatus, StripeRequest, TimelineKind, 
 from dashboard.payments.snapshots import CheckoutSessionSnapshot, PaymentIntentSnapshot
 from dashboard.services import outbox, timeline
 from dashboard.services.outbox import OutboxType
+from dashboard.services.payments import records
 
 
 @dataclass(frozen=True)
@@ -64,16 +65,15 @@ def apply_payment_intent(
         # A declined attempt's charge holds no money: a late report of it (after a retry's
         # hold) must not take the place of the charge that does.
         order.stripe_charge_id = snapshot.charge_id
-    if event is None:
-        return None
     outcome: Transition | Ignored | None = None
-    for step in path_to(order.order_state, event):
+    for step in path_to(order.order_state, event) if event is not None else ():
         try:
             outcome = move(order, step, source=source, detail=f"payment intent {snapshot.status}")
         except IllegalTransition as illegal:
             outcome = refuse(order, step, source=source, reason=str(illegal))
         if isinstance(outcome, Transition):
             _take_amounts(order, step, snapshot)
+    records.note_payment_intent(order, snapshot)
     return outcome
 
 

@@ -19,7 +19,7 @@ from dashboard.payments.snapshots import PaymentIntentSnapshot
 from dashboard.services import buyer_limits, outbox
 from dashboard.services.buyer_limits import BuyerCaller
 from dashboard.services.outbox import OutboxType
-from dashboard.services.payments import ledger
+from dashboard.services.payments import ledger, records
 from dashboard.services.payments.apply import (
     apply_checkout_session,
     apply_payment_intent,
@@ -82,6 +82,8 @@ def create_intent(
     )
     if isinstance(result, errors.CardDeclined):
         order.last_payment_error = result.message
+        if result.attempt is not None:
+            records.keep_attempt(order, result.attempt)
         move(order, PaymentEvent.FAILED, source="pay page", detail=result.message)
         # Named by its charge, as the webhook about the same attempt names it: one event.
         attempt = result.charge_id or request.idempotency_key

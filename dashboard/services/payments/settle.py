@@ -17,7 +17,7 @@ from dashboard.models import Order, RequestStatus, StripeRequest, utcnow
 from dashboard.payments import errors
 from dashboard.payments.gateway import gateway
 from dashboard.payments.snapshots import CheckoutSessionSnapshot, PaymentIntentSnapshot
-from dashboard.services.payments import ledger, staff
+from dashboard.services.payments import fees, ledger, records, staff
 from dashboard.services.payments.apply import (
     apply_checkout_session,
     apply_payment_intent,
@@ -89,6 +89,8 @@ def _settle_refund(order: Order, request: StripeRequest, payment_intent_id: str)
             object_id=found.id,
             request_id=found.request_id,
         )
+        if found.details is not None:
+            records.keep_refund(order, found.details, request)
         count_refund(order, found.amount, source="settlement")
         return ActionResult(True, f"Confirmed with Stripe: refunded {order.money(found.amount)}.")
     too_old = utcnow() - request.created_at > IDEMPOTENCY_WINDOW
@@ -138,4 +140,5 @@ def refresh_from_stripe(order_id: int) -> ActionResult:
     if isinstance(truth, errors.PaymentError):
         return ActionResult(False, truth.message)
     apply_payment_intent(order, truth, source="re-read")
+    fees.fetch_missing(order)
     return ActionResult(True, f"Up to date with Stripe: {order.order_state.label.lower()}.")

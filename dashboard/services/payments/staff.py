@@ -12,38 +12,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from dashboard.domain.state_machine import IllegalTransition, StaffAction, check_action
+from dashboard.domain.state_machine import StaffAction
 from dashboard.models import Order, StripeRequest, TimelineKind, User
 from dashboard.payments import errors
 from dashboard.payments.gateway import gateway
 from dashboard.payments.snapshots import PaymentIntentSnapshot, RefundSnapshot
 from dashboard.services import outbox, timeline
 from dashboard.services.outbox import OutboxType
-from dashboard.services.payments import ledger
+from dashboard.services.payments import ledger, records, review
 from dashboard.services.payments.apply import apply_payment_intent, count_refund
-from dashboard.services.payments.results import ActionInProgress, ActionRefused, ActionResult
+from dashboard.services.payments.results import ActionResult
+from dashboard.services.payments.review import REFUND_REASONS, VOID_REASONS
 
-VOID_REASONS = {
-    "requested_by_customer": "Requested by the customer",
-    "duplicate": "Duplicate order",
-    "fraudulent": "Suspected fraud",
-    "abandoned": "Abandoned",
-}
-REFUND_REASONS = {
-    "requested_by_customer": "Requested by the customer",
-    "duplicate": "Duplicate charge",
-    "fraudulent": "Fraudulent",
-}
 # Sent when a saved request has no reason of its own.
 DEFAULT_REASON = "requested_by_customer"
 
 
 def capture_hold(order_id: int, amount: int, actor: User) -> ActionResult:
     order = _prepare(order_id, StaffAction.CAPTURE)
-    if not 0 < amount <= order.amount_capturable:
-        raise ActionRefused(
-            f"Capture between {order.money(1)} and {order.money(order.amount_capturable)}."
-        )
+    review.check_capture_amount(order, amount)
     released = order.amount_capturable - amount
     summary = f"capture {order.money(amount)}" + (
         f" (releasing the other {order.money(released)})" if released else ""
@@ -53,37 +40,23 @@ def capture_hold(order_id: int, amount: int, actor: User) -> ActionResult:
 
 def void_hold(order_id: int, reason: str, actor: User | None) -> ActionResult:
     """Release the hold; `actor` None is the system (the authorization sweep)."""
-    if reason not in VOID_REASONS:
-        raise ActionRefused("Choose a reason for the void.")
+    review.check_reason(StaffAction.VOID, reason)
     order = _prepare(order_id, StaffAction.VOID)
     summary = f"void the hold of {order.money(order.amount_capturable)} ({VOID_REASONS[reason]})"
     return send(order, _ask(order, actor, StaffAction.VOID, None, summary, reason=reason))
 
 
 def refund_payment(order_id: int, amount: int, reason: str, actor: User) -> ActionResult:
-    if reason not in REFUND_REASONS:
-        raise ActionRefused("Choose a reason for the refund.")
+    review.check_reason(StaffAction.REFUND, reason)
     order = _prepare(order_id, StaffAction.REFUND)
-    if not 0 < amount <= order.amount_refundable:
-        raise ActionRefused(
-            f"Refund between {order.money(1)} and {order.money(order.amount_refundable)}."
-        )
+    review.check_refund_amount(order, amount)
     summary = f"refund {order.money(amount)} ({REFUND_REASONS[reason]})"
     return send(order, _ask(order, actor, StaffAction.REFUND, amount, summary, reason=reason))
 
 
 def _prepare(order_id: int, action: StaffAction) -> Order:
     order = ledger.lock_order(order_id)
-    try:
-        check_action(order.order_state, action)
-    except IllegalTransition as error:
-        raise ActionRefused(str(error)) from error
-    if order.stripe_payment_intent_id is None:
-        raise ActionRefused("This order has no Stripe payment to act on.")
-    if ledger.in_flight(order) is not None:
-        raise ActionInProgress(
-            "Another action on this order is still waiting for Stripe. Nothing new was sent."
-        )
+    review.check_action_allowed(order, action)
     gateway()  # a missing key is reported before anything is written
     return order
 
@@ -123,7 +96,9 @@ class MoneyCall:
     the very same request) and what Stripe's answer does to the order."""
 
     call: Callable[[str, StripeRequest], Any]  # (payment intent id, request) -> answer
-    apply: Callable[[Order, Any], str]  # applies the answer; returns what staff are told
+    # Applies the answer to the order (the request is the one answered); returns what staff
+    # are told.
+    apply: Callable[[Order, Any, StripeRequest], str]
 
 
 def _capture(payment_intent_id: str, request: StripeRequest) -> PaymentIntentSnapshot:
@@ -132,7 +107,7 @@ def _capture(payment_intent_id: str, request: StripeRequest) -> PaymentIntentSna
     )
 
 
-def _captured(order: Order, answer: PaymentIntentSnapshot) -> str:
+def _captured(order: Order, answer: PaymentIntentSnapshot, request: StripeRequest) -> str:
     apply_payment_intent(order, answer, source="capture response")
     return f"Captured {order.money(order.amount_captured)}."
 
@@ -145,7 +120,7 @@ def _void(payment_intent_id: str, request: StripeRequest) -> PaymentIntentSnapsh
     )
 
 
-def _voided(order: Order, answer: PaymentIntentSnapshot) -> str:
+def _voided(order: Order, answer: PaymentIntentSnapshot, request: StripeRequest) -> str:
     apply_payment_intent(order, answer, source="void response")
     return "The hold was released; nothing was charged."
 
@@ -160,7 +135,9 @@ def _refund(payment_intent_id: str, request: StripeRequest) -> RefundSnapshot:
     )
 
 
-def _refunded(order: Order, answer: RefundSnapshot) -> str:
+def _refunded(order: Order, answer: RefundSnapshot, request: StripeRequest) -> str:
+    if answer.details is not None:
+        records.keep_refund(order, answer.details, request)
     count_refund(order, answer.amount, source="refund response")
     return f"Refunded {order.money(answer.amount)}."
 
@@ -187,7 +164,7 @@ def send(order: Order, request: StripeRequest) -> ActionResult:
         ):
             capture_failed(order, request, result.message)
         return ActionResult(False, result.message, awaiting_confirmation=result.outcome_unknown)
-    return ActionResult(True, money_call.apply(order, result))
+    return ActionResult(True, money_call.apply(order, result, request))
 
 
 def capture_failed(order: Order, request: StripeRequest, reason: str) -> None:

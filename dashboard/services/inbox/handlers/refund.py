@@ -16,6 +16,7 @@ from dashboard.models import (
     TimelineKind,
     utcnow,
 )
+from dashboard.payments.charges import refund_details
 from dashboard.payments.gateway import gateway
 from dashboard.payments.snapshots import PaymentIntentSnapshot, refund_from_event
 from dashboard.services import timeline
@@ -27,7 +28,7 @@ from dashboard.services.inbox.handlers.outcomes import (
     result,
 )
 from dashboard.services.inbox.handlers.registry import MatchedEvent, handles
-from dashboard.services.payments import ledger
+from dashboard.services.payments import fees, ledger, records
 from dashboard.services.payments.apply import apply_payment_intent
 
 
@@ -56,6 +57,9 @@ def on_refund(event: MatchedEvent) -> Outcome:
             )
         )
     who = f"our refund {request.idempotency_key}" if request else "made outside the dashboard"
+    details = refund_details(event.object)
+    if details is not None:
+        records.keep_refund(order, details, request)
     truth = gateway().retrieve_payment_intent(payment_intent_id)
     if not refund_counts(refund.status):
         return _refund_failed(order, refund.id, refund.failure_reason, request, truth, who)
@@ -71,6 +75,7 @@ def on_refund(event: MatchedEvent) -> Outcome:
         apply_payment_intent(order, truth, source=f"webhook {event.type}; {who}"),
         f"refund {refund.id} is {refund.status}",
     )
+    fees.fetch_missing(order)
     return Outcome(outcome.status, f"{outcome.reason} ({who}, {refund.status})", flag=outcome.flag)
 
 

@@ -1,0 +1,151 @@
+"""Before money moves: the checks a capture, void or refund must pass (nothing is sent
+otherwise), and the sentence that says exactly what it will do, in the order's currency,
+for staff to confirm.
+
+The same checks run again when the confirmed action is sent (`staff`), under the order's
+lock: a review is advice, never a permission.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dashboard.domain.state_machine import IllegalTransition, StaffAction, check_action
+from dashboard.extensions import db
+from dashboard.models import Order
+from dashboard.payments.charges import ChargeFacts
+from dashboard.services.payments import ledger, records
+from dashboard.services.payments.results import ActionInProgress, ActionRefused, OrderNotFound
+
+VOID_REASONS = {
+    "requested_by_customer": "Requested by the customer",
+    "duplicate": "Duplicate order",
+    "fraudulent": "Suspected fraud",
+    "abandoned": "Abandoned",
+}
+REFUND_REASONS = {
+    "requested_by_customer": "Requested by the customer",
+    "duplicate": "Duplicate charge",
+    "fraudulent": "Fraudulent",
+}
+
+
+class AmountRefused(ActionRefused):
+    """The amount typed is not one this action can take: said beside the amount field."""
+
+
+@dataclass(frozen=True)
+class Review:
+    """What a money action will do, as staff are asked to confirm it."""
+
+    action: StaffAction
+    amount: int | None
+    reason: str | None
+    sentence: str  # what will happen, in plain words and the order's currency
+    button: str  # the confirming button's words: "Capture $18.00"
+    # The amount the sentence was computed from (the hold, or what can be refunded): a
+    # confirmation is refused when it has changed since, and asked again.
+    basis: int
+
+
+def check_action_allowed(order: Order, action: StaffAction) -> None:
+    """The state machine allows the action, the order has a payment, nothing is in flight."""
+    try:
+        check_action(order.order_state, action)
+    except IllegalTransition as error:
+        raise ActionRefused(str(error)) from error
+    if order.stripe_payment_intent_id is None:
+        raise ActionRefused("This order has no Stripe payment to act on.")
+    if ledger.in_flight(order) is not None:
+        raise ActionInProgress(
+            "Another action on this order is still waiting for Stripe. Nothing new was sent."
+        )
+
+
+def check_capture_amount(order: Order, amount: int) -> None:
+    if not 0 < amount <= order.amount_capturable:
+        raise AmountRefused(
+            f"Capture between {order.money(1)} and {order.money(order.amount_capturable)}."
+        )
+
+
+def check_refund_amount(order: Order, amount: int) -> None:
+    if not 0 < amount <= order.amount_refundable:
+        raise AmountRefused(
+            f"Refund between {order.money(1)} and {order.money(order.amount_refundable)}."
+        )
+
+
+def check_reason(action: StaffAction, reason: str | None) -> str:
+    reasons = VOID_REASONS if action is StaffAction.VOID else REFUND_REASONS
+    if reason not in reasons:
+        raise ActionRefused(f"Choose a reason for the {action.value}.")
+    return reason
+
+
+def review(
+    order_id: int, action: StaffAction, *, amount: int | None = None, reason: str | None = None
+) -> Review:
+    """What `action` would do to the order now; ActionRefused if it cannot be done."""
+    order = db.session.get(Order, order_id)
+    if order is None:
+        raise OrderNotFound(order_id)
+    check_action_allowed(order, action)
+    if action is StaffAction.CAPTURE:
+        return _capture(order, amount or 0)
+    if action is StaffAction.VOID:
+        return _void(order, check_reason(action, reason))
+    return _refund(order, amount or 0, check_reason(action, reason))
+
+
+def _capture(order: Order, amount: int) -> Review:
+    check_capture_amount(order, amount)
+    hold, rest = order.amount_capturable, order.amount_capturable - amount
+    if rest:
+        sentence = (
+            f"Capture {order.money(amount)} of the {order.money(hold)} hold. The other "
+            f"{order.money(rest)} is released to the buyer and cannot be captured later."
+        )
+    else:
+        sentence = f"Capture the full {order.money(hold)} hold."
+    return Review(
+        StaffAction.CAPTURE, amount, None, sentence, f"Capture {order.money(amount)}", hold
+    )
+
+
+def _void(order: Order, reason: str) -> Review:
+    sentence = (
+        f"Void the {order.money(order.amount_capturable)} hold: nothing will be charged. "
+        f"This cannot be undone. Reason: {VOID_REASONS[reason]}."
+    )
+    return Review(
+        StaffAction.VOID, None, reason, sentence, "Void the hold", order.amount_capturable
+    )
+
+
+def _refund(order: Order, amount: int, reason: str) -> Review:
+    check_refund_amount(order, amount)
+    card = paying_card(order)
+    to = f"to {card}" if card else "to the buyer's card"
+    sentence = f"Refund {order.money(amount)} {to}. Reason: {REFUND_REASONS[reason]}."
+    if amount < order.amount_refundable:
+        sentence += f" {order.money(order.amount_refundable - amount)} will remain refundable."
+    return Review(
+        StaffAction.REFUND,
+        amount,
+        reason,
+        sentence,
+        f"Refund {order.money(amount)}",
+        order.amount_refundable,
+    )
+
+
+def paying_card(order: Order) -> str | None:
+    """The card that paid ("Visa •••• 4242"), as Stripe described the order's charge."""
+    if order.stripe_charge_id is None:
+        return None
+    for attempt in records.attempts(order):
+        if attempt.attempt_key == order.stripe_charge_id:
+            card = ChargeFacts.from_stored(attempt.details).card
+            return card.label if card else None
+    return None
