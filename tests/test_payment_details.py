@@ -195,6 +195,39 @@ def test_a_balance_transaction_that_comes_later_is_read_from_charge_updated(
     assert fact(panel, "Net to your balance") == "$28.83 USD"
 
 
+def test_flask_stripe_fees_reads_the_balance_transactions_still_missing(
+    live_app, stripe_http, app, make_order
+):
+    order = make_order(
+        state="authorized",
+        stripe_payment_intent_id=PI,
+        stripe_charge_id="ch_test_hold",
+        amount_authorized=AMOUNT,
+        amount_capturable=AMOUNT,
+    )
+    balance_id = stripe_http.balance_for("ch_test_hold", AMOUNT, "usd")
+    captured = charge(order.id, captured=True, amount_captured=AMOUNT, balance_transaction=None)
+    send_event(app.test_client(), stripe_event("charge.captured", captured))
+    stripe_http.fail_next(
+        "GET", f"/v1/balance_transactions/{balance_id}", 500, {"type": "api_error"}
+    )
+    updated = charge(
+        order.id, captured=True, amount_captured=AMOUNT, balance_transaction=balance_id
+    )
+    assert send_event(app.test_client(), stripe_event("charge.updated", updated)).status_code == 200
+    runner = live_app.test_cli_runner()
+
+    first = runner.invoke(args=["stripe", "fees"])
+    assert first.exit_code == 0, first.output
+    assert "Read 1 balance transaction for 1 order; 0 orders still waiting." in first.output
+    again = runner.invoke(args=["stripe", "fees"])
+    assert (again.exit_code, again.output.strip()) == (
+        0,
+        "No capture or refund is waiting for its fees.",
+    )
+    assert len(stripe_http.calls_to("GET", f"/v1/balance_transactions/{balance_id}")) == 2
+
+
 def test_a_refund_made_in_stripes_dashboard_is_a_ledger_row_of_its_own(
     live_app, stripe_http, app, signed_in, make_order
 ):
