@@ -13,7 +13,14 @@ import re
 from dashboard.models import Role
 from tests.support.database import reload, requests_of
 from tests.support.localstripe import stripe_pi
-from tests.support.web import HTMX, confirmation_in, move_money, pay_with_test_card, post_form
+from tests.support.web import (
+    HTMX,
+    confirmation_in,
+    move_money,
+    pay_link,
+    pay_with_test_card,
+    post_form,
+)
 
 
 def field_of(page: str, field_id: str) -> str:
@@ -188,3 +195,19 @@ def test_the_order_page_shows_the_card_and_an_earlier_declined_attempt(
     failed = details[details.index('id="failed-attempts"') :]
     assert "Visa •••• 0341" in failed
     assert "Your card was declined" in failed and "card_declined" in failed
+
+
+def test_a_failed_3d_secure_step_is_an_earlier_attempt(
+    sandbox_app, make_order, signed_in
+):
+    order = make_order()
+    buyer = sandbox_app.test_client()
+    link = pay_link(sandbox_app, order.id)
+    post_form(buyer, f"{link}/sandbox-card", {"card": "3ds"})
+    post_form(buyer, f"{link}/sandbox-authenticate", {"outcome": "fail"})
+    page = signed_in(Role.SUPPORT).get(f"/orders/{order.id}").get_data(as_text=True)
+    failed = page[page.index('id="failed-attempts"') :]
+    # localstripe forgets the payment method of a failed verification (Stripe names it in
+    # the error, and its card is shown then): the attempt is listed all the same.
+    assert "Card not reported" in failed
+    assert "payment_intent_authentication_failure" in failed

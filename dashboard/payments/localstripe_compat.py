@@ -94,4 +94,14 @@ class LocalstripeCompat:
             raw["latest_charge"] = charge
             if raw.get("amount_received") is None:
                 raw["amount_received"] = captured
+        error, method = raw.get("last_payment_error"), raw.get("payment_method")
+        if isinstance(error, dict) and "payment_method" not in error and card:
+            # Stripe names the failed attempt's payment method in the error; localstripe
+            # names it only on the PaymentIntent.
+            found = card(method) if isinstance(method, str) else None
+            if found is not None:
+                raw["last_payment_error"] = {
+                    **error,
+                    "payment_method": {"id": method, "card": found},
+                }
         return raw
