@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from dashboard.domain.orders import OrderState
 from dashboard.extensions import db
-from dashboard.models import StripeEvent, SyncWatermark, TimelineEntry
+from dashboard.models import Role, StripeEvent, SyncWatermark, TimelineEntry, utcnow
 from dashboard.payments import errors
 from dashboard.payments.event_list import EventCursor
 from dashboard.payments.localstripe_compat import LocalstripeCompat
@@ -140,7 +140,7 @@ def test_the_watermark_advances_and_a_second_sync_reads_nothing_new(
 
 
 def test_replays_by_sync_and_by_webhook_are_counted_never_applied_twice(
-    sandbox_app, runner, captured_while_down
+    sandbox_app, runner, captured_while_down, signed_in
 ):
     order, payment_intent_id = captured_while_down
     assert runner.invoke(args=["stripe", "sync"]).exit_code == 0
@@ -148,6 +148,13 @@ def test_replays_by_sync_and_by_webhook_are_counted_never_applied_twice(
     changes = state_changes(sandbox_app, order.id)
 
     replay = runner.invoke(args=["stripe", "sync", "--since", "2m"])
+    (replayed,) = events_of(sandbox_app, payment_intent_id)
+    # A sync's reading is no delivery: nothing says Stripe delivered it, or when.
+    assert (replayed.delivery_count, replayed.last_received_at) == (0, first.last_received_at)
+    support = signed_in(Role.SUPPORT, quick_hash=True)
+    log = support.get("/events").get_data(as_text=True)
+    assert "found by the sync" in log and "+2 sync" in log
+    before_delivery = utcnow()
     redelivered = send_event(sandbox_app.test_client(), first.payload)
 
     assert replay.exit_code == 0, replay.output
@@ -161,8 +168,12 @@ def test_replays_by_sync_and_by_webhook_are_counted_never_applied_twice(
         "applied",
     )
     assert event.source == "sync"  # the first to bring it
-    # "Received" is the delivery's time, not the sync's.
-    assert event.last_received_at >= event.first_received_at
+    # "Received" is now Stripe's delivery, its first and its last: not the sync's readings.
+    assert event.first_received_at >= before_delivery
+    assert event.last_received_at >= before_delivery
+    page = support.get(f"/events/{event.id}").get_data(as_text=True)
+    assert 'id="event-sync-count">2 times<' in page
+    assert "not delivered by Stripe yet" not in page
     assert state_changes(sandbox_app, order.id) == changes
     assert outbox_types(sandbox_app, order.id).count("PAYMENT_SUCCEEDED") == 1
     assert reload(sandbox_app, order.id).amount_captured == order.total_amount

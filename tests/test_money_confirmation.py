@@ -197,9 +197,7 @@ def test_the_order_page_shows_the_card_and_an_earlier_declined_attempt(
     assert "Your card was declined" in failed and "card_declined" in failed
 
 
-def test_a_failed_3d_secure_step_is_an_earlier_attempt(
-    sandbox_app, make_order, signed_in
-):
+def test_a_failed_3d_secure_step_is_an_earlier_attempt(sandbox_app, make_order, signed_in):
     order = make_order()
     buyer = sandbox_app.test_client()
     link = pay_link(sandbox_app, order.id)

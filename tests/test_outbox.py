@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from dashboard.extensions import db
 from dashboard.models import OutboxEvent, Role
+from tests.support.database import reload
 from tests.support.web import move_money, pay_with_test_card
 
 
@@ -117,3 +118,34 @@ def test_a_second_declined_attempt_is_a_second_payment_failed(sandbox_app, make_
     pay_with_test_card(sandbox_app, order.id, "decline")
     pay_with_test_card(sandbox_app, order.id, "decline")
     assert len(failures_of(sandbox_app, order.id)) == 2
+
+
+def test_a_failed_3d_secure_step_is_one_payment_failed_from_the_pay_page_and_the_webhook(
+    sandbox_app, localstripe_url, make_order
+):
+    """The verification step failed on the pay page, then Stripe's
+    payment_intent.payment_failed reported the same attempt: one event (it was two)."""
+    from tests.support.stripe import send_event
+    from tests.support.web import pay_link, post_form
+
+    order = make_order()
+    buyer = sandbox_app.test_client()
+    link = pay_link(sandbox_app, order.id)
+    post_form(buyer, f"{link}/sandbox-card", {"card": "3ds"})
+    seen = len(localstripes_events(localstripe_url))
+    post_form(buyer, f"{link}/sandbox-authenticate", {"outcome": "fail"})
+    assert len(failures_of(sandbox_app, order.id)) == 1
+    pi_id = reload(sandbox_app, order.id).stripe_payment_intent_id
+    failed = [
+        event
+        for event in localstripes_events(localstripe_url)[seen:]
+        if event["type"] == "payment_intent.payment_failed"
+    ]
+    if not failed:  # localstripe tells no webhook of a failed verification: send Stripe's
+        from tests.support.localstripe import stripe_pi
+        from tests.support.stripe import stripe_event
+
+        failed = [stripe_event("payment_intent.payment_failed", stripe_pi(localstripe_url, pi_id))]
+    assert send_event(sandbox_app.test_client(), failed[0]).status_code == 200
+    (event,) = failures_of(sandbox_app, order.id)
+    assert event.payload["stage"] == "authorization"

@@ -127,6 +127,23 @@ def test_wrong_codes_count_with_wrong_passwords_under_one_limit(app, enrolled):
         assert db.session.scalar(select(RecoveryCode.used_at).limit(1)) is None  # not spent
 
 
+def test_wrong_recovery_codes_count_as_failures_too(app, enrolled):
+    """A million recovery codes cannot be tried either: each wrong one is a failure."""
+    user = enrolled(Role.STAFF)
+    limit = app.config["LOGIN_MAX_FAILURES"]
+    client = app.test_client()
+    code_page = password_step(client, user.email)
+    for n in range(limit):
+        guess = f"aaaaa-bbbb{'23456789'[n]}"  # shaped as one: 10 letters of its alphabet
+        assert guess not in user.recovery_codes
+        answer = post_form(client, code_page, {"code": guess})
+        assert answer.status_code == 200
+        assert "That recovery code is not one of yours" in answer.get_data(as_text=True)
+    throttled = post_form(client, code_page, {"code": user.recovery_codes[0]})
+    assert throttled.status_code == 429
+    assert not is_signed_in(client)
+
+
 def test_a_right_code_gives_its_place_back(app, enrolled):
     """A correct code, like a correct password, is not a failure: signing in many times
     with codes never reaches the limit."""

@@ -54,6 +54,23 @@ class RefundStatus(StrEnum):
     CANCELED = "canceled"
 
 
+class RefundReason(StrEnum):
+    """Why a refund was made: a reason staff give, or Stripe's own for a lapsed charge."""
+
+    DUPLICATE = "duplicate"
+    EXPIRED_UNCAPTURED_CHARGE = "expired_uncaptured_charge"
+    FRAUDULENT = "fraudulent"
+    REQUESTED_BY_CUSTOMER = "requested_by_customer"
+
+
+class CardFeatureStatus(StrEnum):
+    """What a charge says of a card feature it asked for (overcapture, multicapture,
+    extended and incremental authorization)."""
+
+    AVAILABLE = "available"
+    UNAVAILABLE = "unavailable"
+
+
 class DisputeStatus(StrEnum):
     WARNING_NEEDS_RESPONSE = "warning_needs_response"
     WARNING_UNDER_REVIEW = "warning_under_review"

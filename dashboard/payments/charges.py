@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from dashboard.domain.stripe_mapping import ChargeStatus, RefundStatus
 from dashboard.payments import stripe_values as v
 
 BRANDS = {
@@ -231,7 +232,9 @@ def charge_facts(raw: Any, *, no_charge: str | None = None) -> ChargeFacts | Non
         risk_score=v.bounded(outcome.get("risk_score"), 100),
         seller_message=v.text(outcome.get("seller_message")),
         failure_code=v.enum(raw.get("failure_code")),
-        decline_code=v.enum(outcome.get("reason")) if raw.get("status") == "failed" else None,
+        decline_code=v.enum(outcome.get("reason"))
+        if raw.get("status") == ChargeStatus.FAILED
+        else None,
         failure_message=v.text(raw.get("failure_message")),
         statement_descriptor=v.text(
             raw.get("calculated_statement_descriptor") or raw.get("statement_descriptor"), 64
@@ -254,7 +257,7 @@ def failed_attempt(
     facts = charge_facts(
         {
             "id": error.get("charge"),
-            "status": "failed",
+            "status": ChargeStatus.FAILED.value,
             "failure_code": error.get("code"),
             "failure_message": error.get("message"),
             "outcome": {"reason": error.get("decline_code")},
@@ -331,7 +334,7 @@ def refund_details(raw: Any) -> RefundDetails | None:
         id=refund_id,
         amount=amount,
         currency=v.currency(raw.get("currency")),
-        status=v.enum(raw.get("status")) or "pending",
+        status=v.enum(raw.get("status")) or RefundStatus.PENDING.value,
         reason=v.enum(raw.get("reason")),
         created=v.amount(raw.get("created")),
         failure_reason=v.enum(raw.get("failure_reason")),

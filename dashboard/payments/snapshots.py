@@ -17,6 +17,7 @@ from typing import Any
 from dashboard.domain.stripe_mapping import (
     Amounts,
     CancellationReason,
+    CardFeatureStatus,
     ChargeStatus,
     CheckoutPaymentStatus,
     CheckoutSessionStatus,
@@ -124,7 +125,7 @@ def payment_intent_snapshot(
         if card.get("capture_before"):
             capture_before = datetime.fromtimestamp(int(card["capture_before"]), UTC)
         overcapture = card.get("overcapture") or {}
-        if overcapture.get("status") == "available":
+        if overcapture.get("status") == CardFeatureStatus.AVAILABLE:
             capture_limit = max(amount, int(overcapture.get("maximum_amount_capturable") or 0))
     error = raw.get("last_payment_error") or {}
     latest = raw.get("latest_charge")

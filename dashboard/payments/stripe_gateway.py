@@ -24,6 +24,7 @@ from stripe.params import (
 )
 from stripe.params.checkout import SessionCreateParams
 
+from dashboard.domain.stripe_mapping import RefundStatus
 from dashboard.payments import errors
 from dashboard.payments.charges import BalanceFacts, balance_facts, card_from, refund_details
 from dashboard.payments.event_list import (
@@ -354,7 +355,7 @@ def _refund_snapshot(raw: dict[str, Any], request_id: str | None) -> RefundSnaps
     return RefundSnapshot(
         id=str(raw["id"]),
         amount=int(raw["amount"]),
-        status=str(raw.get("status") or "pending"),
+        status=str(raw.get("status") or RefundStatus.PENDING),
         request_id=request_id,
         details=refund_details(raw),
     )

@@ -61,7 +61,7 @@ def seed(passwords: dict[str, str]) -> bool:
             users.create_user(login.email, login.password, login.role)
             created = True
         elif not user.check_password(login.password):
-            user.set_password(login.password)
+            users.set_password(user, login.password)  # ends the old password's sessions
     demo_buyers = [email for _, email, _, _ in DEMO_ORDERS]
     existing = db.session.scalar(
         select(func.count()).select_from(Order).where(Order.buyer_email.in_(demo_buyers))

@@ -34,6 +34,7 @@ from dashboard.domain.state_machine import (
 )
 from dashboard.domain.stripe_mapping import (
     CHECKOUT_SESSION_STATUS,
+    CancellationReason,
     UnmappedStatus,
 )
 from dashboard.extensions import db
@@ -58,7 +59,7 @@ DEFAULT_OLDER_THAN = timedelta(hours=1)
 # business, and re-reading every captured order ever made would not scale.
 DEFAULT_WITHIN = timedelta(days=30)
 SOURCE = "authorization sweep"
-VOID_REASON = "abandoned"  # one of Stripe's cancellation reasons: the hold was not used
+VOID_REASON = CancellationReason.ABANDONED.value  # the hold was not used
 
 
 class VoidingNotEnabled(Exception):

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from dashboard.domain.money import MoneyError, format_minor
+from dashboard.domain.stripe_mapping import ChargeStatus, RefundStatus
 from dashboard.models import (
     MoneyMovement,
     MovementKind,
@@ -55,12 +56,12 @@ KINDS = {
     MovementKind.VOID: "Hold voided",
     MovementKind.REFUND: "Refund",
 }
-STATUSES = {
-    "pending": "Pending",
-    "requires_action": "Waiting for the buyer",
-    "succeeded": "Succeeded",
-    "failed": "Failed",
-    "canceled": "Canceled",
+STATUSES: dict[str, str] = {
+    RefundStatus.PENDING: "Pending",
+    RefundStatus.REQUIRES_ACTION: "Waiting for the buyer",
+    RefundStatus.SUCCEEDED: "Succeeded",
+    RefundStatus.FAILED: "Failed",
+    RefundStatus.CANCELED: "Canceled",
 }
 REASONS = {
     MovementKind.VOID: {**VOID_REASONS, "lapsed": "The hold lapsed (not captured in time)"},
@@ -117,7 +118,7 @@ def payment_facts(order: Order, *, sandbox: bool) -> dict[str, object]:
     livemode = current.livemode if current else False
     return {
         "details": _details(order, current),
-        "failed_attempts": [_failed(a) for a in attempts if a.status == "failed"],
+        "failed_attempts": [_failed(a) for a in attempts if a.status == ChargeStatus.FAILED],
         "ledger": _ledger(order, rows, livemode),
         "ledger_totals": records.totals(order, rows),
         "fees": _fees(order, rows),
@@ -128,7 +129,7 @@ def payment_facts(order: Order, *, sandbox: bool) -> dict[str, object]:
 def _current(order: Order, attempts: list[PaymentAttempt]) -> ChargeFacts | None:
     chosen = next((a for a in attempts if a.attempt_key == order.stripe_charge_id), None)
     if chosen is None:
-        chosen = next((a for a in reversed(attempts) if a.status != "failed"), None)
+        chosen = next((a for a in reversed(attempts) if a.status != ChargeStatus.FAILED), None)
     return ChargeFacts.from_stored(chosen.details) if chosen else None
 
 
@@ -253,7 +254,7 @@ def _fees(order: Order, rows: list[MoneyMovement]) -> FeeSummary:
         if row.kind not in (MovementKind.CAPTURE, MovementKind.REFUND):
             continue
         if row.balance is None:
-            summary.waiting = summary.waiting or row.status != "failed"
+            summary.waiting = summary.waiting or row.status != RefundStatus.FAILED
             continue
         balance = BalanceFacts.from_stored(row.balance)
         nets[balance.currency] += balance.net

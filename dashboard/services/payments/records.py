@@ -18,6 +18,7 @@ from dashboard.domain.orders import OrderState
 from dashboard.domain.state_machine import AFTER_CAPTURE, StaffAction
 from dashboard.domain.stripe_mapping import (
     LAPSED_CANCELLATION_REASONS,
+    ChargeStatus,
     RefundStatus,
     refund_counts,
 )
@@ -70,7 +71,7 @@ def keep_attempt(order: Order, facts: ChargeFacts) -> PaymentAttempt:
             order_id=order.id,
             attempt_key=facts.id,
             payment_intent_id=facts.payment_intent_id,
-            status=facts.status or "pending",
+            status=facts.status or ChargeStatus.PENDING.value,
             details=facts.stored(),
         )
         db.session.add(attempt)

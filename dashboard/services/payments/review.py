@@ -11,22 +11,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dashboard.domain.state_machine import IllegalTransition, StaffAction, check_action
+from dashboard.domain.stripe_mapping import CancellationReason, RefundReason
 from dashboard.extensions import db
 from dashboard.models import Order
 from dashboard.payments.charges import ChargeFacts
 from dashboard.services.payments import ledger, records
 from dashboard.services.payments.results import ActionInProgress, ActionRefused, OrderNotFound
 
-VOID_REASONS = {
-    "requested_by_customer": "Requested by the customer",
-    "duplicate": "Duplicate order",
-    "fraudulent": "Suspected fraud",
-    "abandoned": "Abandoned",
+VOID_REASONS: dict[str, str] = {
+    CancellationReason.REQUESTED_BY_CUSTOMER: "Requested by the customer",
+    CancellationReason.DUPLICATE: "Duplicate order",
+    CancellationReason.FRAUDULENT: "Suspected fraud",
+    CancellationReason.ABANDONED: "Abandoned",
 }
-REFUND_REASONS = {
-    "requested_by_customer": "Requested by the customer",
-    "duplicate": "Duplicate charge",
-    "fraudulent": "Fraudulent",
+REFUND_REASONS: dict[str, str] = {
+    RefundReason.REQUESTED_BY_CUSTOMER: "Requested by the customer",
+    RefundReason.DUPLICATE: "Duplicate charge",
+    RefundReason.FRAUDULENT: "Fraudulent",
 }
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dashboard.domain.state_machine import StaffAction
+from dashboard.domain.stripe_mapping import RefundReason
 from dashboard.models import Order, StripeRequest, TimelineKind, User
 from dashboard.payments import errors
 from dashboard.payments.gateway import gateway
@@ -25,7 +26,7 @@ from dashboard.services.payments.results import ActionResult
 from dashboard.services.payments.review import REFUND_REASONS, VOID_REASONS
 
 # Sent when a saved request has no reason of its own.
-DEFAULT_REASON = "requested_by_customer"
+DEFAULT_REASON = RefundReason.REQUESTED_BY_CUSTOMER.value
 
 
 def capture_hold(order_id: int, amount: int, actor: User) -> ActionResult:
