@@ -101,3 +101,13 @@ def tab_into_menu(page: Page) -> None:
     if page.locator("header .menu > summary").is_visible():
         tab_to(page, "Menu")
         page.keyboard.press("Enter")
+
+
+def tab_to_field(page: Page, label: str, limit: int = 60) -> None:
+    """Press Tab until the form field labelled `label` has the focus."""
+    field = page.get_by_label(label, exact=True)
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if field.evaluate("element => element === document.activeElement"):
+            return
+    raise AssertionError(f"the field {label!r} is not reached with the Tab key")
