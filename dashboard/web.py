@@ -10,10 +10,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
-from flask import Flask, Response, g, jsonify, render_template, request, session
+from flask import (
+    Flask,
+    Response,
+    g,
+    has_request_context,
+    jsonify,
+    render_template,
+    request,
+    session,
+)
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, user_loaded_from_cookie
 from flask_wtf.csrf import CSRFError
@@ -97,14 +106,14 @@ class ViewerTimeZone:
     account page), "browser" (their browser's, from its cookie) or "default" (UTC)."""
 
     zone: ZoneInfo
-    source: str
+    source: Literal["setting", "browser", "default"]
 
 
 def viewer_time_zone() -> ViewerTimeZone:
     """The signed-in person's setting, else their browser's zone, else UTC. A name zoneinfo
     does not list, in the cookie or (after a change of the zone data) in the setting, is
-    passed over. Buyer pages stay in UTC."""
-    if is_buyer_page():
+    passed over. Buyer pages, and anything rendered outside a request, stay in UTC."""
+    if not has_request_context() or is_buyer_page():
         return ViewerTimeZone(UTC_ZONE, "default")
     if current_user.is_authenticated:
         chosen = time_zone(current_user.time_zone)
