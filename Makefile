@@ -4,6 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 STAMP := $(VENV)/.installed
+# axe-core, which the browser tests inject to check accessibility: test-only, from the npm
+# registry as package-lock.json pins it, installed when missing.
+AXE := node_modules/axe-core/axe.min.js
 
 .PHONY: run sandbox test lint typecheck pytest chromium chaos clean bench screenshots
 
@@ -29,8 +32,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP) chromium
+pytest: $(STAMP) chromium $(AXE)
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+$(AXE):
+	npm ci --no-audit --no-fund
 
 ## make bench: the benchmarks of docs/benchmarks.md, on SQLite and on PostgreSQL (BENCH_PG_URL,
 ## a scratch database that is dropped and recreated). Reports, never pass/fail. The order list
@@ -68,4 +74,4 @@ chromium:
 	fi
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules instance .pytest_cache .mypy_cache .ruff_cache

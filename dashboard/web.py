@@ -1,26 +1,39 @@
 """The HTTP boundary: one commit per request (when its view raised nothing), error pages
-(the buyer's own under /pay/), security and caching headers, the signed-in user, and the
-template filters."""
+(the buyer's own under /pay/), security and caching headers, the signed-in user, the time
+zone a person sees times in, and the template filters."""
 
 from __future__ import annotations
 
 import logging
 import sqlite3
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
+from zoneinfo import ZoneInfo
 
-from flask import Flask, Response, g, jsonify, render_template, request, session
+from flask import (
+    Flask,
+    Response,
+    g,
+    has_request_context,
+    jsonify,
+    render_template,
+    request,
+    session,
+)
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, user_loaded_from_cookie
 from flask_wtf.csrf import CSRFError
+from markupsafe import Markup
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from dashboard import client_environ
 from dashboard.domain.money import format_minor
+from dashboard.domain.time_zones import local_text, time_zone, utc_iso, utc_text
 from dashboard.extensions import db, login_manager
 from dashboard.models import User
 from dashboard.services import sessions
@@ -80,6 +93,36 @@ def wants_json() -> bool:
 def is_buyer_page() -> bool:
     """Under /pay/: a buyer's page, shown without the dashboard's staff chrome."""
     return request.path == "/pay" or request.path.startswith("/pay/")
+
+
+# The cookie static/app.js writes with the browser's time zone (an IANA name, or junk).
+BROWSER_TIME_ZONE_COOKIE = "browser_time_zone"
+UTC_ZONE = ZoneInfo("UTC")
+
+
+@dataclass(frozen=True)
+class ViewerTimeZone:
+    """The zone a page shows times in, and why: "setting" (the person chose it on their
+    account page), "browser" (their browser's, from its cookie) or "default" (UTC)."""
+
+    zone: ZoneInfo
+    source: Literal["setting", "browser", "default"]
+
+
+def viewer_time_zone() -> ViewerTimeZone:
+    """The signed-in person's setting, else their browser's zone, else UTC. A name zoneinfo
+    does not list, in the cookie or (after a change of the zone data) in the setting, is
+    passed over. Buyer pages, and anything rendered outside a request, stay in UTC."""
+    if not has_request_context() or is_buyer_page():
+        return ViewerTimeZone(UTC_ZONE, "default")
+    if current_user.is_authenticated:
+        chosen = time_zone(current_user.time_zone)
+        if chosen is not None:
+            return ViewerTimeZone(chosen, "setting")
+    browser = time_zone(request.cookies.get(BROWSER_TIME_ZONE_COOKIE))
+    if browser is not None:
+        return ViewerTimeZone(browser, "browser")
+    return ViewerTimeZone(UTC_ZONE, "default")
 
 
 @login_manager.user_loader
@@ -210,7 +253,10 @@ def init_app(app: Flask) -> None:
         return f"{hours} h {minutes} min left"
 
     @app.template_filter("when")
-    def when_filter(moment: datetime | None) -> str:
+    def when_filter(moment: datetime | None) -> Markup:
+        """The moment in the viewer's zone, in a <time> that holds it in UTC (shown on hover)."""
         if moment is None:
-            return ""
-        return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+            return Markup("")
+        return Markup('<time datetime="{}" title="{}">{}</time>').format(
+            utc_iso(moment), utc_text(moment), local_text(moment, viewer_time_zone().zone)
+        )

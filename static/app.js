@@ -40,3 +40,15 @@ const openConfirmations = () => {
   });
 };
 document.addEventListener("htmx:afterSettle", openConfirmations);
+
+// The browser's time zone, for the server to show staff times in when the person has chosen
+// none on their account page (the server checks the name; without it, times show in UTC).
+(() => {
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  // IANA names need no escaping in a cookie (the server does not unescape one).
+  if (!zone || !/^[A-Za-z0-9_+\/-]{1,64}$/.test(zone)) return;
+  const cookie = `browser_time_zone=${zone}`;
+  if (document.cookie.split("; ").includes(cookie)) return;
+  const secure = window.location.protocol === "https:" ? "; Secure" : "";
+  document.cookie = `${cookie}; path=/; max-age=31536000; SameSite=Lax${secure}`;
+})();

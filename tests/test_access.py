@@ -28,6 +28,11 @@ MATRIX = {
         {},
         (302, 303, 303, 303),
     ),
+    ("auth.time_zone", "POST"): (
+        "/account/time-zone",
+        {"time_zone": "Europe/Paris"},
+        (302, 303, 303, 303),
+    ),
     # The second step of signing in: without a waiting sign-in, back to the password (303);
     # signed in already, on to the dashboard (302).
     ("auth.code", "GET"): ("/login/code", None, (303, 302, 302, 302)),

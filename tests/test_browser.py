@@ -16,12 +16,11 @@ from flask import Flask
 from playwright.sync_api import Browser, Page, expect
 
 from dashboard.domain.orders import LineDraft
-from dashboard.models import Order, Role, TimelineKind, User
+from dashboard.models import Order, Role, User
 from tests.support.app import serve
 from tests.support.browser import CHROMIUM, Problems, chromium, screenshot_dir
-from tests.support.database import reload, requests_of, stored_events
-from tests.support.stripe import send_event, stripe_event, stripe_example
-from tests.support.web import PASSWORD, pay_link, pay_with_test_card
+from tests.support.database import reload, requests_of
+from tests.support.web import PASSWORD, pay_link
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
@@ -199,42 +198,6 @@ def test_buyer_pays_then_staff_capture_part_and_refund_part(
     )
     assert (final.amount_capturable, final.amount_refundable) == (0, 1300)
 
-    assert problems.seen == []
-
-
-def test_on_a_phone_the_order_and_event_pages_do_not_scroll_sideways(
-    sandbox_app: Flask,
-    server: str,
-    browser: Browser,
-    make_order: Callable[..., Order],
-    make_user: Callable[..., User],
-) -> None:
-    problems = Problems()
-    order = make_order(buyer_email="a.rather.long.address@a-buyer-with-a-long-domain.example")
-    pay_with_test_card(sandbox_app, order.id)  # staff action, API call, state changes, outbox
-    stripe = sandbox_app.test_client()
-    for metadata in ({"order_id": str(order.id)}, {"order_id": "424242"}):  # a webhook, unmatched
-        intent = {**stripe_example("payment_intent"), "metadata": metadata}
-        assert (
-            send_event(stripe, stripe_event("payment_intent.requires_action", intent)).status_code
-            == 200
-        )
-    event = stored_events(sandbox_app)[-1]
-    staff_user = make_user(Role.STAFF)
-
-    phone = problems.watch(browser.new_context(viewport={"width": 390, "height": 844}))
-    phone.goto(server + "/login")
-    phone.get_by_label("Email").fill(staff_user.email)
-    phone.get_by_label("Password").fill(PASSWORD)
-    phone.get_by_role("button", name="Sign in").click()
-    expect(phone.locator(".who")).to_contain_text(staff_user.email)
-    for path in ("/orders", f"/orders/{order.id}", "/events", f"/events/{event.id}"):
-        phone.goto(server + path)
-        width = phone.evaluate("document.documentElement.scrollWidth")
-        assert width <= 390, f"{path} is {width} px wide on a 390 px screen"
-        if path == f"/orders/{order.id}":  # the timeline has an entry of every kind
-            kinds = phone.locator("#timeline .entry .kind").all_inner_texts()
-            assert set(kinds) == {kind.value.replace("_", " ") for kind in TimelineKind}
     assert problems.seen == []
 
 

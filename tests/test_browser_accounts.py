@@ -11,7 +11,14 @@ from playwright.sync_api import Browser, Page, expect
 
 from dashboard.models import Role
 from tests.support.app import serve
-from tests.support.browser import CHROMIUM, Problems, chromium, sideways, tab_to
+from tests.support.browser import (
+    CHROMIUM,
+    Problems,
+    chromium,
+    sideways,
+    tab_into_menu,
+    tab_to,
+)
 from tests.support.web import PASSWORD
 
 pytestmark = pytest.mark.skipif(
@@ -70,6 +77,7 @@ def test_sign_in_and_sign_out_everywhere_by_keyboard(app, make_user, server, bro
     assert sideways(page) == 0
 
     sign_in_by_keyboard(page, server, LONG_EMAIL)
+    tab_into_menu(page)  # on a phone, the Menu button
     tab_to(page, f"{LONG_EMAIL} · support")  # the top bar's way to the account page
     with page.expect_navigation(url="**/account"):
         page.keyboard.press("Enter")

@@ -12,7 +12,14 @@ from playwright.sync_api import Browser, expect
 
 from dashboard.models import Role
 from tests.support.app import serve
-from tests.support.browser import CHROMIUM, Problems, chromium, sideways, tab_to
+from tests.support.browser import (
+    CHROMIUM,
+    Problems,
+    chromium,
+    sideways,
+    tab_into_menu,
+    tab_to,
+)
 from tests.support.two_factor import code_at, fresh_step, step_now
 from tests.support.web import PASSWORD
 
@@ -59,6 +66,7 @@ def test_set_up_and_sign_in_with_a_code_by_keyboard(
 
     sign_in(remember=False)
     page.wait_for_url("**/orders")
+    tab_into_menu(page)  # on a phone, the Menu button
     tab_to(page, f"{LONG_EMAIL} · staff")
     with page.expect_navigation(url="**/account"):
         page.keyboard.press("Enter")
@@ -94,6 +102,7 @@ def test_set_up_and_sign_in_with_a_code_by_keyboard(
     expect(page.get_by_text("10 of 10 recovery codes left")).to_be_visible()
     assert sideways(page) == 0
     page.screenshot(path=str(tmp_path / f"account-{width}.png"), full_page=True)
+    tab_into_menu(page)
     tab_to(page, "Sign out")
     with page.expect_navigation(url="**/login"):
         page.keyboard.press("Enter")

@@ -35,6 +35,8 @@ class User(Model):
     role: Mapped[str] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The IANA zone the dashboard shows times in for this person; None: their browser's.
+    time_zone: Mapped[str | None] = mapped_column(String(64), default=None)
     session_token: str | None = None
     is_authenticated = True
     is_anonymous = False

@@ -1,4 +1,4 @@
-"""Staff accounts: create, find, change role, password, deactivate.
+"""Staff accounts: create, find, change role, password, time zone, deactivate.
 
 A new role, a new password or a deactivation ends every session of that user: whoever
 held one signs in again, under the new terms.
@@ -12,6 +12,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select, update
 
 from dashboard.domain.emails import normalize_email
+from dashboard.domain.time_zones import time_zone
 from dashboard.extensions import db, upsert_insert
 from dashboard.models import Role, User
 from dashboard.services import sessions
@@ -19,6 +20,7 @@ from dashboard.services import sessions
 log = logging.getLogger(__name__)
 
 MIN_PASSWORD_LENGTH = 12
+UNKNOWN_TIME_ZONE = "Choose a time zone from the list."
 
 
 class UserError(ValueError):
@@ -130,6 +132,15 @@ def set_password(user: User, password: str) -> None:
     sessions.end_all_sessions(user)
     db.session.flush()
     log.info("user password changed", extra={"user_id": user.id})
+
+
+def set_time_zone(user: User, name: str | None) -> None:
+    """The zone this person sees times in (an IANA name); None: their browser's."""
+    if name is not None and time_zone(name) is None:
+        raise UserError(UNKNOWN_TIME_ZONE)
+    user.time_zone = name
+    db.session.flush()
+    log.info("user time zone changed", extra={"user_id": user.id, "time_zone": name})
 
 
 def list_users() -> list[User]:

@@ -1,4 +1,5 @@
-"""Signing in and out, and the account page (its sessions, "Sign out everywhere").
+"""Signing in and out, and the account page (its sessions, "Sign out everywhere", the time
+zone times are shown in).
 
 Signing in is steps, each a check that can refuse: the throttle and the password
 (services/sign_in.py), then, for a user with two-step sign-in, a code (`/login/code`), or,
@@ -30,18 +31,18 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_user, logout_user
 
 from dashboard.models import PendingSignIn, User
-from dashboard.services import sessions, sign_in
+from dashboard.services import sessions, sign_in, users
 from dashboard.services.two_factor import credentials, pending, requirement
 from dashboard.services.two_factor.credentials import TwoFactorError, Verdict
 from dashboard.services.two_factor.pending import Step
 from dashboard.views.access import READERS, public, roles_required
+from dashboard.views.account_page import account_page
 from dashboard.views.forms import (
-    ConfirmIdentityForm,
     EmptyForm,
     EnrolForm,
     LoginForm,
     SignInCodeForm,
-    TurnOffTwoStepForm,
+    TimeZoneForm,
 )
 from dashboard.views.two_step_pages import recovery_codes_page, setup_page
 
@@ -272,18 +273,24 @@ def logout() -> ResponseReturnValue:
 @bp.route("/account")
 @roles_required(*READERS)
 def account() -> ResponseReturnValue:
-    """Who is signed in, their open sessions, and "Sign out everywhere"."""
-    user: User = current_user._get_current_object()
-    return render_template(
-        "pages/account.html",
-        sessions=sessions.sessions_of(user),
-        this_session=sessions.token_hash(user.get_id()),
-        form=EmptyForm(),
-        two_step=credentials.status(user),
-        two_step_required=requirement.applies_to(user),
-        new_codes_form=ConfirmIdentityForm(formdata=None),
-        turn_off_form=TurnOffTwoStepForm(formdata=None),
+    """Who is signed in, their open sessions, "Sign out everywhere", their time zone."""
+    return account_page()
+
+
+@bp.route("/account/time-zone", methods=["POST"])
+@roles_required(*READERS)
+def time_zone() -> ResponseReturnValue:
+    """Choose the zone the dashboard shows one's times in, or go back to the browser's."""
+    form = TimeZoneForm()
+    if not form.validate_on_submit():
+        return account_page(status=422, time_zone_form=form)
+    users.set_time_zone(current_user._get_current_object(), form.time_zone.data or None)
+    chosen = form.time_zone.data
+    flash(
+        f"Times now show in {chosen}." if chosen else "Times now show in your browser's time zone.",
+        "success",
     )
+    return redirect(url_for("auth.account") + "#time-zone", code=303)
 
 
 @bp.route("/account/sign-out-everywhere", methods=["POST"])

@@ -37,11 +37,12 @@ from dashboard.domain.emails import MAX_EMAIL_LENGTH, normalize_email
 from dashboard.domain.ids import MAX_ROW_ID
 from dashboard.domain.money import MAX_AMOUNT_MINOR, SUPPORTED_CURRENCIES, MoneyError, parse_major
 from dashboard.domain.orders import MAX_QUANTITY, LineDraft
+from dashboard.domain.time_zones import time_zone, zone_names
 from dashboard.models import Role
 from dashboard.payments.localstripe_compat import SANDBOX_CARDS
 from dashboard.services.payments.review import REFUND_REASONS, VOID_REASONS
 from dashboard.services.two_factor.codes import DIGITS, RECOVERY_EXAMPLE, Kind, read_code
-from dashboard.services.users import MIN_PASSWORD_LENGTH
+from dashboard.services.users import MIN_PASSWORD_LENGTH, UNKNOWN_TIME_ZONE
 
 ROLE_CHOICES = [SelectChoice(role.value, role.value.capitalize()) for role in Role]
 # The most lines an order takes. A form with more is shown back whole, with a message.
@@ -139,6 +140,22 @@ class TwoStepRequirementForm(FlaskForm):
     def validate_required(self, field: Any) -> None:
         if field.data not in ("on", "off"):
             raise ValidationError("Choose on or off.")
+
+
+def _time_zone_choices() -> list[SelectChoice]:
+    named = (SelectChoice(name, name.replace("_", " ")) for name in zone_names())
+    return [SelectChoice("", "Use my browser's time zone"), *named]
+
+
+class TimeZoneForm(FlaskForm):
+    """The zone the dashboard shows one's times in; blank: the browser's."""
+
+    time_zone = SelectField("Time zone", choices=_time_zone_choices, validate_choice=False)
+
+    def validate_time_zone(self, field: Any) -> None:
+        """One of the list's zones, or blank; not a name the list does not offer."""
+        if not field.raw_data or (field.data and time_zone(field.data) is None):
+            raise ValidationError(UNKNOWN_TIME_ZONE)
 
 
 class OrderLineForm(Form):

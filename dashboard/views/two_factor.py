@@ -6,18 +6,18 @@ from __future__ import annotations
 
 import math
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from dashboard.models import User
-from dashboard.services import sessions, sign_in
+from dashboard.services import sign_in
 from dashboard.services.two_factor import credentials, requirement
 from dashboard.services.two_factor.credentials import TwoFactorError
 from dashboard.views.access import READERS, roles_required
+from dashboard.views.account_page import account_page
 from dashboard.views.forms import (
     ConfirmIdentityForm,
-    EmptyForm,
     EnrolForm,
     TurnOffTwoStepForm,
 )
@@ -108,24 +108,10 @@ def _account_page(
     message: str | None = None,
 ) -> ResponseReturnValue:
     """The account page again, with this form's messages where the form is."""
-    user = _me()
     if message:
         form.form_errors.append(message)
-    forms = {
-        "new_codes_form": ConfirmIdentityForm(formdata=None),
-        "turn_off_form": TurnOffTwoStepForm(formdata=None),
-    }
-    forms["turn_off_form" if isinstance(form, TurnOffTwoStepForm) else "new_codes_form"] = form
-    page = render_template(
-        "pages/account.html",
-        sessions=sessions.sessions_of(user),
-        this_session=sessions.token_hash(user.get_id()),
-        form=EmptyForm(),
-        two_step=credentials.status(user),
-        two_step_required=requirement.applies_to(user),
-        **forms,
-    )
-    return page, status, headers or {}
+    name = "turn_off_form" if isinstance(form, TurnOffTwoStepForm) else "new_codes_form"
+    return account_page(status=status, headers=headers, **{name: form})
 
 
 @bp.route("/recovery-codes", methods=["POST"])

@@ -93,3 +93,21 @@ def tab_to(page: Page, name: str, limit: int = 20) -> None:
         if page.evaluate("document.activeElement.innerText").strip() == name:
             return
     raise AssertionError(f"{name!r} is not reached with the Tab key")
+
+
+def tab_into_menu(page: Page) -> None:
+    """On a phone the top bar's links and account are behind its Menu button: Tab to it and
+    open it with Enter (the next Tab reaches the first link). Wider, they are in the bar."""
+    if page.locator("header .menu > summary").is_visible():
+        tab_to(page, "Menu")
+        page.keyboard.press("Enter")
+
+
+def tab_to_field(page: Page, label: str, limit: int = 60) -> None:
+    """Press Tab until the form field labelled `label` has the focus."""
+    field = page.get_by_label(label, exact=True)
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if field.evaluate("element => element === document.activeElement"):
+            return
+    raise AssertionError(f"the field {label!r} is not reached with the Tab key")

@@ -1,0 +1,200 @@
+"""Every staff page and every buyer page in a real browser (Debian's Chromium, tests/support/
+browser.py), at 1280 px and at 390 px, a phone's width: none scrolls sideways; on every
+staff page the top bar's links, the account and Sign out are shown whole (on a phone behind
+its Menu button) and reached with the Tab key; nothing breaks the CSP.
+
+The pages are the lists below; a page added to the dashboard belongs in one of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from flask import Flask
+from playwright.sync_api import Browser, Page, expect
+
+from dashboard.models import Order, Role, TimelineKind, User
+from tests.support.app import serve
+from tests.support.browser import CHROMIUM, Problems, chromium, sideways, tab_into_menu, tab_to
+from tests.support.database import stored_events
+from tests.support.stripe import send_event, stripe_event, stripe_example
+from tests.support.two_factor import Enrolled
+from tests.support.web import PASSWORD, pay_link, post_form
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="needs Debian's Chromium at /usr/bin/chromium (`make chromium` installs it as root)",
+)
+
+WIDTHS = (1280, 390)
+LONG_EMAIL = "a-rather-long-address-for-a-narrow-screen@support.shop.example"
+LONG_BUYER = "a.rather.long.address@a-buyer-with-a-long-domain.example"
+
+# Staff pages an admin opens (an admin sees every link of the top bar). `{held}` is an
+# authorized order whose timeline has an entry of every kind, `{disputed}` an order with an
+# open dispute, `{event}` a stored Stripe event.
+SIGNED_IN_PAGES = {
+    "order list": "/orders",
+    "order page": "/orders/{held}",
+    "order page, disputed": "/orders/{disputed}",
+    "earlier timeline entries": "/orders/{held}/timeline",
+    "new order": "/orders/new",
+    "event log": "/events",
+    "event page": "/events/{event}",
+    "account": "/account",
+    "two-step sign-in set-up": "/account/two-step",
+    "users": "/admin/users",
+    "error page (no such order)": "/orders/999999",
+}
+# Before signing in; the code page and the recovery codes are reached by signing in.
+SIGNED_OUT_PAGES = {"sign-in": "/login", "error page (no such page)": "/no-such-page"}
+# A buyer's pages, as in production (Stripe's HTTP API is the double of tests/support/stripe.py).
+BUYER_PAGES = {
+    "pay page": "{link}",
+    "card page": "{link}/card",
+    "link not valid": "/pay/not-a-link",
+    "error page (no such page)": "{link}/no-such-page",
+}
+# Stripe.js, which the card page loads from Stripe: an empty script here, offline.
+STRIPE_JS = "https://js.stripe.com/**"
+
+
+@pytest.fixture
+def server(app: Flask) -> Iterator[str]:
+    with serve(app) as url:
+        yield url
+
+
+@pytest.fixture
+def browser(server: str) -> Iterator[Browser]:
+    with chromium() as launched:
+        yield launched
+
+
+def fits(page: Page, width: int, where: str) -> None:
+    assert sideways(page) == 0, f"{where} scrolls sideways at {width} px"
+
+
+def top_bar_fits(page: Page, width: int, where: str, links: list[str]) -> None:
+    """The top bar's links, the account and Sign out: shown whole inside the window."""
+    menu = page.locator("header .menu > summary")
+    if width < 640:
+        expect(menu).to_be_visible()
+        menu.click()
+    else:
+        expect(menu).to_be_hidden()
+    bar = page.locator("header")
+    for name in [*links, "Sign out"]:
+        item = bar.get_by_role("link", name=name, exact=True).or_(
+            bar.get_by_role("button", name=name, exact=True)
+        )
+        expect(item).to_be_visible()
+        box = item.bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= width, (where, name, box)
+    if width < 640:
+        menu.click()  # closed again
+
+
+def not_found_loads(problems: Problems) -> list[str]:
+    """What the browser reported, less its note of an error page's own status."""
+    return [seen for seen in problems.seen if "status of 404" not in seen]
+
+
+def test_every_staff_page_fits_a_phone_and_a_desktop(
+    sandbox_app: Flask,
+    server: str,
+    browser: Browser,
+    place_hold: Callable[[], Order],
+    make_order: Callable[..., Order],
+    make_user: Callable[..., User],
+    enrolled: Callable[..., Enrolled],
+) -> None:
+    held = place_hold()
+    stripe = sandbox_app.test_client()
+    for metadata in ({"order_id": str(held.id)}, {"order_id": "424242"}):  # a webhook, unmatched
+        intent = {**stripe_example("payment_intent"), "metadata": metadata}
+        assert (
+            send_event(stripe, stripe_event("payment_intent.requires_action", intent)).status_code
+            == 200
+        )
+    dispute = stripe_example("dispute")
+    disputed = make_order(buyer_email=LONG_BUYER, stripe_charge_id=dispute["charge"])
+    assert send_event(stripe, stripe_event("charge.dispute.created", dispute)).status_code == 200
+    ids = {"held": held.id, "disputed": disputed.id, "event": stored_events(sandbox_app)[-1].id}
+    make_user(Role.ADMIN, LONG_EMAIL, quick_hash=True)
+    two_step = {width: enrolled(Role.STAFF, f"staff{width}@shop.example") for width in WIDTHS}
+    problems = Problems()
+    heights: dict[int, int] = {}
+
+    for width in WIDTHS:
+        page = problems.watch(browser.new_context(viewport={"width": width, "height": 844}))
+        for name, path in SIGNED_OUT_PAGES.items():
+            page.goto(server + path)
+            fits(page, width, name)
+
+        # The code page, then, signed in with a recovery code, the new recovery codes.
+        user = two_step[width]
+        page.goto(server + "/login")
+        page.get_by_label("Email").fill(user.email)
+        page.get_by_label("Password").fill(PASSWORD)
+        with page.expect_navigation(url="**/login/code"):
+            page.get_by_role("button", name="Sign in").click()
+        fits(page, width, "two-step sign-in code")
+        page.get_by_label("Code").fill(user.recovery_codes[0])
+        with page.expect_navigation(url="**/orders"):
+            page.get_by_role("button", name="Sign in").click()
+        page.goto(server + "/account")
+        new_codes = page.locator("form", has_text="Make new recovery codes")
+        new_codes.get_by_label("Your password, or a code from your app").fill(PASSWORD)
+        new_codes.get_by_role("button", name="Make new recovery codes").click()
+        expect(page.get_by_role("heading", name="Your recovery codes")).to_be_visible()
+        fits(page, width, "recovery codes")
+        top_bar_fits(page, width, "recovery codes", ["Orders", "Event log", "New order"])
+        page.context.clear_cookies()
+
+        page.goto(server + "/login")
+        page.get_by_label("Email").fill(LONG_EMAIL)
+        page.get_by_label("Password").fill(PASSWORD)
+        with page.expect_navigation(url="**/orders"):
+            page.get_by_role("button", name="Sign in").click()
+        for name, path in SIGNED_IN_PAGES.items():
+            page.goto(server + path.format(**ids))
+            fits(page, width, name)
+            top_bar_fits(page, width, name, ["Orders", "Event log", "New order", "Users"])
+        # The order page's timeline has an entry of every kind, stacked on a phone.
+        page.goto(server + f"/orders/{held.id}")
+        kinds = page.locator("#timeline .entry .kind").all_inner_texts()
+        assert set(kinds) == {kind.value.replace("_", " ") for kind in TimelineKind}
+        heights[width] = page.evaluate("document.documentElement.scrollHeight")
+        # By keyboard: the account link and Sign out, through the Menu on a phone.
+        tab_into_menu(page)
+        tab_to(page, f"{LONG_EMAIL} · admin")
+        tab_to(page, "Sign out")
+        with page.expect_navigation(url="**/login"):
+            page.keyboard.press("Enter")
+        page.context.close()
+
+    # A phone shows the same order page in a column, not many screens of it per desktop one.
+    assert heights[390] < 2 * heights[1280], heights
+    assert not_found_loads(problems) == []
+
+
+def test_every_buyer_page_fits_a_phone_and_a_desktop(
+    live_app: Flask, server: str, browser: Browser, make_order: Callable[..., Order]
+) -> None:
+    live_app.config["DEFAULT_PAYMENT_METHOD"] = "payment_page"
+    order = make_order(buyer_email=LONG_BUYER)
+    link = pay_link(live_app, order.id)
+    assert post_form(live_app.test_client(), f"{link}/card").status_code == 303  # the intent
+    problems = Problems()
+    for width in WIDTHS:
+        context = browser.new_context(viewport={"width": width, "height": 844})
+        context.route(STRIPE_JS, lambda route: route.fulfill(content_type="text/javascript"))
+        page = problems.watch(context)
+        for name, path in BUYER_PAGES.items():
+            page.goto(server + path.format(link=link))
+            fits(page, width, name)
+            expect(page.locator("header")).to_have_text("Secure payment")  # no staff links
+        context.close()
+    assert not_found_loads(problems) == []
