@@ -112,6 +112,22 @@ def test_a_hold_is_captured_with_the_keyboard_alone(
     page.keyboard.press("Control+A")
     page.keyboard.type("18.00")
     page.keyboard.press("Enter")
+    # The confirmation opens as a modal dialog, with the focus in it: Escape cancels.
+    dialog = page.locator("dialog#confirm-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog.locator("#confirm-sentence")).to_have_text(
+        "Capture $18.00 of the $25.00 hold. The other $7.00 is released to the buyer and"
+        " cannot be captured later."
+    )
+    assert page.evaluate("document.activeElement.id") == "confirm-button"
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    assert reload(sandbox_app, held.id).amount_captured == 0  # nothing was sent
+
+    tab_to_field(page, "Amount to capture")  # still 18.00, as typed
+    page.keyboard.press("Enter")
+    expect(page.locator("dialog#confirm-dialog")).to_be_visible()
+    page.keyboard.press("Enter")  # on "Capture $18.00", where the focus is
     expect(page.locator("#panel-message")).to_have_text("Captured $18.00.")
     expect(page.locator("#amount-captured")).to_have_text("$18.00")
     assert reload(sandbox_app, held.id).amount_captured == 1800
