@@ -82,7 +82,13 @@ def create_intent(
     )
     if isinstance(result, errors.CardDeclined):
         order.last_payment_error = result.message
-        move(order, PaymentEvent.FAILED, source="pay page", detail=result.message)
+        move(
+            order,
+            PaymentEvent.FAILED,
+            source="pay page",
+            detail=result.message,
+            facts={"stripe_code": result.code},
+        )
         # Named by its charge, as the webhook about the same attempt names it: one event.
         attempt = result.charge_id or request.idempotency_key
         attempt_failed(order, attempt, payment_intent=None, reason=result.message)
