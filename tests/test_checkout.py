@@ -237,7 +237,9 @@ def test_completed_checkout_authorizes_the_order_on_the_return_page(
 
     text = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert "Authorized: the amount is held on your card; the merchant will capture it." in text
+    assert (
+        "$29.99 is on hold on your card; you will be charged when the merchant confirms your order."
+    ) in text
     assert 'id="pay-button"' not in text
     assert stripe_http.trace(sent) == [
         ("GET", f"/v1/checkout/sessions/{session['id']}"),

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from dashboard.domain.buyer_words import CHECKOUT_EXPIRED, decline_sentence
 from dashboard.domain.state_machine import (
     Ignored,
     IllegalTransition,
@@ -129,8 +130,10 @@ def _take_amounts(order: Order, event: PaymentEvent, snapshot: PaymentIntentSnap
     if event is PaymentEvent.AUTHORIZED:
         order.authorized_at = order.authorized_at or utcnow()
         order.capture_before = snapshot.hold_deadline
-    if event is PaymentEvent.FAILED and snapshot.last_error_message:
-        order.last_payment_error = snapshot.last_error_message[:500]
+    if event is PaymentEvent.FAILED and (snapshot.last_error_code or snapshot.last_error_message):
+        # The buyer reads it: our sentence for Stripe's code (its message is for developers,
+        # and is kept on the timeline for staff).
+        order.last_payment_error = decline_sentence(snapshot.last_error_code)
     _emit_for(order, event, snapshot.id, snapshot.charge_id)
 
 
@@ -220,7 +223,7 @@ def apply_checkout_session(order: Order, session: CheckoutSessionSnapshot, *, so
         raise UnmappedStatus("checkout_session", f"{session.status}/{session.payment_status}")
     event = CHECKOUT_SESSION_STATUS[key]
     if event is PaymentEvent.FAILED:
-        order.last_payment_error = "The checkout page expired before the payment was made."
+        order.last_payment_error = CHECKOUT_EXPIRED
     if event is not None and order.stripe_payment_intent_id is None:
         try:
             move(order, event, source=source, detail=f"checkout session {session.status}")
