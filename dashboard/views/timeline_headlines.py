@@ -25,20 +25,24 @@ class Headline:
         return "".join(part if isinstance(part, str) else when(part) for part in self.parts)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TimelineLine:
     """One entry as the timeline shows it: its headline, and the entry for its details."""
 
     entry: TimelineEntry
     headline: Headline
-
-    @property
-    def headline_is_summary(self) -> bool:
-        return self.headline.parts == (self.entry.summary,)
+    plain: str | None  # the headline when it has no moment in it (most do): no macro needed
+    headline_is_summary: bool
 
 
 def timeline_lines(entries: Iterable[TimelineEntry], currency: str) -> list[TimelineLine]:
-    return [TimelineLine(entry, headline(entry, currency)) for entry in entries]
+    lines = []
+    for entry in entries:
+        found = headline(entry, currency)
+        parts = found.parts
+        plain = parts[0] if len(parts) == 1 and isinstance(parts[0], str) else None
+        lines.append(TimelineLine(entry, found, plain, plain == entry.summary))
+    return lines
 
 
 def headline(entry: TimelineEntry, currency: str) -> Headline:
