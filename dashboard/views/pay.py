@@ -25,7 +25,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
-from dashboard.domain.buyer_words import Tone, Waiting
+from dashboard.domain.buyer_words import DECLINE_SENTENCES, GENERIC_DECLINE, Tone, Waiting
 from dashboard.domain.orders import OrderState
 from dashboard.models import Order
 from dashboard.payments import errors
@@ -233,6 +233,10 @@ def card_page(token: str) -> ResponseReturnValue:
         client_secret=intent.client_secret,
         publishable_key=current_app.config["STRIPE_PUBLISHABLE_KEY"],
         return_url=current_app.config["PUBLIC_BASE_URL"] + url_for("pay.done", token=token),
+        # Stripe.js says why a confirmation failed with Stripe's code: the page says it with
+        # the same sentences as every other buyer page.
+        decline_sentences=DECLINE_SENTENCES,
+        generic_decline=GENERIC_DECLINE,
     )
     # Nothing that holds a client secret is cached or leaves through the Referer header.
     headers = {
