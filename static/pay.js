@@ -7,6 +7,7 @@
   const elements = stripe.elements({ clientSecret: form.dataset.clientSecret });
   elements.create("payment").mount("#payment-element");
   const errorBox = document.getElementById("payment-error");
+  const sentences = JSON.parse(form.dataset.declineSentences || "{}");
   const button = document.getElementById("pay-button");
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -16,8 +17,14 @@
       elements,
       confirmParams: { return_url: form.dataset.returnUrl },
     });
-    // Reached only when confirmation failed before any redirect (declines included).
-    errorBox.textContent = error.message || "The payment could not be completed.";
+    // Reached only when confirmation failed before any redirect (declines included). The
+    // Element's own words about a field are for buyers; a decline or a failed verification
+    // is said with the dashboard's sentence for Stripe's code, never the API's message.
+    const code = error.decline_code || error.code;
+    if (error.type === "validation_error") errorBox.textContent = error.message;
+    else if (Object.hasOwn(sentences, code)) errorBox.textContent = sentences[code];
+    else if (error.type === "card_error") errorBox.textContent = form.dataset.genericDecline;
+    else errorBox.textContent = "The payment could not be completed. Try again in a moment.";
     button.disabled = false;
   });
 })();

@@ -223,7 +223,7 @@ def place_hold(sandbox_app: Flask, make_order: Callable[..., Order]) -> Callable
     def place() -> Order:
         order = make_order()
         response = pay_with_test_card(sandbox_app, order.id)
-        assert "Authorized" in response.get_data(as_text=True)
+        assert "$25.00 is on hold on your card" in response.get_data(as_text=True)
         held = reload(sandbox_app, order.id)
         assert (held.state, held.amount_capturable) == (OrderState.AUTHORIZED.value, 2500)
         return held

@@ -79,7 +79,7 @@ def test_buyer_pays_then_staff_capture_part_and_refund_part(
 
     success.check()
     buyer.locator("#pay-button").click()
-    expect(buyer.locator("#pay-message")).to_contain_text("Authorized")
+    expect(buyer.locator("#pay-message")).to_contain_text("$30.00 is on hold on your card")
     expect(buyer.locator("#pay-button")).to_have_count(0)  # no second payment
     held = reload(sandbox_app, order.id)
     assert (held.state, held.amount_authorized, held.amount_capturable) == (
@@ -217,7 +217,9 @@ def test_reloading_the_pay_page_after_a_decline_sends_no_second_attempt(
     expect(buyer.locator("#pay-message")).to_contain_text("Your card was declined.")
     for _ in range(2):
         buyer.reload()
-        expect(buyer.locator(".flash-error")).to_contain_text("Declined: Your card was declined.")
+        expect(buyer.locator(".flash-error")).to_contain_text(
+            "Your card was declined. Try another card or contact your bank."
+        )
     assert len(requests_of(sandbox_app, order.id, "create_payment_intent")) == 1
     assert buyer.evaluate("document.documentElement.scrollWidth") <= 390
     assert problems.seen == []

@@ -162,11 +162,14 @@ def test_every_staff_page_fits_a_phone_and_a_desktop(
             page.goto(server + path.format(**ids))
             fits(page, width, name)
             top_bar_fits(page, width, name, ["Orders", "Event log", "New order", "Users"])
-        # The order page's timeline has an entry of every kind, stacked on a phone.
+        # The order page's timeline has an entry of every kind, stacked on a phone; each is
+        # one line, and its facts fit too once opened.
         page.goto(server + f"/orders/{held.id}")
+        heights[width] = page.evaluate("document.documentElement.scrollHeight")
+        page.evaluate("document.querySelectorAll('#timeline details').forEach(d => d.open = true)")
+        fits(page, width, "order page, every timeline entry open")
         kinds = page.locator("#timeline .entry .kind").all_inner_texts()
         assert set(kinds) == {kind.value.replace("_", " ") for kind in TimelineKind}
-        heights[width] = page.evaluate("document.documentElement.scrollHeight")
         # By keyboard: the account link and Sign out, through the Menu on a phone.
         tab_into_menu(page)
         tab_to(page, f"{LONG_EMAIL} · admin")

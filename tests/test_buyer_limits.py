@@ -22,7 +22,9 @@ from tests.support.stripe import TEST_KEY
 from tests.support.web import pay_link, post_form
 
 HOUR = 3600
-AUTHORIZED = "Authorized: the amount is held on your card; the merchant will capture it."
+AUTHORIZED = (
+    "$25.00 is on hold on your card; you will be charged when the merchant confirms your order."
+)
 
 
 def limits(app, *, interval=HOUR, per_link=1000, per_address=1000):

@@ -9,12 +9,15 @@ fields a case needs, and records every request as (method, url, headers, post_da
 
 from __future__ import annotations
 
+import html
+import json
 import re
 import time
 
 import pytest
 from sqlalchemy import select
 
+from dashboard.domain.buyer_words import DECLINE_SENTENCES
 from dashboard.domain.orders import LineDraft
 from dashboard.domain.stripe_mapping import MAPPING_VERSION
 from dashboard.extensions import db
@@ -237,7 +240,9 @@ def test_completed_checkout_authorizes_the_order_on_the_return_page(
 
     text = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert "Authorized: the amount is held on your card; the merchant will capture it." in text
+    assert (
+        "$29.99 is on hold on your card; you will be charged when the merchant confirms your order."
+    ) in text
     assert 'id="pay-button"' not in text
     assert stripe_http.trace(sent) == [
         ("GET", f"/v1/checkout/sessions/{session['id']}"),
@@ -386,6 +391,9 @@ def test_payment_page_holds_the_client_secret_on_a_locked_down_page(live_app, st
     page = response.get_data(as_text=True)
     assert f'data-client-secret="{intent["client_secret"]}"' in page
     assert 'data-publishable-key="pk_test_x"' in page
+    # A failed confirmation is said with the buyer's sentences, not Stripe.js's message.
+    sentences = json.loads(html.unescape(re.search(r'data-decline-sentences="([^"]*)"', page)[1]))
+    assert sentences == DECLINE_SENTENCES
     assert '<script src="https://js.stripe.com/v3/"></script>' in page
     csp = response.headers["Content-Security-Policy"]
     assert "script-src 'self' https://js.stripe.com" in csp

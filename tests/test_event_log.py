@@ -710,6 +710,8 @@ def test_in_a_browser_support_expands_raw_json_and_staff_reprocess(
         page_.goto(f"{server}/orders/{order.id}")
         page_.evaluate("() => { window.__sameDocument = 'still here'; }")
         raw = page_.locator(".kind-webhook details.raw")
+        expect(raw).to_be_hidden()  # each entry is one line until it is opened
+        page_.locator(".kind-webhook > details > summary").click()
         with page_.expect_response(lambda r: r.url.endswith("/raw")) as answer:
             raw.locator("summary").click()
         assert answer.value.request.headers.get("hx-request") == "true"

@@ -187,7 +187,9 @@ def test_the_order_page_shows_the_card_and_an_earlier_declined_attempt(
     order = make_order()
     declined = pay_with_test_card(sandbox_app, order.id, "decline").get_data(as_text=True)
     assert "declined" in declined.lower()
-    assert "Authorized" in pay_with_test_card(sandbox_app, order.id).get_data(as_text=True)
+    assert "$25.00 is on hold on your card" in pay_with_test_card(sandbox_app, order.id).get_data(
+        as_text=True
+    )
     staff = signed_in(Role.SUPPORT)
     page = staff.get(f"/orders/{order.id}").get_data(as_text=True)
     details = page[page.index('id="payment-details"') :]

@@ -50,7 +50,9 @@ def test_a_declined_card_answers_with_a_303_and_a_reload_sends_nothing(sandbox_a
     for _ in range(2):  # the buyer reloads the page they were sent to
         again = buyer.get(posted.headers["Location"])
         assert again.status_code == 200
-        assert "Declined: Your card was declined." in again.get_data(as_text=True)
+        assert "Your card was declined. Try another card or contact your bank." in again.get_data(
+            as_text=True
+        )
     assert attempts(sandbox_app, order.id) == 1
     assert reload(sandbox_app, order.id).state == "failed"
 
@@ -67,7 +69,9 @@ def test_3d_secure_steps_answer_with_303s_and_money_moves_once(sandbox_app, make
     verified = post_form(buyer, f"{link}/sandbox-authenticate", {"outcome": "success"})
     assert (verified.status_code, verified.headers["Location"]) == (303, link)
     page = buyer.get(link).get_data(as_text=True)
-    assert pay_page_message(page).startswith("Authorized")
+    assert pay_page_message(page) == (
+        "$25.00 is on hold on your card; you will be charged when the merchant confirms your order."
+    )
     assert buyer.get(link).status_code == 200  # a reload
     held = reload(sandbox_app, order.id)
     assert (held.state, held.amount_authorized) == ("authorized", 2500)

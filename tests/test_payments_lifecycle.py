@@ -26,7 +26,10 @@ def test_buyer_authorizes_a_hold(sandbox_app, held, localstripe_url):
 
 def test_the_link_after_a_hold_shows_status_and_no_second_payment(sandbox_app, held):
     page = sandbox_app.test_client().get(pay_link(sandbox_app, held.id)).get_data(as_text=True)
-    assert "Authorized: the amount is held on your card" in page
+    assert (
+        "$25.00 is on hold on your card; you will be charged when the merchant confirms your order"
+        in page
+    )
     assert 'id="pay-button"' not in page
     again = pay_with_test_card(sandbox_app, held.id)
     assert "already authorized" in again.get_data(as_text=True)
@@ -154,8 +157,12 @@ def test_declined_card_then_a_retry_that_works(sandbox_app, make_order):
 @pytest.mark.parametrize(
     ("outcome", "state", "text"),
     [
-        ("success", "authorized", "Authorized"),
-        ("fail", "failed", "Declined"),
+        ("success", "authorized", "$25.00 is on hold on your card"),
+        (
+            "fail",
+            "failed",
+            "Your bank could not verify this payment. Try again or use another card.",
+        ),
     ],
 )
 def test_three_d_secure(sandbox_app, make_order, outcome, state, text):
@@ -179,7 +186,7 @@ def test_return_page_reads_stripe_not_the_redirect(sandbox_app, held):
     page = sandbox_app.test_client().get(
         pay_link(sandbox_app, held.id) + "/done?redirect_status=failed"
     )
-    assert "Authorized: the amount is held on your card" in page.get_data(as_text=True)
+    assert "$25.00 is on hold on your card" in page.get_data(as_text=True)
 
 
 def test_support_sees_the_panel_without_buttons(sandbox_app, held, signed_in):

@@ -21,7 +21,7 @@ from tests.support.web import HTMX, PASSWORD, login, post_form
 
 # What the views read today; query_parameters() must find at least these (it reads the
 # source, so a new parameter joins the fuzzing without being listed here).
-KNOWN = {"q", "state", "older_than", "newer_than", "before", "type", "status", "next"}
+KNOWN = {"q", "state", "older_than", "newer_than", "before", "type", "status", "next", "sort"}
 UNKNOWN = "utm_source"
 # Sent percent-encoded as UTF-8, as a browser sends text.
 TEXT = [
@@ -51,6 +51,9 @@ TEXT = [
 # byte) and a lone surrogate written as percent escapes.
 RAW = [b"\xed\xa0\x80", b"\xff\xfe", b"%ED%A0%80", b"%FF"]
 LIST_PAGES = {"orders.index", "events.index", "orders.timeline"}
+# Pages that refuse a parameter they cannot use, as themselves with the reason: the lists,
+# and the order page (its timeline's `sort`).
+REFUSING_PAGES = LIST_PAGES | {"orders.detail"}
 BARE_ERROR_PAGE = re.compile(r'<p class="muted">Error \d{3}</p>')
 
 
@@ -71,8 +74,8 @@ def check(response, endpoint, where):
     location = urlsplit(response.headers.get("Location", ""))
     assert not (location.scheme or location.netloc), f"{where}: off the site"
     if status == 400:
-        # Only the list pages refuse a parameter, and they do it as themselves.
-        assert endpoint in LIST_PAGES, f"{where}: 400"
+        # Only these pages refuse a parameter, and they do it as themselves.
+        assert endpoint in REFUSING_PAGES, f"{where}: 400"
         assert 'id="list-problem"' in body, f"{where}: no message on the page"
         assert not BARE_ERROR_PAGE.search(body), f"{where}: a bare error page"
 

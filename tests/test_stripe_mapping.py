@@ -283,7 +283,9 @@ def test_mapping_version_is_a_dated_non_empty_string():
 def test_state_changes_record_the_mapping_version(sandbox_app, make_order):
     """Against localstripe: every state change on the order's timeline names the table."""
     order = make_order()
-    assert "Authorized" in pay_with_test_card(sandbox_app, order.id).get_data(as_text=True)
+    assert "is on hold on your card" in pay_with_test_card(sandbox_app, order.id).get_data(
+        as_text=True
+    )
     entries = state_changes(sandbox_app, order.id)
     moves = [(entry["from"], entry["to"]) for entry in entries]
     versions = {entry.get("mapping_version") for entry in entries}

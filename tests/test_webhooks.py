@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from dashboard.domain.buyer_words import GENERIC_DECLINE
 from dashboard.extensions import db
 from dashboard.models import (
     Dispute,
@@ -318,7 +319,7 @@ def test_a_decline_fails_the_attempt_and_a_later_hold_still_wins(app, client, or
     )
     send_event(client, stripe_event("payment_intent.payment_failed", declined))
     assert reload(app, order.id).state == "failed"
-    assert reload(app, order.id).last_payment_error == "Your card was declined."
+    assert reload(app, order.id).last_payment_error == GENERIC_DECLINE
     send_event(client, hold_event(order.id))
     assert reload(app, order.id).state == "authorized"
     assert outbox_types(app, order.id) == ["PAYMENT_FAILED"]

@@ -8,6 +8,7 @@ from typing import Any
 
 import stripe
 
+from dashboard.domain.buyer_words import decline_sentence
 from dashboard.payments.charges import ChargeFacts, failed_attempt
 
 log = logging.getLogger(__name__)
@@ -75,18 +76,6 @@ class SandboxOnly(PaymentError):
     """A sandbox operation was asked of real Stripe."""
 
 
-DECLINE_MESSAGES = {
-    "insufficient_funds": "Your card has insufficient funds. Try another card.",
-    "expired_card": "Your card has expired. Try another card.",
-    "incorrect_cvc": "The card's security code is incorrect. Check it and try again.",
-    "incorrect_number": "The card number is incorrect. Check it and try again.",
-    "processing_error": "The card could not be processed. Try again in a moment.",
-    "authentication_required": (
-        "Your bank asked for verification. Try again and complete the verification step."
-    ),
-    "card_velocity_exceeded": "Your card has reached its limit. Try another card.",
-}
-GENERIC_DECLINE = "Your card was declined. Try another card or contact your bank."
 REQUEST_MESSAGES = {
     "payment_intent_unexpected_state": (
         "Stripe says the payment is no longer in a state that allows this; "
@@ -125,7 +114,7 @@ def _classify(what: str, error: stripe.StripeError) -> tuple[type[PaymentError],
     if isinstance(error, stripe.CardError):
         body: dict[str, Any] = error.json_body if isinstance(error.json_body, dict) else {}
         decline = str((body.get("error") or {}).get("decline_code") or code)
-        return CardDeclined, DECLINE_MESSAGES.get(decline, GENERIC_DECLINE), decline
+        return CardDeclined, decline_sentence(decline), decline
     if isinstance(error, stripe.RateLimitError):
         return (
             RateLimited,

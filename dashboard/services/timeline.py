@@ -41,15 +41,22 @@ WINDOW = 100
 
 @dataclass(frozen=True)
 class TimelineWindow:
-    entries: list[TimelineEntry]  # oldest first
+    entries: list[TimelineEntry]  # oldest first, or newest first if asked
     earlier: int | None  # the cursor for the entries before these, if there are any
 
 
-def window(order_id: int, *, before: int | None = None, size: int = WINDOW) -> TimelineWindow:
+def window(
+    order_id: int,
+    *,
+    before: int | None = None,
+    size: int = WINDOW,
+    newest_first: bool = False,
+) -> TimelineWindow:
     """The latest `size` entries (before entry `before`), oldest first, in one query.
 
     Actors and webhook events are joined in, without the events' payloads (fetched one at
     a time when support expands an entry). Ids order entries written in the same instant.
+    Either way round, the cursor is the same: the next window holds the entries before it.
     """
     query = (
         select(TimelineEntry)
@@ -65,7 +72,7 @@ def window(order_id: int, *, before: int | None = None, size: int = WINDOW) -> T
     )
     if before is not None:
         query = query.where(TimelineEntry.id < before)
-    newest_first = list(db.session.scalars(query))
-    shown = list(reversed(newest_first[:size]))
-    earlier = shown[0].id if len(newest_first) > size else None
-    return TimelineWindow(entries=shown, earlier=earlier)
+    found = list(db.session.scalars(query))
+    latest = found[:size]
+    earlier = latest[-1].id if len(found) > size else None
+    return TimelineWindow(entries=latest if newest_first else latest[::-1], earlier=earlier)

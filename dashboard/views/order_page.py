@@ -3,9 +3,11 @@ orders blueprint (the page) and the payments blueprint (the panel re-rendered in
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
-from flask import current_app, url_for
+from flask import current_app, request, url_for
 
 from dashboard.domain.money import format_plain
 from dashboard.domain.state_machine import ALLOWED_ACTIONS, StaffAction
@@ -15,8 +17,15 @@ from dashboard.payments.gateway import is_sandbox
 from dashboard.services import orders, timeline
 from dashboard.services.pay_links import pay_links
 from dashboard.services.payments import ledger
-from dashboard.views.forms import CaptureForm, PaymentMethodForm, RefundForm, VoidForm
+from dashboard.views.forms import (
+    BadListQuery,
+    CaptureForm,
+    PaymentMethodForm,
+    RefundForm,
+    VoidForm,
+)
 from dashboard.views.payment_facts import payment_facts
+from dashboard.views.timeline_headlines import timeline_lines
 
 
 def order_or_404(order_id: int) -> Order:
@@ -29,11 +38,58 @@ def order_or_404(order_id: int) -> Order:
     )
 
 
-def timeline_context(window: timeline.TimelineWindow) -> dict[str, Any]:
-    return {"entries": window.entries, "earlier": window.earlier}
+class TimelineSort(StrEnum):
+    """Which way round the timeline reads: the `sort` query parameter of its links."""
+
+    OLDEST_FIRST = "oldest-first"
+    NEWEST_FIRST = "newest-first"
 
 
-def detail_context(order: Order, **forms: Any) -> dict[str, Any]:
+def timeline_sort_arg() -> TimelineSort:
+    """The timeline's `sort` from the query string; BadListQuery for one it does not take."""
+    raw = request.args.get("sort", "")
+    if not raw:
+        return TimelineSort.OLDEST_FIRST
+    try:
+        return TimelineSort(raw)
+    except ValueError:
+        raise BadListQuery(
+            f"The timeline reads oldest-first or newest-first, not {raw[:40]!r}; "
+            "here it is oldest first."
+        ) from None
+
+
+def remembered_sort() -> TimelineSort:
+    """For an htmx action's answer: the way round the page that sent it reads its timeline
+    (its address's `sort`), so the re-drawn timeline keeps it."""
+    query = urlsplit(request.headers.get("HX-Current-URL", "")).query
+    try:
+        return TimelineSort(parse_qs(query).get("sort", [""])[0])
+    except ValueError:
+        return TimelineSort.OLDEST_FIRST
+
+
+def timeline_context(
+    order: Order,
+    *,
+    before: int | None = None,
+    sort: TimelineSort = TimelineSort.OLDEST_FIRST,
+) -> dict[str, Any]:
+    """The timeline's entries as lines (headline, then details), and how to read on."""
+    newest_first = sort is TimelineSort.NEWEST_FIRST
+    found = timeline.window(order.id, before=before, newest_first=newest_first)
+    return {
+        "lines": timeline_lines(found.entries, order.currency),
+        "earlier": found.earlier,
+        "newest_first": newest_first,
+        # Links keep the order only when it is not the default, so default links stay short.
+        "sort": sort.value if newest_first else None,
+    }
+
+
+def detail_context(
+    order: Order, *, sort: TimelineSort | None = None, **forms: Any
+) -> dict[str, Any]:
     """Everything the order page and its partials show; `forms` replaces an action's empty
     form with the one as posted (a refused amount stays as typed, with its error)."""
     pay_url = current_app.config["PUBLIC_BASE_URL"] + url_for(
@@ -45,7 +101,7 @@ def detail_context(order: Order, **forms: Any) -> dict[str, Any]:
         "order": order,
         "pay_url": pay_url,
         "pay_link_days": current_app.config["PAY_LINK_MAX_AGE"] // 86400,
-        **timeline_context(timeline.window(order.id)),
+        **timeline_context(order, sort=sort or remembered_sort()),
         "in_flight": ledger.in_flight(order),
         "can_capture": can[StaffAction.CAPTURE],
         "can_void": can[StaffAction.VOID],

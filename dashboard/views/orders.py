@@ -9,11 +9,17 @@ from flask_login import current_user
 from dashboard.domain.money import MoneyError
 from dashboard.domain.orders import OrderState
 from dashboard.models import utcnow
-from dashboard.services import orders, timeline
+from dashboard.services import orders
 from dashboard.services.pagination import Page
 from dashboard.views.access import READERS, STAFF, roles_required
 from dashboard.views.forms import BadListQuery, OrderForm, cursor_arg, search_arg
-from dashboard.views.order_page import detail_context, order_or_404, timeline_context
+from dashboard.views.order_page import (
+    TimelineSort,
+    detail_context,
+    order_or_404,
+    timeline_context,
+    timeline_sort_arg,
+)
 from dashboard.web import is_htmx
 
 bp = Blueprint("orders", __name__)
@@ -117,8 +123,15 @@ def new() -> ResponseReturnValue:
 @bp.route("/orders/<int:order_id>")
 @roles_required(*READERS)
 def detail(order_id: int) -> ResponseReturnValue:
-    """One order: lines, totals, state, the buyer's pay link and the timeline."""
-    return render_template("pages/orders/detail.html", **detail_context(order_or_404(order_id)))
+    """One order: lines, totals, state, the buyer's pay link and the timeline (`sort`:
+    oldest-first, the default, or newest-first)."""
+    order = order_or_404(order_id)
+    try:
+        sort = timeline_sort_arg()
+    except BadListQuery as problem:
+        context = detail_context(order, sort=TimelineSort.OLDEST_FIRST)
+        return render_template("pages/orders/detail.html", **context, problem=str(problem)), 400
+    return render_template("pages/orders/detail.html", **detail_context(order, sort=sort))
 
 
 @bp.route("/orders/<int:order_id>/timeline", endpoint="timeline")
@@ -128,12 +141,19 @@ def timeline_before(order_id: int) -> ResponseReturnValue:
     order = order_or_404(order_id)
     try:
         before = cursor_arg("before")
+        sort = timeline_sort_arg()
     except BadListQuery as problem:
-        context = {"order": order, "entries": [], "earlier": None, "problem": str(problem)}
+        context = {
+            "order": order,
+            "lines": [],
+            "earlier": None,
+            "sort": None,
+            "problem": str(problem),
+        }
         if is_htmx():  # 200: htmx swaps no 4xx answer in
             return render_template("partials/_timeline_entries.html", **context)
         return render_template("pages/orders/timeline.html", **context), 400
-    context = {"order": order, **timeline_context(timeline.window(order.id, before=before))}
+    context = {"order": order, **timeline_context(order, before=before, sort=sort)}
     if is_htmx():
         return render_template("partials/_timeline_entries.html", **context)
     return render_template("pages/orders/timeline.html", **context)

@@ -25,6 +25,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
+from dashboard.domain.buyer_words import DECLINE_SENTENCES, GENERIC_DECLINE, Tone, Waiting
 from dashboard.domain.orders import OrderState
 from dashboard.models import Order
 from dashboard.payments import errors
@@ -34,7 +35,7 @@ from dashboard.services.buyer_limits import BuyerCaller, BuyerLimits, TooManyStr
 from dashboard.services.pay_links import PayLinkExpired, PayLinkInvalid, pay_links
 from dashboard.services.payments.checkout import (
     STARTABLE,
-    buyer_message,
+    buyer_status,
     open_payment_intent,
     payable_intent,
     refresh_for_buyer,
@@ -96,21 +97,22 @@ def _method(order: Order) -> str:
     return order.payment_method or str(current_app.config["DEFAULT_PAYMENT_METHOD"])
 
 
-def _page(order: Order, token: str, *, message: str | None = None, ok: bool = False) -> str:
+def _page(order: Order, token: str, *, message: str | None = None, tone: Tone = Tone.ERROR) -> str:
     """The pay page; without a message of its own it shows the one a form's step flashed."""
     if message is None:
         flashed = get_flashed_messages(with_categories=True)
         if flashed:
             category, message = cast(tuple[str, str], flashed[-1])
-            ok = category == "success"
+            tone = Tone(category) if category in set(Tone) else Tone.ERROR
     sandbox = is_sandbox(current_app.config)
     awaiting_3ds = sandbox and order.order_state is OrderState.PROCESSING
+    status = buyer_status(order, None, waiting=Waiting.VERIFICATION if awaiting_3ds else None)
     return render_template(
         "pages/pay/show.html",
         order=order,
         token=token,
         message=message,
-        ok=ok,
+        tone=tone,
         method=_method(order),
         sandbox=sandbox,
         checkout_unavailable=CHECKOUT_UNAVAILABLE_IN_SANDBOX if sandbox else None,
@@ -118,7 +120,7 @@ def _page(order: Order, token: str, *, message: str | None = None, ok: bool = Fa
         # same Checkout Session or PaymentIntent; the services re-read Stripe before reusing.
         can_pay=order.order_state in STARTABLE,
         awaiting_3ds=awaiting_3ds,
-        status_message=buyer_message(order, None),
+        status=status,
         card_form=SandboxCardForm(formdata=None),
         action_form=EmptyForm(),
     )
@@ -130,10 +132,16 @@ def _bad_link(problem: _LinkProblem) -> ResponseReturnValue:
     return render_template("pages/pay/unavailable.html", reason=problem.reason), problem.status
 
 
-def _to_pay_page(token: str, message: str, *, ok: bool = False) -> Response:
+def _to_pay_page(token: str, message: str, *, tone: Tone = Tone.ERROR) -> Response:
     """After a form's step: to the pay page (303, a GET), which says how it went."""
-    flash(message, "success" if ok else "error")
+    flash(message, tone.value)
     return redirect(url_for("pay.show", token=token), code=303)
+
+
+def _tone(order: Order, result: ActionResult) -> Tone:
+    """A step that went as asked is shown as the payment now stands: a hold is good news, a
+    request to verify with the bank an instruction; one that did not, as a problem."""
+    return buyer_status(order, None).tone if result.ok else Tone.ERROR
 
 
 def _step(order: Order, token: str, start: Callable[[], T]) -> T | Response:
@@ -152,7 +160,8 @@ def _outcome(order: Order, token: str, step: Callable[[], ActionResult]) -> Resp
     result = _step(order, token, step)
     if isinstance(result, Response):
         return result
-    return _to_pay_page(token, result.message, ok=result.ok)
+    # `order` is the session's one copy, re-read by the step: it shows where it now stands.
+    return _to_pay_page(token, result.message, tone=_tone(order, result))
 
 
 @bp.route("/<token>")
@@ -224,6 +233,10 @@ def card_page(token: str) -> ResponseReturnValue:
         client_secret=intent.client_secret,
         publishable_key=current_app.config["STRIPE_PUBLISHABLE_KEY"],
         return_url=current_app.config["PUBLIC_BASE_URL"] + url_for("pay.done", token=token),
+        # Stripe.js says why a confirmation failed with Stripe's code: the page says it with
+        # the same sentences as every other buyer page.
+        decline_sentences=DECLINE_SENTENCES,
+        generic_decline=GENERIC_DECLINE,
     )
     # Nothing that holds a client secret is cached or leaves through the Referer header.
     headers = {
@@ -275,7 +288,9 @@ def done(token: str) -> ResponseReturnValue:
     except (ActionRefused, errors.PaymentError) as refused:
         return _page(_order_for(token), token, message=refused.message)
     fresh = _order_for(token)
-    return _page(fresh, token, message=buyer_message(fresh, None), ok=result.ok)
+    return _page(
+        fresh, token, message=buyer_status(fresh, None).sentence, tone=_tone(fresh, result)
+    )
 
 
 def _retry(limited: TooManyStripeCalls) -> dict[str, str]:

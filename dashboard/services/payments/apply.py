@@ -5,9 +5,11 @@ timeline and, where other systems care, in the outbox."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 
+from dashboard.domain.buyer_words import CHECKOUT_EXPIRED, decline_sentence
 from dashboard.domain.state_machine import (
     Ignored,
     IllegalTransition,
@@ -68,13 +70,45 @@ def apply_payment_intent(
     outcome: Transition | Ignored | None = None
     for step in path_to(order.order_state, event) if event is not None else ():
         try:
-            outcome = move(order, step, source=source, detail=f"payment intent {snapshot.status}")
+            outcome = move(
+                order,
+                step,
+                source=source,
+                detail=f"payment intent {snapshot.status}",
+                facts=_facts(order, step, snapshot),
+            )
         except IllegalTransition as illegal:
             outcome = refuse(order, step, source=source, reason=str(illegal))
         if isinstance(outcome, Transition):
             _take_amounts(order, step, snapshot)
     records.note_payment_intent(order, snapshot)
     return outcome
+
+
+def _facts(order: Order, step: PaymentEvent, snapshot: PaymentIntentSnapshot) -> dict[str, Any]:
+    """What the timeline's headline for this step tells in words (the amounts, the hold's
+    deadline), and for a failure Stripe's own code and message, which only staff see."""
+    amounts = snapshot.amounts
+    if step is PaymentEvent.AUTHORIZED:
+        return {
+            "amount": amounts.capturable or amounts.authorized,
+            "capture_before": snapshot.hold_deadline.isoformat(),
+        }
+    if step is PaymentEvent.CAPTURED:
+        return {
+            "amount": amounts.captured,
+            "released": max(amounts.authorized - amounts.captured, 0),
+        }
+    if step in (PaymentEvent.PARTIALLY_REFUNDED, PaymentEvent.REFUNDED):
+        return {"refunded": amounts.refunded, "captured": amounts.captured}
+    if step in (PaymentEvent.VOIDED, PaymentEvent.EXPIRED):
+        return {"released": order.amount_capturable or order.amount_authorized}
+    if step is PaymentEvent.FAILED:
+        return {
+            "stripe_code": snapshot.last_error_code,
+            "stripe_message": (snapshot.last_error_message or "")[:500] or None,
+        }
+    return {}
 
 
 def payment_event(snapshot: PaymentIntentSnapshot) -> PaymentEvent | None:
@@ -96,8 +130,10 @@ def _take_amounts(order: Order, event: PaymentEvent, snapshot: PaymentIntentSnap
     if event is PaymentEvent.AUTHORIZED:
         order.authorized_at = order.authorized_at or utcnow()
         order.capture_before = snapshot.hold_deadline
-    if event is PaymentEvent.FAILED and snapshot.last_error_message:
-        order.last_payment_error = snapshot.last_error_message[:500]
+    if event is PaymentEvent.FAILED and (snapshot.last_error_code or snapshot.last_error_message):
+        # The buyer reads it: our sentence for Stripe's code (its message is for developers,
+        # and is kept on the timeline for staff).
+        order.last_payment_error = decline_sentence(snapshot.last_error_code)
     _emit_for(order, event, snapshot.id, snapshot.charge_id)
 
 
@@ -107,13 +143,26 @@ def refuse(order: Order, event: PaymentEvent, *, source: str, reason: str) -> Ig
         order,
         TimelineKind.STATE_CHANGE,
         f"Not applied ({source}): {reason}",
-        data={"event": event.value, "source": source, "mapping_version": MAPPING_VERSION},
+        data={
+            "event": event.value,
+            "source": source,
+            "reason": reason,
+            "mapping_version": MAPPING_VERSION,
+        },
     )
     return Ignored(state=order.order_state, event=event, reason=reason)
 
 
-def move(order: Order, event: PaymentEvent, *, source: str, detail: str) -> Transition | Ignored:
-    """One step through the state machine, written on the timeline when the state changes."""
+def move(
+    order: Order,
+    event: PaymentEvent,
+    *,
+    source: str,
+    detail: str,
+    facts: dict[str, Any] | None = None,
+) -> Transition | Ignored:
+    """One step through the state machine, written on the timeline when the state changes
+    (with `facts`, what the entry's headline and details tell beyond the states)."""
     outcome = next_state(order.order_state, event)
     if isinstance(outcome, Transition) and outcome.changed:
         order.state = outcome.after.value
@@ -127,6 +176,7 @@ def move(order: Order, event: PaymentEvent, *, source: str, detail: str) -> Tran
                 "event": event.value,
                 "source": source,
                 "mapping_version": MAPPING_VERSION,
+                **{key: value for key, value in (facts or {}).items() if value is not None},
             },
         )
     return outcome
@@ -173,7 +223,7 @@ def apply_checkout_session(order: Order, session: CheckoutSessionSnapshot, *, so
         raise UnmappedStatus("checkout_session", f"{session.status}/{session.payment_status}")
     event = CHECKOUT_SESSION_STATUS[key]
     if event is PaymentEvent.FAILED:
-        order.last_payment_error = "The checkout page expired before the payment was made."
+        order.last_payment_error = CHECKOUT_EXPIRED
     if event is not None and order.stripe_payment_intent_id is None:
         try:
             move(order, event, source=source, detail=f"checkout session {session.status}")
@@ -203,7 +253,13 @@ def count_refund(order: Order, amount: int, *, source: str) -> None:
         if refunded >= order.amount_captured
         else PaymentEvent.PARTIALLY_REFUNDED
     )
-    outcome = move(order, event, source=source, detail=f"refund of {order.money(amount)}")
+    outcome = move(
+        order,
+        event,
+        source=source,
+        detail=f"refund of {order.money(amount)}",
+        facts={"amount": amount, "refunded": refunded, "captured": order.amount_captured},
+    )
     if isinstance(outcome, Transition):
         order.amount_refunded = refunded
         db.session.flush()

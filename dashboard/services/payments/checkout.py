@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from dashboard.domain.buyer_words import BuyerStatus, Waiting, payment_status
 from dashboard.domain.orders import OrderState
 from dashboard.domain.state_machine import PaymentEvent
 from dashboard.domain.stripe_mapping import (
     PAYABLE_STATUSES,
+    Amounts,
     CheckoutSessionStatus,
     PaymentIntentStatus,
 )
@@ -84,7 +86,13 @@ def create_intent(
         order.last_payment_error = result.message
         if result.attempt is not None:
             records.keep_attempt(order, result.attempt)
-        move(order, PaymentEvent.FAILED, source="pay page", detail=result.message)
+        move(
+            order,
+            PaymentEvent.FAILED,
+            source="pay page",
+            detail=result.message,
+            facts={"stripe_code": result.code},
+        )
         # Named by its charge, as the webhook about the same attempt names it: one event.
         attempt = result.charge_id or request.idempotency_key
         attempt_failed(order, attempt, payment_intent=None, reason=result.message)
@@ -143,23 +151,38 @@ def refresh_for_buyer(order_id: int, caller: BuyerCaller) -> ActionResult:
     return refresh_from_stripe(order.id)
 
 
+# What a payment under way waits for, by the PaymentIntent's status.
+_WAITING: dict[str, Waiting] = {
+    PI.REQUIRES_ACTION: Waiting.VERIFICATION,
+    PI.PROCESSING: Waiting.BANK,
+}
+
+
+def buyer_status(
+    order: Order, snapshot: PaymentIntentSnapshot | None, *, waiting: Waiting | None = None
+) -> BuyerStatus:
+    """Where the buyer's payment stands, as a sentence: from the order's state and amounts,
+    and what the payment is waiting for (`waiting`, else as Stripe has just said)."""
+    if waiting is None and snapshot is not None:
+        waiting = _WAITING.get(snapshot.status)
+    return payment_status(
+        order.order_state,
+        Amounts(
+            authorized=order.amount_authorized,
+            capturable=order.amount_capturable,
+            captured=order.amount_captured,
+            refunded=order.amount_refunded,
+        ),
+        total=order.total_amount,
+        currency=order.currency,
+        failure=order.last_payment_error,
+        waiting=waiting,
+    )
+
+
 def buyer_message(order: Order, snapshot: PaymentIntentSnapshot | None) -> str:
-    """What the buyer is told about their payment, from what Stripe says."""
-    status = snapshot.status if snapshot else None
-    if status == PI.REQUIRES_CAPTURE or order.order_state is OrderState.AUTHORIZED:
-        return "Authorized: the amount is held on your card; the merchant will capture it."
-    if status == PI.SUCCEEDED or order.amount_captured:
-        return "Paid: the merchant has captured your payment."
-    if status == PI.REQUIRES_ACTION:
-        return "Your bank needs you to verify this payment."
-    if status == PI.PROCESSING:
-        return "Still processing: your bank has not answered yet. This page will say when."
-    if status == PI.CANCELED or order.order_state in (OrderState.VOIDED, OrderState.EXPIRED):
-        return "This payment was cancelled; nothing was charged."
-    if order.order_state is OrderState.FAILED or (snapshot and snapshot.last_error_message):
-        reason = order.last_payment_error or (snapshot.last_error_message if snapshot else None)
-        return f"Declined: {reason or 'the card was refused'}"
-    return "Not paid yet."
+    """What the buyer is told about their payment (`buyer_status`'s sentence)."""
+    return buyer_status(order, snapshot).sentence
 
 
 def start_checkout(order_id: int, *, success_url: str, cancel_url: str, lifetime: timedelta) -> str:

@@ -3,6 +3,7 @@ as its PaymentIntent (re-read from Stripe) says it is."""
 
 from __future__ import annotations
 
+from dashboard.domain.buyer_words import DELAYED_PAYMENT_FAILED
 from dashboard.domain.state_machine import Ignored, IllegalTransition, PaymentEvent, Transition
 from dashboard.domain.stripe_mapping import CheckoutSessionStatus
 from dashboard.payments.gateway import gateway
@@ -42,7 +43,7 @@ def on_checkout_session(event: MatchedEvent) -> Outcome:
     source = f"webhook {event.type}"
     state = order.order_state
     if event.type == "checkout.session.async_payment_failed":
-        order.last_payment_error = "The payment failed after checkout (a delayed method)."
+        order.last_payment_error = DELAYED_PAYMENT_FAILED
         try:
             moved: Transition | Ignored | None = move(
                 order, PaymentEvent.FAILED, source=source, detail="delayed payment failed"

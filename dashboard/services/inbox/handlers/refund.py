@@ -112,6 +112,9 @@ def _refund_failed(
             "to": after.value,
             "event": "refund_failed",
             "refund": refund_id,
+            "reason": why,
+            "refunded": refunded,
+            "captured": order.amount_captured,
             "mapping_version": MAPPING_VERSION,
         },
     )
