@@ -64,7 +64,7 @@ chaos: $(STAMP)
 ## run of it saves its screenshots in a temporary folder (SCREENSHOT_DIR names another).
 screenshots: $(STAMP) chromium
 	SCREENSHOT_DIR=$(CURDIR)/docs/screenshots \
-		$(BIN)/pytest tests/test_browser.py -p no:cacheprovider $(PYTEST_ARGS)
+		$(BIN)/pytest tests/test_browser.py tests/test_browser_order_page.py -p no:cacheprovider $(PYTEST_ARGS)
 
 ## make chromium: Debian's Chromium for tests/test_browser.py, installed only when missing and
 ## we are root on a Debian-like machine; otherwise nothing (the browser test then skips).
