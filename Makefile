@@ -62,7 +62,7 @@ chaos: $(STAMP)
 
 ## make screenshots: refresh docs/screenshots/ from the browser test, on purpose; every other
 ## run of it saves its screenshots in a temporary folder (SCREENSHOT_DIR names another).
-screenshots: $(STAMP) chromium
+screenshots: $(STAMP) chromium $(AXE)
 	SCREENSHOT_DIR=$(CURDIR)/docs/screenshots \
 		$(BIN)/pytest tests/test_browser.py tests/test_browser_order_page.py -p no:cacheprovider $(PYTEST_ARGS)
 
