@@ -1,0 +1,119 @@
+"""What the order list searches and filters by, each a condition an index serves on SQLite
+and PostgreSQL alike: an order number, the start of a Stripe id, the start of a buyer
+email, the starts of a buyer name's words, a created-date range."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
+from sqlalchemy.orm import InstrumentedAttribute, aliased
+
+from dashboard.domain.emails import normalize_email
+from dashboard.domain.ids import MAX_ROW_ID, parse_order_number
+from dashboard.domain.name_search import fts5_query, name_words, tsquery
+from dashboard.extensions import db
+from dashboard.models import Order
+from dashboard.models.order_search import (
+    NAME_SEARCH_TABLE,
+    buyer_name_words,
+    name_query,
+    name_search,
+)
+
+# The start of a Stripe id names the column it is looked up in.
+STRIPE_ID_COLUMNS: dict[str, InstrumentedAttribute[str | None]] = {
+    "pi_": Order.stripe_payment_intent_id,
+    "cs_": Order.stripe_checkout_session_id,
+    "ch_": Order.stripe_charge_id,
+    "py_": Order.stripe_charge_id,
+}
+
+
+def search_condition(text: str) -> ColumnElement[bool]:
+    """What `text` (stripped, not empty) finds: the order of that number (`#42`, `42`);
+    orders whose Stripe id starts with it (`pi_3Mt`); orders whose buyer email starts with
+    it (if it has an @, only those); orders whose buyer name has a word starting with each
+    of its words, in any order (`ada lov`). One word without an @ is looked up as both."""
+    number = parse_order_number(text)
+    if number is not None:
+        return Order.id == number if number <= MAX_ROW_ID else false()
+    for prefix, column in STRIPE_ID_COLUMNS.items():
+        if text.startswith(prefix):
+            return starts_with(column, text)
+    if "@" in text:
+        return email_starts_with(text)
+    words = name_words(text)
+    by_name = name_has_words(words) if words else false()
+    if any(character.isspace() for character in text):
+        return by_name  # an email holds no space
+    return or_(email_starts_with(text), by_name)
+
+
+def _after_every_extension_of(prefix: str) -> str | None:
+    """The least string greater than every string that starts with `prefix` (code point
+    order, which both databases use for the email and Stripe id columns), or None if there
+    is none."""
+    # Nothing follows U+10FFFF: such a last character is dropped and the one before raised.
+    stem = prefix.rstrip("\U0010ffff")
+    if not stem:
+        return None
+    following = ord(stem[-1]) + 1
+    if 0xD800 <= following <= 0xDFFF:  # surrogates are no text either database can store
+        following = 0xE000
+    return stem[:-1] + chr(following)
+
+
+def starts_with(column: InstrumentedAttribute[str | None], prefix: str) -> ColumnElement[bool]:
+    """Values of a byte-ordered ("C") column that start with `prefix`: a range, rather than
+    LIKE, so that it is a range scan of the column's index on both databases."""
+    upper = _after_every_extension_of(prefix)
+    if upper is None:
+        return column >= prefix
+    return and_(column >= prefix, column < upper)
+
+
+def email_starts_with(text: str) -> ColumnElement[bool]:
+    """Buyer emails starting with `text` (any case): a range on the (buyer_email, id)
+    index."""
+    # Typed as the stored addresses are written, so a full-width ADA finds ada@….
+    prefix = normalize_email(text)
+    if not prefix:
+        return false()
+    return starts_with(Order.buyer_email, prefix)
+
+
+def name_has_words(words: list[str]) -> ColumnElement[bool]:
+    """Buyer names with a word starting with each of `words` (any order, any case, accents
+    ignored), looked up in the name index of the database in use."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return buyer_name_words().bool_op("@@")(name_query(tsquery(words)))
+    matching = getattr(name_search.c, NAME_SEARCH_TABLE).op("MATCH")(fts5_query(words))
+    return Order.id.in_(select(name_search.c.rowid).where(matching))
+
+
+def created_between(start: datetime | None, end: datetime | None) -> ColumnElement[bool]:
+    """Orders created from `start` (included) to `end` (excluded), as a range of ids: ids
+    grow with `created_at` (both are set as the row is inserted), so the first order created
+    at or after each bound, one read of the (created_at, id) index, is where the range
+    starts or stops. The list then reads its page off the primary key, as it does
+    unfiltered."""
+    condition: ColumnElement[bool] = true()
+    if start is not None:
+        condition = and_(condition, Order.id >= _first_id_created_at_or_after(start))
+    if end is not None:
+        condition = and_(condition, Order.id < _first_id_created_at_or_after(end))
+    return condition
+
+
+def _first_id_created_at_or_after(moment: datetime) -> ColumnElement[int]:
+    """The id of the first order created at or after `moment`; past every id if none is."""
+    later = aliased(Order)
+    first = (
+        select(later.id)
+        .where(later.created_at >= moment)
+        .order_by(later.created_at, later.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    return func.coalesce(first, MAX_ROW_ID + 1)
