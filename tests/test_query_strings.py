@@ -21,7 +21,18 @@ from tests.support.web import HTMX, PASSWORD, login, post_form
 
 # What the views read today; query_parameters() must find at least these (it reads the
 # source, so a new parameter joins the fuzzing without being listed here).
-KNOWN = {"q", "state", "older_than", "newer_than", "before", "type", "status", "next"}
+KNOWN = {
+    "q",
+    "state",
+    "created_from",
+    "created_to",
+    "older_than",
+    "newer_than",
+    "before",
+    "type",
+    "status",
+    "next",
+}
 UNKNOWN = "utm_source"
 # Sent percent-encoded as UTF-8, as a browser sends text.
 TEXT = [
