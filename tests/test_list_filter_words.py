@@ -7,7 +7,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from dashboard.domain.days import Instants, NotADay, days_span, parse_day
-from dashboard.domain.name_search import fts5_query, name_words, tsquery
+from dashboard.domain.name_search import (
+    TooManyWords,
+    fts5_query,
+    name_words,
+    search_words,
+    tsquery,
+)
 from tests.support.web import full_width
 
 
@@ -29,6 +35,12 @@ from tests.support.web import full_width
 )
 def test_the_words_of_a_name_search(text, words):
     assert name_words(text) == words
+
+
+def test_a_name_search_takes_at_most_eight_words():
+    assert search_words("a b c d e f g h") == list("abcdefgh")
+    with pytest.raises(TooManyWords, match="at most 8 words of a name; this one has 9"):
+        search_words("a b c d e f g h i")
 
 
 def test_each_word_is_the_start_of_a_word_in_either_index():

@@ -102,6 +102,8 @@ def test_one_word_finds_names_and_emails_that_start_with_it(clerk, buyers, make_
     assert found_by(clerk, q="lov@") == []  # with an @, an email only
     assert found_by(clerk, q="lovebird@") == [by_email]
     assert found_by(clerk, q="lov ada") == [buyers["Ada Lovelace"]]  # words: names only
+    dotted = make_order(buyer_email="j.p.de.la.m.x.y.z.w@example.com").id
+    assert found_by(clerk, q="j.p.de.la.m.x.y.z") == [dotted]  # more words than a name's
 
 
 def test_a_renamed_or_deleted_order_is_found_by_what_it_is_now(app, clerk, buyers):

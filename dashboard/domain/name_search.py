@@ -12,6 +12,10 @@ _WORD = re.compile(r"[^\W_]+")
 MAX_NAME_WORDS = 8
 
 
+class TooManyWords(ValueError):
+    """More words than a name search takes; the message says so, for people."""
+
+
 def name_words(text: str) -> list[str]:
     """The words of `text`, each once (compared in any case), in the order typed.
 
@@ -22,6 +26,16 @@ def name_words(text: str) -> list[str]:
     for word in _WORD.findall(unicodedata.normalize("NFKC", text)):
         words.setdefault(word.casefold(), word)
     return list(words.values())
+
+
+def search_words(text: str) -> list[str]:
+    """name_words, at most MAX_NAME_WORDS of them; TooManyWords if there are more."""
+    words = name_words(text)
+    if len(words) > MAX_NAME_WORDS:
+        raise TooManyWords(
+            f"A search takes at most {MAX_NAME_WORDS} words of a name; this one has {len(words)}."
+        )
+    return words
 
 
 def fts5_query(words: list[str]) -> str:

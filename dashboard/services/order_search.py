@@ -11,7 +11,13 @@ from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from dashboard.domain.emails import normalize_email
 from dashboard.domain.ids import MAX_ROW_ID, parse_order_number
-from dashboard.domain.name_search import fts5_query, name_words, tsquery
+from dashboard.domain.name_search import (
+    MAX_NAME_WORDS,
+    fts5_query,
+    name_words,
+    search_words,
+    tsquery,
+)
 from dashboard.extensions import db
 from dashboard.models import Order
 from dashboard.models.order_search import (
@@ -34,7 +40,8 @@ def search_condition(text: str) -> ColumnElement[bool]:
     """What `text` (stripped, not empty) finds: the order of that number (`#42`, `42`);
     orders whose Stripe id starts with it (`pi_3Mt`); orders whose buyer email starts with
     it (if it has an @, only those); orders whose buyer name has a word starting with each
-    of its words, in any order (`ada lov`). One word without an @ is looked up as both."""
+    of its words, in any order (`ada lov`). One word without an @ is looked up as both.
+    TooManyWords if words with spaces between them are more than a name search takes."""
     number = parse_order_number(text)
     if number is not None:
         return Order.id == number if number <= MAX_ROW_ID else false()
@@ -43,10 +50,12 @@ def search_condition(text: str) -> ColumnElement[bool]:
             return starts_with(column, text)
     if "@" in text:
         return email_starts_with(text)
+    if any(character.isspace() for character in text):  # no email has a space
+        return _name_has(search_words(text))
+    # One word: the start of an email, or of a name's words (it may hold several, as
+    # o'brien does; more than a name has are an email's, a.b.c.d.e.f.g.h.i).
     words = name_words(text)
-    by_name = name_has_words(words) if words else false()
-    if any(character.isspace() for character in text):
-        return by_name  # an email holds no space
+    by_name = _name_has(words) if len(words) <= MAX_NAME_WORDS else false()
     return or_(email_starts_with(text), by_name)
 
 
@@ -83,9 +92,11 @@ def email_starts_with(text: str) -> ColumnElement[bool]:
     return starts_with(Order.buyer_email, prefix)
 
 
-def name_has_words(words: list[str]) -> ColumnElement[bool]:
+def _name_has(words: list[str]) -> ColumnElement[bool]:
     """Buyer names with a word starting with each of `words` (any order, any case, accents
-    ignored), looked up in the name index of the database in use."""
+    ignored), looked up in the name index of the database in use; none if no words."""
+    if not words:
+        return false()
     if db.session.get_bind().dialect.name == "postgresql":
         return buyer_name_words().bool_op("@@")(name_query(tsquery(words)))
     matching = getattr(name_search.c, NAME_SEARCH_TABLE).op("MATCH")(fts5_query(words))

@@ -7,7 +7,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from dashboard.domain.money import MoneyError
-from dashboard.domain.name_search import MAX_NAME_WORDS, name_words
+from dashboard.domain.name_search import TooManyWords
 from dashboard.domain.orders import OrderState
 from dashboard.models import utcnow
 from dashboard.services import orders, timeline
@@ -39,7 +39,7 @@ def index() -> ResponseReturnValue:
     days = created_days()  # shown back in the form as typed, also when one cannot be used
     try:
         state = _state(state_arg)
-        search = _search_arg()
+        search = search_arg(MAX_SEARCH)
         created = created_range_arg()
         page = orders.list_orders(
             state=state,
@@ -50,7 +50,7 @@ def index() -> ResponseReturnValue:
             newer_than=cursor_arg("newer_than"),
             per_page=current_app.config["ORDERS_PER_PAGE"],
         )
-    except BadListQuery as problem:
+    except (BadListQuery, TooManyWords) as problem:
         return _list_problem(str(problem), state=state, search=search, **days)
     context = {
         "page": page,
@@ -75,16 +75,6 @@ def index() -> ResponseReturnValue:
 
 # The search box's own limit: the longest email an order can hold.
 MAX_SEARCH = 254
-
-
-def _search_arg() -> str:
-    search = search_arg(MAX_SEARCH)
-    words = len(name_words(search))
-    if words > MAX_NAME_WORDS:
-        raise BadListQuery(
-            f"A search takes at most {MAX_NAME_WORDS} words of a name; this one has {words}."
-        )
-    return search
 
 
 def _state(text: str) -> OrderState | None:
