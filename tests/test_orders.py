@@ -329,6 +329,8 @@ SQLITE_EMAIL_RANGE = (
 )
 SQLITE_NAME_SEARCH = "SCAN orders_name_search VIRTUAL TABLE INDEX 0:M1"
 PG_NAME_INDEX = "Bitmap Index Scan on ix_orders_buyer_name_words"
+PG_NAME_CONDITION = "to_tsvector('order_names'::regconfig, (buyer_name)::text) @@"
+PG_IDS_FOUND_FIRST = "Index Scan Backward using pk_orders on orders"
 INDEXED_PLANS: dict[str, dict[str, IndexedPlan]] = {
     "sqlite": {
         # The rowid b-tree walked backwards and stopped at LIMIT: nothing to sort.
@@ -345,14 +347,14 @@ INDEXED_PLANS: dict[str, dict[str, IndexedPlan]] = {
         "by name": IndexedPlan(
             ("SEARCH orders USING INTEGER PRIMARY KEY (rowid=?)", SQLITE_NAME_SEARCH)
         ),
-        # Either index's matches (SQLite's OR of two index reads), then sorted.
+        # The ids either index holds, read back in order off the rowid b-tree.
         "by name or email": IndexedPlan(
             (
-                SQLITE_EMAIL_RANGE,
-                SQLITE_NAME_SEARCH,
                 "SEARCH orders USING INTEGER PRIMARY KEY (rowid=?)",
-            ),
-            may_sort=True,
+                "SEARCH orders_1 USING COVERING INDEX ix_orders_buyer_email_id "
+                "(buyer_email>? AND buyer_email<?)",
+                SQLITE_NAME_SEARCH,
+            )
         ),
         "by stripe id": IndexedPlan(
             (
@@ -384,20 +386,20 @@ INDEXED_PLANS: dict[str, dict[str, IndexedPlan]] = {
             ("Index Scan using ix_orders_state_capture_before_id on orders",),
             ("(state)::text =",),
         ),
-        # GIN is read through a bitmap: the matches, then sorted.
+        # The matching ids first (GIN is read through a bitmap), as an array the primary
+        # key is then read by, newest first: nothing to sort.
         "by name": IndexedPlan(
-            ("Bitmap Heap Scan on orders", PG_NAME_INDEX),
-            ("to_tsvector('order_names'::regconfig, (buyer_name)::text) @@",),
-            may_sort=True,
+            ("Bitmap Heap Scan on orders orders_1", PG_NAME_INDEX, PG_IDS_FOUND_FIRST),
+            (PG_NAME_CONDITION, "(id = ANY ($0))"),
         ),
         "by name or email": IndexedPlan(
             (
-                "Bitmap Heap Scan on orders",
-                "Bitmap Index Scan on ix_orders_buyer_email_id",
+                "Index Only Scan using ix_orders_buyer_email_id on orders orders_1",
+                "Bitmap Heap Scan on orders orders_2",
                 PG_NAME_INDEX,
+                PG_IDS_FOUND_FIRST,
             ),
-            ("(buyer_email)::text >=", "to_tsvector('order_names'::regconfig"),
-            may_sort=True,
+            ("(buyer_email >= 'buyer'", PG_NAME_CONDITION, "(id = ANY ($0))"),
         ),
         "by stripe id": IndexedPlan(
             ("Index Scan using ix_orders_stripe_payment_intent_id on orders",),
@@ -470,13 +472,10 @@ def explain_list_queries(app, *, drop=()):
             planner(sort=False)
             list_orders(older_than=10**6)
             capture_queue(limit=CAPTURE_QUEUE_SIZE)  # above the first page
-            # A GIN index is read through a bitmap only, its matches then sorted. With the
-            # walk of another index in id order ruled out too, a plan without the name
-            # index can only read the table whole.
-            planner(indexscan=False, bitmapscan=True, sort=True)
+            planner(bitmapscan=True)  # a GIN index is read through a bitmap only
             list_orders(search="buyer nam")
             list_orders(search="buyer")
-            planner(indexscan=True, bitmapscan=False)
+            planner(bitmapscan=False, sort=True)
             list_orders(search="pi_3")
             planner(sort=False)
             list_orders(

@@ -12,8 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import ColumnElement, column, func, literal_column, table
-
-from dashboard.models.orders import Order
+from sqlalchemy.orm import QueryableAttribute
 
 # SQLite: the FTS5 table (and, named after it, its shadow tables and triggers).
 NAME_SEARCH_TABLE = "orders_name_search"
@@ -25,10 +24,10 @@ NAME_SEARCH_INDEX = "ix_orders_buyer_name_words"
 _CONFIG: ColumnElement[Any] = literal_column(f"'{NAME_SEARCH_CONFIG}'::regconfig")
 
 
-def buyer_name_words() -> ColumnElement[Any]:
-    """The indexed expression, spelt as in the index (the configuration a constant, not a
-    parameter), so that the planner matches the two."""
-    return func.to_tsvector(_CONFIG, Order.buyer_name)
+def buyer_name_words(name: QueryableAttribute[str]) -> ColumnElement[Any]:
+    """The indexed expression, of `orders.buyer_name` or an alias's: spelt as in the index
+    (the configuration a constant, not a parameter), so that the planner matches the two."""
+    return func.to_tsvector(_CONFIG, name)
 
 
 def name_query(prefixes: str) -> ColumnElement[Any]:
