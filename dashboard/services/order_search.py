@@ -37,6 +37,12 @@ from dashboard.models.order_search import (
     name_search,
 )
 
+# The orders a subquery reads, named for what it looks for (made once: making an alias
+# costs more than a short query).
+_BY_EMAIL = aliased(Order, name="by_email")
+_BY_NAME = aliased(Order, name="by_name")
+_CREATED = aliased(Order, name="created")
+
 # The start of a Stripe id names the column it is looked up in.
 STRIPE_ID_COLUMNS: dict[str, InstrumentedAttribute[str | None]] = {
     "pi_": Order.stripe_payment_intent_id,
@@ -73,8 +79,7 @@ def search_condition(text: str) -> ColumnElement[bool]:
 def _email_or_name(text: str, words: list[str]) -> ColumnElement[bool]:
     """Orders whose email starts with `text` or whose name has `words`: the ids each index
     holds, together (an OR would read and sort the row of every match on SQLite)."""
-    other = aliased(Order)
-    by_email = select(other.id).where(email_starts_with(text, other.buyer_email))
+    by_email = select(_BY_EMAIL.id).where(email_starts_with(text, _BY_EMAIL.buyer_email))
     return _id_among(by_email.union_all(_name_ids(words)))
 
 
@@ -124,9 +129,10 @@ def _name_has(words: list[str]) -> ColumnElement[bool]:
 def _name_ids(words: list[str]) -> Select[int]:
     """The ids of the orders whose name has `words`, from the database's name index."""
     if _postgres():
-        other = aliased(Order)
-        matching = buyer_name_words(other.buyer_name).bool_op("@@")(name_query(tsquery(words)))
-        return select(other.id).where(matching)
+        words_query = name_query(tsquery(words))
+        return select(_BY_NAME.id).where(
+            buyer_name_words(_BY_NAME.buyer_name).bool_op("@@")(words_query)
+        )
     matching = getattr(name_search.c, NAME_SEARCH_TABLE).op("MATCH")(fts5_query(words))
     return select(name_search.c.rowid).where(matching)
 
@@ -166,11 +172,10 @@ def created_between(start: datetime | None, end: datetime | None) -> ColumnEleme
 
 def _first_id_created_at_or_after(moment: datetime) -> ColumnElement[int]:
     """The id of the first order created at or after `moment`; past every id if none is."""
-    later = aliased(Order)
     first = (
-        select(later.id)
-        .where(later.created_at >= moment)
-        .order_by(later.created_at, later.id)
+        select(_CREATED.id)
+        .where(_CREATED.created_at >= moment)
+        .order_by(_CREATED.created_at, _CREATED.id)
         .limit(1)
         .scalar_subquery()
     )
