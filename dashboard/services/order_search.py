@@ -142,11 +142,11 @@ def _id_among(ids: Select[int] | CompoundSelect[int]) -> ColumnElement[bool]:
     primary key, stopping at the page's end: what a name search costs grows with its
     matches, never with the table.
 
-    On PostgreSQL an array of them (computed once, before the page): given `IN`, or the
-    name condition itself, the planner may instead walk every id newest first and test
-    each name, betting on matches it estimates at no fewer than 1 in 200 (rows a prefix
-    search is never believed to be rarer than); a name 100 orders have, all of them old,
-    took 3.4 s that way at a million orders, and 30 ms as an array."""
+    On PostgreSQL an array of them, computed once before the page is read. Given the name
+    condition itself (or `IN`), the planner may walk every id newest first testing each
+    row instead: it never believes a prefix search matches fewer than about 1 row in 200,
+    so with a LIMIT the walk looks cheap. A search 100 old orders match took 3.4 s that
+    way at a million orders, and 30 ms as an array."""
     if _postgres():
         return Order.id == any_(func.array(ids.scalar_subquery()))
     return Order.id.in_(ids)
