@@ -9,6 +9,7 @@ from sqlalchemy import column, insert, inspect, select, table
 
 from dashboard import MIGRATIONS_DIR, create_app
 from dashboard.extensions import db
+from dashboard.models.order_search import include_object
 from tests.support.app import base_config
 from tests.support.web import full_width
 
@@ -16,9 +17,12 @@ TABLES = {"users", "login_attempts", "orders", "order_lines", "timeline_entries"
 
 
 def test_migrated_database_matches_the_models(app):
-    """The session fixture migrated an empty database; nothing is missing or extra."""
+    """The session fixture migrated an empty database; nothing is missing or extra (the
+    buyer-name search index aside, which no model describes: as `flask db migrate` sees)."""
     with app.app_context(), db.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_object": include_object}
+        )
         assert compare_metadata(context, db.metadata) == []
         assert set(inspect(connection).get_table_names()) >= TABLES
 

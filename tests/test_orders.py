@@ -2,11 +2,13 @@
 
 import re
 import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import psycopg
 import pytest
 from sqlalchemy import event, func, insert, inspect, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from dashboard.domain.orders import LineDraft, OrderState
 from dashboard.extensions import db
@@ -186,7 +188,8 @@ def test_filter_by_state_and_search(app, signed_in, make_order):
     assert found({"q": "pi_3Abc"}) == [held.id]
     assert found({"q": "cs_test_9"}) == [held.id]
     assert found({"q": "ch_1"}) == [held.id]
-    assert found({"q": "pi_3"}) == []  # Stripe ids match whole, never by prefix
+    assert found({"q": "pi_3"}) == [held.id]  # the start of a Stripe id finds it
+    assert found({"q": "pi_3abc"}) == []  # Stripe ids are case-sensitive
     assert found({"q": "alice", "state": "authorized"}) == []
     assert found({"q": "99999999999999"}) == []
 
@@ -291,51 +294,130 @@ def test_list_query_count_does_not_grow_with_rows(app, signed_in, make_order):
 # -- the list's queries and the indexes that serve them -------------------------------------
 
 # The queries explain_list_queries runs, in its order.
-LIST_QUERIES = ("first page", "by state", "by email", "deep page", "capture queue")
+LIST_QUERIES = (
+    "first page",
+    "by state",
+    "by email",
+    "deep page",
+    "capture queue",
+    "by name",
+    "by name or email",
+    "by stripe id",
+    "created range",
+)
 
-# Per database and query: the one scan of `orders` its plan must make, the index condition
-# PostgreSQL must show under it (SQLite writes the condition into the scan line), and
-# whether a sort may follow. A full walk of an index with a filter, another index, or a
-# table scan is a different plan, and rejected.
-INDEXED_PLANS: dict[str, dict[str, tuple[str, str | None, bool]]] = {
+
+@dataclass(frozen=True)
+class IndexedPlan:
+    """What a query's plan must be: every read of `orders` (its aliases, and on SQLite its
+    name-search table; on PostgreSQL each index a bitmap is built from), in plan order;
+    the index conditions PostgreSQL must show (SQLite writes them into the read); whether
+    a sort may follow. A full walk of an index with a filter, another index, or a table
+    scan is a different plan, and rejected."""
+
+    reads: tuple[str, ...]
+    conditions: tuple[str, ...] = ()
+    may_sort: bool = False
+
+
+# The created-date range: the first order created at or after each bound, off the
+# (created_at, id) index, then the ids between them off the primary key, newest first.
+SQLITE_FIRST_CREATED = "USING COVERING INDEX ix_orders_created_at_id (created_at>?)"
+PG_FIRST_CREATED = "Index Only Scan using ix_orders_created_at_id on orders created"
+SQLITE_EMAIL_RANGE = (
+    "SEARCH orders USING INDEX ix_orders_buyer_email_id (buyer_email>? AND buyer_email<?)"
+)
+SQLITE_NAME_SEARCH = "SCAN orders_name_search VIRTUAL TABLE INDEX 0:M1"
+PG_NAME_INDEX = "Bitmap Index Scan on ix_orders_buyer_name_words"
+PG_NAME_CONDITION = "to_tsvector('order_names'::regconfig, (buyer_name)::text) @@"
+PG_IDS_FOUND_FIRST = "Index Scan Backward using pk_orders on orders"
+INDEXED_PLANS: dict[str, dict[str, IndexedPlan]] = {
     "sqlite": {
         # The rowid b-tree walked backwards and stopped at LIMIT: nothing to sort.
-        "first page": ("SCAN orders", None, False),
-        "by state": ("SEARCH orders USING INDEX ix_orders_state_id (state=?)", None, False),
+        "first page": IndexedPlan(("SCAN orders",)),
+        "by state": IndexedPlan(("SEARCH orders USING INDEX ix_orders_state_id (state=?)",)),
         # An email prefix is a range on the email index; SQLite then sorts only its matches.
-        "by email": (
-            "SEARCH orders USING INDEX ix_orders_buyer_email_id (buyer_email>? AND buyer_email<?)",
-            None,
-            True,
-        ),
-        "deep page": ("SEARCH orders USING INTEGER PRIMARY KEY (rowid<?)", None, False),
+        "by email": IndexedPlan((SQLITE_EMAIL_RANGE,), may_sort=True),
+        "deep page": IndexedPlan(("SEARCH orders USING INTEGER PRIMARY KEY (rowid<?)",)),
         # By deadline then id, read in the order of its index.
-        "capture queue": (
-            "SEARCH orders USING INDEX ix_orders_state_capture_before_id (state=?)",
-            None,
-            False,
+        "capture queue": IndexedPlan(
+            ("SEARCH orders USING INDEX ix_orders_state_capture_before_id (state=?)",)
+        ),
+        # The FTS5 table's matches, their ids read back in order off the rowid b-tree.
+        "by name": IndexedPlan(
+            ("SEARCH orders USING INTEGER PRIMARY KEY (rowid=?)", SQLITE_NAME_SEARCH)
+        ),
+        # The ids either index holds, read back in order off the rowid b-tree.
+        "by name or email": IndexedPlan(
+            (
+                "SEARCH orders USING INTEGER PRIMARY KEY (rowid=?)",
+                "SEARCH by_email USING COVERING INDEX ix_orders_buyer_email_id "
+                "(buyer_email>? AND buyer_email<?)",
+                SQLITE_NAME_SEARCH,
+            )
+        ),
+        "by stripe id": IndexedPlan(
+            (
+                "SEARCH orders USING INDEX ix_orders_stripe_payment_intent_id "
+                "(stripe_payment_intent_id>? AND stripe_payment_intent_id<?)",
+            ),
+            may_sort=True,
+        ),
+        "created range": IndexedPlan(
+            (
+                "SEARCH orders USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)",
+                f"SEARCH created {SQLITE_FIRST_CREATED}",
+                f"SEARCH created {SQLITE_FIRST_CREATED}",
+            )
         ),
     },
     "postgresql": {
-        "first page": ("Index Scan Backward using pk_orders on orders", None, False),
-        "by state": (
-            "Index Scan Backward using ix_orders_state_id on orders",
-            "(state)::text =",
-            False,
+        "first page": IndexedPlan(("Index Scan Backward using pk_orders on orders",)),
+        "by state": IndexedPlan(
+            ("Index Scan Backward using ix_orders_state_id on orders",), ("(state)::text =",)
         ),
-        "by email": (
-            "Index Scan using ix_orders_buyer_email_id on orders",
-            "(buyer_email)::text >=",
-            True,
+        "by email": IndexedPlan(
+            ("Index Scan using ix_orders_buyer_email_id on orders",),
+            ("(buyer_email)::text >=",),
+            may_sort=True,
         ),
-        "deep page": ("Index Scan Backward using pk_orders on orders", "(id <", False),
-        "capture queue": (
-            "Index Scan using ix_orders_state_capture_before_id on orders",
-            "(state)::text =",
-            False,
+        "deep page": IndexedPlan(("Index Scan Backward using pk_orders on orders",), ("(id <",)),
+        "capture queue": IndexedPlan(
+            ("Index Scan using ix_orders_state_capture_before_id on orders",),
+            ("(state)::text =",),
+        ),
+        # The matching ids first (GIN is read through a bitmap), as an array the primary
+        # key is then read by, newest first: nothing to sort.
+        "by name": IndexedPlan(
+            ("Bitmap Heap Scan on orders by_name", PG_NAME_INDEX, PG_IDS_FOUND_FIRST),
+            (PG_NAME_CONDITION, "(id = ANY ($0))"),
+        ),
+        "by name or email": IndexedPlan(
+            (
+                "Index Only Scan using ix_orders_buyer_email_id on orders by_email",
+                "Bitmap Heap Scan on orders by_name",
+                PG_NAME_INDEX,
+                PG_IDS_FOUND_FIRST,
+            ),
+            ("(buyer_email >= 'buyer'", PG_NAME_CONDITION, "(id = ANY ($0))"),
+        ),
+        "by stripe id": IndexedPlan(
+            ("Index Scan using ix_orders_stripe_payment_intent_id on orders",),
+            ("(stripe_payment_intent_id)::text >=",),
+            may_sort=True,
+        ),
+        "created range": IndexedPlan(
+            (
+                PG_FIRST_CREATED,
+                f"{PG_FIRST_CREATED}_1",  # EXPLAIN's name for the second subquery's alias
+                "Index Scan Backward using pk_orders on orders",
+            ),
+            ("(created_at >=", "(id >= COALESCE(", "(id < COALESCE("),
         ),
     },
 }
+# A plan line that reads orders, one of its aliases, the name-search table, or an index.
+PLAN_READ = re.compile(r"^(SCAN|SEARCH) |Scan.* on \w+( \w+)?$")
 
 
 def _in_transaction(dbapi_connection):
@@ -364,16 +446,17 @@ def explain_list_queries(app, *, drop=()):
                 plans.append(raw.fetchall())
                 raw.close()
 
-        def planner(setting, value):
-            if postgres:
-                db.session.execute(db.text(f"SET LOCAL {setting} = {value}"))
+        def planner(**settings):
+            for setting, on in settings.items():
+                if postgres:
+                    value = "on" if on else "off"
+                    db.session.execute(db.text(f"SET LOCAL enable_{setting} = {value}"))
 
         event.listen(engine, "before_cursor_execute", explain)
         try:
             # On a near-empty table any plan is cheap; forbid the ones that would not
             # scale, so a Sort or Seq Scan left in the plan means no index can serve it.
-            for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
-                planner(setting, "off")
+            planner(seqscan=False, bitmapscan=False, sort=False)
             if drop:
                 if not postgres:
                     # pysqlite begins no transaction before DDL: the DROP would be committed.
@@ -384,11 +467,21 @@ def explain_list_queries(app, *, drop=()):
                     db.session.execute(db.text(f"DROP INDEX {index}"))
             list_orders(per_page=50)
             list_orders(state=OrderState.OPEN)
-            planner("enable_sort", "on")  # only its matches are to be sorted, as on SQLite
-            list_orders(search="buyer")
-            planner("enable_sort", "off")
+            planner(sort=True)  # only its matches are to be sorted, as on SQLite
+            list_orders(search="buyer@ex")
+            planner(sort=False)
             list_orders(older_than=10**6)
             capture_queue(limit=CAPTURE_QUEUE_SIZE)  # above the first page
+            planner(bitmapscan=True)  # a GIN index is read through a bitmap only
+            list_orders(search="buyer nam")
+            list_orders(search="buyer")
+            planner(bitmapscan=False, sort=True)
+            list_orders(search="pi_3")
+            planner(sort=False)
+            list_orders(
+                created_from=datetime(2026, 12, 1, tzinfo=UTC),
+                created_before=datetime(2026, 12, 8, tzinfo=UTC),
+            )
         finally:
             event.remove(engine, "before_cursor_execute", explain)
             db.session.rollback()
@@ -405,20 +498,20 @@ def plans_off_their_index(dialect, plans):
     """The queries whose plan is not the read of its index that INDEXED_PLANS names, each
     with why and the plan."""
     problems = {}
-    for query, (scan, condition, may_sort) in INDEXED_PLANS[dialect].items():
+    for query, expected in INDEXED_PLANS[dialect].items():
         lines = [_plan_line(row) for row in plans[query]]
-        scans = [line for line in lines if line.startswith(("SCAN orders", "SEARCH orders"))]
-        scans = scans or [line for line in lines if line.endswith(" on orders")]
+        reads = [line for line in lines if PLAN_READ.search(line)]
         why = []
-        if scans != [scan]:
-            why.append(f"reads orders by {scans}, not by {scan!r}")
-        if condition and not any(
-            line.startswith("Index Cond:") and condition in line for line in lines
-        ):
-            why.append(f"has no index condition {condition!r}")
+        if reads != list(expected.reads):
+            why.append(f"reads orders by {reads}, not by {list(expected.reads)}")
+        for condition in expected.conditions:
+            if not any(line.startswith("Index Cond:") and condition in line for line in lines):
+                why.append(f"has no index condition {condition!r}")
         if any(line.startswith("Filter:") for line in lines):
             why.append("filters rows the index let through")
-        if not may_sort and any(line.startswith(("Sort", "USE TEMP B-TREE")) for line in lines):
+        if not expected.may_sort and any(
+            line.startswith(("Sort", "USE TEMP B-TREE")) for line in lines
+        ):
             why.append("sorts")
         if why:
             problems[query] = "; ".join(why) + "\n    " + "\n    ".join(lines)
@@ -428,45 +521,79 @@ def plans_off_their_index(dialect, plans):
 def test_list_queries_use_an_index(app, make_order):
     """The list's queries are index scans, not full-table scans, on either database: each
     reads the index meant for it (test_the_index_check_rejects_a_plan_without_its_index
-    shows this check failing)."""
+    shows this check failing): the first page, a state, the start of an email, a deep page,
+    the capture queue, the starts of a name's words (alone, or with the start of an email),
+    the start of a Stripe id, and a created-date range."""
     make_order()
     rows = explain_list_queries(app)
-    assert len(rows) == 5
+    assert len(rows) == len(LIST_QUERIES)
     with app.app_context():
         dialect = db.engine.dialect.name
     assert plans_off_their_index(dialect, dict(zip(LIST_QUERIES, rows, strict=True))) == {}
-    plans = [" ".join(str(row) for row in plan) for plan in rows]
-    first, by_state, by_email, deep, queue = plans
-    for plan in plans:
+    plans = dict(
+        zip(LIST_QUERIES, (" ".join(str(row) for row in plan) for plan in rows), strict=True)
+    )
+    for plan in plans.values():
         assert "Seq Scan" not in plan, plan
     # Walking an index in id order and stopping at LIMIT: nothing to sort.
-    for plan in (first, by_state, deep):
-        assert "TEMP B-TREE" not in plan and " Sort " not in plan, plan
-    # An email prefix is a range on the email index (SQLite then sorts only its matches).
-    assert "ix_orders_buyer_email_id" in by_email, by_email
-    assert "ix_orders_state_id" in by_state, by_state
-    # The capture queue, by deadline then id, read in the order of its index.
-    assert "TEMP B-TREE" not in queue and " Sort " not in queue, queue
-    assert "ix_orders_state_capture_before_id" in queue, queue
+    for query in ("first page", "by state", "deep page", "created range", "capture queue"):
+        assert "TEMP B-TREE" not in plans[query] and " Sort " not in plans[query], plans[query]
+    assert "ix_orders_buyer_email_id" in plans["by email"], plans["by email"]
+    assert "ix_orders_state_id" in plans["by state"], plans["by state"]
+    assert "ix_orders_state_capture_before_id" in plans["capture queue"], plans["capture queue"]
+    name_index = "orders_name_search" if dialect == "sqlite" else "ix_orders_buyer_name_words"
+    for query in ("by name", "by name or email"):
+        assert name_index in plans[query], plans[query]
+    assert "ix_orders_created_at_id" in plans["created range"], plans["created range"]
 
 
 @pytest.mark.parametrize(
-    ("index", "query"),
-    [("ix_orders_state_id", "by state"), ("ix_orders_buyer_email_id", "by email")],
+    ("index", "queries"),
+    [
+        ("ix_orders_state_id", ["by state"]),
+        ("ix_orders_buyer_email_id", ["by email", "by name or email"]),
+        ("ix_orders_stripe_payment_intent_id", ["by stripe id"]),
+        ("ix_orders_created_at_id", ["created range"]),
+        ("ix_orders_buyer_name_words", ["by name", "by name or email"]),
+    ],
 )
-def test_the_index_check_rejects_a_plan_without_its_index(app, make_order, index, query):
-    """Without the index, the query it serves gets another plan and the check says so, for
-    that query alone. The index is dropped in a transaction that is rolled back."""
+def test_the_index_check_rejects_a_plan_without_its_index(app, make_order, index, queries):
+    """Without the index, the queries it serves get another plan and the check says so, for
+    those queries alone. The index is dropped in a transaction that is rolled back.
+    (SQLite's name index is a table the query names: without it the search cannot run at
+    all, test_sqlite_name_search_reads_its_table_or_nothing.)"""
     make_order()
-    rows = dict(zip(LIST_QUERIES, explain_list_queries(app, drop=[index]), strict=True))
     with app.app_context():
         dialect = db.engine.dialect.name
+    if index == "ix_orders_buyer_name_words" and dialect != "postgresql":
+        pytest.skip("PostgreSQL's name index; SQLite's is a table")
+    rows = dict(zip(LIST_QUERIES, explain_list_queries(app, drop=[index]), strict=True))
+    with app.app_context():
         still_there = {found["name"] for found in inspect(db.engine).get_indexes("orders")}
 
     problems = plans_off_their_index(dialect, rows)
-    assert list(problems) == [query], problems
-    assert index not in str(rows[query])  # the plan read orders some other way
+    assert list(problems) == queries, problems
+    for query in queries:
+        assert index not in str(rows[query])  # the plan read orders some other way
     assert index in still_there  # the rollback brought it back
+
+
+def test_sqlite_name_search_reads_its_table_or_nothing(app, make_order):
+    """SQLite's name index is the FTS5 table the search names: without it the search has
+    no plan at all, rather than one reading every name. Dropped in a transaction that is
+    rolled back."""
+    from dashboard.services.orders import list_orders
+
+    order = make_order()
+    with app.app_context():
+        if db.engine.dialect.name != "sqlite":
+            pytest.skip("SQLite's name index (PostgreSQL's: the test above)")
+        db.session.execute(db.text("BEGIN"))
+        db.session.execute(db.text("DROP TABLE orders_name_search"))
+        with pytest.raises(OperationalError, match="no such table: orders_name_search"):
+            list_orders(search="buyer nam")
+        db.session.rollback()
+        assert [found.id for found in list_orders(search="buyer nam").rows] == [order.id]
 
 
 def test_detail_shows_lines_total_state_and_timeline(signed_in, make_order):

@@ -20,15 +20,22 @@ if TYPE_CHECKING:
     from dashboard.models.users import User
 
 
+# A Stripe id, compared byte by byte ("C") on PostgreSQL as on SQLite.
+STRIPE_ID = String(255).with_variant(String(255, collation="C"), "postgresql")
+
+
 class Order(Model):
     __tablename__ = "orders"
     __table_args__ = (
         CheckConstraint("total_amount > 0", name="total_positive"),
         # The last line of defence against moving money twice: never refund more than taken.
         CheckConstraint("amount_refunded <= amount_captured", name="refund_within_capture"),
-        # The list page's queries: newest first, by state, by buyer email prefix.
+        # The list page's queries: newest first, by state, by buyer email prefix; the first
+        # order created at or after a moment (the created-date filter's bounds). Buyer names
+        # are searched through the index models/order_search.py names.
         Index("ix_orders_state_id", "state", "id"),
         Index("ix_orders_buyer_email_id", "buyer_email", "id"),
+        Index("ix_orders_created_at_id", "created_at", "id"),
         # The capture queue: authorized holds by deadline, ties by id (read in index order).
         Index("ix_orders_state_capture_before_id", "state", "capture_before", "id"),
     )
@@ -44,9 +51,10 @@ class Order(Model):
     state: Mapped[str] = mapped_column(String(32), default=OrderState.OPEN.value)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(255), index=True)
-    stripe_checkout_session_id: Mapped[str | None] = mapped_column(String(255), index=True)
-    stripe_charge_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    # Byte order on PostgreSQL too: the start of a Stripe id is a range scan of its index.
+    stripe_payment_intent_id: Mapped[str | None] = mapped_column(STRIPE_ID, index=True)
+    stripe_checkout_session_id: Mapped[str | None] = mapped_column(STRIPE_ID, index=True)
+    stripe_charge_id: Mapped[str | None] = mapped_column(STRIPE_ID, index=True)
     # How the buyer pays: "checkout" (Stripe's page) or "payment_page" (ours); None = default.
     payment_method: Mapped[str | None] = mapped_column(String(16))
     amount_authorized: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")

@@ -16,7 +16,7 @@ from dashboard.extensions import db
 from dashboard.models import EventStatus, Order, StripeEvent
 from dashboard.payments.snapshots import dashboard_url
 from dashboard.payments.webhooks import redact
-from dashboard.services import orders
+from dashboard.services import order_search
 from dashboard.services.inbox import store
 from dashboard.services.inbox.health import WebhookHealth, health
 from dashboard.services.pagination import Page, newest_first
@@ -68,7 +68,7 @@ def _search(query: Select[StripeEvent], text: str) -> Select[StripeEvent]:
     if number is not None:
         return query.where(StripeEvent.order_id == number if number <= MAX_ROW_ID else false())
     if "@" in text and "\x00" not in text:
-        buyers_orders = select(Order.id).where(orders.email_starts_with(text))
+        buyers_orders = select(Order.id).where(order_search.email_starts_with(text))
         return query.where(StripeEvent.order_id.in_(buyers_orders))
     if _STRIPE_PREFIX.fullmatch(text):
         raise InvalidFilter(

@@ -5,16 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, and_, false, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from dashboard.domain.emails import normalize_email
-from dashboard.domain.ids import MAX_ROW_ID, parse_order_number
 from dashboard.domain.money import SUPPORTED_CURRENCIES, MoneyError, normalize_currency
 from dashboard.domain.orders import LineDraft, OrderState, order_total
 from dashboard.extensions import db
 from dashboard.models import Order, OrderLine, TimelineKind, User, utcnow
-from dashboard.services import timeline
+from dashboard.services import order_search, timeline
 from dashboard.services.pagination import Page, newest_first
 
 
@@ -70,66 +69,27 @@ def get_order(order_id: int) -> Order | None:
     return db.session.get(Order, order_id, options=[WITH_LINES])
 
 
-_STRIPE_COLUMNS = {
-    "pi_": Order.stripe_payment_intent_id,
-    "cs_": Order.stripe_checkout_session_id,
-    "ch_": Order.stripe_charge_id,
-    "py_": Order.stripe_charge_id,
-}
-
-
-def _search(query: Select[Order], text: str) -> Select[Order]:
-    """Order number, Stripe id, or buyer email prefix; each one an index lookup."""
-    number = parse_order_number(text)
-    if number is not None:
-        return query.where(Order.id == number if number <= MAX_ROW_ID else false())
-    for prefix, column in _STRIPE_COLUMNS.items():
-        if text.startswith(prefix):
-            return query.where(column == text)
-    return query.where(email_starts_with(text))
-
-
-def _after_every_extension_of(prefix: str) -> str | None:
-    """The least string greater than every string that starts with `prefix` (code point
-    order, which both databases use for the email column), or None if there is none."""
-    # Nothing follows U+10FFFF: such a last character is dropped and the one before raised.
-    stem = prefix.rstrip("\U0010ffff")
-    if not stem:
-        return None
-    following = ord(stem[-1]) + 1
-    if 0xD800 <= following <= 0xDFFF:  # surrogates are no text either database can store
-        following = 0xE000
-    return stem[:-1] + chr(following)
-
-
-def email_starts_with(text: str) -> ColumnElement[bool]:
-    """Buyer emails starting with `text` (any case): a range, rather than LIKE, so that it
-    uses the (buyer_email, id) index on both databases."""
-    # Typed as the stored addresses are written, so a full-width ADA finds ada@….
-    prefix = normalize_email(text)
-    if not prefix:
-        return false()
-    upper = _after_every_extension_of(prefix)
-    if upper is None:
-        return Order.buyer_email >= prefix
-    return and_(Order.buyer_email >= prefix, Order.buyer_email < upper)
-
-
 def list_orders(
     *,
     state: OrderState | None = None,
     search: str = "",
+    created_from: datetime | None = None,
+    created_before: datetime | None = None,
     older_than: int | None = None,
     newer_than: int | None = None,
     per_page: int = 50,
 ) -> Page[Order]:
-    """Newest first, keyset-paginated: a deep page costs what the first one does."""
+    """Newest first, keyset-paginated: a deep page costs what the first one does. `search`
+    is read by order_search.search_condition; created_from / created_before bound the
+    creation time (UTC; the end excluded)."""
     query = select(Order)
     if state is not None:
         query = query.where(Order.state == state.value)
     search = search.strip()
     if search:
-        query = _search(query, search)
+        query = query.where(order_search.search_condition(search))
+    if created_from is not None or created_before is not None:
+        query = query.where(order_search.created_between(created_from, created_before))
     return newest_first(
         query, Order.id, older_than=older_than, newer_than=newer_than, per_page=per_page
     )

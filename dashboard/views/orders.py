@@ -7,12 +7,14 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from dashboard.domain.money import MoneyError
+from dashboard.domain.name_search import TooManyWords
 from dashboard.domain.orders import OrderState
 from dashboard.models import utcnow
 from dashboard.services import orders
 from dashboard.services.pagination import Page
 from dashboard.views.access import READERS, STAFF, roles_required
 from dashboard.views.forms import BadListQuery, OrderForm, cursor_arg, search_arg
+from dashboard.views.list_dates import created_days, created_range_arg
 from dashboard.views.order_page import (
     TimelineSort,
     detail_context,
@@ -20,7 +22,7 @@ from dashboard.views.order_page import (
     timeline_context,
     timeline_sort_arg,
 )
-from dashboard.web import is_htmx
+from dashboard.web import is_htmx, viewer_time_zone
 
 bp = Blueprint("orders", __name__)
 
@@ -35,29 +37,43 @@ def home() -> ResponseReturnValue:
 @bp.route("/orders")
 @roles_required(*READERS)
 def index() -> ResponseReturnValue:
-    """The capture queue, then orders newest first; filter by state, search by number or id."""
+    """The capture queue, then orders newest first; filter by state and created date,
+    search by number, Stripe id, buyer email or name."""
     state_arg = request.args.get("state", "")
     search = request.args.get("q", "").strip()
     state = None
+    days = created_days()  # shown back in the form as typed, also when one cannot be used
     try:
         state = _state(state_arg)
         search = search_arg(MAX_SEARCH)
+        created = created_range_arg(viewer_time_zone().zone)  # the days as staff see them
         page = orders.list_orders(
             state=state,
             search=search,
+            created_from=created.start,
+            created_before=created.end,
             older_than=cursor_arg("older_than"),
             newer_than=cursor_arg("newer_than"),
             per_page=current_app.config["ORDERS_PER_PAGE"],
         )
-    except BadListQuery as problem:
-        return _list_problem(str(problem), state=state, search=search)
-    context = {"page": page, "state": state, "search": search, "states": list(OrderState)}
+    except (BadListQuery, TooManyWords) as problem:
+        return _list_problem(str(problem), state=state, search=search, **days)
+    context = {
+        "page": page,
+        "state": state,
+        "search": search,
+        **days,
+        "states": list(OrderState),
+    }
     if is_htmx():
         return render_template("partials/_order_rows.html", **context)
     now = utcnow()
-    # Above the first, unfiltered page only: a search or a deeper page is looking elsewhere.
+    # Above the first, unfiltered page only: a filter or a deeper page is looking elsewhere.
     landing = (
-        state is None and not search and not request.args.keys() & {"older_than", "newer_than"}
+        state is None
+        and not search
+        and not any(days.values())
+        and not request.args.keys() & {"older_than", "newer_than"}
     )
     queue = orders.capture_queue(now=now, limit=orders.CAPTURE_QUEUE_SIZE) if landing else []
     return render_template("pages/orders/index.html", **context, capture_queue=queue, now=now)
