@@ -33,6 +33,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from dashboard import client_environ
 from dashboard.domain.money import format_minor
+from dashboard.domain.orders import OrderState
 from dashboard.domain.time_zones import local_text, time_zone, utc_iso, utc_text
 from dashboard.extensions import db, login_manager
 from dashboard.models import User
@@ -236,6 +237,9 @@ def init_app(app: Flask) -> None:
             "Something went wrong on our side",
             "Nothing was changed by this request. Try again in a moment.",
         )
+
+    # Templates compare an order's state with the enum, never with a string of their own.
+    app.jinja_env.globals["OrderState"] = OrderState
 
     @app.template_filter("money")
     def money_filter(amount_minor: int, currency: str) -> str:

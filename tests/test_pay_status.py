@@ -10,7 +10,7 @@ import pytest
 
 from dashboard.models import Role
 from tests.support.database import reload
-from tests.support.web import pay_link, pay_with_test_card, post_form
+from tests.support.web import move_money, pay_link, pay_with_test_card, post_form
 
 # Stripe's API words: a buyer's page never shows them (staff's timeline does).
 DEVELOPER_WORDS = ("PaymentMethod", "PaymentIntent", "payment_intent", "requires_action")
@@ -56,7 +56,7 @@ def test_a_partial_capture_then_a_partial_refund_say_paid_and_refunded(
     sandbox_app, held, signed_in
 ):
     staff = signed_in(Role.STAFF)
-    assert post_form(staff, f"/orders/{held.id}/capture", {"amount": "18.00"}).status_code == 303
+    assert move_money(staff, f"/orders/{held.id}/capture", {"amount": "18.00"}).status_code == 303
     page = buyer_page(sandbox_app, held.id)
     assert status_line(page) == (
         "Paid $18.00 of $25.00; the other $7.00 was released, not charged.",
@@ -64,14 +64,14 @@ def test_a_partial_capture_then_a_partial_refund_say_paid_and_refunded(
     )
 
     refund = {"amount": "5.00", "reason": "requested_by_customer"}
-    assert post_form(staff, f"/orders/{held.id}/refund", refund).status_code == 303
+    assert move_money(staff, f"/orders/{held.id}/refund", refund).status_code == 303
     assert reload(sandbox_app, held.id).state == "partially_refunded"
     page = buyer_page(sandbox_app, held.id)
     assert status_line(page) == ("Paid $18.00 of $25.00; $5.00 refunded.", "success")
     assert_plain(page)
 
     rest = {"amount": "13.00", "reason": "requested_by_customer"}
-    assert post_form(staff, f"/orders/{held.id}/refund", rest).status_code == 303
+    assert move_money(staff, f"/orders/{held.id}/refund", rest).status_code == 303
     assert status_line(buyer_page(sandbox_app, held.id)) == (
         "Paid $18.00 of $25.00; $18.00 refunded, all of it.",
         "info",
@@ -81,7 +81,7 @@ def test_a_partial_capture_then_a_partial_refund_say_paid_and_refunded(
 def test_a_void_says_the_hold_was_released_and_nothing_charged(sandbox_app, held, signed_in):
     staff = signed_in(Role.STAFF)
     void = {"reason": "requested_by_customer"}
-    assert post_form(staff, f"/orders/{held.id}/void", void).status_code == 303
+    assert move_money(staff, f"/orders/{held.id}/void", void).status_code == 303
     page = buyer_page(sandbox_app, held.id)
     assert status_line(page) == ("The hold was released; you were not charged.", "info")
     assert_plain(page)
