@@ -17,6 +17,7 @@ import stripe
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from flask_migrate import upgrade
+from playwright.sync_api import Browser
 from werkzeug.security import generate_password_hash
 
 from dashboard import MIGRATIONS_DIR, create_app
@@ -28,11 +29,12 @@ from dashboard.models import Order, Role, User
 from dashboard.payments.stripe_gateway import CONNECT_TIMEOUT, READ_TIMEOUT, StripeGateway
 from dashboard.services import orders as order_service
 from dashboard.services import users as user_service
-from tests.support.app import base_config, free_port
+from tests.support.app import base_config, free_port, serve
+from tests.support.browser import chromium
 from tests.support.database import BACKENDS, TEST_DATABASE_URL, reload, reset_postgres_schema
 from tests.support.faults import FaultyHTTP
 from tests.support.localstripe import SANDBOX_KEY
-from tests.support.stripe import TEST_KEY, FakeStripeHTTP
+from tests.support.stripe import AMOUNT, TEST_KEY, FakeStripeHTTP, intent
 from tests.support.two_factor import Enrolled, enrol
 from tests.support.web import PASSWORD, QUICK_HASH, login, pay_with_test_card, post_form
 
@@ -275,3 +277,36 @@ def live_app(app: Flask, stripe_http: FakeStripeHTTP) -> Flask:
         secret_key=TEST_KEY, http_client=stripe_http, max_network_retries=0
     )
     return app
+
+
+@pytest.fixture
+def server(app: Flask) -> Iterator[str]:
+    """The app (pointed at localstripe too, when the test also takes sandbox_app: the same
+    app) served on a free loopback port, for a real browser."""
+    with serve(app) as url:
+        yield url
+
+
+@pytest.fixture
+def browser(server: str) -> Iterator[Browser]:
+    """Debian's Chromium; closed before the server stops (it depends on it), so no request
+    is left in flight."""
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture
+def authorized(
+    live_app: Flask, stripe_http: FakeStripeHTTP, make_order: Callable[..., Order]
+) -> Order:
+    """An order holding AMOUNT ($30.00) on pi_test_hold, a PaymentIntent the double knows."""
+    order = make_order(
+        state="authorized",
+        stripe_payment_intent_id="pi_test_hold",
+        amount_authorized=AMOUNT,
+        amount_capturable=AMOUNT,
+    )
+    stripe_http.intents["pi_test_hold"] = intent(
+        order.id, status="requires_capture", capturable=AMOUNT
+    )
+    return order

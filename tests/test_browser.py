@@ -8,37 +8,19 @@ the test's app, configuration and database engine, on SQLite and on PostgreSQL a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from flask import Flask
 from playwright.sync_api import Browser, Page, expect
 
 from dashboard.domain.orders import LineDraft
 from dashboard.models import Order, Role, User
-from tests.support.app import serve
-from tests.support.browser import CHROMIUM, Problems, chromium, screenshot_dir
+from tests.support.browser import Problems, needs_chromium, screenshot_dir
 from tests.support.database import reload, requests_of
 from tests.support.web import PASSWORD, pay_link
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="needs Debian's Chromium at /usr/bin/chromium (`make chromium` installs it as root)",
-)
-
-
-@pytest.fixture
-def server(sandbox_app: Flask) -> Iterator[str]:
-    with serve(sandbox_app) as url:
-        yield url
-
-
-@pytest.fixture
-def browser(server: str) -> Iterator[Browser]:
-    """Closed before the server stops (it depends on it), so no request is left in flight."""
-    with chromium() as launched:
-        yield launched
+pytestmark = needs_chromium
 
 
 def money_cell(page: Page, name: str) -> str:

@@ -5,46 +5,22 @@ pay page; and a staff member captures a hold with the keyboard alone."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
 from dashboard.models import Order, Role, User
-from tests.support.app import serve
 from tests.support.axe import axe_findings
-from tests.support.browser import CHROMIUM, Problems, chromium, tab_to, tab_to_field
+from tests.support.browser import Problems, needs_chromium, sign_in, tab_to, tab_to_field
 from tests.support.database import reload
 from tests.support.stripe import send_event, stripe_event, stripe_example
 from tests.support.web import PASSWORD, pay_link
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="needs Debian's Chromium at /usr/bin/chromium (`make chromium` installs it as root)",
-)
+pytestmark = needs_chromium
 
 WIDTHS = (1280, 390)
-
-
-@pytest.fixture
-def server(sandbox_app: Flask) -> Iterator[str]:
-    with serve(sandbox_app) as url:
-        yield url
-
-
-@pytest.fixture
-def browser(server: str) -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
-
-
-def sign_in(page: Page, server: str, email: str) -> None:
-    page.goto(server + "/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    with page.expect_navigation(url="**/orders"):
-        page.get_by_role("button", name="Sign in").click()
 
 
 @pytest.mark.parametrize("width", WIDTHS)
@@ -69,7 +45,7 @@ def test_axe_finds_nothing_serious_on_the_main_pages(
     found: dict[str, list[str]] = {}
     page.goto(server + pay_link(sandbox_app, unpaid.id))
     found["pay page"] = axe_findings(page)
-    sign_in(page, server, staff.email)
+    sign_in(page, server, staff.email, PASSWORD)
     for name, path in [
         ("order list", "/orders"),
         ("order page", f"/orders/{held.id}"),

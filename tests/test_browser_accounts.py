@@ -4,42 +4,23 @@ signing in, then out everywhere, needs no mouse."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from dashboard.models import Role
-from tests.support.app import serve
 from tests.support.browser import (
-    CHROMIUM,
     Problems,
-    chromium,
+    needs_chromium,
     sideways,
     tab_into_menu,
     tab_to,
 )
 from tests.support.web import PASSWORD
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="needs Debian's Chromium at /usr/bin/chromium (`make chromium` installs it as root)",
-)
+pytestmark = needs_chromium
 
 WIDTHS = (1280, 390)
 LONG_EMAIL = "a-rather-long-address-for-a-narrow-screen@support.shop.example"
-
-
-@pytest.fixture
-def server(app) -> Iterator[str]:
-    with serve(app) as url:
-        yield url
-
-
-@pytest.fixture
-def browser(server: str) -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 def sign_in_by_keyboard(page: Page, server: str, email: str) -> None:

@@ -5,38 +5,22 @@ words, matches the database and localstripe, and axe-core finds nothing serious.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from flask import Flask
 from playwright.sync_api import Browser, Page, expect
 
 from dashboard.models import Order, Role
-from tests.support.app import serve
 from tests.support.axe import axe_findings
-from tests.support.browser import CHROMIUM, Problems, chromium, sideways
+from tests.support.browser import Problems, needs_chromium, sideways
 from tests.support.database import reload
 from tests.support.localstripe import stripe_pi
 from tests.support.web import move_money, pay_link
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="needs Debian's Chromium at /usr/bin/chromium (`make chromium` installs it as root)",
-)
+pytestmark = needs_chromium
 
 DEVELOPER_WORDS = ("PaymentMethod", "PaymentIntent", "requires_action", "card_declined")
-
-
-@pytest.fixture
-def server(sandbox_app: Flask) -> Iterator[str]:
-    with serve(sandbox_app) as url:
-        yield url
-
-
-@pytest.fixture
-def browser(server: str) -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 def checked(page: Page) -> None:

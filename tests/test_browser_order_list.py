@@ -5,35 +5,18 @@ created-date inputs filter, and "Clear search" brings every order back."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import expect
 
 from dashboard.domain.orders import LineDraft
 from dashboard.models import Role
-from tests.support.app import serve
-from tests.support.browser import CHROMIUM, Problems, chromium, screenshot_dir, sideways
+from tests.support.browser import Problems, needs_chromium, screenshot_dir, sideways
 from tests.support.web import PASSWORD
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="needs Debian's Chromium at /usr/bin/chromium (`make chromium` installs it as root)",
-)
-
-
-@pytest.fixture
-def server(app) -> Iterator[str]:
-    with serve(app) as url:
-        yield url
-
-
-@pytest.fixture
-def browser(server: str) -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
+pytestmark = needs_chromium
 
 
 @pytest.mark.parametrize("width", (1280, 390))

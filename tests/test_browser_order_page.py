@@ -9,7 +9,7 @@ through `make screenshots`)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,29 +17,19 @@ from flask import Flask
 from playwright.sync_api import Browser, Page, expect
 
 from dashboard.models import Order, Role, User
-from tests.support.app import serve
 from tests.support.axe import axe_findings
-from tests.support.browser import CHROMIUM, Problems, chromium, screenshot_dir, sideways
+from tests.support.browser import (
+    Problems,
+    needs_chromium,
+    screenshot_dir,
+    sideways,
+    sign_in,
+)
 from tests.support.database import reload
 from tests.support.localstripe import stripe_pi
 from tests.support.web import PASSWORD
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="needs Debian's Chromium at /usr/bin/chromium (`make chromium` installs it as root)",
-)
-
-
-@pytest.fixture
-def server(sandbox_app: Flask) -> Iterator[str]:
-    with serve(sandbox_app) as url:
-        yield url
-
-
-@pytest.fixture
-def browser(server: str) -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
+pytestmark = needs_chromium
 
 
 def signed_in_page(browser: Browser, server: str, user: User, width: int) -> tuple[Page, Problems]:
@@ -47,11 +37,7 @@ def signed_in_page(browser: Browser, server: str, user: User, width: int) -> tup
     # The CSP would refuse the injected axe-core; test_browser.py keeps it and checks it.
     context = browser.new_context(viewport={"width": width, "height": 900}, bypass_csp=True)
     page = problems.watch(context)
-    page.goto(server + "/login")
-    page.get_by_label("Email").fill(user.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    with page.expect_navigation(url="**/orders"):
-        page.get_by_role("button", name="Sign in").click()
+    sign_in(page, server, user.email, PASSWORD)
     return page, problems
 
 

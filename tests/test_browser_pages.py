@@ -8,24 +8,25 @@ The pages are the lists below; a page added to the dashboard belongs in one of t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-import pytest
 from flask import Flask
 from playwright.sync_api import Browser, Page, expect
 
 from dashboard.models import Order, Role, TimelineKind, User
-from tests.support.app import serve
-from tests.support.browser import CHROMIUM, Problems, chromium, sideways, tab_into_menu, tab_to
+from tests.support.browser import (
+    Problems,
+    needs_chromium,
+    sideways,
+    tab_into_menu,
+    tab_to,
+)
 from tests.support.database import stored_events
 from tests.support.stripe import send_event, stripe_event, stripe_example
 from tests.support.two_factor import Enrolled
 from tests.support.web import PASSWORD, pay_link, post_form
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="needs Debian's Chromium at /usr/bin/chromium (`make chromium` installs it as root)",
-)
+pytestmark = needs_chromium
 
 WIDTHS = (1280, 390)
 LONG_EMAIL = "a-rather-long-address-for-a-narrow-screen@support.shop.example"
@@ -58,18 +59,6 @@ BUYER_PAGES = {
 }
 # Stripe.js, which the card page loads from Stripe: an empty script here, offline.
 STRIPE_JS = "https://js.stripe.com/**"
-
-
-@pytest.fixture
-def server(app: Flask) -> Iterator[str]:
-    with serve(app) as url:
-        yield url
-
-
-@pytest.fixture
-def browser(server: str) -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 def fits(page: Page, width: int, where: str) -> None:

@@ -4,34 +4,16 @@ hover, until the person chooses another zone on the account page."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 
-import pytest
-from flask import Flask
 from playwright.sync_api import Browser, expect
 
 from dashboard.models import Order, Role, User
-from tests.support.app import serve
-from tests.support.browser import CHROMIUM, Problems, chromium
+from tests.support.browser import Problems, needs_chromium
 from tests.support.web import PASSWORD
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="needs Debian's Chromium at /usr/bin/chromium (`make chromium` installs it as root)",
-)
-
-
-@pytest.fixture
-def server(app: Flask) -> Iterator[str]:
-    with serve(app) as url:
-        yield url
-
-
-@pytest.fixture
-def browser(server: str) -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
+pytestmark = needs_chromium
 
 
 def test_a_browser_in_tokyo_sees_tokyo_times_until_another_zone_is_chosen(

@@ -5,17 +5,13 @@ with the password and a code. No page scrolls sideways; nothing breaks the CSP."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import expect
 
 from dashboard.models import Role
-from tests.support.app import serve
 from tests.support.browser import (
-    CHROMIUM,
     Problems,
-    chromium,
+    needs_chromium,
     sideways,
     tab_into_menu,
     tab_to,
@@ -23,24 +19,9 @@ from tests.support.browser import (
 from tests.support.two_factor import code_at, fresh_step, step_now
 from tests.support.web import PASSWORD
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="needs Debian's Chromium at /usr/bin/chromium (`make chromium` installs it as root)",
-)
+pytestmark = needs_chromium
 
 LONG_EMAIL = "a-rather-long-address-for-a-narrow-screen@support.shop.example"
-
-
-@pytest.fixture
-def server(app) -> Iterator[str]:
-    with serve(app) as url:
-        yield url
-
-
-@pytest.fixture
-def browser(server: str) -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.mark.parametrize("width", (1280, 390))

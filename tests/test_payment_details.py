@@ -14,8 +14,6 @@ import re
 import time
 from typing import Any
 
-import pytest
-
 from dashboard.models import Role
 from dashboard.payments.charges import (
     Card,
@@ -70,16 +68,19 @@ _APPLE_PAY_MASTERCARD = {
 }
 
 
-@pytest.fixture
-def authorized(live_app, stripe_http, make_order):
-    order = make_order(
-        state="authorized",
-        stripe_payment_intent_id=PI,
-        amount_authorized=AMOUNT,
-        amount_capturable=AMOUNT,
+def on_charge(make_order, state: str):
+    """An order of AMOUNT whose payment is PI with the charge ch_test_hold: held, or captured
+    in full."""
+    amounts = (
+        {"amount_capturable": AMOUNT} if state == "authorized" else {"amount_captured": AMOUNT}
     )
-    stripe_http.intents[PI] = intent(order.id, status="requires_capture", capturable=AMOUNT)
-    return order
+    return make_order(
+        state=state,
+        stripe_payment_intent_id=PI,
+        stripe_charge_id="ch_test_hold",
+        amount_authorized=AMOUNT,
+        **amounts,
+    )
 
 
 def section(page: str, element_id: str) -> str:
@@ -167,13 +168,7 @@ def test_an_ic_plus_account_sees_fee_not_reported_rather_than_zero(
 def test_a_balance_transaction_that_comes_later_is_read_from_charge_updated(
     live_app, stripe_http, app, signed_in, make_order
 ):
-    order = make_order(
-        state="authorized",
-        stripe_payment_intent_id=PI,
-        stripe_charge_id="ch_test_hold",
-        amount_authorized=AMOUNT,
-        amount_capturable=AMOUNT,
-    )
+    order = on_charge(make_order, "authorized")
     client = app.test_client()
     captured = charge(order.id, captured=True, amount_captured=AMOUNT, balance_transaction=None)
     assert send_event(client, stripe_event("charge.captured", captured)).status_code == 200
@@ -195,13 +190,7 @@ def test_a_balance_transaction_that_comes_later_is_read_from_charge_updated(
 def test_flask_stripe_fees_reads_the_balance_transactions_still_missing(
     live_app, stripe_http, app, make_order
 ):
-    order = make_order(
-        state="authorized",
-        stripe_payment_intent_id=PI,
-        stripe_charge_id="ch_test_hold",
-        amount_authorized=AMOUNT,
-        amount_capturable=AMOUNT,
-    )
+    order = on_charge(make_order, "authorized")
     balance_id = stripe_http.balance_for("ch_test_hold", AMOUNT, "usd")
     captured = charge(order.id, captured=True, amount_captured=AMOUNT, balance_transaction=None)
     send_event(app.test_client(), stripe_event("charge.captured", captured))
@@ -228,13 +217,7 @@ def test_flask_stripe_fees_reads_the_balance_transactions_still_missing(
 def test_a_refund_made_in_stripes_dashboard_is_a_ledger_row_of_its_own(
     live_app, stripe_http, app, signed_in, make_order
 ):
-    order = make_order(
-        state="captured",
-        stripe_payment_intent_id=PI,
-        stripe_charge_id="ch_test_hold",
-        amount_authorized=AMOUNT,
-        amount_captured=AMOUNT,
-    )
+    order = on_charge(make_order, "captured")
     stripe_http.intents[PI] = intent(
         order.id,
         status="succeeded",
@@ -259,13 +242,7 @@ def test_a_refund_stripe_reports_only_as_an_amount_still_adds_up(
 ):
     """charge.refunded carries the refunded total, not the refund: until the refund's own
     event comes, the ledger says what is missing instead of disagreeing with the panel."""
-    order = make_order(
-        state="captured",
-        stripe_payment_intent_id=PI,
-        stripe_charge_id="ch_test_hold",
-        amount_authorized=AMOUNT,
-        amount_captured=AMOUNT,
-    )
+    order = on_charge(make_order, "captured")
     refunded = charge(order.id, captured=True, amount_captured=AMOUNT, refunds=1000)
     assert (
         send_event(app.test_client(), stripe_event("charge.refunded", refunded)).status_code == 200

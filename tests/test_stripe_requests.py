@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-
 from dashboard.models import Role, utcnow
 from dashboard.payments.stripe_gateway import API_VERSION
 from tests.support.database import reload
@@ -19,19 +17,6 @@ from tests.support.stripe import AMOUNT, intent
 from tests.support.web import move_money
 
 PI = "pi_test_hold"
-
-
-@pytest.fixture
-def authorized(live_app, stripe_http, make_order):
-    """An order holding $30.00 on a PaymentIntent the double knows."""
-    order = make_order(
-        state="authorized",
-        stripe_payment_intent_id=PI,
-        amount_authorized=AMOUNT,
-        amount_capturable=AMOUNT,
-    )
-    stripe_http.intents[PI] = intent(order.id, status="requires_capture", capturable=AMOUNT)
-    return order
 
 
 def the_one(stripe_http, method, path):

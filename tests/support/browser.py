@@ -9,9 +9,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
+# The mark of every browser test module: without Debian's Chromium it skips, saying why.
+needs_chromium = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="needs Debian's Chromium at /usr/bin/chromium (`make chromium` installs it as root)",
+)
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -111,3 +117,12 @@ def tab_to_field(page: Page, label: str, limit: int = 60) -> None:
         if field.evaluate("element => element === document.activeElement"):
             return
     raise AssertionError(f"the field {label!r} is not reached with the Tab key")
+
+
+def sign_in(page: Page, server: str, email: str, password: str) -> None:
+    """Sign in through the real form and wait for the orders page it leads to."""
+    page.goto(server + "/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    with page.expect_navigation(url="**/orders"):
+        page.get_by_role("button", name="Sign in").click()
