@@ -25,7 +25,7 @@ from tests.support.app import serve
 from tests.support.database import TEST_DATABASE_URL, reload
 from tests.support.faults import faulty_gateway
 from tests.support.localstripe import stripe_pi
-from tests.support.web import HTMX, PASSWORD, csrf_token_in
+from tests.support.web import HTMX, PASSWORD, confirmation_in, csrf_token_in
 
 pytestmark = pytest.mark.postgres
 
@@ -206,21 +206,29 @@ def _click_twice(sandbox_app, base, place_hold, http, localstripe_url):
     try:
         order = place_hold()
         pi = order.stripe_payment_intent_id
-        tokens = []
+        confirmations = []
         for browser in browsers:
             page = browser.get(f"{base}/orders/{order.id}", timeout=10).text
             assert 'id="capture-form"' in page
-            tokens.append(csrf_token_in(page))
+            asked = browser.post(
+                f"{base}/orders/{order.id}/capture",
+                data={"amount": "25.00", "csrf_token": csrf_token_in(page)},
+                headers=HTMX,
+                timeout=30,
+            )
+            confirmation = confirmation_in(asked.text)  # the dialog each of them sees
+            assert confirmation is not None, asked.text
+            confirmations.append(confirmation)
+        assert http.reached("POST", f"/{pi}/capture") == 0  # asking moved nothing
         barrier = threading.Barrier(2)
         answers: list[Any] = [None, None]
 
         def click(index: int) -> None:
+            """Both confirm the capture at the same instant."""
+            action, fields = confirmations[index]
             barrier.wait(timeout=10)
             answers[index] = browsers[index].post(
-                f"{base}/orders/{order.id}/capture",
-                data={"amount": "25.00", "csrf_token": tokens[index]},
-                headers=HTMX,
-                timeout=30,
+                base + action, data=fields, headers=HTMX, timeout=30
             )
 
         clicks = [threading.Thread(target=click, args=(n,)) for n in (0, 1)]
