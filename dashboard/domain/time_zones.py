@@ -28,7 +28,6 @@ MAX_NAME_LENGTH = 64
 # How a moment is written, in a zone ("CET", "EST", or an offset like "+04" where the zone
 # has no abbreviation) and in UTC.
 LOCAL_FORMAT = "%Y-%m-%d %H:%M:%S %Z"
-UTC_FORMAT = "%Y-%m-%d %H:%M:%S UTC"
 
 
 @cache
@@ -50,14 +49,12 @@ def time_zone(name: str | None) -> ZoneInfo | None:
     return ZoneInfo(name)
 
 
-def local_text(moment: datetime, zone: ZoneInfo) -> str:
-    return moment.astimezone(zone).strftime(LOCAL_FORMAT)
-
-
-def utc_text(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime(UTC_FORMAT)
-
-
-def utc_iso(moment: datetime) -> str:
-    """The moment in UTC as HTML's <time datetime> takes it: 2026-12-06T20:19:49Z."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def time_element(moment: datetime, zone: ZoneInfo) -> str:
+    """`<time datetime="…Z" title="… UTC">` around the moment in `zone`: HTML, of digits and
+    the zone database's abbreviation only (nothing a person typed). One conversion to UTC
+    serves both of its UTC forms; a page writes hundreds."""
+    utc = moment.astimezone(UTC)
+    iso = utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+    in_utc = f"{iso[:10]} {iso[11:19]} UTC"
+    local = in_utc if zone.key == "UTC" else utc.astimezone(zone).strftime(LOCAL_FORMAT)
+    return f'<time datetime="{iso}" title="{in_utc}">{local}</time>'
