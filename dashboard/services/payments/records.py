@@ -89,10 +89,10 @@ def note_movements(order: Order, *, cancellation_reason: str | None = None) -> N
     state = order.order_state
     charge, intent = order.stripe_charge_id, order.stripe_payment_intent_id
     if charge and order.amount_captured > 0:
-        capture = _request(order, StaffAction.CAPTURE)
         row = _upsert(
             order, MovementKind.CAPTURE, f"capture:{charge}", charge, order.amount_captured
         )
+        capture = _request(order, StaffAction.CAPTURE) if _unattributed(row) else row.request
         _attribute(row, capture)
         if state in AFTER_CAPTURE and order.amount_authorized > order.amount_captured:
             released = order.amount_authorized - order.amount_captured
@@ -103,7 +103,7 @@ def note_movements(order: Order, *, cancellation_reason: str | None = None) -> N
         lapsed = state is OrderState.EXPIRED or cancellation_reason in LAPSED_CANCELLATION_REASONS
         if lapsed:
             void.reason = void.reason or "lapsed"
-        else:
+        elif _unattributed(void):
             request = _request(order, StaffAction.VOID)
             _attribute(void, request)
             void.reason = void.reason or (request.reason if request else cancellation_reason)
@@ -238,10 +238,15 @@ def _upsert(
     return row
 
 
+def _unattributed(row: MoneyMovement) -> bool:
+    """No request of ours is named yet: worth looking for (once named, never again)."""
+    return row.request_id is None and row.request is None
+
+
 def _attribute(row: MoneyMovement, request: StripeRequest | None) -> None:
     """Say who asked for a movement: our request's author (None: the system, or Stripe's
     Dashboard when no request of ours asked for it)."""
-    if request is not None and row.request_id is None and row.request is None:
+    if request is not None and _unattributed(row):
         row.request = request
         row.actor_id = request.actor_id
 
