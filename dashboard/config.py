@@ -143,6 +143,10 @@ def _from_environment(instance_path: Path) -> dict[str, Any]:
         # Seconds between a matching password and its second step (the code, or setting one
         # up when required) before the sign-in must start again.
         "SIGN_IN_STEP_MAX_AGE": _int("SIGN_IN_STEP_MAX_AGE", 5 * 60),
+        # Seconds a password-reset link works (it also dies once used, or once the password
+        # changes another way).
+        "PASSWORD_RESET_MAX_AGE": _int("PASSWORD_RESET_MAX_AGE", 30 * 60),
+        **_mail_and_relay(),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_HTTPONLY": True,
@@ -150,6 +154,37 @@ def _from_environment(instance_path: Path) -> dict[str, Any]:
         # CSRF tokens live as long as the session, so a form left open over lunch still posts.
         "WTF_CSRF_TIME_LIMIT": None,
     }
+
+
+def _flag(name: str) -> bool:
+    return _choice(name, ("0", "1"), "0") == "1"
+
+
+def _mail_and_relay() -> dict[str, Any]:
+    """How `flask outbox relay` reaches the SMTP server and, optionally, a message broker,
+    and how it retries (docs/outbox.md). Names as Flask-Mail's, so they read familiar."""
+    settings: dict[str, Any] = {
+        "MAIL_SERVER": os.environ.get("MAIL_SERVER") or "localhost",
+        "MAIL_PORT": _int("MAIL_PORT", 25),
+        "MAIL_USE_TLS": _flag("MAIL_USE_TLS"),
+        "MAIL_USE_SSL": _flag("MAIL_USE_SSL"),
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME", ""),
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD", ""),
+        "MAIL_DEFAULT_SENDER": os.environ.get("MAIL_DEFAULT_SENDER") or "dashboard@localhost",
+        "MAIL_TIMEOUT": _int("MAIL_TIMEOUT", 10),
+        "OUTBOX_AMQP_URL": os.environ.get("OUTBOX_AMQP_URL", ""),
+        "OUTBOX_AMQP_EXCHANGE": os.environ.get("OUTBOX_AMQP_EXCHANGE") or "dashboard.events",
+        "OUTBOX_MAX_ATTEMPTS": _int("OUTBOX_MAX_ATTEMPTS", 12),
+        "OUTBOX_RETRY_BASE": _int("OUTBOX_RETRY_BASE", 30),
+        "OUTBOX_RETRY_MAX": _int("OUTBOX_RETRY_MAX", 3600),
+        "OUTBOX_LEASE": _int("OUTBOX_LEASE", 300),
+    }
+    if settings["MAIL_USE_TLS"] and settings["MAIL_USE_SSL"]:
+        raise ConfigError(
+            "Set one of MAIL_USE_TLS (STARTTLS, usually port 587) and MAIL_USE_SSL (TLS from"
+            " the start, usually port 465), not both."
+        )
+    return settings
 
 
 def derived(settings: Mapping[str, Any]) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 `users`, `sign_in` (attempts, throttles, sessions), `two_factor` (authenticators, recovery
 codes, sign-ins waiting for their second step), `settings` (the admin's), `orders` (with
 disputes and the timeline), `payments` (the request ledger, the outbox, payment attempts,
-money movements), `inbox` (Stripe's events), `buyer` (the buyer pages' calls to Stripe).
+money movements), `relay` (outgoing emails, every delivery attempt), `inbox` (Stripe's
+events), `buyer` (the buyer pages' calls to Stripe).
 Everything is importable from here, the one name the rest of the code uses. Schema changes
 go through migrations."""
 
@@ -27,6 +28,7 @@ from dashboard.models.payments import (
     RequestStatus,
     StripeRequest,
 )
+from dashboard.models.relay import DeliveryOutcome, OutboxDelivery, OutboxMessage
 from dashboard.models.settings import Setting
 from dashboard.models.sign_in import LoginAttempt, SignInSession, SignInThrottle
 from dashboard.models.two_factor import PendingSignIn, RecoveryCode, TwoFactorCredential
@@ -38,6 +40,7 @@ __all__ = [
     "REPROCESSABLE",
     "RETRYABLE",
     "BuyerStripeCall",
+    "DeliveryOutcome",
     "Dispute",
     "EventStatus",
     "LoginAttempt",
@@ -45,7 +48,9 @@ __all__ = [
     "MovementKind",
     "Order",
     "OrderLine",
+    "OutboxDelivery",
     "OutboxEvent",
+    "OutboxMessage",
     "PaymentAttempt",
     "PendingSignIn",
     "RecoveryCode",

@@ -71,11 +71,16 @@ class StripeRequest(Model):
 class OutboxEvent(Model):
     """Domain events for other systems, written in the same transaction as the change.
 
-    The contract is in docs/outbox.md. `dedupe_key` makes each event exist once.
+    The contract is in docs/outbox.md. `dedupe_key` makes each event exist once. With
+    OUTBOX_AMQP_URL set, the relay publishes it too: the columns from `published_at` on are
+    its claim and retries, as for an email (models/relay.py).
     """
 
     __tablename__ = "outbox_events"
-    __table_args__ = (Index("ix_outbox_events_acked_at_id", "acked_at", "id"),)
+    __table_args__ = (
+        Index("ix_outbox_events_acked_at_id", "acked_at", "id"),
+        Index("ix_outbox_events_published_at_id", "published_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
@@ -84,6 +89,13 @@ class OutboxEvent(Model):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # None: due at once (every event written before the relay published anything).
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(500))
 
 
 class PaymentAttempt(Model):

@@ -45,6 +45,19 @@ def emit(order: Order, kind: OutboxType, dedupe_key: str, **payload: Any) -> Out
     return event
 
 
+def record_of(event: OutboxEvent) -> dict[str, Any]:
+    """The event as other systems read it: `flask outbox list --json`'s line, and the body
+    the relay publishes to the broker (docs/outbox.md)."""
+    return {
+        "id": event.id,
+        "type": event.type,
+        "order_id": event.order_id,
+        "created_at": event.created_at.isoformat(),
+        "acked_at": event.acked_at.isoformat() if event.acked_at else None,
+        "payload": event.payload,
+    }
+
+
 def pending(limit: int = 100, include_acked: bool = False) -> list[OutboxEvent]:
     query = select(OutboxEvent).order_by(OutboxEvent.id).limit(limit)
     if not include_acked:
