@@ -34,6 +34,7 @@ from tests.support.browser import chromium
 from tests.support.database import BACKENDS, TEST_DATABASE_URL, reload, reset_postgres_schema
 from tests.support.faults import FaultyHTTP
 from tests.support.localstripe import SANDBOX_KEY
+from tests.support.smtp import MailServer
 from tests.support.stripe import AMOUNT, TEST_KEY, FakeStripeHTTP, intent
 from tests.support.two_factor import Enrolled, enrol
 from tests.support.web import PASSWORD, QUICK_HASH, login, pay_with_test_card, post_form
@@ -168,6 +169,17 @@ def enrolled(app: Flask, make_user: Callable[..., User]) -> Callable[..., Enroll
         return done
 
     return make
+
+
+@pytest.fixture
+def mail_server(app: Flask) -> Iterator[MailServer]:
+    """A real SMTP server (aiosmtpd) on a free loopback port, started, with the app's MAIL_*
+    settings pointing at it; retries in the relay come at once (no backoff to wait for)."""
+    server = MailServer()
+    server.start()
+    app.config.update(server.config(), OUTBOX_RETRY_BASE=0, OUTBOX_RETRY_MAX=0)
+    yield server
+    server.stop()
 
 
 # -- Stripe: a real localstripe on a free loopback port ------------------------------------
