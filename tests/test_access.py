@@ -39,6 +39,12 @@ MATRIX = {
     ("auth.code", "POST"): ("/login/code", {"code": "123456"}, (303, 302, 302, 302)),
     ("auth.enrol", "GET"): ("/login/two-step-setup", None, (303, 302, 302, 302)),
     ("auth.enrol", "POST"): ("/login/two-step-setup", {}, (303, 302, 302, 302)),
+    # Forgot your password: asking for a link (signed in: to one's account page instead);
+    # a link that is not one of ours does not work for anyone.
+    ("password_reset.forgot", "GET"): ("/login/forgot", None, (200, 302, 302, 302)),
+    ("password_reset.forgot", "POST"): ("/login/forgot", {}, (422, 302, 302, 302)),
+    ("password_reset.reset", "GET"): ("/login/reset/not-a-link", None, (404, 404, 404, 404)),
+    ("password_reset.reset", "POST"): ("/login/reset/not-a-link", {}, (404, 404, 404, 404)),
     # One's own two-step sign-in, from the account page; these visitors have none yet.
     ("two_factor.setup", "GET"): ("/account/two-step", None, (302, 200, 200, 200)),
     ("two_factor.confirm", "POST"): ("/account/two-step", {}, (302, 303, 303, 303)),

@@ -9,8 +9,9 @@ from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 SALT = "dashboard.pay-link.v1"
-# A pay link's token in a path or a URL: everything after /pay/ up to the next separator.
-_TOKEN_IN_PATH = re.compile(r"(/pay/)[^/?#\s\"]+")
+# A pay link's token in a path or a URL: everything after /pay/ up to the next separator;
+# and a password-reset link's (views/password_reset.py), as much a key while it lives.
+_TOKEN_IN_PATH = re.compile(r"(/pay/|/login/reset/)[^/?#\s\"]+")
 REDACTED = "<redacted>"
 
 
@@ -53,7 +54,8 @@ def pay_links() -> PayLinks:
 
 def redact_pay_links(text: str) -> str:
     """`text` with every pay link's token replaced: a token is the key to its order's pay
-    page, so logs keep `/pay/<redacted>/done` and never the token."""
-    if "/pay/" not in text:
+    page, so logs keep `/pay/<redacted>/done` and never the token (a password-reset link's
+    too: `/login/reset/<redacted>`)."""
+    if "/pay/" not in text and "/login/reset/" not in text:
         return text
     return _TOKEN_IN_PATH.sub(rf"\g<1>{REDACTED}", text)

@@ -80,18 +80,20 @@ def under_throttle(
     *,
     max_failures: int,
     window_seconds: int,
+    scope: str = "",
 ) -> C | Throttled:
     """Run `check` (a password's, or a second step's code) only once this attempt has taken
     its place under the limits of its email and address, counted as a failure in advance
     and committed; a check that passed gives its place back. Every secret a person types
-    to sign in is guessed against the same counters, with the same limits."""
+    to sign in is guessed against the same counters, with the same limits. Another `scope`
+    counts apart (asking for password-reset emails: services/password_reset.py)."""
     email = normalize_email(email)
     remote_addr = remote_addr[:MAX_ADDRESS_LENGTH]
     now = utcnow()
     window = timedelta(seconds=window_seconds)
     limits = {
-        f"address:{remote_addr}": max_failures * IP_FAILURE_FACTOR,
-        f"email:{email}": max_failures,
+        f"{scope}address:{remote_addr}": max_failures * IP_FAILURE_FACTOR,
+        f"{scope}email:{email}": max_failures,
     }
     reserved: list[str] = []
     for key, limit in limits.items():

@@ -10,6 +10,7 @@ import logging
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from dashboard.domain.emails import normalize_email
 from dashboard.domain.time_zones import time_zone
@@ -132,6 +133,28 @@ def set_password(user: User, password: str) -> None:
     sessions.end_all_sessions(user)
     db.session.flush()
     log.info("user password changed", extra={"user_id": user.id})
+
+
+def replace_password(user: User, expected_hash: str, password: str) -> bool:
+    """A new password, only if the password is still the one whose hash is `expected_hash`
+    (what a reset link was made for): of two requests with one link, however close, one
+    changes it and the other is told no. Every session ends, as with `set_password`."""
+    check_password_strength(password)
+    new_hash = User.hash_of(password)
+    changed = db.session.execute(
+        update(User)
+        .where(User.id == user.id, User.password_hash == expected_hash)
+        .values(password_hash=new_hash)
+        .returning(User.id)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if changed is None:
+        return False
+    set_committed_value(user, "password_hash", new_hash)  # as the UPDATE left the row
+    sessions.end_all_sessions(user)
+    db.session.flush()
+    log.info("user password reset", extra={"user_id": user.id})
+    return True
 
 
 def set_time_zone(user: User, name: str | None) -> None:

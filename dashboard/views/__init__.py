@@ -12,6 +12,7 @@ from dashboard.views import (
     events,
     health,
     orders,
+    password_reset,
     pay,
     payments,
     two_factor,
@@ -38,7 +39,18 @@ class RowIdConverter(IntegerConverter):
 def register_blueprints(app: Flask) -> None:
     app.url_map.converters["int"] = RowIdConverter
     app.context_processor(role_flags)
-    for module in (auth, two_factor, orders, payments, pay, admin, health, webhooks, events):
+    for module in (
+        auth,
+        password_reset,
+        two_factor,
+        orders,
+        payments,
+        pay,
+        admin,
+        health,
+        webhooks,
+        events,
+    ):
         app.register_blueprint(module.bp)
     undeclared = [
         endpoint

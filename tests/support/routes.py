@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from dashboard.extensions import db
 from dashboard.models import Order, Role, StripeEvent, User
+from dashboard.services import password_reset
 from tests.support.stripe import send_event, stripe_event, stripe_example
 from tests.support.web import pay_link
 
@@ -33,7 +34,10 @@ def route_paths(
     assert send_event(app.test_client(), event).status_code == 200
     with app.app_context():
         event_row = db.session.scalar(select(StripeEvent.id))
+    with app.app_context():
+        reset_token = password_reset.token_for(db.session.get(User, target.id))
     values: dict[str, Any] = {
+        "reset_token": reset_token,
         "order_id": order.id,
         "user_id": target.id,
         "event_id": event_row,
