@@ -147,6 +147,8 @@ MATRIX = {
     ("events.detail", "GET"): ("/events/999999", None, (302, 404, 404, 404)),
     ("events.raw", "GET"): ("/events/999999/raw", None, (302, 404, 404, 404)),
     ("events.reprocess", "POST"): ("/events/999999/reprocess", {}, (302, 403, 404, 404)),
+    # The sandbox's mail page: not there outside the sandbox (tests/test_sandbox_mail.py).
+    ("sandbox_mail.index", "GET"): ("/sandbox/mail", None, (302, 404, 404, 404)),
     # Stripe's endpoint: public, CSRF-exempt, and an unsigned post is refused for anyone.
     ("webhooks.stripe_webhook", "POST"): ("/webhooks/stripe", {}, (400, 400, 400, 400)),
 }

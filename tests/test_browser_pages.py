@@ -46,10 +46,16 @@ SIGNED_IN_PAGES = {
     "account": "/account",
     "two-step sign-in set-up": "/account/two-step",
     "users": "/admin/users",
+    "sandbox mail": "/sandbox/mail",
     "error page (no such order)": "/orders/999999",
 }
 # Before signing in; the code page and the recovery codes are reached by signing in.
-SIGNED_OUT_PAGES = {"sign-in": "/login", "error page (no such page)": "/no-such-page"}
+SIGNED_OUT_PAGES = {
+    "sign-in": "/login",
+    "forgot your password": "/login/forgot",
+    "reset link that does not work": "/login/reset/not-a-link",
+    "error page (no such page)": "/no-such-page",
+}
 # A buyer's pages, as in production (Stripe's HTTP API is the double of tests/support/stripe.py).
 BUYER_PAGES = {
     "pay page": "{link}",
@@ -150,7 +156,9 @@ def test_every_staff_page_fits_a_phone_and_a_desktop(
         for name, path in SIGNED_IN_PAGES.items():
             page.goto(server + path.format(**ids))
             fits(page, width, name)
-            top_bar_fits(page, width, name, ["Orders", "Event log", "New order", "Users"])
+            top_bar_fits(
+                page, width, name, ["Orders", "Event log", "New order", "Users", "Sandbox mail"]
+            )
         # The order page's timeline has an entry of every kind, stacked on a phone; each is
         # one line, and its facts fit too once opened.
         page.goto(server + f"/orders/{held.id}")

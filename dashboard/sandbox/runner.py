@@ -1,4 +1,5 @@
-"""`flask sandbox`: migrate, seed, start localstripe and gunicorn, stop them on Ctrl-C."""
+"""`flask sandbox`: migrate, seed, start localstripe, the SMTP catcher, gunicorn and one
+outbox relay; stop them all on Ctrl-C."""
 
 from __future__ import annotations
 
@@ -21,10 +22,11 @@ from types import FrameType
 
 from dashboard import PROJECT_ROOT
 from dashboard.models import Role
-from dashboard.sandbox import discovery
+from dashboard.sandbox import discovery, mail_catcher
 
 SANDBOX_SECRET_KEY = "sk_test_sandbox_localstripe"  # noqa: S105 - localstripe takes any sk_
 SANDBOX_PUBLISHABLE_KEY = "pk_test_sandbox_localstripe"
+SANDBOX_SENDER = "Merchant dashboard <dashboard@sandbox.example>"
 WEBHOOK_ID = "dashboard"
 
 
@@ -162,7 +164,8 @@ def serve(
     echo: Callable[[str], None],
     with_localstripe: Callable[[str], None] = lambda base: None,
 ) -> int:
-    """Start localstripe and gunicorn, wait for Ctrl-C or for either to die; stop both.
+    """Start localstripe, the SMTP catcher, gunicorn and a relay; wait for Ctrl-C or for a
+    process to die; stop them all.
 
     `with_localstripe(base_url)` runs once localstripe answers, before gunicorn starts.
     """
@@ -175,6 +178,7 @@ def serve(
     previous = signal.signal(signal.SIGTERM, on_terminate)
     previous_hup = signal.signal(signal.SIGHUP, on_terminate)  # its terminal was closed
     localstripe_base = ""
+    catcher = None
     try:
         localstripe, localstripe_base = start_localstripe(instance)
         sandbox.processes.append(localstripe)
@@ -183,6 +187,8 @@ def serve(
         public_url = f"http://127.0.0.1:{port}"
         register_webhook(localstripe_base, public_url + "/webhooks/stripe", settings.webhook_secret)
         with_localstripe(localstripe_base)
+        mail_port = free_port()
+        catcher = mail_catcher.start(instance, mail_port)
         # `flask` commands in this checkout (`flask --app wsgi stripe sync`) use it while we run.
         discovery.announce(
             instance,
@@ -200,6 +206,14 @@ def serve(
             "STRIPE_WEBHOOK_SECRET": settings.webhook_secret,
             "PUBLIC_BASE_URL": public_url,
             "GUNICORN_BIND": f"127.0.0.1:{port}",
+            # Every email goes to the catcher, whatever the developer's shell says.
+            "MAIL_SERVER": "127.0.0.1",
+            "MAIL_PORT": str(mail_port),
+            "MAIL_USE_TLS": "0",
+            "MAIL_USE_SSL": "0",
+            "MAIL_USERNAME": "",
+            "MAIL_PASSWORD": "",
+            "MAIL_DEFAULT_SENDER": SANDBOX_SENDER,
         }
         web = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-m", "gunicorn", "--config", str(PROJECT_ROOT / "gunicorn.conf.py")],
@@ -209,7 +223,18 @@ def serve(
         )
         sandbox.processes.append(web)
         wait_until(lambda: answers(public_url + "/healthz"), "gunicorn", web, 60)
+        relay = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "wsgi", "outbox", "relay", "--interval", "1"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            process_group=0,  # see Sandbox
+        )
+        sandbox.processes.append(relay)
         echo(f"Dashboard: {public_url}/  (localstripe at {localstripe_base})")
+        echo(
+            f"Emails it sends: {public_url}/sandbox/mail  (SMTP catcher at 127.0.0.1:"
+            f"{mail_port}; one outbox relay delivers them)"
+        )
         echo("Press Ctrl-C to stop.")
         while all(process.poll() is None for process in sandbox.processes):
             time.sleep(0.5)
@@ -226,6 +251,8 @@ def serve(
             if localstripe_base:
                 discovery.withdraw(instance, localstripe_base)
             sandbox.stop()
+            if catcher is not None:
+                catcher.stop()
         finally:
             signal.signal(signal.SIGINT, previous_int)
             signal.signal(signal.SIGTERM, previous)

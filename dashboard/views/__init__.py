@@ -15,6 +15,7 @@ from dashboard.views import (
     password_reset,
     pay,
     payments,
+    sandbox_mail,
     two_factor,
     webhooks,
 )
@@ -50,6 +51,7 @@ def register_blueprints(app: Flask) -> None:
         health,
         webhooks,
         events,
+        sandbox_mail,
     ):
         app.register_blueprint(module.bp)
     undeclared = [
