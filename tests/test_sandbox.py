@@ -491,10 +491,26 @@ def test_sandbox_serves_demo_dashboard_and_stops_cleanly_on_ctrl_c(
     for buyer in DEMO_BUYERS:
         assert buyer in signed_in.body
 
+    # An email: asked for on the sign-in pages, sent by the relay to the SMTP catcher, shown
+    # on the sandbox's mail page.
+    assert f"{base}/sandbox/mail" in sandbox.output()
+    stranger = http_client()
+    forgot = fetch(stranger, base + "/login/forgot")
+    asked = fetch(
+        stranger, base + "/login/forgot", {"csrf_token": csrf_token(forgot.body), "email": email}
+    )
+    assert "If an account uses that address" in asked.body
+    deadline = time.monotonic() + 20
+    while "Reset your password" not in (mail := fetch(browser, base + "/sandbox/mail")).body:
+        assert time.monotonic() < deadline, "the reset email never reached the mail page"
+        time.sleep(0.5)
+    assert f"{base}/login/reset/" in mail.body
+
     children = descendants(sandbox.pid)
     commands = [child.cmdline for child in children if child.ppid == sandbox.pid]
     assert any("dashboard.sandbox.localstripe_server" in command for command in commands)
     assert any("gunicorn" in command for command in commands)
+    assert any("outbox relay" in command for command in commands)
 
     os.kill(sandbox.pid, signal.SIGINT)  # Ctrl-C reaching the sandbox command alone
     assert sandbox.wait(STOP_TIMEOUT) == 0, sandbox.output()
