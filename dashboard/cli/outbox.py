@@ -101,7 +101,8 @@ def outbox_relay(once: bool, interval: float) -> None:
     policy = Policy.from_config(config, loop.relay_name())
     if once:
         report = loop.run_pass(config, policy)
-        click.echo(f"Emails: {_tally(report.emails)}. Events published: {_tally(report.events)}.")
+        events = _tally(report.events) if config["OUTBOX_AMQP_URL"] else "no OUTBOX_AMQP_URL"
+        click.echo(f"Emails: {_tally(report.emails)}. Events to the broker: {events}.")
         return
     stop = threading.Event()
 

@@ -78,7 +78,9 @@ def reset(reset_token: str) -> ResponseReturnValue:
         if password_reset.user_for(reset_token) is None:
             return render_template("pages/forgot_password.html", **dead), 404
         return render_template("pages/reset_password.html", form=form), 422
-    outcome = password_reset.reset(reset_token, form.password.data or "", request.remote_addr or "")
+    outcome = password_reset.reset(
+        reset_token, form.password.data or "", request.remote_addr or "unknown"
+    )
     if isinstance(outcome, sign_in.Throttled):
         return _too_many("pages/reset_password.html", outcome.retry_after, form=form)
     if not outcome.passed:
