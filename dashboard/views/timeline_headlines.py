@@ -135,7 +135,7 @@ def _what(facts: _Facts) -> tuple[str, str] | None:
             f"confirmed the capture{of}; the rest stays held",
         ),
         "release": ("the release of the rest of the hold", "released the rest of the hold"),
-        "increment": (f"a larger hold{of}", f"raised the hold to {facts.money('amount')}"),
+        "increment": (f"a larger hold{of}", f"raised the hold to a total{of}"),
         "create_payment_intent": (f"a payment{of}", f"opened a payment{of} for the buyer"),
         "create_checkout_session": (f"a checkout page{of}", f"opened a checkout page{of}"),
         "expire_checkout_session": (
