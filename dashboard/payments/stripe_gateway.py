@@ -20,6 +20,7 @@ from stripe.params import (
     PaymentIntentCancelParams,
     PaymentIntentCaptureParams,
     PaymentIntentCreateParams,
+    PaymentIntentIncrementAuthorizationParams,
     RefundCreateParams,
 )
 from stripe.params.checkout import SessionCreateParams
@@ -107,6 +108,7 @@ class StripeGateway(SandboxCalls):
         payment_method: str | None = None,
         confirm: bool = False,
         description: str | None = None,
+        card_requests: dict[str, str] | None = None,
     ) -> PaymentIntentSnapshot:
         params: PaymentIntentCreateParams = {
             "amount": amount,
@@ -114,6 +116,9 @@ class StripeGateway(SandboxCalls):
             "capture_method": "manual",
             "metadata": {"order_id": str(order_id)},
         }
+        if card_requests:
+            # request_extended_authorization, ..._incremental_..., _multicapture, _overcapture
+            params["payment_method_options"] = {"card": dict(card_requests)}  # type: ignore[typeddict-item]
         if description:
             params["description"] = description
         if payment_method:
@@ -147,12 +152,20 @@ class StripeGateway(SandboxCalls):
         return self._snapshot(intent)
 
     def capture_payment_intent(
-        self, payment_intent_id: str, *, amount: int, idempotency_key: str
+        self,
+        payment_intent_id: str,
+        *,
+        amount: int,
+        idempotency_key: str,
+        final_capture: bool = True,
     ) -> PaymentIntentSnapshot:
+        """Capture `amount`; with `final_capture` False (multicapture) the rest stays held."""
         params: PaymentIntentCaptureParams = {
             "amount_to_capture": amount,
             "expand": [CHARGE_WITH_BALANCE],
         }
+        if not final_capture:
+            params["final_capture"] = False
         params = self._compat_params("payment_intents.capture", params)
         intent = self._call(
             "capture",
@@ -163,16 +176,34 @@ class StripeGateway(SandboxCalls):
         return self._snapshot(intent)
 
     def cancel_payment_intent(
-        self, payment_intent_id: str, *, reason: str, idempotency_key: str
+        self, payment_intent_id: str, *, reason: str | None, idempotency_key: str
     ) -> PaymentIntentSnapshot:
-        params: PaymentIntentCancelParams = {
-            "cancellation_reason": reason,
-            "expand": ["latest_charge"],
-        }
+        """Release the hold; after multicapture's partial captures, release what is left."""
+        params: PaymentIntentCancelParams = {"expand": ["latest_charge"]}
+        if reason:
+            params["cancellation_reason"] = reason
         params = self._compat_params("payment_intents.cancel", params)
         intent = self._call(
             "void",
             lambda: self._client.v1.payment_intents.cancel(
+                payment_intent_id, params=params, options={"idempotency_key": idempotency_key}
+            ),
+        )
+        return self._snapshot(intent)
+
+    def increment_authorization(
+        self, payment_intent_id: str, *, amount: int, idempotency_key: str
+    ) -> PaymentIntentSnapshot:
+        """Ask the bank for a larger hold: `amount` is the new total. A decline
+        (`card_declined`) leaves the earlier hold as it was."""
+        params: PaymentIntentIncrementAuthorizationParams = {
+            "amount": amount,
+            "expand": [CHARGE_WITH_BALANCE],
+        }
+        params = self._compat_params("payment_intents.increment_authorization", params)
+        intent = self._call(
+            "increment authorization",
+            lambda: self._client.v1.payment_intents.increment_authorization(
                 payment_intent_id, params=params, options={"idempotency_key": idempotency_key}
             ),
         )
@@ -243,6 +274,7 @@ class StripeGateway(SandboxCalls):
         cancel_url: str,
         expires_at: datetime,
         idempotency_key: str,
+        card_requests: dict[str, str] | None = None,
     ) -> CheckoutSessionSnapshot:
         if self.compat is not None:
             raise errors.SandboxOnly(
@@ -273,6 +305,9 @@ class StripeGateway(SandboxCalls):
             "cancel_url": cancel_url,
             "expires_at": int(expires_at.timestamp()),
         }
+        if card_requests:
+            # Checkout takes the same card requests under its own payment_method_options.
+            params["payment_method_options"] = {"card": dict(card_requests)}  # type: ignore[typeddict-item]
         session = self._call(
             "create checkout session",
             lambda: self._client.v1.checkout.sessions.create(

@@ -227,8 +227,7 @@ def _state_change(facts: _Facts, who: str) -> Written:
             until = facts.moment("capture_before")
             return (amount, ", hold until ", until) if until else amount
         case "partly_captured":
-            held = facts.amount("held")
-            rest = f"; {facts.money('held')} still held" if held else ""
+            rest = f"; {facts.money('held')} still held" if facts.amount("held") else ""
             return f"{facts.money('amount')} captured so far{rest}"
         case "captured":
             released = facts.amount("released")

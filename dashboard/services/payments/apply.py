@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from dashboard.domain.buyer_words import CHECKOUT_EXPIRED, decline_sentence
+from dashboard.domain.orders import OrderState
 from dashboard.domain.state_machine import (
     Ignored,
     IllegalTransition,
@@ -26,7 +27,6 @@ from dashboard.domain.stripe_mapping import (
     event_for_payment_intent,
     implausible,
 )
-from dashboard.domain.orders import OrderState
 from dashboard.extensions import db
 from dashboard.models import Order, RequestStatus, StripeRequest, TimelineKind, utcnow
 from dashboard.payments.snapshots import CheckoutSessionSnapshot, PaymentIntentSnapshot
