@@ -117,7 +117,6 @@ class StripeGateway(SandboxCalls):
             "metadata": {"order_id": str(order_id)},
         }
         if card_requests:
-            # request_extended_authorization, ..._incremental_..., _multicapture, _overcapture
             params["payment_method_options"] = {"card": dict(card_requests)}  # type: ignore[typeddict-item]
         if description:
             params["description"] = description
@@ -159,7 +158,6 @@ class StripeGateway(SandboxCalls):
         idempotency_key: str,
         final_capture: bool = True,
     ) -> PaymentIntentSnapshot:
-        """Capture `amount`; with `final_capture` False (multicapture) the rest stays held."""
         params: PaymentIntentCaptureParams = {
             "amount_to_capture": amount,
             "expand": [CHARGE_WITH_BALANCE],
@@ -178,7 +176,6 @@ class StripeGateway(SandboxCalls):
     def cancel_payment_intent(
         self, payment_intent_id: str, *, reason: str | None, idempotency_key: str
     ) -> PaymentIntentSnapshot:
-        """Release the hold; after multicapture's partial captures, release what is left."""
         params: PaymentIntentCancelParams = {"expand": ["latest_charge"]}
         if reason:
             params["cancellation_reason"] = reason
@@ -194,8 +191,7 @@ class StripeGateway(SandboxCalls):
     def increment_authorization(
         self, payment_intent_id: str, *, amount: int, idempotency_key: str
     ) -> PaymentIntentSnapshot:
-        """Ask the bank for a larger hold: `amount` is the new total. A decline
-        (`card_declined`) leaves the earlier hold as it was."""
+        """A larger hold: `amount` is the new total; a decline leaves the old hold."""
         params: PaymentIntentIncrementAuthorizationParams = {
             "amount": amount,
             "expand": [CHARGE_WITH_BALANCE],

@@ -46,13 +46,17 @@ class OrderCardRequestsForm(FlaskForm):
     """One order's choice, before its payment starts."""
 
     request_extended_authorization = SelectField(
-        FLAGS["request_extended_authorization"], choices=_ASK_FOR_ORDER
+        FLAGS["request_extended_authorization"], choices=_ASK_FOR_ORDER, default=""
     )
     request_incremental_authorization = SelectField(
-        FLAGS["request_incremental_authorization"], choices=_ASK_FOR_ORDER
+        FLAGS["request_incremental_authorization"], choices=_ASK_FOR_ORDER, default=""
     )
-    request_multicapture = SelectField(FLAGS["request_multicapture"], choices=_ASK_FOR_ORDER)
-    request_overcapture = SelectField(FLAGS["request_overcapture"], choices=_ASK_FOR_ORDER)
+    request_multicapture = SelectField(
+        FLAGS["request_multicapture"], choices=_ASK_FOR_ORDER, default=""
+    )
+    request_overcapture = SelectField(
+        FLAGS["request_overcapture"], choices=_ASK_FOR_ORDER, default=""
+    )
 
 
 def chosen(form: CardRequestsForm | OrderCardRequestsForm) -> dict[str, str]:
