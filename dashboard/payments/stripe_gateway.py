@@ -162,7 +162,7 @@ class StripeGateway(SandboxCalls):
             "amount_to_capture": amount,
             "expand": [CHARGE_WITH_BALANCE],
         }
-        if not final_capture:
+        if not final_capture:  # multicapture: the rest stays held
             params["final_capture"] = False
         params = self._compat_params("payment_intents.capture", params)
         intent = self._call(
@@ -177,7 +177,7 @@ class StripeGateway(SandboxCalls):
         self, payment_intent_id: str, *, reason: str | None, idempotency_key: str
     ) -> PaymentIntentSnapshot:
         params: PaymentIntentCancelParams = {"expand": ["latest_charge"]}
-        if reason:
+        if reason:  # none when releasing the rest after multicapture's partial captures
             params["cancellation_reason"] = reason
         params = self._compat_params("payment_intents.cancel", params)
         intent = self._call(
@@ -192,15 +192,14 @@ class StripeGateway(SandboxCalls):
         self, payment_intent_id: str, *, amount: int, idempotency_key: str
     ) -> PaymentIntentSnapshot:
         """A larger hold: `amount` is the new total; a decline leaves the old hold."""
-        params: PaymentIntentIncrementAuthorizationParams = {
-            "amount": amount,
-            "expand": [CHARGE_WITH_BALANCE],
-        }
+        params: PaymentIntentIncrementAuthorizationParams = {"amount": amount}
         params = self._compat_params("payment_intents.increment_authorization", params)
         intent = self._call(
             "increment authorization",
             lambda: self._client.v1.payment_intents.increment_authorization(
-                payment_intent_id, params=params, options={"idempotency_key": idempotency_key}
+                payment_intent_id,
+                params={**params, "expand": [CHARGE_WITH_BALANCE]},
+                options={"idempotency_key": idempotency_key},
             ),
         )
         return self._snapshot(intent)
