@@ -78,6 +78,7 @@ class Asked:
     action: StaffAction
     amount: int | None
     reason: str | None
+    basis: int | None = None  # on a confirmation: what the confirmed sentence was about
 
 
 def _asked(order: Order, action: StaffAction) -> Asked | ResponseReturnValue:
@@ -159,7 +160,7 @@ def _confirmed(
     form = ConfirmForm()
     if not form.validate_on_submit():
         return _respond(order_id, ActionResult(False, "Nothing was sent: ask again."), 422)
-    asked = Asked(action, form.amount.data, form.reason.data or None)
+    asked = Asked(action, form.amount.data, form.reason.data or None, form.basis.data)
     try:
         said = reviews.review(order_id, action, amount=asked.amount, reason=asked.reason)
     except ActionRefused as refused:
@@ -282,7 +283,7 @@ def partial_capture_confirmed(order_id: int) -> ResponseReturnValue:
     return _confirmed(
         order_id,
         StaffAction.PARTIAL_CAPTURE,
-        lambda asked: staff.capture_part(order_id, asked.amount or 0, _user()),
+        lambda asked: staff.capture_part(order_id, asked.amount or 0, _user(), held=asked.basis),
     )
 
 

@@ -22,7 +22,7 @@ from dashboard.services import outbox, timeline
 from dashboard.services.outbox import OutboxType
 from dashboard.services.payments import holds, ledger, records, review
 from dashboard.services.payments.apply import apply_payment_intent, count_refund
-from dashboard.services.payments.results import ActionResult
+from dashboard.services.payments.results import ActionRefused, ActionResult
 from dashboard.services.payments.review import REFUND_REASONS, VOID_REASONS
 
 # Sent when a saved request has no reason of its own.
@@ -40,9 +40,20 @@ def capture_hold(order_id: int, amount: int, actor: User) -> ActionResult:
     return send(order, _ask(order, actor, StaffAction.CAPTURE, amount, summary))
 
 
-def capture_part(order_id: int, amount: int, actor: User) -> ActionResult:
-    """Multicapture: capture `amount` and keep the rest of the hold for later captures."""
+def capture_part(
+    order_id: int, amount: int, actor: User, *, held: int | None = None
+) -> ActionResult:
+    """Multicapture: capture `amount` and keep the rest of the hold for later captures.
+
+    `held` is what staff saw held when they confirmed: the order stays partly captured, so
+    a second click that arrives after the first capture finished would otherwise pass every
+    check. Compared under the order's lock, it makes the second one a refusal."""
     order = _prepare(order_id, StaffAction.PARTIAL_CAPTURE)
+    if held is not None and order.amount_capturable != held:
+        raise ActionRefused(
+            "The hold changed since you confirmed (another capture was made). Nothing was "
+            "sent: look at the order again."
+        )
     review.check_partial_capture(order, amount)
     rest = order.money(order.amount_capturable - amount)
     summary = f"capture {order.money(amount)}, keeping the other {rest} held"
