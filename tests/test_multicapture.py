@@ -339,3 +339,37 @@ def _token(client) -> str:
     from tests.support.web import csrf_token
 
     return csrf_token(client)
+
+
+def test_the_cards_own_deadline_replaces_the_default_one(live_app, stripe_http, staff, make_order):
+    """Extended authorization: the charge's capture_before, read when it is reported, is
+    the order's deadline (the capture queue and the sweep read it), not 7 days."""
+    import time
+    from datetime import UTC, datetime
+
+    order = make_order(
+        state="authorized",
+        stripe_payment_intent_id=PI,
+        amount_authorized=AMOUNT,
+        amount_capturable=AMOUNT,
+    )
+    deadline = int(time.time()) + 29 * 86400
+    grant(live_app, stripe_http, staff, order.id, extended="available", capture_before=deadline)
+    after = reload(live_app, order.id)
+    assert after.capture_before == datetime.fromtimestamp(deadline, UTC)
+    assert "This card allows a longer hold (extended authorization)." in page(staff, order.id)
+
+
+def test_the_sandbox_refuses_what_localstripe_cannot_do_rather_than_send_it():
+    """Dropping final_capture=false would make localstripe release the rest of the hold."""
+    from dashboard.payments import errors
+    from dashboard.payments.localstripe_compat import LocalstripeCompat
+
+    compat = LocalstripeCompat()
+    with pytest.raises(errors.SandboxOnly, match="Several captures are not available"):
+        compat.params("payment_intents.capture", {"amount_to_capture": 100, "final_capture": False})
+    with pytest.raises(errors.SandboxOnly, match="A larger hold is not available"):
+        compat.params("payment_intents.increment_authorization", {"amount": 5000})
+    assert compat.params("payment_intents.capture", {"amount_to_capture": 100}) == {
+        "amount_to_capture": 100
+    }

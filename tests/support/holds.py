@@ -37,7 +37,7 @@ def card_features(
     }
 
 
-def granted_intent(order_id: int, **features: str) -> dict[str, Any]:
+def granted_intent(order_id: int, **features: Any) -> dict[str, Any]:
     """A $30.00 hold whose charge reports the grants (all but extended, by default)."""
     held = charge(order_id, id=CH, payment_intent=PI)
     held["payment_method_details"]["card"].update(card_features(**features))

@@ -84,8 +84,15 @@ def apply_payment_intent(
             _take_amounts(order, step, snapshot)
     if event is PaymentEvent.AUTHORIZED and order.order_state is OrderState.AUTHORIZED:
         _take_larger_hold(order, snapshot, source=source)
+    if snapshot.capture_before and order.order_state in _HELD:
+        # The card's own deadline (extended authorization, or a network's rules) is the
+        # truth, whenever the charge reports it: the capture queue and the sweep use it.
+        order.capture_before = snapshot.capture_before
     records.note_payment_intent(order, snapshot)
     return outcome
+
+
+_HELD = (OrderState.AUTHORIZED, OrderState.PARTLY_CAPTURED)
 
 
 def _take_larger_hold(order: Order, snapshot: PaymentIntentSnapshot, *, source: str) -> None:
