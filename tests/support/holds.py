@@ -46,7 +46,7 @@ def granted_intent(order_id: int, **features: Any) -> dict[str, Any]:
 
 
 def grant(
-    app: Flask, stripe_http: FakeStripeHTTP, staff: FlaskClient, order_id: int, **features: str
+    app: Flask, stripe_http: FakeStripeHTTP, staff: FlaskClient, order_id: int, **features: Any
 ) -> None:
     """Stripe holds the granted PaymentIntent; staff's "Check with Stripe" reads it."""
     stripe_http.intents[PI] = granted_intent(order_id, **features)
