@@ -83,6 +83,16 @@ MATRIX = {
         {"required": "on"},
         (302, 403, 403, 422),
     ),
+    ("admin.card_requests_setting", "POST"): (
+        "/admin/card-requests",
+        {
+            "request_extended_authorization": "never",
+            "request_incremental_authorization": "if_available",
+            "request_multicapture": "if_available",
+            "request_overcapture": "never",
+        },
+        (302, 403, 403, 303),
+    ),
     ("health.healthz", "GET"): ("/healthz", None, (200, 200, 200, 200)),
     # Money actions: without JavaScript each answers with a redirect to the order page
     # (and a message); the order here has no payment, so nothing reaches Stripe.
@@ -115,6 +125,37 @@ MATRIX = {
     ("payments.refund_confirmed", "POST"): (
         "/orders/{order_id}/refund/confirm",
         {"amount": "100", "reason": "requested_by_customer", "basis": "100"},
+        (302, 403, 303, 303),
+    ),
+    ("payments.partial_capture", "POST"): (
+        "/orders/{order_id}/partial_capture",
+        {"amount": "1.00"},
+        (302, 403, 303, 303),
+    ),
+    ("payments.partial_capture_confirmed", "POST"): (
+        "/orders/{order_id}/partial_capture/confirm",
+        {"amount": "100", "basis": "100"},
+        (302, 403, 303, 303),
+    ),
+    ("payments.release", "POST"): ("/orders/{order_id}/release", {}, (302, 403, 303, 303)),
+    ("payments.release_confirmed", "POST"): (
+        "/orders/{order_id}/release/confirm",
+        {"basis": "100"},
+        (302, 403, 303, 303),
+    ),
+    ("payments.increment", "POST"): (
+        "/orders/{order_id}/increment",
+        {"amount": "50.00"},
+        (302, 403, 303, 303),
+    ),
+    ("payments.increment_confirmed", "POST"): (
+        "/orders/{order_id}/increment/confirm",
+        {"amount": "5000", "basis": "100"},
+        (302, 403, 303, 303),
+    ),
+    ("payments.order_card_requests", "POST"): (
+        "/orders/{order_id}/card-requests",
+        {"request_multicapture": "if_available"},
         (302, 403, 303, 303),
     ),
     ("payments.settle", "POST"): ("/orders/{order_id}/settle", {}, (302, 403, 303, 303)),

@@ -109,6 +109,12 @@ EVERY_STATE = [
         "order.",
         Tone.SUCCESS,
     ),
+    (
+        S.PARTLY_CAPTURED,
+        {"authorized": 2500, "captured": 1000, "capturable": 1500},
+        "Paid $10.00 so far; $15.00 is still on hold on your card for the rest of your order.",
+        Tone.SUCCESS,
+    ),
     (S.CAPTURED, {"authorized": 2500, "captured": 2500}, "Paid $25.00.", Tone.SUCCESS),
     (
         S.PARTIALLY_REFUNDED,

@@ -43,20 +43,24 @@ EVENTS = [
     E.REFUNDED,
     E.VOIDED,
     E.EXPIRED,
+    E.PART_CAPTURED,
 ]
 P, A, F, C = S.PROCESSING, S.AUTHORIZED, S.FAILED, S.CAPTURED
 PR, R, V, EX = S.PARTIALLY_REFUNDED, S.REFUNDED, S.VOIDED, S.EXPIRED
+PC = S.PARTLY_CAPTURED
 EXPECTED: dict[S, list[object]] = {
-    #                 STARTED ACTION AUTH FAILED CAPT PART_R REF VOID EXPIRED
-    S.OPEN:               [P, P, A, F, C, X, X, V, EX],
-    S.FAILED:             [P, P, A, F, C, X, X, V, EX],
-    S.PROCESSING:         [P, P, A, F, C, X, X, V, EX],
-    S.AUTHORIZED:         [_, _, _, _, C, X, X, V, EX],
-    S.CAPTURED:           [_, _, _, _, _, PR, R, _, _],
-    S.VOIDED:             [_, _, _, _, _, X, X, _, _],
-    S.EXPIRED:            [_, _, _, _, _, X, X, _, _],
-    S.PARTIALLY_REFUNDED: [_, _, _, _, _, PR, R, _, _],
-    S.REFUNDED:           [_, _, _, _, _, _, _, _, _],
+    #                 STARTED ACTION AUTH FAILED CAPT PART_R REF VOID EXPIRED PART_CAPT
+    S.OPEN:               [P, P, A, F, C, X, X, V, EX, PC],
+    S.FAILED:             [P, P, A, F, C, X, X, V, EX, PC],
+    S.PROCESSING:         [P, P, A, F, C, X, X, V, EX, PC],
+    S.AUTHORIZED:         [_, _, _, _, C, X, X, V, EX, PC],
+    # Multicapture: more partial captures, then the final one (or the rest released).
+    S.PARTLY_CAPTURED:    [_, _, _, _, C, X, X, X, X, PC],
+    S.CAPTURED:           [_, _, _, _, _, PR, R, _, _, _],
+    S.VOIDED:             [_, _, _, _, _, X, X, _, _, _],
+    S.EXPIRED:            [_, _, _, _, _, X, X, _, _, _],
+    S.PARTIALLY_REFUNDED: [_, _, _, _, _, PR, R, _, _, _],
+    S.REFUNDED:           [_, _, _, _, _, _, _, _, _, _],
 }  # fmt: skip
 
 ALL_PAIRS = list(itertools.product(S, E))
@@ -252,14 +256,20 @@ def test_the_table_only_names_real_pairs():
 # -- staff actions -----------------------------------------------------------------------
 
 ALLOWED = {
-    StaffAction.CAPTURE: {S.AUTHORIZED},
+    StaffAction.CAPTURE: {S.AUTHORIZED, S.PARTLY_CAPTURED},
     StaffAction.VOID: {S.AUTHORIZED},
     StaffAction.REFUND: {S.CAPTURED, S.PARTIALLY_REFUNDED},
+    StaffAction.PARTIAL_CAPTURE: {S.AUTHORIZED, S.PARTLY_CAPTURED},
+    StaffAction.RELEASE: {S.PARTLY_CAPTURED},
+    StaffAction.INCREMENT: {S.AUTHORIZED},
 }
 REFUSED_AS = {
     StaffAction.CAPTURE: (E.CAPTURED, "captured"),
     StaffAction.VOID: (E.VOIDED, "voided"),
     StaffAction.REFUND: (E.REFUNDED, "refunded"),
+    StaffAction.PARTIAL_CAPTURE: (E.PART_CAPTURED, "part_captured"),
+    StaffAction.RELEASE: (E.CAPTURED, "captured"),
+    StaffAction.INCREMENT: (E.AUTHORIZED, "authorized"),
 }
 
 
@@ -283,7 +293,8 @@ def test_check_action_for_every_action_and_state(action, state):
 
 @pytest.mark.parametrize(
     ("action", "state"),
-    [(a, s) for a, states in ALLOWED.items() for s in states],
+    # An increment changes the hold's amount, not the order's state.
+    [(a, s) for a, states in ALLOWED.items() for s in states if a is not StaffAction.INCREMENT],
     ids=lambda v: v.value,
 )
 def test_an_allowed_action_is_a_legal_change_in_the_machine(action, state):
@@ -294,3 +305,37 @@ def test_an_allowed_action_is_a_legal_change_in_the_machine(action, state):
     for each in events:
         result = next_state(state, each)
         assert isinstance(result, Transition), (action, state, each)
+
+
+# -- several captures (multicapture) ------------------------------------------------------
+
+
+def test_a_first_partial_capture_leaves_the_rest_held():
+    result = next_state(S.AUTHORIZED, E.PART_CAPTURED)
+    assert isinstance(result, Transition)
+    assert (result.after, result.changed) == (S.PARTLY_CAPTURED, True)
+
+
+def test_a_second_partial_capture_stays_partly_captured():
+    result = next_state(S.PARTLY_CAPTURED, E.PART_CAPTURED)
+    assert isinstance(result, Transition)
+    assert (result.after, result.changed) == (S.PARTLY_CAPTURED, False)
+
+
+def test_the_final_capture_or_release_ends_it():
+    result = next_state(S.PARTLY_CAPTURED, E.CAPTURED)
+    assert isinstance(result, Transition) and result.after is S.CAPTURED
+
+
+def test_a_late_partial_capture_after_the_final_one_is_ignored():
+    assert isinstance(next_state(S.CAPTURED, E.PART_CAPTURED), Ignored)
+
+
+def test_a_partly_captured_hold_cannot_be_voided_or_refunded_yet():
+    for event in (E.VOIDED, E.REFUNDED, E.PARTIALLY_REFUNDED):
+        with pytest.raises(IllegalTransition):
+            next_state(S.PARTLY_CAPTURED, event)
+
+
+def test_the_new_state_reads_in_plain_words():
+    assert S.PARTLY_CAPTURED.label == "Partly captured, rest still held"

@@ -147,6 +147,13 @@ def payment_status(
                 "confirms your order.",
                 Tone.SUCCESS,
             )
+        case OrderState.PARTLY_CAPTURED:
+            held = money(amounts.capturable)
+            return BuyerStatus(
+                f"Paid {money(amounts.captured)} so far; {held} is still on hold on your "
+                "card for the rest of your order.",
+                Tone.SUCCESS,
+            )
         case OrderState.CAPTURED if amounts.captured < total:
             released = money(total - amounts.captured)
             return BuyerStatus(

@@ -14,6 +14,8 @@ class OrderState(StrEnum):
     OPEN = "open"  # created, awaiting the buyer's payment
     PROCESSING = "processing"  # the buyer started paying; Stripe has not decided
     AUTHORIZED = "authorized"  # a hold on the buyer's card, not yet a charge
+    # Multicapture: some of the hold captured, the rest still held for later captures.
+    PARTLY_CAPTURED = "partly_captured"
     CAPTURED = "captured"
     PARTIALLY_REFUNDED = "partially_refunded"
     REFUNDED = "refunded"
@@ -23,6 +25,8 @@ class OrderState(StrEnum):
 
     @property
     def label(self) -> str:
+        if self is OrderState.PARTLY_CAPTURED:
+            return "Partly captured, rest still held"
         return self.value.replace("_", " ").capitalize()
 
 

@@ -22,6 +22,8 @@ class PaymentEvent(StrEnum):
     ACTION_REQUIRED = "action_required"  # 3-D Secure or similar, the buyer must act
     AUTHORIZED = "authorized"  # a hold is in place
     FAILED = "failed"  # the attempt failed; the buyer may try again
+    # Part of a multicapture hold captured, the rest kept held (`final_capture=false`).
+    PART_CAPTURED = "part_captured"
     CAPTURED = "captured"
     PARTIALLY_REFUNDED = "partially_refunded"
     REFUNDED = "refunded"
@@ -38,11 +40,12 @@ RANK: dict[S, int] = {
     S.FAILED: 1,
     S.PROCESSING: 2,
     S.AUTHORIZED: 3,
-    S.CAPTURED: 4,
-    S.VOIDED: 4,
-    S.EXPIRED: 4,
-    S.PARTIALLY_REFUNDED: 5,
-    S.REFUNDED: 6,
+    S.PARTLY_CAPTURED: 4,
+    S.CAPTURED: 5,
+    S.VOIDED: 5,
+    S.EXPIRED: 5,
+    S.PARTIALLY_REFUNDED: 6,
+    S.REFUNDED: 7,
 }
 
 TARGET: dict[PaymentEvent, S] = {
@@ -50,6 +53,7 @@ TARGET: dict[PaymentEvent, S] = {
     E.ACTION_REQUIRED: S.PROCESSING,
     E.AUTHORIZED: S.AUTHORIZED,
     E.FAILED: S.FAILED,
+    E.PART_CAPTURED: S.PARTLY_CAPTURED,
     E.CAPTURED: S.CAPTURED,
     E.PARTIALLY_REFUNDED: S.PARTIALLY_REFUNDED,
     E.REFUNDED: S.REFUNDED,
@@ -63,6 +67,10 @@ TRANSITIONS: frozenset[tuple[S, PaymentEvent]] = frozenset(
     | {(state, E.AUTHORIZED) for state in _BEFORE_A_HOLD}
     # A capture can be the first news of a payment (made or confirmed elsewhere).
     | {(state, E.CAPTURED) for state in (*_BEFORE_A_HOLD, S.AUTHORIZED)}
+    # Multicapture: each capture that keeps the rest held stays "partly captured"; the final
+    # capture, or releasing the rest, makes the order captured.
+    | {(state, E.PART_CAPTURED) for state in (*_BEFORE_A_HOLD, S.AUTHORIZED, S.PARTLY_CAPTURED)}
+    | {(S.PARTLY_CAPTURED, E.CAPTURED)}
     | {(S.OPEN, E.FAILED), (S.PROCESSING, E.FAILED), (S.FAILED, E.FAILED)}
     | {(state, E.EXPIRED) for state in (*_BEFORE_A_HOLD, S.AUTHORIZED)}
     | {(state, E.VOIDED) for state in (*_BEFORE_A_HOLD, S.AUTHORIZED)}
@@ -147,27 +155,40 @@ def destination(state: S, event: PaymentEvent) -> S:
 
 # Staff actions, and the states in which each is offered.
 class StaffAction(StrEnum):
-    CAPTURE = "capture"
+    CAPTURE = "capture"  # the final capture: whatever is not captured is released
     VOID = "void"
     REFUND = "refund"
+    PARTIAL_CAPTURE = "partial_capture"  # multicapture: capture part, keep the rest held
+    RELEASE = "release"  # multicapture: release what is still held, after a partial capture
+    INCREMENT = "increment"  # ask the bank for a larger hold (incremental authorization)
 
 
+# Whether the card network granted what an action needs (multicapture for a partial capture,
+# incremental authorization for an increment) is checked beside the state, by the services.
 ALLOWED_ACTIONS: dict[StaffAction, frozenset[S]] = {
-    StaffAction.CAPTURE: frozenset({S.AUTHORIZED}),
+    StaffAction.CAPTURE: frozenset({S.AUTHORIZED, S.PARTLY_CAPTURED}),
     StaffAction.VOID: frozenset({S.AUTHORIZED}),
     StaffAction.REFUND: frozenset({S.CAPTURED, S.PARTIALLY_REFUNDED}),
+    StaffAction.PARTIAL_CAPTURE: frozenset({S.AUTHORIZED, S.PARTLY_CAPTURED}),
+    StaffAction.RELEASE: frozenset({S.PARTLY_CAPTURED}),
+    # Stripe: only in requires_capture, and never after a capture.
+    StaffAction.INCREMENT: frozenset({S.AUTHORIZED}),
+}
+# The event each action leads to, named in the refusal of one the state does not allow.
+_ACTION_EVENT: dict[StaffAction, PaymentEvent] = {
+    StaffAction.CAPTURE: E.CAPTURED,
+    StaffAction.VOID: E.VOIDED,
+    StaffAction.REFUND: E.REFUNDED,
+    StaffAction.PARTIAL_CAPTURE: E.PART_CAPTURED,
+    StaffAction.RELEASE: E.CAPTURED,
+    StaffAction.INCREMENT: E.AUTHORIZED,
 }
 
 
 def check_action(state: S, action: StaffAction) -> None:
     """Raise IllegalTransition unless staff may take this action in this state."""
     if state not in ALLOWED_ACTIONS[action]:
-        event = {
-            StaffAction.CAPTURE: E.CAPTURED,
-            StaffAction.VOID: E.VOIDED,
-            StaffAction.REFUND: E.REFUNDED,
-        }[action]
-        raise IllegalTransition(state, event)
+        raise IllegalTransition(state, _ACTION_EVENT[action])
 
 
 def state_for_refunds(captured: int, refunded: int) -> S:

@@ -15,7 +15,7 @@ from enum import StrEnum
 from dashboard.domain.money import MAX_AMOUNT_MINOR
 from dashboard.domain.state_machine import PaymentEvent as E
 
-MAPPING_VERSION = "2026-11-23.3"
+MAPPING_VERSION = "2026-12-06.1"
 
 
 class PaymentIntentStatus(StrEnum):
@@ -237,6 +237,13 @@ def event_for_payment_intent(
         raise UnmappedStatus("payment_intent", status)
     if status == PI.REQUIRES_PAYMENT_METHOD:
         return E.FAILED if has_failed_attempt else None
+    if status == PI.REQUIRES_CAPTURE and amounts.captured > 0:
+        # Multicapture: Stripe keeps `requires_capture` between captures, with money received.
+        return E.PART_CAPTURED
+    if status == PI.CANCELED and amounts.captured > 0:
+        # A multicapture hold canceled (or lapsed) after captures: the rest was released and
+        # what was captured stays captured.
+        return E.CAPTURED
     if status == PI.CANCELED and cancellation_reason in LAPSED_CANCELLATION_REASONS:
         return E.EXPIRED
     if status == PI.SUCCEEDED and amounts.refunded > 0:

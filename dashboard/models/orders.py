@@ -67,6 +67,9 @@ class Order(Model):
     # Set when one of the order's refunds failed after Stripe accepted it: from then on its
     # refund events are applied from a re-read, since an older payload may still count it.
     refund_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Staff's choice, for this order only, of the card features its payment asks for
+    # ({"request_multicapture": "never", ...}); None, or a flag left out: the shop's setting.
+    card_requests: Mapped[dict[str, str] | None] = mapped_column(JSON)
 
     created_by: Mapped[User | None] = relationship()
     lines: Mapped[list[OrderLine]] = relationship(

@@ -27,6 +27,10 @@ class RequestStatus(StrEnum):
 IN_FLIGHT = (RequestStatus.PENDING.value, RequestStatus.UNKNOWN.value)
 # The requests that move money: the staff actions.
 MONEY_ACTIONS = tuple(action.value for action in StaffAction)
+# The partial unique index's condition (migration 0013 has the same text).
+ONE_IN_FLIGHT_WHERE = "status IN ('pending', 'unknown') AND action IN ({})".format(
+    ", ".join(f"'{action}'" for action in MONEY_ACTIONS)
+)
 
 
 class StripeRequest(Model):
@@ -40,12 +44,8 @@ class StripeRequest(Model):
             "uq_stripe_requests_one_in_flight",
             "order_id",
             unique=True,
-            sqlite_where=text(
-                "status IN ('pending', 'unknown') AND action IN ('capture', 'void', 'refund')"
-            ),
-            postgresql_where=text(
-                "status IN ('pending', 'unknown') AND action IN ('capture', 'void', 'refund')"
-            ),
+            sqlite_where=text(ONE_IN_FLIGHT_WHERE),
+            postgresql_where=text(ONE_IN_FLIGHT_WHERE),
         ),
     )
 

@@ -94,6 +94,14 @@ class ChargeFacts:
     statement_descriptor: str | None = None
     receipt_email: str | None = None
     balance_transaction_id: str | None = None
+    # What the card network granted of what the PaymentIntent asked for (`available` or
+    # `unavailable`; None when it was not asked or not reported), and the true deadline.
+    extended_authorization: str | None = None
+    incremental_authorization: str | None = None
+    multicapture: str | None = None
+    overcapture: str | None = None
+    overcapture_maximum: int | None = None  # maximum_amount_capturable
+    capture_before: int | None = None  # Stripe's Unix time
 
     @property
     def created_at(self) -> datetime | None:
@@ -241,6 +249,16 @@ def charge_facts(raw: Any, *, no_charge: str | None = None) -> ChargeFacts | Non
         ),
         receipt_email=v.text(raw.get("receipt_email"), 254),
         balance_transaction_id=v.object_id(balance),
+        extended_authorization=v.enum(v.obj(card.get("extended_authorization")).get("status")),
+        incremental_authorization=v.enum(
+            v.obj(card.get("incremental_authorization")).get("status")
+        ),
+        multicapture=v.enum(v.obj(card.get("multicapture")).get("status")),
+        overcapture=v.enum(v.obj(card.get("overcapture")).get("status")),
+        overcapture_maximum=v.amount(
+            v.obj(card.get("overcapture")).get("maximum_amount_capturable")
+        ),
+        capture_before=v.amount(card.get("capture_before")),
     )
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dashboard.domain.stripe_mapping import PaymentIntentStatus
+from dashboard.payments import errors
 
 # Parameters real Stripe accepts that localstripe rejects with 400 "Unexpected ...".
 UNSUPPORTED_PARAMS: dict[str, frozenset[str]] = {
@@ -25,6 +26,20 @@ UNSUPPORTED_PARAMS: dict[str, frozenset[str]] = {
     ),
     "payment_intents.cancel": frozenset({"cancellation_reason"}),
     "refunds.create": frozenset({"reason"}),
+    # Accepted by its PaymentIntent create (and ignored): it grants no card feature, so the
+    # order page never offers several captures, increments or overcapture in the sandbox.
+    "payment_intents.capture": frozenset({"final_capture"}),
+}
+# Calls localstripe has no endpoint for: refused here with words, never sent.
+NO_MULTICAPTURE = (
+    "Several captures are not available in the sandbox: localstripe has no multicapture "
+    "(a capture there always releases the rest)."
+)
+UNSUPPORTED_OPERATIONS: dict[str, str] = {
+    "payment_intents.increment_authorization": (
+        "A larger hold is not available in the sandbox: localstripe has no incremental "
+        "authorization."
+    ),
 }
 
 # The sandbox's test cards, as the pay page offers them.
@@ -44,6 +59,11 @@ class LocalstripeCompat:
     events_oldest_first: bool = True
 
     def params(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        if operation in UNSUPPORTED_OPERATIONS or (
+            operation == "payment_intents.capture" and params.get("final_capture") is False
+        ):
+            # Dropping `final_capture=false` would release the rest of the hold: refuse.
+            raise errors.SandboxOnly(UNSUPPORTED_OPERATIONS.get(operation, NO_MULTICAPTURE))
         dropped = UNSUPPORTED_PARAMS.get(operation, frozenset())
         return {key: value for key, value in params.items() if key not in dropped}
 

@@ -166,10 +166,24 @@ def payment_intent_from_charge(
     hold lapsed. Stripe reports both on the charge, not only on the PaymentIntent.
     """
     captured = bool(charge.get("captured"))
+    amount = int(charge.get("amount") or 0)
+    taken = int(charge.get("amount_captured") or 0)
+    card = (charge.get("payment_method_details") or {}).get("card") or {}
+    # A multicapture charge captured in part, with nothing released yet: the rest is still
+    # held, as the PaymentIntent (still `requires_capture`) would say.
+    still_held = (
+        amount - taken - int(charge.get("amount_refunded") or 0)
+        if captured
+        and not expired
+        and (card.get("multicapture") or {}).get("status") == CardFeatureStatus.AVAILABLE
+        else 0
+    )
     if charge.get("status") == ChargeStatus.FAILED:
         status = PI.REQUIRES_PAYMENT_METHOD
     elif expired:
         status = PI.CANCELED
+    elif still_held > 0:
+        status = PI.REQUIRES_CAPTURE
     elif captured:
         status = PI.SUCCEEDED
     elif charge.get("refunded"):
@@ -189,12 +203,12 @@ def payment_intent_from_charge(
             "id": stripe_id(charge.get("payment_intent")) or "",
             "object": "payment_intent",
             "status": status.value,
-            "amount": int(charge.get("amount") or 0),
+            "amount": amount,
             "currency": charge.get("currency", ""),
-            "amount_capturable": int(charge.get("amount") or 0)
+            "amount_capturable": (still_held if captured else amount)
             if status == PI.REQUIRES_CAPTURE
             else 0,
-            "amount_received": int(charge.get("amount_captured") or 0) if captured else 0,
+            "amount_received": taken if captured else 0,
             "latest_charge": charge,
             "created": charge.get("created") or 0,
             "cancellation_reason": CancellationReason.AUTOMATIC.value if expired else None,

@@ -20,6 +20,7 @@ from stripe.params import (
     PaymentIntentCancelParams,
     PaymentIntentCaptureParams,
     PaymentIntentCreateParams,
+    PaymentIntentIncrementAuthorizationParams,
     RefundCreateParams,
 )
 from stripe.params.checkout import SessionCreateParams
@@ -107,6 +108,7 @@ class StripeGateway(SandboxCalls):
         payment_method: str | None = None,
         confirm: bool = False,
         description: str | None = None,
+        card_requests: dict[str, str] | None = None,
     ) -> PaymentIntentSnapshot:
         params: PaymentIntentCreateParams = {
             "amount": amount,
@@ -114,6 +116,8 @@ class StripeGateway(SandboxCalls):
             "capture_method": "manual",
             "metadata": {"order_id": str(order_id)},
         }
+        if card_requests:
+            params["payment_method_options"] = {"card": dict(card_requests)}  # type: ignore[typeddict-item]
         if description:
             params["description"] = description
         if payment_method:
@@ -147,12 +151,19 @@ class StripeGateway(SandboxCalls):
         return self._snapshot(intent)
 
     def capture_payment_intent(
-        self, payment_intent_id: str, *, amount: int, idempotency_key: str
+        self,
+        payment_intent_id: str,
+        *,
+        amount: int,
+        idempotency_key: str,
+        final_capture: bool = True,
     ) -> PaymentIntentSnapshot:
         params: PaymentIntentCaptureParams = {
             "amount_to_capture": amount,
             "expand": [CHARGE_WITH_BALANCE],
         }
+        if not final_capture:  # multicapture: the rest stays held
+            params["final_capture"] = False
         params = self._compat_params("payment_intents.capture", params)
         intent = self._call(
             "capture",
@@ -163,17 +174,32 @@ class StripeGateway(SandboxCalls):
         return self._snapshot(intent)
 
     def cancel_payment_intent(
-        self, payment_intent_id: str, *, reason: str, idempotency_key: str
+        self, payment_intent_id: str, *, reason: str | None, idempotency_key: str
     ) -> PaymentIntentSnapshot:
-        params: PaymentIntentCancelParams = {
-            "cancellation_reason": reason,
-            "expand": ["latest_charge"],
-        }
+        params: PaymentIntentCancelParams = {"expand": ["latest_charge"]}
+        if reason:  # none when releasing the rest after multicapture's partial captures
+            params["cancellation_reason"] = reason
         params = self._compat_params("payment_intents.cancel", params)
         intent = self._call(
             "void",
             lambda: self._client.v1.payment_intents.cancel(
                 payment_intent_id, params=params, options={"idempotency_key": idempotency_key}
+            ),
+        )
+        return self._snapshot(intent)
+
+    def increment_authorization(
+        self, payment_intent_id: str, *, amount: int, idempotency_key: str
+    ) -> PaymentIntentSnapshot:
+        """A larger hold: `amount` is the new total; a decline leaves the old hold."""
+        params: PaymentIntentIncrementAuthorizationParams = {"amount": amount}
+        params = self._compat_params("payment_intents.increment_authorization", params)
+        intent = self._call(
+            "increment authorization",
+            lambda: self._client.v1.payment_intents.increment_authorization(
+                payment_intent_id,
+                params={**params, "expand": [CHARGE_WITH_BALANCE]},
+                options={"idempotency_key": idempotency_key},
             ),
         )
         return self._snapshot(intent)
@@ -243,6 +269,7 @@ class StripeGateway(SandboxCalls):
         cancel_url: str,
         expires_at: datetime,
         idempotency_key: str,
+        card_requests: dict[str, str] | None = None,
     ) -> CheckoutSessionSnapshot:
         if self.compat is not None:
             raise errors.SandboxOnly(
@@ -273,6 +300,9 @@ class StripeGateway(SandboxCalls):
             "cancel_url": cancel_url,
             "expires_at": int(expires_at.timestamp()),
         }
+        if card_requests:
+            # Checkout takes the same card requests under its own payment_method_options.
+            params["payment_method_options"] = {"card": dict(card_requests)}  # type: ignore[typeddict-item]
         session = self._call(
             "create checkout session",
             lambda: self._client.v1.checkout.sessions.create(

@@ -1,4 +1,5 @@
-"""Admin: user accounts and roles, and whether staff and admins must use two-step sign-in."""
+"""Admin: user accounts and roles, whether staff and admins must use two-step sign-in, and
+which card features new payments ask for."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ from flask_login import current_user
 
 from dashboard.extensions import db
 from dashboard.models import Role, User
-from dashboard.services import users
+from dashboard.services import card_requests, users
 from dashboard.services.two_factor import credentials, requirement
 from dashboard.services.two_factor.credentials import TwoFactorError
 from dashboard.views.access import ADMINS, roles_required
 from dashboard.views.forms import EmptyForm, RoleForm, TwoStepRequirementForm, UserCreateForm
+from dashboard.views.hold_forms import CardRequestsForm, chosen
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -20,6 +22,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 def _page(
     create_form: UserCreateForm | None = None,
     requirement_form: TwoStepRequirementForm | None = None,
+    card_form: CardRequestsForm | None = None,
 ) -> str:
     return render_template(
         "pages/admin/users.html",
@@ -30,6 +33,7 @@ def _page(
         two_step_users=credentials.users_with_second_factor(),
         two_step_required=requirement.is_on(),
         requirement_form=requirement_form or TwoStepRequirementForm(formdata=None),
+        card_form=card_form or CardRequestsForm(formdata=None, data=card_requests.shop_requests()),
     )
 
 
@@ -128,4 +132,16 @@ def two_step_requirement() -> ResponseReturnValue:
         )
     else:
         flash("Two-step sign-in is no longer required; those who have it keep it.", "success")
+    return redirect(url_for("admin.user_list"), code=303)
+
+
+@bp.route("/card-requests", methods=["POST"])
+@roles_required(*ADMINS)
+def card_requests_setting() -> ResponseReturnValue:
+    """Choose what every new payment asks of the card (staff may change it per order)."""
+    form = CardRequestsForm()
+    if not form.validate_on_submit():
+        return _page(card_form=form), 422
+    card_requests.set_shop_requests(chosen(form), by=current_user._get_current_object())
+    flash("Saved: new payments ask the card for what you chose.", "success")
     return redirect(url_for("admin.user_list"), code=303)

@@ -14,15 +14,21 @@ from dashboard.domain.state_machine import ALLOWED_ACTIONS, StaffAction
 from dashboard.extensions import db
 from dashboard.models import Order, utcnow
 from dashboard.payments.gateway import is_sandbox
-from dashboard.services import orders, timeline
+from dashboard.services import card_requests, orders, timeline
 from dashboard.services.pay_links import pay_links
-from dashboard.services.payments import ledger
+from dashboard.services.payments import holds, ledger
 from dashboard.views.forms import (
     BadListQuery,
     CaptureForm,
     PaymentMethodForm,
     RefundForm,
     VoidForm,
+)
+from dashboard.views.hold_forms import (
+    IncrementForm,
+    OrderCardRequestsForm,
+    PartialCaptureForm,
+    ReleaseForm,
 )
 from dashboard.views.payment_facts import payment_facts
 from dashboard.views.timeline_headlines import timeline_lines
@@ -117,6 +123,40 @@ def detail_context(
             method=order.payment_method or current_app.config["DEFAULT_PAYMENT_METHOD"],
         ),
         "can_choose_method": orders.can_choose_payment_method(order),
+        **_hold_context(order, can, forms),
         "now": utcnow(),
         **payment_facts(order, sandbox=is_sandbox(current_app.config)),
+    }
+
+
+def _hold_context(
+    order: Order, can: dict[StaffAction, bool], forms: dict[str, Any]
+) -> dict[str, Any]:
+    """What the card granted, and the actions beyond one capture offered only when it did."""
+    granted = holds.grants(order)
+    attempts_left = holds.MAX_INCREMENT_ATTEMPTS - holds.increment_attempts(order)
+    captures = holds.captures_made(order)
+    return {
+        "grants": granted,
+        "feature_words": holds.FEATURE_WORDS,
+        "captures_made": captures,
+        "captures_left": holds.MAX_CAPTURES - captures,
+        "capture_ceiling": holds.capture_ceiling(order),
+        "increment_attempts_left": attempts_left,
+        "can_partial_capture": can[StaffAction.PARTIAL_CAPTURE]
+        and granted.multicapture_granted
+        and captures + 1 < holds.MAX_CAPTURES,
+        "can_release": can[StaffAction.RELEASE],
+        "can_increment": can[StaffAction.INCREMENT]
+        and granted.increment_granted
+        and order.amount_captured == 0
+        and attempts_left > 0,
+        "partial_capture_form": forms.get("partial_capture_form")
+        or PartialCaptureForm(formdata=None),
+        "release_form": forms.get("release_form") or ReleaseForm(formdata=None),
+        "increment_form": forms.get("increment_form") or IncrementForm(formdata=None),
+        "card_requests_form": forms.get("card_requests_form")
+        or OrderCardRequestsForm(formdata=None, data=order.card_requests or {}),
+        "card_requests_chosen": card_requests.for_order(order),
+        "card_request_names": card_requests.FLAGS,
     }

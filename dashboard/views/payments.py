@@ -15,7 +15,7 @@ from dashboard.domain.money import MoneyError, parse_major
 from dashboard.domain.state_machine import StaffAction
 from dashboard.models import Order
 from dashboard.payments import errors
-from dashboard.services import orders
+from dashboard.services import card_requests, orders
 from dashboard.services.payments import review as reviews
 from dashboard.services.payments import settle as settlement
 from dashboard.services.payments import staff
@@ -29,15 +29,28 @@ from dashboard.views.forms import (
     RefundForm,
     VoidForm,
 )
+from dashboard.views.hold_forms import (
+    IncrementForm,
+    OrderCardRequestsForm,
+    PartialCaptureForm,
+    ReleaseForm,
+    chosen,
+)
 from dashboard.views.order_page import detail_context, order_or_404
 from dashboard.web import is_htmx
 
 bp = Blueprint("payments", __name__)
 
-FORMS: dict[StaffAction, type[CaptureForm | VoidForm | RefundForm]] = {
+AnyActionForm = (
+    CaptureForm | VoidForm | RefundForm | PartialCaptureForm | ReleaseForm | IncrementForm
+)
+FORMS: dict[StaffAction, type[AnyActionForm]] = {
     StaffAction.CAPTURE: CaptureForm,
     StaffAction.VOID: VoidForm,
     StaffAction.REFUND: RefundForm,
+    StaffAction.PARTIAL_CAPTURE: PartialCaptureForm,
+    StaffAction.RELEASE: ReleaseForm,
+    StaffAction.INCREMENT: IncrementForm,
 }
 
 
@@ -65,6 +78,7 @@ class Asked:
     action: StaffAction
     amount: int | None
     reason: str | None
+    basis: int | None = None  # on a confirmation: what the confirmed sentence was about
 
 
 def _asked(order: Order, action: StaffAction) -> Asked | ResponseReturnValue:
@@ -76,11 +90,11 @@ def _asked(order: Order, action: StaffAction) -> Asked | ResponseReturnValue:
         return _respond(order.id, None, 422, **{key: form})
     reason = getattr(form, "reason", None)
     reason_value = reason.data if reason is not None else None
-    if action is StaffAction.VOID:
+    if action in (StaffAction.VOID, StaffAction.RELEASE):
         return Asked(action, None, reason_value)
     if isinstance(form, RefundForm) and form.refund_all.data:
         return Asked(action, order.amount_refundable, reason_value)
-    amount_field = getattr(form, "amount")  # noqa: B009 (capture and refund forms have one)
+    amount_field = getattr(form, "amount")  # noqa: B009 (the other forms have one)
     text = (amount_field.data or "").strip()
     if not text:
         amount_field.errors = [f"Enter the amount to {action.value}."]
@@ -103,7 +117,7 @@ def _review(order_id: int, action: StaffAction) -> ResponseReturnValue:
         said = reviews.review(order_id, action, amount=asked.amount, reason=asked.reason)
     except AmountRefused as refused:
         form = FORMS[action]()
-        getattr(form, "amount").errors = [refused.message]  # noqa: B009 (capture, refund)
+        getattr(form, "amount").errors = [refused.message]  # noqa: B009 (amount forms)
         return _respond(order_id, None, 422, **{f"{action.value}_form": form})
     except ActionRefused as refused:
         return _respond(order_id, ActionResult(False, refused.message), 409)
@@ -146,7 +160,7 @@ def _confirmed(
     form = ConfirmForm()
     if not form.validate_on_submit():
         return _respond(order_id, ActionResult(False, "Nothing was sent: ask again."), 422)
-    asked = Asked(action, form.amount.data, form.reason.data or None)
+    asked = Asked(action, form.amount.data, form.reason.data or None, form.basis.data)
     try:
         said = reviews.review(order_id, action, amount=asked.amount, reason=asked.reason)
     except ActionRefused as refused:
@@ -253,3 +267,70 @@ def payment_method(order_id: int) -> ResponseReturnValue:
     except orders.PaymentMethodLocked as locked:
         return _respond(order_id, ActionResult(False, str(locked)), 409)
     return _respond(order_id, ActionResult(True, "Saved how the buyer pays."))
+
+
+@bp.route("/orders/<int:order_id>/partial_capture", methods=["POST"])
+@roles_required(*STAFF)
+def partial_capture(order_id: int) -> ResponseReturnValue:
+    """Say what capturing part of a multicapture hold does (the rest stays held)."""
+    return _review(order_id, StaffAction.PARTIAL_CAPTURE)
+
+
+@bp.route("/orders/<int:order_id>/partial_capture/confirm", methods=["POST"])
+@roles_required(*STAFF)
+def partial_capture_confirmed(order_id: int) -> ResponseReturnValue:
+    """Capture the confirmed part; the rest stays held for later captures."""
+    return _confirmed(
+        order_id,
+        StaffAction.PARTIAL_CAPTURE,
+        lambda asked: staff.capture_part(order_id, asked.amount or 0, _user(), held=asked.basis),
+    )
+
+
+@bp.route("/orders/<int:order_id>/release", methods=["POST"])
+@roles_required(*STAFF)
+def release(order_id: int) -> ResponseReturnValue:
+    """Say what releasing the rest of a partly captured hold does; ask to confirm."""
+    return _review(order_id, StaffAction.RELEASE)
+
+
+@bp.route("/orders/<int:order_id>/release/confirm", methods=["POST"])
+@roles_required(*STAFF)
+def release_confirmed(order_id: int) -> ResponseReturnValue:
+    """Release what is still held; the captures stay."""
+    return _confirmed(
+        order_id, StaffAction.RELEASE, lambda asked: staff.release_rest(order_id, _user())
+    )
+
+
+@bp.route("/orders/<int:order_id>/increment", methods=["POST"])
+@roles_required(*STAFF)
+def increment(order_id: int) -> ResponseReturnValue:
+    """Say what asking for a larger hold does (attempts left, a decline keeps the hold)."""
+    return _review(order_id, StaffAction.INCREMENT)
+
+
+@bp.route("/orders/<int:order_id>/increment/confirm", methods=["POST"])
+@roles_required(*STAFF)
+def increment_confirmed(order_id: int) -> ResponseReturnValue:
+    """Ask the bank to raise the hold to the confirmed total."""
+    return _confirmed(
+        order_id,
+        StaffAction.INCREMENT,
+        lambda asked: staff.increment_hold(order_id, asked.amount or 0, _user()),
+    )
+
+
+@bp.route("/orders/<int:order_id>/card-requests", methods=["POST"])
+@roles_required(*STAFF)
+def order_card_requests(order_id: int) -> ResponseReturnValue:
+    """Choose, for this order only, what its payment asks of the card (before it starts)."""
+    order = order_or_404(order_id)
+    form = OrderCardRequestsForm()
+    if not form.validate_on_submit():
+        return _respond(order_id, None, 422, card_requests_form=form)
+    try:
+        card_requests.set_order_requests(order, chosen(form), _user())
+    except card_requests.CardRequestsLocked as locked:
+        return _respond(order_id, ActionResult(False, str(locked)), 409)
+    return _respond(order_id, ActionResult(True, "Saved what this order's payment asks for."))

@@ -106,6 +106,12 @@ def _staff_action(facts: _Facts, who: str) -> Written:
             return f"Release of the hold requested{by}"
         case "refund":
             return f"Refund of {facts.money('amount')} requested{by}"
+        case "partial_capture":
+            return f"Capture of {facts.money('amount')}, keeping the rest held, requested{by}"
+        case "release":
+            return f"Release of the rest of the hold requested{by}"
+        case "increment":
+            return f"A larger hold of {facts.money('amount')} requested{by}"
         case "set_payment_method":
             method = METHODS.get(facts.text("method") or "")
             return f"Payment method set to {method}{by}" if method else None
@@ -124,6 +130,12 @@ def _what(facts: _Facts) -> tuple[str, str] | None:
         "capture": (f"the capture{of}", f"confirmed the capture{of}"),
         "void": ("the release of the hold", "confirmed the release of the hold"),
         "refund": (f"the refund{of}", f"confirmed the refund{of}"),
+        "partial_capture": (
+            f"the capture{of} (the rest kept held)",
+            f"confirmed the capture{of}; the rest stays held",
+        ),
+        "release": ("the release of the rest of the hold", "released the rest of the hold"),
+        "increment": (f"a larger hold{of}", f"raised the hold to a total{of}"),
         "create_payment_intent": (f"a payment{of}", f"opened a payment{of} for the buyer"),
         "create_checkout_session": (f"a checkout page{of}", f"opened a checkout page{of}"),
         "expire_checkout_session": (
@@ -151,6 +163,8 @@ def _api_call(facts: _Facts, who: str) -> Written:
             return f"Stripe {done}"
         case "failed" if facts.text("action") == "create_payment_intent":
             return "The buyer's card was declined"
+        case "failed" if facts.text("action") == "increment":
+            return f"The bank declined {what}; the earlier hold stays as it was"
         case "failed":
             return f"Stripe refused {what}"
         case "unknown":
@@ -212,6 +226,9 @@ def _state_change(facts: _Facts, who: str) -> Written:
             amount = f"Card authorized for {facts.money('amount')}"
             until = facts.moment("capture_before")
             return (amount, ", hold until ", until) if until else amount
+        case "partly_captured":
+            rest = f"; {facts.money('held')} still held" if facts.amount("held") else ""
+            return f"{facts.money('amount')} captured so far{rest}"
         case "captured":
             released = facts.amount("released")
             rest = (

@@ -37,6 +37,8 @@ KINDS: dict[str, float] = {
     "decline": 0.5,
     "decline_retry": 1.0,
     "decline_retry_new_intent": 1.0,
+    "multicapture": 1.0,  # two captures keeping the rest held, then the final capture
+    "increment": 0.5,  # the hold raised by incremental authorization
 }
 
 DECLINE = {
@@ -118,6 +120,11 @@ def _draw(kind: str, rng: random.Random) -> Plan:
         return Plan(kind, amount, retry_captures=rng.random() < 0.5)
     if kind == "expired_checkout":
         return Plan(kind, amount, then_paid=rng.random() < 0.5)
+    if kind == "multicapture":  # the first two captures; the final one takes the rest
+        first = rng.randrange(50, amount // 2, 50)
+        return Plan(kind, amount, captured=first, refunds=(rng.randrange(50, amount // 2, 50),))
+    if kind == "increment":  # `captured` holds the increase (nothing is captured)
+        return Plan(kind, amount, captured=rng.randrange(50, 10_000, 50))
     return Plan(kind, amount, captured=amount if kind == "capture" else 0)
 
 
@@ -152,20 +159,20 @@ class _Builder:
             self.order_id,
             id=self.ch,
             payment_intent=self.pi,
-            amount=self.plan.amount,
+            amount=fields.pop("amount", self.plan.amount),
             captured=captured > 0,
             amount_captured=captured,
             refunds=refunded,
             **fields,
         )
 
-    def held(self, pi: str | None = None) -> dict[str, Any]:
+    def held(self, pi: str | None = None, amount: int | None = None) -> dict[str, Any]:
         return intent(
             self.order_id,
             id=pi or self.pi,
             status="requires_capture",
-            amount=self.plan.amount,
-            capturable=self.plan.amount,
+            amount=amount or self.plan.amount,
+            capturable=amount or self.plan.amount,
             latest_charge=self.ch,
         )
 
@@ -249,6 +256,17 @@ class _Builder:
                 state = "refunded" if refunded >= captured else "partially_refunded"
             truth = (state, amount, 0, captured, refunded)
             outbox = ("PAYMENT_SUCCEEDED",)
+        elif kind == "multicapture":
+            self.multicapture(plan.captured, plan.refunds[0])
+            objects[self.pi] = self.final(self.succeeded(amount), self.charge(captured=amount))
+            truth = ("captured", amount, 0, amount, 0)
+            outbox = ("PAYMENT_SUCCEEDED",)
+        elif kind == "increment":
+            larger = amount + plan.captured
+            self.event("payment_intent.amount_capturable_updated", self.held())
+            self.event("payment_intent.amount_capturable_updated", self.held(amount=larger))
+            objects[self.pi] = self.final(self.held(amount=larger), self.charge(amount=larger))
+            truth = ("authorized", larger, larger, 0, 0)
         elif kind == "void":
             self.event("payment_intent.amount_capturable_updated", self.held())
             self.event("payment_intent.canceled", self.canceled("requested_by_customer"))
@@ -320,6 +338,28 @@ class _Builder:
         self.event("payment_intent.amount_capturable_updated", self.held())
         self.event("charge.captured", self.charge(captured=captured))
         self.event("payment_intent.succeeded", self.succeeded(captured))
+
+    def multicapture(self, first: int, second: int) -> None:
+        """Multicapture: each capture a charge.captured (nothing released while the rest is
+        held) or an amount_capturable_updated; then the final capture of the rest."""
+        amount = self.plan.amount
+        self.event("payment_intent.amount_capturable_updated", self.held())
+        partial = self.charge(captured=first, amount_refunded=0, refunded=False)
+        partial["payment_method_details"]["card"]["multicapture"] = {"status": "available"}
+        self.event("charge.captured", partial)
+        both = first + second
+        between = intent(
+            self.order_id,
+            id=self.pi,
+            status="requires_capture",
+            amount=amount,
+            capturable=amount - both,
+            received=both,
+            latest_charge=self.ch,
+        )
+        self.event("payment_intent.amount_capturable_updated", between)
+        self.event("charge.captured", self.charge(captured=amount))
+        self.event("payment_intent.succeeded", self.succeeded(amount))
 
     def retry(
         self, objects: dict[str, dict[str, Any]]

@@ -178,6 +178,10 @@ class FakeStripeHTTP(stripe.HTTPClient):
             (r"GET /v1/payment_intents/([^/]+)", self._get_intent),
             (r"POST /v1/payment_intents/([^/]+)/capture", self._capture_intent),
             (r"POST /v1/payment_intents/([^/]+)/cancel", self._cancel_intent),
+            (
+                r"POST /v1/payment_intents/([^/]+)/increment_authorization",
+                self._increment_intent,
+            ),
             (r"POST /v1/refunds", self._create_refund),
             (r"GET /v1/balance_transactions/([^/]+)", self._get_balance_transaction),
         ]
@@ -311,26 +315,52 @@ class FakeStripeHTTP(stripe.HTTPClient):
 
     def _capture_intent(self, call: Call, intent_id: str):
         """A hold captured in full or in part (the rest released, counted as refunded on the
-        charge, as Stripe does)."""
+        charge, as Stripe does). With `final_capture=false` (multicapture) the rest stays
+        held: the PaymentIntent keeps `requires_capture`, its amount_received growing."""
         intent = self.intents.get(intent_id)
         if intent is None:
             return self._missing(f"No such payment_intent: '{intent_id}'")
         form = {key: values[-1] for key, values in call.form.items()}
-        taken = int(form.get("amount_to_capture", intent["amount"]))
+        before = int(intent.get("amount_received") or 0)
+        taken = int(form.get("amount_to_capture", intent["amount_capturable"]))
+        total = before + taken
+        final = form.get("final_capture") != "false"
         held = intent.get("latest_charge")
+        kept = {}
+        if isinstance(held, dict):
+            # What the network granted stays on the charge through its captures.
+            kept = {"id": held["id"], "payment_method_details": held["payment_method_details"]}
         made = charge(
             None,
             payment_intent=intent_id,
             amount=intent["amount"],
             captured=True,
-            amount_captured=taken,
-            **({"id": held["id"]} if isinstance(held, dict) else {}),
+            amount_captured=total,
+            **kept,
             **self.charge_fields,
         )
+        if not final:
+            made.update(amount_refunded=0, refunded=False)
         made["balance_transaction"] = self.balance_for(made["id"], taken, intent["currency"])
         intent.update(
-            status="succeeded", amount_capturable=0, amount_received=taken, latest_charge=made
+            status="succeeded" if final else "requires_capture",
+            amount_capturable=0 if final else intent["amount"] - total,
+            amount_received=total,
+            latest_charge=made,
         )
+        return self._get_intent(call, intent_id)
+
+    def _increment_intent(self, call: Call, intent_id: str):
+        """Incremental authorization: `amount` is the new total of the hold."""
+        intent = self.intents.get(intent_id)
+        if intent is None:
+            return self._missing(f"No such payment_intent: '{intent_id}'")
+        form = {key: values[-1] for key, values in call.form.items()}
+        amount = int(form["amount"])
+        intent.update(amount=amount, amount_capturable=amount)
+        held = intent.get("latest_charge")
+        if isinstance(held, dict):
+            held["amount"] = amount
         return self._get_intent(call, intent_id)
 
     def _cancel_intent(self, call: Call, intent_id: str):
@@ -338,6 +368,18 @@ class FakeStripeHTTP(stripe.HTTPClient):
         if intent is None:
             return self._missing(f"No such payment_intent: '{intent_id}'")
         form = {key: values[-1] for key, values in call.form.items()}
+        captured = int(intent.get("amount_received") or 0)
+        held = intent.get("latest_charge")
+        if captured and isinstance(held, dict):
+            # Multicapture: canceling after partial captures releases only what is held.
+            held.update(amount_refunded=intent["amount"] - captured, refunded=True)
+            intent.update(
+                status="canceled",
+                amount_capturable=0,
+                cancellation_reason=form.get("cancellation_reason"),
+                canceled_at=int(time.time()),
+            )
+            return self._get_intent(call, intent_id)
         released = charge(None, payment_intent=intent_id, amount=intent["amount"])
         released.update(amount_refunded=intent["amount"], refunded=True)
         intent.update(

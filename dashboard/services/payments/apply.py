@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from dashboard.domain.buyer_words import CHECKOUT_EXPIRED, decline_sentence
+from dashboard.domain.orders import OrderState
 from dashboard.domain.state_machine import (
     Ignored,
     IllegalTransition,
@@ -81,8 +82,42 @@ def apply_payment_intent(
             outcome = refuse(order, step, source=source, reason=str(illegal))
         if isinstance(outcome, Transition):
             _take_amounts(order, step, snapshot)
+    if event is PaymentEvent.AUTHORIZED and order.order_state is OrderState.AUTHORIZED:
+        _take_larger_hold(order, snapshot, source=source)
+    if snapshot.capture_before and order.order_state in _HELD:
+        # The card's own deadline (extended authorization, or a network's rules) is the
+        # truth, whenever the charge reports it: the capture queue and the sweep use it.
+        order.capture_before = snapshot.capture_before
     records.note_payment_intent(order, snapshot)
     return outcome
+
+
+_HELD = (OrderState.AUTHORIZED, OrderState.PARTLY_CAPTURED)
+
+
+def _take_larger_hold(order: Order, snapshot: PaymentIntentSnapshot, *, source: str) -> None:
+    """An incremented authorization (the hold grew, the state did not change): take the new
+    amounts, once, from whichever report shows them first; an older, smaller one changes
+    nothing."""
+    amounts = snapshot.amounts
+    if amounts.authorized <= order.amount_authorized:
+        return
+    before = order.amount_authorized
+    order.amount_authorized = amounts.authorized
+    order.amount_capturable = max(amounts.capturable, order.amount_capturable)
+    timeline.append(
+        order,
+        TimelineKind.STATE_CHANGE,
+        f"Hold raised from {order.money(before)} to {order.money(amounts.authorized)} "
+        f"(from {source})",
+        data={
+            "event": "hold_incremented",
+            "from_amount": before,
+            "amount": amounts.authorized,
+            "source": source,
+            "mapping_version": MAPPING_VERSION,
+        },
+    )
 
 
 def _facts(order: Order, step: PaymentEvent, snapshot: PaymentIntentSnapshot) -> dict[str, Any]:
@@ -94,6 +129,8 @@ def _facts(order: Order, step: PaymentEvent, snapshot: PaymentIntentSnapshot) ->
             "amount": amounts.capturable or amounts.authorized,
             "capture_before": snapshot.hold_deadline.isoformat(),
         }
+    if step is PaymentEvent.PART_CAPTURED:
+        return {"amount": amounts.captured, "held": amounts.capturable}
     if step is PaymentEvent.CAPTURED:
         return {
             "amount": amounts.captured,
@@ -126,7 +163,11 @@ def _take_amounts(order: Order, event: PaymentEvent, snapshot: PaymentIntentSnap
     order.amount_authorized = max(order.amount_authorized, amounts.authorized)
     order.amount_captured = max(order.amount_captured, amounts.captured)
     order.amount_refunded = max(order.amount_refunded, amounts.refunded)
-    order.amount_capturable = amounts.capturable
+    behind = amounts.captured < order.amount_captured
+    if not (behind and event is PaymentEvent.PART_CAPTURED):
+        # An older report of a multicapture hold (fewer captures seen) never raises what is
+        # still held back up.
+        order.amount_capturable = amounts.capturable
     if event is PaymentEvent.AUTHORIZED:
         order.authorized_at = order.authorized_at or utcnow()
         order.capture_before = snapshot.hold_deadline

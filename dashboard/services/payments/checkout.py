@@ -18,7 +18,7 @@ from dashboard.models import Order, utcnow
 from dashboard.payments import errors
 from dashboard.payments.gateway import gateway
 from dashboard.payments.snapshots import PaymentIntentSnapshot
-from dashboard.services import buyer_limits, outbox
+from dashboard.services import buyer_limits, card_requests, outbox
 from dashboard.services.buyer_limits import BuyerCaller
 from dashboard.services.outbox import OutboxType
 from dashboard.services.payments import ledger, records
@@ -80,6 +80,7 @@ def create_intent(
             payment_method=payment_method,
             confirm=confirm,
             description=f"Order {order.number}",
+            card_requests=card_requests.to_send(order),
         ),
     )
     if isinstance(result, errors.CardDeclined):
@@ -228,6 +229,7 @@ def start_checkout(order_id: int, *, success_url: str, cancel_url: str, lifetime
             cancel_url=cancel_url,
             expires_at=utcnow() + lifetime,
             idempotency_key=request.idempotency_key,
+            card_requests=card_requests.to_send(order),
         ),
     )
     if isinstance(session, errors.PaymentError):

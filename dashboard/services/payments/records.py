@@ -89,11 +89,8 @@ def note_movements(order: Order, *, cancellation_reason: str | None = None) -> N
     state = order.order_state
     charge, intent = order.stripe_charge_id, order.stripe_payment_intent_id
     if charge and order.amount_captured > 0:
-        row = _upsert(
-            order, MovementKind.CAPTURE, f"capture:{charge}", charge, order.amount_captured
-        )
-        capture = _request(order, StaffAction.CAPTURE) if _unattributed(row) else row.request
-        _attribute(row, capture)
+        row = _note_captures(order, charge)
+        capture = row.request
         if state in AFTER_CAPTURE and order.amount_authorized > order.amount_captured:
             released = order.amount_authorized - order.amount_captured
             release = _upsert(order, MovementKind.RELEASE, f"release:{charge}", charge, released)
@@ -213,6 +210,41 @@ def totals(order: Order, rows: Iterable[MoneyMovement]) -> LedgerTotals:
 
 
 # -- internals ----------------------------------------------------------------------------
+
+_CAPTURES = (StaffAction.CAPTURE.value, StaffAction.PARTIAL_CAPTURE.value)
+
+
+def _note_captures(order: Order, charge: str) -> MoneyMovement:
+    """One ledger row per capture: with multicapture the charge's captured total grows, and
+    each growth is its own row (its amount the difference), keyed by the total it reached,
+    so a report seen twice adds nothing. Returns the latest capture's row."""
+    rows = [row for row in movements(order) if row.kind == MovementKind.CAPTURE]
+    noted = sum(row.amount for row in rows)
+    if rows and order.amount_captured <= noted:
+        row = rows[-1]
+    else:
+        key = f"capture:{charge}" if not rows else f"capture:{charge}:{order.amount_captured}"
+        row = _upsert(order, MovementKind.CAPTURE, key, charge, order.amount_captured - noted)
+    if _unattributed(row):
+        taken = {r.request_id for r in rows if r.request_id is not None}
+        taken |= {r.request.id for r in rows if r.request is not None and r is not row}
+        _attribute(row, _capture_request(order, taken))
+    return row
+
+
+def _capture_request(order: Order, taken: set[int]) -> StripeRequest | None:
+    """Our latest capture (final or partial) not refused and not yet named on a row."""
+    with db.session.no_autoflush:
+        found = db.session.scalars(
+            select(StripeRequest)
+            .where(
+                StripeRequest.order_id == order.id,
+                StripeRequest.action.in_(_CAPTURES),
+                StripeRequest.status != RequestStatus.FAILED.value,
+            )
+            .order_by(StripeRequest.id.desc())
+        )
+        return next((request for request in found if request.id not in taken), None)
 
 
 def _upsert(

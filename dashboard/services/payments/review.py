@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dashboard.domain.money import MAX_AMOUNT_MINOR
 from dashboard.domain.state_machine import IllegalTransition, StaffAction, check_action
 from dashboard.domain.stripe_mapping import CancellationReason, RefundReason
 from dashboard.extensions import db
 from dashboard.models import Order
 from dashboard.payments.charges import ChargeFacts
-from dashboard.services.payments import ledger, records
+from dashboard.services.payments import holds, ledger, records
 from dashboard.services.payments.results import ActionInProgress, ActionRefused, OrderNotFound
 
 VOID_REASONS: dict[str, str] = {
@@ -61,12 +62,64 @@ def check_action_allowed(order: Order, action: StaffAction) -> None:
         raise ActionInProgress(
             "Another action on this order is still waiting for Stripe. Nothing new was sent."
         )
+    _check_granted(order, action)
+
+
+def _check_granted(order: Order, action: StaffAction) -> None:
+    """The card network granted what the action needs, and Stripe's limits allow it."""
+    granted = holds.grants(order)
+    if action is StaffAction.PARTIAL_CAPTURE:
+        if not granted.multicapture_granted:
+            raise ActionRefused(
+                "This card does not allow several captures: the network did not grant it."
+            )
+        if holds.captures_made(order) + 1 >= holds.MAX_CAPTURES:
+            raise ActionRefused(
+                f"Stripe allows {holds.MAX_CAPTURES} captures of one hold: the next one must "
+                "be the final capture."
+            )
+    if action is StaffAction.CAPTURE and holds.captures_made(order) >= holds.MAX_CAPTURES:
+        raise ActionRefused(f"Stripe allows {holds.MAX_CAPTURES} captures of one hold.")
+    if action is StaffAction.INCREMENT:
+        if not granted.increment_granted:
+            raise ActionRefused(
+                "This card does not allow a larger hold: the network did not grant it."
+            )
+        if order.amount_captured > 0:
+            raise ActionRefused("A hold cannot be raised once part of it has been captured.")
+        if holds.increment_attempts(order) >= holds.MAX_INCREMENT_ATTEMPTS:
+            raise ActionRefused(
+                f"All {holds.MAX_INCREMENT_ATTEMPTS} attempts at a larger hold are used up "
+                "(declines count). The hold stays as it is."
+            )
 
 
 def check_capture_amount(order: Order, amount: int) -> None:
-    if not 0 < amount <= order.amount_capturable:
+    ceiling = holds.capture_ceiling(order)
+    if not 0 < amount <= ceiling:
+        beyond = (
+            " (more than the hold: the card allows overcapture)"
+            if (ceiling > order.amount_capturable)
+            else ""
+        )
+        raise AmountRefused(f"Capture between {order.money(1)} and {order.money(ceiling)}{beyond}.")
+
+
+def check_partial_capture(order: Order, amount: int) -> None:
+    """Part of the hold, leaving something held: capturing all of it is the final capture."""
+    if not 0 < amount < order.amount_capturable:
         raise AmountRefused(
-            f"Capture between {order.money(1)} and {order.money(order.amount_capturable)}."
+            f"Capture part of the hold: between {order.money(1)} and "
+            f"{order.money(max(order.amount_capturable - 1, 1))}. To capture all of it, "
+            "use the final capture."
+        )
+
+
+def check_increment(order: Order, amount: int) -> None:
+    """The new total must be larger than the hold, and one Stripe can charge."""
+    if not order.amount_authorized < amount <= MAX_AMOUNT_MINOR:
+        raise AmountRefused(
+            f"Enter the new total of the hold: more than {order.money(order.amount_authorized)}."
         )
 
 
@@ -94,6 +147,12 @@ def review(
     check_action_allowed(order, action)
     if action is StaffAction.CAPTURE:
         return _capture(order, amount or 0)
+    if action is StaffAction.PARTIAL_CAPTURE:
+        return _partial_capture(order, amount or 0)
+    if action is StaffAction.RELEASE:
+        return _release(order)
+    if action is StaffAction.INCREMENT:
+        return _increment(order, amount or 0)
     if action is StaffAction.VOID:
         return _void(order, check_reason(action, reason))
     return _refund(order, amount or 0, check_reason(action, reason))
@@ -102,15 +161,79 @@ def review(
 def _capture(order: Order, amount: int) -> Review:
     check_capture_amount(order, amount)
     hold, rest = order.amount_capturable, order.amount_capturable - amount
-    if rest:
+    held = "still held" if order.amount_captured else "hold"
+    if rest > 0:
         sentence = (
-            f"Capture {order.money(amount)} of the {order.money(hold)} hold. The other "
+            f"Capture {order.money(amount)} of the {order.money(hold)} {held}. The other "
             f"{order.money(rest)} is released to the buyer and cannot be captured later."
         )
+    elif rest < 0:
+        sentence = (
+            f"Capture {order.money(amount)}: {order.money(-rest)} more than the "
+            f"{order.money(hold)} hold, as the card allows (overcapture)."
+        )
     else:
-        sentence = f"Capture the full {order.money(hold)} hold."
+        sentence = f"Capture the full {order.money(hold)} {held}."
+    if order.amount_captured:
+        sentence += (
+            f" This is the final capture: {order.money(order.amount_captured)} was captured before."
+        )
     return Review(
         StaffAction.CAPTURE, amount, None, sentence, f"Capture {order.money(amount)}", hold
+    )
+
+
+def _partial_capture(order: Order, amount: int) -> Review:
+    check_partial_capture(order, amount)
+    hold, rest = order.amount_capturable, order.amount_capturable - amount
+    left = holds.MAX_CAPTURES - holds.captures_made(order) - 1
+    sentence = (
+        f"Capture {order.money(amount)} of the {order.money(hold)} held now. The other "
+        f"{order.money(rest)} stays held for later captures, until the hold's deadline. "
+        f"{left} more captures are possible."
+    )
+    return Review(
+        StaffAction.PARTIAL_CAPTURE,
+        amount,
+        None,
+        sentence,
+        f"Capture {order.money(amount)}, keep the rest held",
+        hold,
+    )
+
+
+def _release(order: Order) -> Review:
+    sentence = (
+        f"Release the {order.money(order.amount_capturable)} still held to the buyer. "
+        f"The {order.money(order.amount_captured)} already captured stays captured; "
+        "no more captures can be made. This cannot be undone."
+    )
+    return Review(
+        StaffAction.RELEASE,
+        None,
+        None,
+        sentence,
+        "Release the rest",
+        order.amount_capturable,
+    )
+
+
+def _increment(order: Order, amount: int) -> Review:
+    check_increment(order, amount)
+    attempt = holds.increment_attempts(order) + 1
+    sentence = (
+        f"Ask the buyer's bank to raise the hold from {order.money(order.amount_authorized)} "
+        f"to {order.money(amount)}. This is attempt {attempt} of "
+        f"{holds.MAX_INCREMENT_ATTEMPTS}; if the bank declines, the hold of "
+        f"{order.money(order.amount_capturable)} stays as it is."
+    )
+    return Review(
+        StaffAction.INCREMENT,
+        amount,
+        None,
+        sentence,
+        f"Raise the hold to {order.money(amount)}",
+        order.amount_authorized,
     )
 
 

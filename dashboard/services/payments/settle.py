@@ -17,7 +17,7 @@ from dashboard.models import Order, RequestStatus, StripeRequest, utcnow
 from dashboard.payments import errors
 from dashboard.payments.gateway import gateway
 from dashboard.payments.snapshots import CheckoutSessionSnapshot, PaymentIntentSnapshot
-from dashboard.services.payments import fees, ledger, records, staff
+from dashboard.services.payments import fees, holds, ledger, records, staff
 from dashboard.services.payments.apply import (
     apply_checkout_session,
     apply_payment_intent,
@@ -57,7 +57,12 @@ def settle(order_id: int) -> ActionResult:
         return ActionResult(False, truth.message, awaiting_confirmation=True)
     if request.action == StaffAction.REFUND.value:
         return _settle_refund(order, request, payment_intent_id)
-    if truth.status == _DONE[request.action]:
+    done = (
+        truth.status == _DONE[request.action]
+        if request.action in _DONE
+        else holds.done_at_stripe(request, truth, order)
+    )
+    if done:
         ledger.finish(
             order,
             request,

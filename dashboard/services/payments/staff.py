@@ -20,9 +20,9 @@ from dashboard.payments.gateway import gateway
 from dashboard.payments.snapshots import PaymentIntentSnapshot, RefundSnapshot
 from dashboard.services import outbox, timeline
 from dashboard.services.outbox import OutboxType
-from dashboard.services.payments import ledger, records, review
+from dashboard.services.payments import holds, ledger, records, review
 from dashboard.services.payments.apply import apply_payment_intent, count_refund
-from dashboard.services.payments.results import ActionResult
+from dashboard.services.payments.results import ActionRefused, ActionResult
 from dashboard.services.payments.review import REFUND_REASONS, VOID_REASONS
 
 # Sent when a saved request has no reason of its own.
@@ -30,13 +30,49 @@ DEFAULT_REASON = RefundReason.REQUESTED_BY_CUSTOMER.value
 
 
 def capture_hold(order_id: int, amount: int, actor: User) -> ActionResult:
+    """The final capture: whatever of the hold is not captured is released."""
     order = _prepare(order_id, StaffAction.CAPTURE)
     review.check_capture_amount(order, amount)
-    released = order.amount_capturable - amount
+    released = max(order.amount_capturable - amount, 0)
     summary = f"capture {order.money(amount)}" + (
         f" (releasing the other {order.money(released)})" if released else ""
     )
     return send(order, _ask(order, actor, StaffAction.CAPTURE, amount, summary))
+
+
+def capture_part(
+    order_id: int, amount: int, actor: User, *, held: int | None = None
+) -> ActionResult:
+    """Multicapture: capture `amount` and keep the rest of the hold for later captures.
+
+    `held` is what staff saw held when they confirmed: the order stays partly captured, so
+    a second click that arrives after the first capture finished would otherwise pass every
+    check. Compared under the order's lock, it makes the second one a refusal."""
+    order = _prepare(order_id, StaffAction.PARTIAL_CAPTURE)
+    if held is not None and order.amount_capturable != held:
+        raise ActionRefused(
+            "The hold changed since you confirmed (another capture was made). Nothing was "
+            "sent: look at the order again."
+        )
+    review.check_partial_capture(order, amount)
+    rest = order.money(order.amount_capturable - amount)
+    summary = f"capture {order.money(amount)}, keeping the other {rest} held"
+    return send(order, _ask(order, actor, StaffAction.PARTIAL_CAPTURE, amount, summary))
+
+
+def release_rest(order_id: int, actor: User) -> ActionResult:
+    """Multicapture: end it, releasing what is still held; the captures stay captured."""
+    order = _prepare(order_id, StaffAction.RELEASE)
+    summary = f"release the {order.money(order.amount_capturable)} still held"
+    return send(order, _ask(order, actor, StaffAction.RELEASE, None, summary))
+
+
+def increment_hold(order_id: int, amount: int, actor: User) -> ActionResult:
+    """Ask the bank to raise the hold to `amount` (the new total)."""
+    order = _prepare(order_id, StaffAction.INCREMENT)
+    review.check_increment(order, amount)
+    summary = f"raise the hold from {order.money(order.amount_authorized)} to {order.money(amount)}"
+    return send(order, _ask(order, actor, StaffAction.INCREMENT, amount, summary))
 
 
 def void_hold(order_id: int, reason: str, actor: User | None) -> ActionResult:
@@ -147,7 +183,13 @@ CALLS: dict[StaffAction, MoneyCall] = {
     StaffAction.CAPTURE: MoneyCall(_capture, _captured),
     StaffAction.VOID: MoneyCall(_void, _voided),
     StaffAction.REFUND: MoneyCall(_refund, _refunded),
+    StaffAction.PARTIAL_CAPTURE: MoneyCall(
+        holds.call_partial_capture, holds.applied_partial_capture
+    ),
+    StaffAction.RELEASE: MoneyCall(holds.call_release, holds.applied_release),
+    StaffAction.INCREMENT: MoneyCall(holds.call_increment, holds.applied_increment),
 }
+_CAPTURES = (StaffAction.CAPTURE, StaffAction.PARTIAL_CAPTURE)
 
 
 def send(order: Order, request: StripeRequest) -> ActionResult:
@@ -160,10 +202,10 @@ def send(order: Order, request: StripeRequest) -> ActionResult:
     )
     if isinstance(result, errors.PaymentError):
         # Only Stripe's "no" is a failed capture; a 429 or a missing key leaves the hold intact.
-        if action is StaffAction.CAPTURE and isinstance(
-            result, errors.CardDeclined | errors.InvalidRequest
-        ):
+        if action in _CAPTURES and isinstance(result, errors.CardDeclined | errors.InvalidRequest):
             capture_failed(order, request, result.message)
+        if action is StaffAction.INCREMENT and isinstance(result, errors.CardDeclined):
+            return ActionResult(False, holds.increment_declined(order, request, result.message))
         return ActionResult(False, result.message, awaiting_confirmation=result.outcome_unknown)
     return ActionResult(True, money_call.apply(order, result, request))
 

@@ -11,12 +11,15 @@ from dashboard.payments.gateway import mend_event_object
 from dashboard.payments.snapshots import PaymentIntentSnapshot, payment_intent_snapshot
 from dashboard.services.inbox.handlers.outcomes import Outcome, applied, other_attempt, result
 from dashboard.services.inbox.handlers.registry import MatchedEvent, handles
-from dashboard.services.payments import ledger
+from dashboard.services.payments import holds, ledger
 from dashboard.services.payments.apply import apply_payment_intent
 
 PI = PaymentIntentStatus
 # What the PaymentIntent shows once our capture or void went through.
 _DONE = {StaffAction.CAPTURE.value: PI.SUCCEEDED, StaffAction.VOID.value: PI.CANCELED}
+# Multicapture and increments: what shows they went through is in the amounts (holds).
+_HOLD_ACTIONS = frozenset({StaffAction.PARTIAL_CAPTURE, StaffAction.RELEASE, StaffAction.INCREMENT})
+_CAPTURING = frozenset({StaffAction.CAPTURE, StaffAction.PARTIAL_CAPTURE, StaffAction.RELEASE})
 
 
 @handles(
@@ -66,7 +69,7 @@ def _outside(order: Order, snapshot: PaymentIntentSnapshot, sent: list[StripeReq
     if (
         snapshot.status == PI.SUCCEEDED
         and order.order_state not in AFTER_CAPTURE
-        and StaffAction.CAPTURE not in actions
+        and not actions & _CAPTURING
     ):
         notes.append("captured outside the dashboard")
     ours = sum(r.amount or 0 for r in sent if r.action == StaffAction.REFUND)
@@ -87,7 +90,15 @@ def _confirm_in_flight(
 ) -> None:
     """An unanswered capture or void that this event shows went through is settled by it."""
     for request in sent:
-        if request.status in IN_FLIGHT and snapshot.status == _DONE.get(request.action):
+        if request.status not in IN_FLIGHT:
+            continue
+        if request.action in _DONE:
+            done = snapshot.status == _DONE[request.action]
+        else:
+            done = request.action in _HOLD_ACTIONS and holds.done_at_stripe(
+                request, snapshot, order
+            )
+        if done:
             ledger.finish(
                 order,
                 request,
