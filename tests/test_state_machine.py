@@ -43,20 +43,21 @@ EVENTS = [
     E.REFUNDED,
     E.VOIDED,
     E.EXPIRED,
+    E.REAUTHORIZED,
 ]
 P, A, F, C = S.PROCESSING, S.AUTHORIZED, S.FAILED, S.CAPTURED
 PR, R, V, EX = S.PARTIALLY_REFUNDED, S.REFUNDED, S.VOIDED, S.EXPIRED
 EXPECTED: dict[S, list[object]] = {
-    #                 STARTED ACTION AUTH FAILED CAPT PART_R REF VOID EXPIRED
-    S.OPEN:               [P, P, A, F, C, X, X, V, EX],
-    S.FAILED:             [P, P, A, F, C, X, X, V, EX],
-    S.PROCESSING:         [P, P, A, F, C, X, X, V, EX],
-    S.AUTHORIZED:         [_, _, _, _, C, X, X, V, EX],
-    S.CAPTURED:           [_, _, _, _, _, PR, R, _, _],
-    S.VOIDED:             [_, _, _, _, _, X, X, _, _],
-    S.EXPIRED:            [_, _, _, _, _, X, X, _, _],
-    S.PARTIALLY_REFUNDED: [_, _, _, _, _, PR, R, _, _],
-    S.REFUNDED:           [_, _, _, _, _, _, _, _, _],
+    #                 STARTED ACTION AUTH FAILED CAPT PART_R REF VOID EXPIRED REAUTH
+    S.OPEN:               [P, P, A, F, C, X, X, V, EX, X],
+    S.FAILED:             [P, P, A, F, C, X, X, V, EX, X],
+    S.PROCESSING:         [P, P, A, F, C, X, X, V, EX, X],
+    S.AUTHORIZED:         [_, _, _, _, C, X, X, V, EX, A],
+    S.CAPTURED:           [_, _, _, _, _, PR, R, _, _, _],
+    S.VOIDED:             [_, _, _, _, _, X, X, _, _, _],
+    S.EXPIRED:            [_, _, _, _, _, X, X, _, _, A],
+    S.PARTIALLY_REFUNDED: [_, _, _, _, _, PR, R, _, _, _],
+    S.REFUNDED:           [_, _, _, _, _, _, _, _, _, _],
 }  # fmt: skip
 
 ALL_PAIRS = list(itertools.product(S, E))
@@ -185,16 +186,19 @@ def _safe(state, event):
 # The one edge that lowers RANK on purpose: an attempt in progress fails, and the buyer may
 # try again (FAILED -> STARTED -> PROCESSING -> FAILED ...). No rank can order a retry loop.
 RETRY_EDGE = {(S.PROCESSING, E.FAILED)}
+# And the re-authorization: a lapsed hold replaced by a new one (staff with a saved card, or
+# the buyer on a new pay link). No Stripe event maps to it, so no webhook can take it.
+REAUTHORIZATION_EDGE = {(S.EXPIRED, E.REAUTHORIZED)}
 
 
-def test_transitions_only_move_forward_except_the_retry_edge():
+def test_transitions_only_move_forward_except_the_retry_and_reauthorization_edges():
     lowering = {
         (state, event)
         for state, event in ALL_PAIRS
         if isinstance(result := _safe(state, event), Transition)
         and RANK[result.after] < RANK[result.before]
     }
-    assert lowering == RETRY_EDGE
+    assert lowering == RETRY_EDGE | REAUTHORIZATION_EDGE
 
 
 def test_a_transition_always_lands_on_the_events_target():
@@ -219,7 +223,8 @@ def test_illegal_only_for_targets_ahead_and_not_in_the_table():
 
 @pytest.mark.parametrize("state", sorted(TERMINAL), ids=str)
 def test_terminal_states_accept_no_change(state):
-    for event in E:
+    """Nothing but a new authorization moves them (it is never an event from Stripe)."""
+    for event in set(E) - {E.REAUTHORIZED}:
         result = _safe(state, event)
         assert not (isinstance(result, Transition) and result.changed), (state, event)
         assert (state, event) not in TRANSITIONS
@@ -237,7 +242,8 @@ def test_only_terminal_states_have_no_way_out():
             for event in E
             if isinstance(result := _safe(state, event), Transition) and result.changed
         }
-        assert bool(ways_out) == (state not in TERMINAL), state
+        expected = state not in TERMINAL or state is S.EXPIRED  # re-authorized
+        assert bool(ways_out) == expected, state
 
 
 def test_rank_and_target_cover_every_state_and_event():
@@ -255,11 +261,15 @@ ALLOWED = {
     StaffAction.CAPTURE: {S.AUTHORIZED},
     StaffAction.VOID: {S.AUTHORIZED},
     StaffAction.REFUND: {S.CAPTURED, S.PARTIALLY_REFUNDED},
+    StaffAction.REAUTHORIZE: {S.AUTHORIZED, S.EXPIRED},
+    StaffAction.NEW_PAY_LINK: {S.AUTHORIZED, S.EXPIRED},
 }
 REFUSED_AS = {
     StaffAction.CAPTURE: (E.CAPTURED, "captured"),
     StaffAction.VOID: (E.VOIDED, "voided"),
     StaffAction.REFUND: (E.REFUNDED, "refunded"),
+    StaffAction.REAUTHORIZE: (E.REAUTHORIZED, "reauthorized"),
+    StaffAction.NEW_PAY_LINK: (E.REAUTHORIZED, "reauthorized"),
 }
 
 

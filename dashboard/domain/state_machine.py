@@ -27,6 +27,8 @@ class PaymentEvent(StrEnum):
     REFUNDED = "refunded"
     VOIDED = "voided"  # the hold was released on purpose
     EXPIRED = "expired"  # the hold or the checkout lapsed
+    # A new hold took the place of one that lapsed or was about to (re-authorizing).
+    REAUTHORIZED = "reauthorized"
 
 
 E = PaymentEvent
@@ -55,6 +57,7 @@ TARGET: dict[PaymentEvent, S] = {
     E.REFUNDED: S.REFUNDED,
     E.VOIDED: S.VOIDED,
     E.EXPIRED: S.EXPIRED,
+    E.REAUTHORIZED: S.AUTHORIZED,
 }
 
 _BEFORE_A_HOLD = (S.OPEN, S.FAILED, S.PROCESSING)
@@ -68,6 +71,9 @@ TRANSITIONS: frozenset[tuple[S, PaymentEvent]] = frozenset(
     | {(state, E.VOIDED) for state in (*_BEFORE_A_HOLD, S.AUTHORIZED)}
     | {(S.CAPTURED, E.PARTIALLY_REFUNDED), (S.PARTIALLY_REFUNDED, E.PARTIALLY_REFUNDED)}
     | {(S.CAPTURED, E.REFUNDED), (S.PARTIALLY_REFUNDED, E.REFUNDED)}
+    # The one way out of a lapsed hold: a new authorization, asked for by staff (a card
+    # the buyer let us keep) or given by the buyer again; never by a late event.
+    | {(S.AUTHORIZED, E.REAUTHORIZED), (S.EXPIRED, E.REAUTHORIZED)}
 )
 
 TERMINAL = frozenset({S.VOIDED, S.EXPIRED, S.REFUNDED})
@@ -150,12 +156,18 @@ class StaffAction(StrEnum):
     CAPTURE = "capture"
     VOID = "void"
     REFUND = "refund"
+    REAUTHORIZE = "reauthorize"  # a new hold with the card the buyer let us keep
+    NEW_PAY_LINK = "new_pay_link"  # a new hold the buyer gives on the pay page
 
 
 ALLOWED_ACTIONS: dict[StaffAction, frozenset[S]] = {
     StaffAction.CAPTURE: frozenset({S.AUTHORIZED}),
     StaffAction.VOID: frozenset({S.AUTHORIZED}),
     StaffAction.REFUND: frozenset({S.CAPTURED, S.PARTIALLY_REFUNDED}),
+    # Further conditions (the hold lapsed or near its deadline; a saved card or none) are
+    # the review's (services/payments/renewal.py).
+    StaffAction.REAUTHORIZE: frozenset({S.AUTHORIZED, S.EXPIRED}),
+    StaffAction.NEW_PAY_LINK: frozenset({S.AUTHORIZED, S.EXPIRED}),
 }
 
 
@@ -166,6 +178,8 @@ def check_action(state: S, action: StaffAction) -> None:
             StaffAction.CAPTURE: E.CAPTURED,
             StaffAction.VOID: E.VOIDED,
             StaffAction.REFUND: E.REFUNDED,
+            StaffAction.REAUTHORIZE: E.REAUTHORIZED,
+            StaffAction.NEW_PAY_LINK: E.REAUTHORIZED,
         }[action]
         raise IllegalTransition(state, event)
 

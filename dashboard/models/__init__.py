@@ -2,7 +2,8 @@
 `users`, `sign_in` (attempts, throttles, sessions), `two_factor` (authenticators, recovery
 codes, sign-ins waiting for their second step), `settings` (the admin's), `orders` (with
 disputes and the timeline), `payments` (the request ledger, the outbox, payment attempts,
-money movements), `inbox` (Stripe's events), `buyer` (the buyer pages' calls to Stripe).
+money movements), `inbox` (Stripe's events), `buyer` (the buyer pages' calls to Stripe), `saved_cards`
+(the Stripe Customer of each buyer email).
 Everything is importable from here, the one name the rest of the code uses. Schema changes
 go through migrations."""
 
@@ -27,6 +28,7 @@ from dashboard.models.payments import (
     RequestStatus,
     StripeRequest,
 )
+from dashboard.models.saved_cards import BuyerCustomer
 from dashboard.models.settings import Setting
 from dashboard.models.sign_in import LoginAttempt, SignInSession, SignInThrottle
 from dashboard.models.two_factor import PendingSignIn, RecoveryCode, TwoFactorCredential
@@ -37,6 +39,7 @@ __all__ = [
     "MONEY_ACTIONS",
     "REPROCESSABLE",
     "RETRYABLE",
+    "BuyerCustomer",
     "BuyerStripeCall",
     "Dispute",
     "EventStatus",

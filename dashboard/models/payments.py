@@ -41,10 +41,12 @@ class StripeRequest(Model):
             "order_id",
             unique=True,
             sqlite_where=text(
-                "status IN ('pending', 'unknown') AND action IN ('capture', 'void', 'refund')"
+                "status IN ('pending', 'unknown') AND action IN "
+                "('capture', 'void', 'refund', 'reauthorize', 'new_pay_link')"
             ),
             postgresql_where=text(
-                "status IN ('pending', 'unknown') AND action IN ('capture', 'void', 'refund')"
+                "status IN ('pending', 'unknown') AND action IN "
+                "('capture', 'void', 'refund', 'reauthorize', 'new_pay_link')"
             ),
         ),
     )
