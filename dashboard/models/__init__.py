@@ -2,8 +2,8 @@
 `users`, `sign_in` (attempts, throttles, sessions), `two_factor` (authenticators, recovery
 codes, sign-ins waiting for their second step), `settings` (the admin's), `orders` (with
 disputes and the timeline), `payments` (the request ledger, the outbox, payment attempts,
-money movements), `inbox` (Stripe's events), `buyer` (the buyer pages' calls to Stripe), `saved_cards`
-(the Stripe Customer of each buyer email).
+money movements), `inbox` (Stripe's events), `buyer` (the buyer pages' calls to Stripe),
+`saved_cards` (the Stripe Customer of each buyer email).
 Everything is importable from here, the one name the rest of the code uses. Schema changes
 go through migrations."""
 

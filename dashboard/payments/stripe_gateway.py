@@ -36,6 +36,7 @@ from dashboard.payments.event_list import (
 )
 from dashboard.payments.localstripe_compat import LocalstripeCompat
 from dashboard.payments.sandbox_calls import SandboxCalls
+from dashboard.payments.saved_cards import CardSaving, SavedCardCalls
 from dashboard.payments.snapshots import (
     CheckoutSessionSnapshot,
     PaymentIntentSnapshot,
@@ -68,7 +69,7 @@ CHARGE_WITH_BALANCE = "latest_charge.balance_transaction"
 
 
 @dataclass
-class StripeGateway(SandboxCalls):
+class StripeGateway(SavedCardCalls, SandboxCalls):
     """Stripe's API for one merchant account. `compat` is set only for localstripe."""
 
     secret_key: str
@@ -107,12 +108,17 @@ class StripeGateway(SandboxCalls):
         payment_method: str | None = None,
         confirm: bool = False,
         description: str | None = None,
+        saving: CardSaving | None = None,
+        off_session: bool = False,
+        metadata: dict[str, str] | None = None,
     ) -> PaymentIntentSnapshot:
+        """`saving`: keep the card for off-session use (the buyer agreed); `off_session`:
+        charge a saved card with the buyer away (re-authorizing, with `confirm`)."""
         params: PaymentIntentCreateParams = {
             "amount": amount,
             "currency": currency.lower(),
             "capture_method": "manual",
-            "metadata": {"order_id": str(order_id)},
+            "metadata": {**(metadata or {}), "order_id": str(order_id)},
         }
         if description:
             params["description"] = description
@@ -120,6 +126,13 @@ class StripeGateway(SandboxCalls):
             params["payment_method"] = payment_method
         if confirm:
             params["confirm"] = True
+        if saving is not None:
+            params["customer"] = saving.customer_id
+            if saving.keep:
+                params["setup_future_usage"] = "off_session"
+        if off_session:
+            params["off_session"] = True
+        asked = dict(params)
         params = self._compat_params("payment_intents.create", params)
         try:
             intent = self._call(
@@ -135,6 +148,8 @@ class StripeGateway(SandboxCalls):
                 if card is not None:
                     declined.attempt = replace(declined.attempt, card=card_from(card))
             raise
+        if self.compat is not None:
+            self.compat.after_create(asked, intent.to_dict(), self._sandbox_attach)
         return self._snapshot(intent)
 
     def retrieve_payment_intent(self, payment_intent_id: str) -> PaymentIntentSnapshot:
@@ -243,6 +258,7 @@ class StripeGateway(SandboxCalls):
         cancel_url: str,
         expires_at: datetime,
         idempotency_key: str,
+        saving: CardSaving | None = None,
     ) -> CheckoutSessionSnapshot:
         if self.compat is not None:
             raise errors.SandboxOnly(
@@ -273,6 +289,13 @@ class StripeGateway(SandboxCalls):
             "cancel_url": cancel_url,
             "expires_at": int(expires_at.timestamp()),
         }
+        if saving is not None:
+            # Stripe takes a customer or an email, not both; the customer has the email.
+            del params["customer_email"]
+            params["customer"] = saving.customer_id
+            if saving.keep:
+                # Checkout shows its own words about keeping the card.
+                params["payment_intent_data"]["setup_future_usage"] = "off_session"
         session = self._call(
             "create checkout session",
             lambda: self._client.v1.checkout.sessions.create(

@@ -29,7 +29,7 @@ from dashboard.domain.stripe_mapping import (
 from dashboard.extensions import db
 from dashboard.models import Order, RequestStatus, StripeRequest, TimelineKind, utcnow
 from dashboard.payments.snapshots import CheckoutSessionSnapshot, PaymentIntentSnapshot
-from dashboard.services import outbox, timeline
+from dashboard.services import outbox, saved_cards, timeline
 from dashboard.services.outbox import OutboxType
 from dashboard.services.payments import records
 
@@ -82,6 +82,7 @@ def apply_payment_intent(
         if isinstance(outcome, Transition):
             _take_amounts(order, step, snapshot)
     records.note_payment_intent(order, snapshot)
+    saved_cards.note_saved_card(order, snapshot)
     return outcome
 
 
