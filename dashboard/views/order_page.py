@@ -16,7 +16,7 @@ from dashboard.models import Order, utcnow
 from dashboard.payments.gateway import is_sandbox
 from dashboard.services import orders, timeline
 from dashboard.services.pay_links import pay_links
-from dashboard.services.payments import ledger
+from dashboard.services.payments import ledger, renewal
 from dashboard.views.forms import (
     BadListQuery,
     CaptureForm,
@@ -117,6 +117,9 @@ def detail_context(
             method=order.payment_method or current_app.config["DEFAULT_PAYMENT_METHOD"],
         ),
         "can_choose_method": orders.can_choose_payment_method(order),
+        "can_reauthorize": renewal.offered(order, StaffAction.REAUTHORIZE),
+        "can_send_pay_link": renewal.offered(order, StaffAction.NEW_PAY_LINK),
+        "renewal_amount": renewal.remaining(order),
         "now": utcnow(),
         **payment_facts(order, sandbox=is_sandbox(current_app.config)),
     }
