@@ -174,7 +174,9 @@ class FakeStripeHTTP(stripe.HTTPClient):
             (r"POST /v1/checkout/sessions", self._create_session),
             (r"GET /v1/checkout/sessions/([^/]+)", self._get_session),
             (r"POST /v1/checkout/sessions/([^/]+)/expire", self._expire_session),
+            (r"POST /v1/customers", self._create_customer),
             (r"POST /v1/payment_intents", self._create_intent),
+            (r"POST /v1/payment_intents/(pi_[^/]+)", self._update_intent),
             (r"GET /v1/payment_intents/([^/]+)", self._get_intent),
             (r"POST /v1/payment_intents/([^/]+)/capture", self._capture_intent),
             (r"POST /v1/payment_intents/([^/]+)/cancel", self._cancel_intent),
@@ -244,10 +246,32 @@ class FakeStripeHTTP(stripe.HTTPClient):
             client_secret=f"{intent_id}_secret_test",
             created=int(time.time()),
             description=form.get("description"),
-            metadata={"order_id": form["metadata[order_id]"]},
+            metadata={
+                key[len("metadata[") : -1]: value
+                for key, value in form.items()
+                if key.startswith("metadata[")
+            },
+            customer=form.get("customer"),
+            setup_future_usage=form.get("setup_future_usage"),
+            payment_method=form.get("payment_method"),
             status="requires_payment_method",
         )
         self.intents[intent_id] = intent
+        return self._answer(intent)
+
+    def _create_customer(self, call: Call):
+        form = {key: values[-1] for key, values in call.form.items()}
+        customer_id = f"cus_test_{next(self._ids)}"
+        return self._answer({"id": customer_id, "object": "customer", "email": form["email"]})
+
+    def _update_intent(self, call: Call, intent_id: str):
+        """Only what the pay page changes: whether the card is kept, and for whom."""
+        intent = self.intents.get(intent_id)
+        if intent is None:
+            return self._missing(f"No such payment_intent: '{intent_id}'")
+        form = {key: values[-1] for key, values in call.form.items()}
+        intent["setup_future_usage"] = form.get("setup_future_usage") or None
+        intent["customer"] = form.get("customer", intent.get("customer"))
         return self._answer(intent)
 
     def _get_intent(self, call: Call, intent_id: str):
