@@ -204,7 +204,8 @@ class FakeStripeHTTP(stripe.HTTPClient):
             amount_total=amount,
             currency=form["line_items[0][price_data][currency]"],
             client_reference_id=form["client_reference_id"],
-            customer_email=form["customer_email"],
+            customer_email=form.get("customer_email"),
+            customer=form.get("customer"),
             metadata={"order_id": form["metadata[order_id]"]},
             success_url=form["success_url"],
             cancel_url=form["cancel_url"],
@@ -256,6 +257,19 @@ class FakeStripeHTTP(stripe.HTTPClient):
             payment_method=form.get("payment_method"),
             status="requires_payment_method",
         )
+        if form.get("confirm") == "true" and form.get("payment_method"):
+            # A card that authorizes: a hold, with its deadline on the charge.
+            held = charge(
+                None,
+                id=f"ch_test_{next(self._ids)}",
+                payment_intent=intent_id,
+                amount=intent["amount"],
+                **self.charge_fields,
+            )
+            held["payment_method_details"]["card"]["capture_before"] = int(time.time()) + 6 * 86400
+            intent.update(
+                status="requires_capture", amount_capturable=intent["amount"], latest_charge=held
+            )
         self.intents[intent_id] = intent
         return self._answer(intent)
 

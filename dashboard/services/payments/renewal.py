@@ -53,7 +53,10 @@ def alert_window() -> timedelta:
 
 
 def remaining(order: Order) -> int:
-    """What a new hold asks for: the order's total less what was already captured."""
+    """What a new hold asks for: what the current hold still holds, or once it lapsed, the
+    order's total less what was already captured (never money already taken)."""
+    if order.order_state is OrderState.AUTHORIZED:
+        return order.amount_capturable
     return max(order.total_amount - order.amount_captured, 0)
 
 
