@@ -219,3 +219,32 @@ def test_without_a_saved_card_a_new_pay_link_the_buyer_pays(
     assert stripe_pi(localstripe_url, renewed.stripe_payment_intent_id or "")["status"] == (
         "requires_capture"
     )
+
+
+def test_a_card_whose_bank_wants_the_buyer_gets_them_a_fresh_pay_link(
+    sandbox_app, make_order, localstripe_url, staff
+):
+    """localstripe's 3-D Secure card, kept on file: off-session, Stripe answers
+    `authentication_required` (localstripe's gap, mended in the sandbox's compat layer)."""
+    order = make_order(buyer_email="verify@example.com")
+    assert "verify" in pay(sandbox_app, order.id, keep=True, card="3ds").lower()
+    buyer = sandbox_app.test_client()
+    post_form(
+        buyer,
+        pay_link(sandbox_app, order.id) + "/sandbox-authenticate",
+        {"outcome": "success"},
+    )
+    kept = reload(sandbox_app, order.id)
+    assert kept.state == "authorized" and kept.saved_payment_method_id
+    lapse(sandbox_app, order.id, localstripe_url)
+
+    page = reauthorize(staff, order.id)
+    assert "wants the buyer to verify this hold, so nothing new is held yet" in page
+    waiting = reload(sandbox_app, order.id)
+    assert waiting.state == "expired" and waiting.renewal_payment_intent_id
+    assert waiting.amount_captured == 0
+    notices = [d for d in timeline_data(sandbox_app, order.id) if d.get("notice")]
+    assert [(n["reason"], n["amount"]) for n in notices] == [("verify", 2500)]
+
+    assert "$25.00 is on hold on your card" in pay(sandbox_app, order.id, keep=False)
+    assert reload(sandbox_app, order.id).state == "authorized"
