@@ -15,8 +15,8 @@ import pytest
 
 from dashboard.models import Role, utcnow
 from tests.support.database import reload, requests_of
-from tests.support.stripe import AMOUNT, intent
-from tests.support.web import HTMX, move_money, pay_link, post_form
+from tests.support.stripe import AMOUNT, intent, send_event, stripe_event
+from tests.support.web import HTMX, confirmation_in, move_money, pay_link, post_form
 
 OLD = "pi_test_hold"
 SAVED = {"saved_payment_method_id": "pm_saved_visa", "stripe_customer_id": "cus_saved"}
@@ -215,3 +215,65 @@ def test_a_new_pay_link_opens_an_unconfirmed_payment_for_what_is_left(
     assert create.form["amount"] == ["2500"]
     (made,) = stripe_http.intents
     assert reload(live_app, order.id).renewal_payment_intent_id == made
+
+
+# -- webhooks and the confirmation step ----------------------------------------------------
+
+
+def test_the_new_holds_webhook_is_matched_to_the_order_and_settles_an_unanswered_request(
+    live_app, stripe_http, staff, near_deadline
+):
+    """The answer never came (Stripe's 500); the event about the PaymentIntent it made, which
+    carries the order id and the request's key in its metadata, makes it the order's hold."""
+    order = near_deadline
+    stripe_http.fail_next("POST", "/v1/payment_intents", 500, {"type": "api_error"})
+    move_money(staff, f"/orders/{order.id}/reauthorize", {}, headers=HTMX)
+    (request,) = requests_of(live_app, order.id, "reauthorize")
+    assert request.status == "unknown"
+
+    made = intent(
+        order.id,
+        id="pi_test_new_hold",
+        status="requires_capture",
+        capturable=AMOUNT,
+        metadata={
+            "order_id": str(order.id),
+            "idempotency_key": request.idempotency_key,
+            "replaces_payment_intent": OLD,
+        },
+    )
+    answer = send_event(
+        live_app.test_client(), stripe_event("payment_intent.amount_capturable_updated", made)
+    )
+    assert answer.status_code == 200
+    after = reload(live_app, order.id)
+    assert (after.state, after.stripe_payment_intent_id) == ("authorized", "pi_test_new_hold")
+    (request,) = requests_of(live_app, order.id, "reauthorize")
+    assert (request.status, request.stripe_object_id) == ("succeeded", "pi_test_new_hold")
+
+    # Then the old hold's cancellation (ours) arrives: about an earlier attempt, ignored.
+    canceled = intent(order.id, status="canceled", cancellation_reason="duplicate")
+    assert (
+        send_event(
+            live_app.test_client(), stripe_event("payment_intent.canceled", canceled)
+        ).status_code
+        == 200
+    )
+    after = reload(live_app, order.id)
+    assert (after.state, after.stripe_payment_intent_id, after.amount_capturable) == (
+        "authorized",
+        "pi_test_new_hold",
+        AMOUNT,
+    )
+
+
+def test_a_confirmation_of_a_hold_that_changed_is_asked_again_and_sends_nothing(
+    live_app, stripe_http, staff, near_deadline
+):
+    order = near_deadline
+    asked = post_form(staff, f"/orders/{order.id}/reauthorize", {})
+    action, fields = confirmation_in(asked.get_data(as_text=True)) or ("", {})
+    assert action.endswith("/reauthorize/confirm") and fields["basis"] == str(AMOUNT)
+    stale = staff.post(action, data={**fields, "basis": "1"})
+    assert "The order changed since you were asked" in stale.get_data(as_text=True)
+    assert creates(stripe_http) == []
