@@ -127,6 +127,9 @@ def _from_environment(instance_path: Path) -> dict[str, Any]:
         # The merchant's consent for `flask stripe sweep-holds --void-expired` to release
         # holds past their capture deadline; off, it only lists them.
         "SWEEP_VOID_EXPIRED_HOLDS": _choice("SWEEP_VOID_EXPIRED_HOLDS", ("0", "1"), "0") == "1",
+        # Hours before a hold's capture deadline when it counts as about to lapse: staff
+        # may re-authorize it from then on (and, with the alerts, are told).
+        "HOLD_ALERT_HOURS": _int("HOLD_ALERT_HOURS", 48),
         # A buyer's pages call Stripe on the merchant's account: an order's return page
         # re-reads it at most once per interval; one pay link, or one address, reaches
         # Stripe at most so often per window (dashboard/services/buyer_limits.py).

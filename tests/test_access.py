@@ -158,6 +158,24 @@ MATRIX = {
         {"request_multicapture": "if_available"},
         (302, 403, 303, 303),
     ),
+    # A new hold (saved card) or a new pay link: said, then confirmed; refused the same way
+    # (the order has no lapsed hold), nothing sent.
+    ("payments.reauthorize", "POST"): ("/orders/{order_id}/reauthorize", {}, (302, 403, 303, 303)),
+    ("payments.reauthorize_confirmed", "POST"): (
+        "/orders/{order_id}/reauthorize/confirm",
+        {"amount": "100", "basis": "100"},
+        (302, 403, 303, 303),
+    ),
+    ("payments.new_pay_link", "POST"): (
+        "/orders/{order_id}/new-pay-link",
+        {},
+        (302, 403, 303, 303),
+    ),
+    ("payments.new_pay_link_confirmed", "POST"): (
+        "/orders/{order_id}/new-pay-link/confirm",
+        {"amount": "100", "basis": "100"},
+        (302, 403, 303, 303),
+    ),
     ("payments.settle", "POST"): ("/orders/{order_id}/settle", {}, (302, 403, 303, 303)),
     ("payments.payment_method", "POST"): (
         "/orders/{order_id}/payment-method",

@@ -44,23 +44,24 @@ EVENTS = [
     E.VOIDED,
     E.EXPIRED,
     E.PART_CAPTURED,
+    E.REAUTHORIZED,
 ]
 P, A, F, C = S.PROCESSING, S.AUTHORIZED, S.FAILED, S.CAPTURED
 PR, R, V, EX = S.PARTIALLY_REFUNDED, S.REFUNDED, S.VOIDED, S.EXPIRED
 PC = S.PARTLY_CAPTURED
 EXPECTED: dict[S, list[object]] = {
-    #                 STARTED ACTION AUTH FAILED CAPT PART_R REF VOID EXPIRED PART_CAPT
-    S.OPEN:               [P, P, A, F, C, X, X, V, EX, PC],
-    S.FAILED:             [P, P, A, F, C, X, X, V, EX, PC],
-    S.PROCESSING:         [P, P, A, F, C, X, X, V, EX, PC],
-    S.AUTHORIZED:         [_, _, _, _, C, X, X, V, EX, PC],
+    #                 STARTED ACTION AUTH FAILED CAPT PART_R REF VOID EXPIRED PART_CAPT REAUTH
+    S.OPEN:               [P, P, A, F, C, X, X, V, EX, PC, X],
+    S.FAILED:             [P, P, A, F, C, X, X, V, EX, PC, X],
+    S.PROCESSING:         [P, P, A, F, C, X, X, V, EX, PC, X],
+    S.AUTHORIZED:         [_, _, _, _, C, X, X, V, EX, PC, A],
     # Multicapture: more partial captures, then the final one (or the rest released).
-    S.PARTLY_CAPTURED:    [_, _, _, _, C, X, X, X, X, PC],
-    S.CAPTURED:           [_, _, _, _, _, PR, R, _, _, _],
-    S.VOIDED:             [_, _, _, _, _, X, X, _, _, _],
-    S.EXPIRED:            [_, _, _, _, _, X, X, _, _, _],
-    S.PARTIALLY_REFUNDED: [_, _, _, _, _, PR, R, _, _, _],
-    S.REFUNDED:           [_, _, _, _, _, _, _, _, _, _],
+    S.PARTLY_CAPTURED:    [_, _, _, _, C, X, X, X, X, PC, X],
+    S.CAPTURED:           [_, _, _, _, _, PR, R, _, _, _, _],
+    S.VOIDED:             [_, _, _, _, _, X, X, _, _, _, _],
+    S.EXPIRED:            [_, _, _, _, _, X, X, _, _, _, A],
+    S.PARTIALLY_REFUNDED: [_, _, _, _, _, PR, R, _, _, _, _],
+    S.REFUNDED:           [_, _, _, _, _, _, _, _, _, _, _],
 }  # fmt: skip
 
 ALL_PAIRS = list(itertools.product(S, E))
@@ -189,16 +190,19 @@ def _safe(state, event):
 # The one edge that lowers RANK on purpose: an attempt in progress fails, and the buyer may
 # try again (FAILED -> STARTED -> PROCESSING -> FAILED ...). No rank can order a retry loop.
 RETRY_EDGE = {(S.PROCESSING, E.FAILED)}
+# And the re-authorization: a lapsed hold replaced by a new one (staff with a saved card, or
+# the buyer on a new pay link). No Stripe event maps to it, so no webhook can take it.
+REAUTHORIZATION_EDGE = {(S.EXPIRED, E.REAUTHORIZED)}
 
 
-def test_transitions_only_move_forward_except_the_retry_edge():
+def test_transitions_only_move_forward_except_the_retry_and_reauthorization_edges():
     lowering = {
         (state, event)
         for state, event in ALL_PAIRS
         if isinstance(result := _safe(state, event), Transition)
         and RANK[result.after] < RANK[result.before]
     }
-    assert lowering == RETRY_EDGE
+    assert lowering == RETRY_EDGE | REAUTHORIZATION_EDGE
 
 
 def test_a_transition_always_lands_on_the_events_target():
@@ -223,7 +227,8 @@ def test_illegal_only_for_targets_ahead_and_not_in_the_table():
 
 @pytest.mark.parametrize("state", sorted(TERMINAL), ids=str)
 def test_terminal_states_accept_no_change(state):
-    for event in E:
+    """Nothing but a new authorization moves them (it is never an event from Stripe)."""
+    for event in set(E) - {E.REAUTHORIZED}:
         result = _safe(state, event)
         assert not (isinstance(result, Transition) and result.changed), (state, event)
         assert (state, event) not in TRANSITIONS
@@ -241,7 +246,8 @@ def test_only_terminal_states_have_no_way_out():
             for event in E
             if isinstance(result := _safe(state, event), Transition) and result.changed
         }
-        assert bool(ways_out) == (state not in TERMINAL), state
+        expected = state not in TERMINAL or state is S.EXPIRED  # re-authorized
+        assert bool(ways_out) == expected, state
 
 
 def test_rank_and_target_cover_every_state_and_event():
@@ -262,6 +268,8 @@ ALLOWED = {
     StaffAction.PARTIAL_CAPTURE: {S.AUTHORIZED, S.PARTLY_CAPTURED},
     StaffAction.RELEASE: {S.PARTLY_CAPTURED},
     StaffAction.INCREMENT: {S.AUTHORIZED},
+    StaffAction.REAUTHORIZE: {S.AUTHORIZED, S.EXPIRED},
+    StaffAction.NEW_PAY_LINK: {S.AUTHORIZED, S.EXPIRED},
 }
 REFUSED_AS = {
     StaffAction.CAPTURE: (E.CAPTURED, "captured"),
@@ -270,6 +278,8 @@ REFUSED_AS = {
     StaffAction.PARTIAL_CAPTURE: (E.PART_CAPTURED, "part_captured"),
     StaffAction.RELEASE: (E.CAPTURED, "captured"),
     StaffAction.INCREMENT: (E.AUTHORIZED, "authorized"),
+    StaffAction.REAUTHORIZE: (E.REAUTHORIZED, "reauthorized"),
+    StaffAction.NEW_PAY_LINK: (E.REAUTHORIZED, "reauthorized"),
 }
 
 

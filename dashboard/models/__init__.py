@@ -3,7 +3,8 @@
 codes, sign-ins waiting for their second step), `settings` (the admin's), `orders` (with
 disputes and the timeline), `payments` (the request ledger, the outbox, payment attempts,
 money movements), `relay` (outgoing emails, every delivery attempt), `inbox` (Stripe's
-events), `buyer` (the buyer pages' calls to Stripe).
+events), `buyer` (the buyer pages' calls to Stripe), `saved_cards` (the Stripe Customer of
+each buyer email).
 Everything is importable from here, the one name the rest of the code uses. Schema changes
 go through migrations."""
 
@@ -29,6 +30,7 @@ from dashboard.models.payments import (
     StripeRequest,
 )
 from dashboard.models.relay import DeliveryOutcome, OutboxDelivery, OutboxMessage
+from dashboard.models.saved_cards import BuyerCustomer
 from dashboard.models.settings import Setting
 from dashboard.models.sign_in import LoginAttempt, SignInSession, SignInThrottle
 from dashboard.models.two_factor import PendingSignIn, RecoveryCode, TwoFactorCredential
@@ -39,6 +41,7 @@ __all__ = [
     "MONEY_ACTIONS",
     "REPROCESSABLE",
     "RETRYABLE",
+    "BuyerCustomer",
     "BuyerStripeCall",
     "DeliveryOutcome",
     "Dispute",

@@ -70,6 +70,15 @@ class Order(Model):
     # Staff's choice, for this order only, of the card features its payment asks for
     # ({"request_multicapture": "never", ...}); None, or a flag left out: the shop's setting.
     card_requests: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    # Saved cards (re-authorizing): when the buyer ticked "keep this card on file", the
+    # Stripe Customer the payment was made for, and the card Stripe saved for off-session
+    # use once the payment authorized (none without the buyer's consent).
+    card_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(255))
+    saved_payment_method_id: Mapped[str | None] = mapped_column(String(255))
+    # A new authorization waiting for the buyer (the bank asked them to verify a
+    # re-authorization, or staff sent a new pay link): the pay link confirms this one.
+    renewal_payment_intent_id: Mapped[str | None] = mapped_column(STRIPE_ID)
 
     created_by: Mapped[User | None] = relationship()
     lines: Mapped[list[OrderLine]] = relationship(

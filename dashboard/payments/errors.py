@@ -16,6 +16,8 @@ log = logging.getLogger(__name__)
 #: The code recorded for a Stripe 5xx that names none. Stripe keeps such an answer for the
 #: idempotency key and replays it, so resending with that key cannot get past it.
 STRIPE_INTERNAL_ERROR = "api_error"
+#: An off-session payment the bank will only take with the buyer present.
+AUTHENTICATION_REQUIRED = "authentication_required"
 
 
 class PaymentError(Exception):
@@ -46,6 +48,14 @@ class CardDeclined(PaymentError):
     charge_id: str | None = None
     #: The attempt as Stripe described it (codes, message, card), for the order page.
     attempt: ChargeFacts | None = None
+    #: The PaymentIntent the refusal left behind (an off-session payment the bank wants the
+    #: buyer to verify: `authentication_required`), when Stripe names it.
+    payment_intent_id: str | None = None
+
+    @property
+    def needs_the_buyer(self) -> bool:
+        """The bank asks the buyer to authenticate: only they can, on a pay page."""
+        return self.code == AUTHENTICATION_REQUIRED
 
 
 class InvalidRequest(PaymentError):
@@ -105,6 +115,9 @@ def from_stripe(what: str, error: stripe.StripeError) -> PaymentError:
         charge = (body.get("error") or {}).get("charge")
         made.charge_id = charge if isinstance(charge, str) and charge.startswith("ch_") else None
         made.attempt = failed_attempt(body.get("error"), None)
+        intent = (body.get("error") or {}).get("payment_intent")
+        if isinstance(intent, dict) and isinstance(intent.get("id"), str):
+            made.payment_intent_id = intent["id"]
     return made
 
 

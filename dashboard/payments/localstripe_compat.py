@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from dashboard.domain.buyer_words import decline_sentence
 from dashboard.domain.stripe_mapping import PaymentIntentStatus
 from dashboard.payments import errors
 
@@ -22,8 +23,13 @@ UNSUPPORTED_PARAMS: dict[str, frozenset[str]] = {
             "automatic_payment_methods",
             "return_url",
             "payment_method_types",
+            # Saving the card is done by `after_create` instead.
+            "setup_future_usage",
         }
     ),
+    "payment_intents.update": frozenset({"setup_future_usage"}),
+    # It lists every PaymentIntent it has: the gateway filters by customer itself.
+    "payment_intents.list": frozenset({"customer"}),
     "payment_intents.cancel": frozenset({"cancellation_reason"}),
     "refunds.create": frozenset({"reason"}),
     # Accepted by its PaymentIntent create (and ignored): it grants no card feature, so the
@@ -66,6 +72,38 @@ class LocalstripeCompat:
             raise errors.SandboxOnly(UNSUPPORTED_OPERATIONS.get(operation, NO_MULTICAPTURE))
         dropped = UNSUPPORTED_PARAMS.get(operation, frozenset())
         return {key: value for key, value in params.items() if key not in dropped}
+
+    def after_create(
+        self,
+        sent: dict[str, Any],
+        raw: dict[str, Any],
+        attach: Callable[[str, str], None],
+    ) -> None:
+        """What Stripe does after a PaymentIntent is created that localstripe does not.
+
+        Saving: with `setup_future_usage` (`sent` is what was asked, before
+        `params` dropped it) Stripe attaches
+        the card to the customer once the payment authorizes. Off-session: where Stripe
+        answers 402 `authentication_required` (the bank wants the buyer), localstripe puts
+        the PaymentIntent in `requires_action` and answers 200.
+        """
+        method, customer = raw.get("payment_method"), raw.get("customer")
+        held = raw.get("status") == PaymentIntentStatus.REQUIRES_CAPTURE
+        if (
+            "setup_future_usage" in sent
+            and held
+            and isinstance(method, str)
+            and isinstance(customer, str)
+        ):
+            attach(method, customer)
+        if sent.get("off_session") and raw.get("status") == PaymentIntentStatus.REQUIRES_ACTION:
+            refusal = errors.CardDeclined(
+                decline_sentence(errors.AUTHENTICATION_REQUIRED),
+                code=errors.AUTHENTICATION_REQUIRED,
+                http_status=402,
+            )
+            refusal.payment_intent_id = str(raw["id"])
+            raise refusal
 
     def payment_intent(
         self,

@@ -70,6 +70,9 @@ class PaymentIntentSnapshot:
     charge_balance: BalanceFacts | None = None
     failed_attempt: ChargeFacts | None = None
     refunds: tuple[RefundDetails, ...] = ()
+    # The card and the Stripe Customer it was paid with (a card kept for later needs both).
+    payment_method_id: str | None = None
+    customer_id: str | None = None
 
     @property
     def hold_deadline(self) -> datetime:
@@ -154,7 +157,15 @@ def payment_intent_snapshot(
         charge_balance=balance_facts(charge.get("balance_transaction")) if charge else None,
         failed_attempt=failed_attempt(error, raw.get("id"), livemode=raw.get("livemode") is True),
         refunds=tuple(refunds_listed(charge)),
+        payment_method_id=_id_of(raw.get("payment_method")),
+        customer_id=_id_of(raw.get("customer")),
     )
+
+
+def _id_of(value: Any) -> str | None:
+    """An id Stripe gives as a string, or inside its object when expanded."""
+    found = value.get("id") if isinstance(value, dict) else value
+    return found if isinstance(found, str) and STRIPE_ID.fullmatch(found) else None
 
 
 def payment_intent_from_charge(

@@ -37,6 +37,7 @@ from dashboard.payments.event_list import (
 )
 from dashboard.payments.localstripe_compat import LocalstripeCompat
 from dashboard.payments.sandbox_calls import SandboxCalls
+from dashboard.payments.saved_cards import CardSaving, SavedCardCalls
 from dashboard.payments.snapshots import (
     CheckoutSessionSnapshot,
     PaymentIntentSnapshot,
@@ -69,7 +70,7 @@ CHARGE_WITH_BALANCE = "latest_charge.balance_transaction"
 
 
 @dataclass
-class StripeGateway(SandboxCalls):
+class StripeGateway(SavedCardCalls, SandboxCalls):
     """Stripe's API for one merchant account. `compat` is set only for localstripe."""
 
     secret_key: str
@@ -109,12 +110,17 @@ class StripeGateway(SandboxCalls):
         confirm: bool = False,
         description: str | None = None,
         card_requests: dict[str, str] | None = None,
+        saving: CardSaving | None = None,
+        off_session: bool = False,
+        metadata: dict[str, str] | None = None,
     ) -> PaymentIntentSnapshot:
+        """`saving`: keep the card for off-session use (the buyer agreed); `off_session`:
+        charge a saved card with the buyer away (re-authorizing, with `confirm`)."""
         params: PaymentIntentCreateParams = {
             "amount": amount,
             "currency": currency.lower(),
             "capture_method": "manual",
-            "metadata": {"order_id": str(order_id)},
+            "metadata": {**(metadata or {}), "order_id": str(order_id)},
         }
         if card_requests:
             params["payment_method_options"] = {"card": dict(card_requests)}  # type: ignore[typeddict-item]
@@ -124,6 +130,13 @@ class StripeGateway(SandboxCalls):
             params["payment_method"] = payment_method
         if confirm:
             params["confirm"] = True
+        if saving is not None:
+            params["customer"] = saving.customer_id
+            if saving.keep:
+                params["setup_future_usage"] = "off_session"
+        if off_session:
+            params["off_session"] = True
+        asked = dict(params)
         params = self._compat_params("payment_intents.create", params)
         try:
             intent = self._call(
@@ -139,6 +152,8 @@ class StripeGateway(SandboxCalls):
                 if card is not None:
                     declined.attempt = replace(declined.attempt, card=card_from(card))
             raise
+        if self.compat is not None:
+            self.compat.after_create(asked, intent.to_dict(), self._sandbox_attach)
         return self._snapshot(intent)
 
     def retrieve_payment_intent(self, payment_intent_id: str) -> PaymentIntentSnapshot:
@@ -270,6 +285,7 @@ class StripeGateway(SandboxCalls):
         expires_at: datetime,
         idempotency_key: str,
         card_requests: dict[str, str] | None = None,
+        saving: CardSaving | None = None,
     ) -> CheckoutSessionSnapshot:
         if self.compat is not None:
             raise errors.SandboxOnly(
@@ -303,6 +319,13 @@ class StripeGateway(SandboxCalls):
         if card_requests:
             # Checkout takes the same card requests under its own payment_method_options.
             params["payment_method_options"] = {"card": dict(card_requests)}  # type: ignore[typeddict-item]
+        if saving is not None:
+            # Stripe takes a customer or an email, not both; the customer has the email.
+            del params["customer_email"]
+            params["customer"] = saving.customer_id
+            if saving.keep:
+                # Checkout shows its own words about keeping the card.
+                params["payment_intent_data"]["setup_future_usage"] = "off_session"
         session = self._call(
             "create checkout session",
             lambda: self._client.v1.checkout.sessions.create(

@@ -52,6 +52,13 @@ def pay_links() -> PayLinks:
     return PayLinks(current_app.config["SECRET_KEY"], current_app.config["PAY_LINK_MAX_AGE"])
 
 
+def pay_url(order_id: int) -> str:
+    """A freshly signed pay link for the order, as the buyer opens it (any context: a
+    request, a command)."""
+    base = str(current_app.config["PUBLIC_BASE_URL"]).rstrip("/")
+    return f"{base}/pay/{pay_links().token_for(order_id)}"
+
+
 def redact_pay_links(text: str) -> str:
     """`text` with every pay link's token replaced: a token is the key to its order's pay
     page, so logs keep `/pay/<redacted>/done` and never the token (a password-reset link's

@@ -10,21 +10,32 @@ from dashboard.domain.stripe_mapping import PaymentIntentStatus
 from dashboard.payments import errors
 from dashboard.payments.gateway import gateway
 from dashboard.payments.localstripe_compat import SANDBOX_CARDS
-from dashboard.services.payments import checkout, ledger
+from dashboard.services import saved_cards
+from dashboard.services.payments import buyer_renewal, checkout, ledger
 from dashboard.services.payments.apply import apply_payment_intent, attempt_failed
 from dashboard.services.payments.results import ActionRefused, ActionResult
 
 PI = PaymentIntentStatus
 
 
-def pay_with_test_card(order_id: int, card: str) -> ActionResult:
-    """Authorize the order's total with one of the sandbox's test cards."""
+def pay_with_test_card(order_id: int, card: str, *, keep_card: bool = False) -> ActionResult:
+    """Authorize the order's total (or the new hold the shop asks for) with one of the
+    sandbox's test cards; `keep_card`: the buyer ticked the box to keep it on file."""
     if card not in SANDBOX_CARDS:
         raise ActionRefused("Choose one of the test cards.")
+    order = ledger.lock_order(order_id)
+    if buyer_renewal.waiting(order):
+        method = gateway().sandbox_card_payment_method(SANDBOX_CARDS[card][0])
+        return buyer_renewal.pay_with_test_card(order, method, keep_card=keep_card)
     order = checkout.lock_startable(order_id)
     payment_method = gateway().sandbox_card_payment_method(SANDBOX_CARDS[card][0])
+    saving = saved_cards.saving_for(order, keep_card)
     result = checkout.create_intent(
-        order, "authorize with test card", payment_method=payment_method, confirm=True
+        order,
+        "authorize with test card",
+        payment_method=payment_method,
+        confirm=True,
+        saving=saving,
     )
     if isinstance(result, errors.PaymentError):
         return ActionResult(False, result.message, awaiting_confirmation=result.outcome_unknown)

@@ -41,6 +41,7 @@ from dashboard.domain.time_zones import time_zone, zone_names
 from dashboard.models import Role
 from dashboard.payments.localstripe_compat import SANDBOX_CARDS
 from dashboard.services.payments.review import REFUND_REASONS, VOID_REASONS
+from dashboard.services.saved_cards import CONSENT_TEXT
 from dashboard.services.two_factor.codes import DIGITS, RECOVERY_EXAMPLE, Kind, read_code
 from dashboard.services.users import MIN_PASSWORD_LENGTH, UNKNOWN_TIME_ZONE
 
@@ -330,7 +331,14 @@ class PaymentMethodForm(FlaskForm):
     )
 
 
-class SandboxCardForm(FlaskForm):
+class PayForm(FlaskForm):
+    """Starting a payment on the pay page. The box is unticked: the card is kept only when
+    the buyer ticks it."""
+
+    keep_card = BooleanField(CONSENT_TEXT, default=False)
+
+
+class SandboxCardForm(PayForm):
     # Radio buttons: the pay page renders each choice as its own input with its label.
     card = RadioField(
         "Test card",

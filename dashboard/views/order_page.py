@@ -16,7 +16,7 @@ from dashboard.models import Order, utcnow
 from dashboard.payments.gateway import is_sandbox
 from dashboard.services import card_requests, orders, timeline
 from dashboard.services.pay_links import pay_links
-from dashboard.services.payments import holds, ledger
+from dashboard.services.payments import holds, ledger, renewal
 from dashboard.views.forms import (
     BadListQuery,
     CaptureForm,
@@ -124,6 +124,9 @@ def detail_context(
         ),
         "can_choose_method": orders.can_choose_payment_method(order),
         **_hold_context(order, can, forms),
+        "can_reauthorize": renewal.offered(order, StaffAction.REAUTHORIZE),
+        "can_send_pay_link": renewal.offered(order, StaffAction.NEW_PAY_LINK),
+        "renewal_amount": renewal.remaining(order),
         "now": utcnow(),
         **payment_facts(order, sandbox=is_sandbox(current_app.config)),
     }

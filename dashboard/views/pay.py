@@ -33,6 +33,7 @@ from dashboard.payments.gateway import is_sandbox
 from dashboard.services import buyer_limits, orders, sandbox_payments
 from dashboard.services.buyer_limits import BuyerCaller, BuyerLimits, TooManyStripeCalls
 from dashboard.services.pay_links import PayLinkExpired, PayLinkInvalid, pay_links
+from dashboard.services.payments import buyer_renewal, renewal
 from dashboard.services.payments.checkout import (
     STARTABLE,
     buyer_status,
@@ -43,7 +44,7 @@ from dashboard.services.payments.checkout import (
 )
 from dashboard.services.payments.results import ActionRefused, ActionResult
 from dashboard.views.access import public
-from dashboard.views.forms import EmptyForm, SandboxCardForm
+from dashboard.views.forms import EmptyForm, PayForm, SandboxCardForm
 from dashboard.web import STRIPE_JS_CSP
 
 bp = Blueprint("pay", __name__, url_prefix="/pay")
@@ -92,7 +93,8 @@ def _caller(token: str) -> BuyerCaller:
 
 
 def _method(order: Order) -> str:
-    if is_sandbox(current_app.config):
+    # A new hold is confirmed on our payment page: it is a payment the shop already opened.
+    if is_sandbox(current_app.config) or buyer_renewal.waiting(order):
         return "payment_page"
     return order.payment_method or str(current_app.config["DEFAULT_PAYMENT_METHOD"])
 
@@ -105,6 +107,7 @@ def _page(order: Order, token: str, *, message: str | None = None, tone: Tone = 
             category, message = cast(tuple[str, str], flashed[-1])
             tone = Tone(category) if category in set(Tone) else Tone.ERROR
     sandbox = is_sandbox(current_app.config)
+    renewing = buyer_renewal.waiting(order)
     awaiting_3ds = sandbox and order.order_state is OrderState.PROCESSING
     status = buyer_status(order, None, waiting=Waiting.VERIFICATION if awaiting_3ds else None)
     return render_template(
@@ -118,11 +121,14 @@ def _page(order: Order, token: str, *, message: str | None = None, tone: Tone = 
         checkout_unavailable=CHECKOUT_UNAVAILABLE_IN_SANDBOX if sandbox else None,
         # Processing too: a buyer back from Stripe's page (or a closed card form) resumes the
         # same Checkout Session or PaymentIntent; the services re-read Stripe before reusing.
-        can_pay=order.order_state in STARTABLE,
+        can_pay=order.order_state in STARTABLE or renewing,
+        renewing=renewing,
+        renewal_amount=renewal.remaining(order),
         awaiting_3ds=awaiting_3ds,
         status=status,
         card_form=SandboxCardForm(formdata=None),
         action_form=EmptyForm(),
+        pay_form=PayForm(formdata=None),
     )
 
 
@@ -176,7 +182,8 @@ def show(token: str) -> ResponseReturnValue:
 def checkout(token: str) -> ResponseReturnValue:
     """Start (or resume) Stripe Checkout for the order and go there."""
     order = _order_for(token)
-    if not EmptyForm().validate_on_submit():
+    form = PayForm()
+    if not form.validate_on_submit():
         return _to_pay_page(token, FORM_EXPIRED)
     base = current_app.config["PUBLIC_BASE_URL"]
     url = _step(
@@ -189,6 +196,7 @@ def checkout(token: str) -> ResponseReturnValue:
             + "?session_id={CHECKOUT_SESSION_ID}",
             cancel_url=base + url_for("pay.show", token=token),
             lifetime=timedelta(seconds=current_app.config["CHECKOUT_SESSION_LIFETIME"]),
+            keep_card=bool(form.keep_card.data),
         ),
     )
     if isinstance(url, Response):
@@ -201,11 +209,13 @@ def checkout(token: str) -> ResponseReturnValue:
 def card(token: str) -> ResponseReturnValue:
     """Open (or reuse) the order's PaymentIntent for our payment page, then show that page."""
     order = _order_for(token)
-    if not EmptyForm().validate_on_submit():
+    form = PayForm()
+    if not form.validate_on_submit():
         return _to_pay_page(token, FORM_EXPIRED)
     if is_sandbox(current_app.config):
         return _to_pay_page(token, "In the sandbox, pay with a test card below.")
-    opened = _step(order, token, lambda: open_payment_intent(order.id))
+    keep = bool(form.keep_card.data)
+    opened = _step(order, token, lambda: open_payment_intent(order.id, keep_card=keep))
     if isinstance(opened, Response):
         return opened
     return redirect(url_for("pay.card_page", token=token), code=303)
@@ -257,8 +267,11 @@ def sandbox_card(token: str) -> ResponseReturnValue:
     form = SandboxCardForm()
     if not form.validate_on_submit():
         return _to_pay_page(token, "Choose one of the test cards.")
+    keep = bool(form.keep_card.data)
     return _outcome(
-        order, token, lambda: sandbox_payments.pay_with_test_card(order.id, form.card.data or "")
+        order,
+        token,
+        lambda: sandbox_payments.pay_with_test_card(order.id, form.card.data or "", keep_card=keep),
     )
 
 

@@ -1,5 +1,5 @@
-"""Staff money actions on an order: capture, void, refund (each said, then confirmed),
-check with Stripe, and how the buyer pays."""
+"""Staff money actions on an order: capture, void, refund, a new hold with the saved card
+or a new pay link (each said, then confirmed), check with Stripe, and how the buyer pays."""
 
 from __future__ import annotations
 
@@ -16,15 +16,16 @@ from dashboard.domain.state_machine import StaffAction
 from dashboard.models import Order
 from dashboard.payments import errors
 from dashboard.services import card_requests, orders
+from dashboard.services.payments import renewal, staff
 from dashboard.services.payments import review as reviews
 from dashboard.services.payments import settle as settlement
-from dashboard.services.payments import staff
 from dashboard.services.payments.results import ActionRefused, ActionResult, OrderNotFound
 from dashboard.services.payments.review import AmountRefused, Review
 from dashboard.views.access import STAFF, roles_required
 from dashboard.views.forms import (
     CaptureForm,
     ConfirmForm,
+    EmptyForm,
     PaymentMethodForm,
     RefundForm,
     VoidForm,
@@ -133,8 +134,9 @@ def _ask_to_confirm(order: Order, said: Review, note: str | None = None) -> Resp
         basis=said.basis,
     )
     if is_htmx():  # the panel alone: nothing else on the page has changed
-        form = FORMS[said.action]()  # the panel keeps what was typed behind the dialog
-        context = detail_context(order, **{f"{said.action.value}_form": form})
+        # The panel keeps what was typed behind the dialog (renewals have nothing typed).
+        typed = {f"{said.action.value}_form": FORMS[said.action]()} if said.action in FORMS else {}
+        context = detail_context(order, **typed)
         return render_template(
             "partials/_payment_panel.html",
             result=None,
@@ -237,6 +239,50 @@ def refund_confirmed(order_id: int) -> ResponseReturnValue:
         lambda asked: staff.refund_payment(
             order_id, asked.amount or 0, asked.reason or "", _user()
         ),
+    )
+
+
+def _review_renewal(order_id: int, action: StaffAction) -> ResponseReturnValue:
+    """Say what the new hold or pay link will do and ask to confirm; nothing is sent."""
+    order = order_or_404(order_id)
+    if not EmptyForm().validate_on_submit():
+        return _respond(order_id, ActionResult(False, "Nothing was sent: ask again."), 422)
+    try:
+        said = reviews.review(order_id, action)
+    except ActionRefused as refused:
+        return _respond(order_id, ActionResult(False, refused.message), 409)
+    return _ask_to_confirm(order, said)
+
+
+@bp.route("/orders/<int:order_id>/reauthorize", methods=["POST"])
+@roles_required(*STAFF)
+def reauthorize(order_id: int) -> ResponseReturnValue:
+    """Say what a new hold on the saved card does; ask to confirm."""
+    return _review_renewal(order_id, StaffAction.REAUTHORIZE)
+
+
+@bp.route("/orders/<int:order_id>/reauthorize/confirm", methods=["POST"])
+@roles_required(*STAFF)
+def reauthorize_confirmed(order_id: int) -> ResponseReturnValue:
+    """Place the new hold with the saved card, off-session, as confirmed."""
+    return _confirmed(
+        order_id, StaffAction.REAUTHORIZE, lambda asked: renewal.reauthorize(order_id, _user())
+    )
+
+
+@bp.route("/orders/<int:order_id>/new-pay-link", methods=["POST"])
+@roles_required(*STAFF)
+def new_pay_link(order_id: int) -> ResponseReturnValue:
+    """Say what a new pay link does; ask to confirm."""
+    return _review_renewal(order_id, StaffAction.NEW_PAY_LINK)
+
+
+@bp.route("/orders/<int:order_id>/new-pay-link/confirm", methods=["POST"])
+@roles_required(*STAFF)
+def new_pay_link_confirmed(order_id: int) -> ResponseReturnValue:
+    """Open a new payment for the remaining amount and give the buyer a fresh pay link."""
+    return _confirmed(
+        order_id, StaffAction.NEW_PAY_LINK, lambda asked: renewal.new_pay_link(order_id, _user())
     )
 
 

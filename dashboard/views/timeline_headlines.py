@@ -112,6 +112,10 @@ def _staff_action(facts: _Facts, who: str) -> Written:
             return f"Release of the rest of the hold requested{by}"
         case "increment":
             return f"A larger hold of {facts.money('amount')} requested{by}"
+        case "reauthorize":
+            return f"New hold of {facts.money('amount')} on the saved card requested{by}"
+        case "new_pay_link":
+            return f"New pay link for {facts.money('amount')} requested{by}"
         case "set_payment_method":
             method = METHODS.get(facts.text("method") or "")
             return f"Payment method set to {method}{by}" if method else None
@@ -138,6 +142,9 @@ def _what(facts: _Facts) -> tuple[str, str] | None:
         "increment": (f"a larger hold{of}", f"raised the hold to a total{of}"),
         "create_payment_intent": (f"a payment{of}", f"opened a payment{of} for the buyer"),
         "create_checkout_session": (f"a checkout page{of}", f"opened a checkout page{of}"),
+        "reauthorize": (f"a new hold{of} on the saved card", f"placed a new hold{of}"),
+        "new_pay_link": (f"a new payment{of} for the buyer", f"opened a new payment{of}"),
+        "cancel_replaced_hold": ("releasing the old hold", "released the old hold"),
         "expire_checkout_session": (
             "closing the earlier checkout page",
             "closed the earlier checkout page",
@@ -222,6 +229,12 @@ def _state_change(facts: _Facts, who: str) -> Written:
             return "The buyer's bank asked them to verify the payment"
         case "processing":
             return "The buyer started paying"
+        case "authorized" if event == "reauthorized":
+            replaced = facts.text("previous_payment_intent")
+            new = f"New hold of {facts.money('amount')} (payment {facts.text('payment_intent')})"
+            after = f"; it replaces payment {replaced}" if replaced else ""
+            until = facts.moment("capture_before")
+            return (new, ", until ", until, after) if until else new + after
         case "authorized":
             amount = f"Card authorized for {facts.money('amount')}"
             until = facts.moment("capture_before")

@@ -174,7 +174,9 @@ class FakeStripeHTTP(stripe.HTTPClient):
             (r"POST /v1/checkout/sessions", self._create_session),
             (r"GET /v1/checkout/sessions/([^/]+)", self._get_session),
             (r"POST /v1/checkout/sessions/([^/]+)/expire", self._expire_session),
+            (r"POST /v1/customers", self._create_customer),
             (r"POST /v1/payment_intents", self._create_intent),
+            (r"POST /v1/payment_intents/(pi_[^/]+)", self._update_intent),
             (r"GET /v1/payment_intents/([^/]+)", self._get_intent),
             (r"POST /v1/payment_intents/([^/]+)/capture", self._capture_intent),
             (r"POST /v1/payment_intents/([^/]+)/cancel", self._cancel_intent),
@@ -206,7 +208,8 @@ class FakeStripeHTTP(stripe.HTTPClient):
             amount_total=amount,
             currency=form["line_items[0][price_data][currency]"],
             client_reference_id=form["client_reference_id"],
-            customer_email=form["customer_email"],
+            customer_email=form.get("customer_email"),
+            customer=form.get("customer"),
             metadata={"order_id": form["metadata[order_id]"]},
             success_url=form["success_url"],
             cancel_url=form["cancel_url"],
@@ -248,10 +251,45 @@ class FakeStripeHTTP(stripe.HTTPClient):
             client_secret=f"{intent_id}_secret_test",
             created=int(time.time()),
             description=form.get("description"),
-            metadata={"order_id": form["metadata[order_id]"]},
+            metadata={
+                key[len("metadata[") : -1]: value
+                for key, value in form.items()
+                if key.startswith("metadata[")
+            },
+            customer=form.get("customer"),
+            setup_future_usage=form.get("setup_future_usage"),
+            payment_method=form.get("payment_method"),
             status="requires_payment_method",
         )
+        if form.get("confirm") == "true" and form.get("payment_method"):
+            # A card that authorizes: a hold, with its deadline on the charge.
+            held = charge(
+                None,
+                id=f"ch_test_{next(self._ids)}",
+                payment_intent=intent_id,
+                amount=intent["amount"],
+                **self.charge_fields,
+            )
+            held["payment_method_details"]["card"]["capture_before"] = int(time.time()) + 6 * 86400
+            intent.update(
+                status="requires_capture", amount_capturable=intent["amount"], latest_charge=held
+            )
         self.intents[intent_id] = intent
+        return self._answer(intent)
+
+    def _create_customer(self, call: Call):
+        form = {key: values[-1] for key, values in call.form.items()}
+        customer_id = f"cus_test_{next(self._ids)}"
+        return self._answer({"id": customer_id, "object": "customer", "email": form["email"]})
+
+    def _update_intent(self, call: Call, intent_id: str):
+        """Only what the pay page changes: whether the card is kept, and for whom."""
+        intent = self.intents.get(intent_id)
+        if intent is None:
+            return self._missing(f"No such payment_intent: '{intent_id}'")
+        form = {key: values[-1] for key, values in call.form.items()}
+        intent["setup_future_usage"] = form.get("setup_future_usage") or None
+        intent["customer"] = form.get("customer", intent.get("customer"))
         return self._answer(intent)
 
     def _get_intent(self, call: Call, intent_id: str):

@@ -30,7 +30,7 @@ from dashboard.domain.stripe_mapping import (
 from dashboard.extensions import db
 from dashboard.models import Order, RequestStatus, StripeRequest, TimelineKind, utcnow
 from dashboard.payments.snapshots import CheckoutSessionSnapshot, PaymentIntentSnapshot
-from dashboard.services import outbox, timeline
+from dashboard.services import outbox, saved_cards, timeline
 from dashboard.services.outbox import OutboxType
 from dashboard.services.payments import records
 
@@ -89,6 +89,7 @@ def apply_payment_intent(
         # truth, whenever the charge reports it: the capture queue and the sweep use it.
         order.capture_before = snapshot.capture_before
     records.note_payment_intent(order, snapshot)
+    saved_cards.note_saved_card(order, snapshot)
     return outcome
 
 

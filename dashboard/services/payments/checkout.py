@@ -17,11 +17,12 @@ from dashboard.domain.stripe_mapping import (
 from dashboard.models import Order, utcnow
 from dashboard.payments import errors
 from dashboard.payments.gateway import gateway
+from dashboard.payments.saved_cards import CardSaving
 from dashboard.payments.snapshots import PaymentIntentSnapshot
-from dashboard.services import buyer_limits, card_requests, outbox
+from dashboard.services import buyer_limits, card_requests, outbox, saved_cards
 from dashboard.services.buyer_limits import BuyerCaller
 from dashboard.services.outbox import OutboxType
-from dashboard.services.payments import ledger, records
+from dashboard.services.payments import buyer_renewal, ledger, records
 from dashboard.services.payments.apply import (
     apply_checkout_session,
     apply_payment_intent,
@@ -62,6 +63,7 @@ def create_intent(
     *,
     payment_method: str | None = None,
     confirm: bool = False,
+    saving: CardSaving | None = None,
 ) -> PaymentIntentSnapshot | errors.PaymentError:
     """Create (and with `confirm`, authorize) a manual-capture PaymentIntent for the order.
 
@@ -81,6 +83,7 @@ def create_intent(
             confirm=confirm,
             description=f"Order {order.number}",
             card_requests=card_requests.to_send(order),
+            saving=saving,
         ),
     )
     if isinstance(result, errors.CardDeclined):
@@ -104,19 +107,28 @@ def create_intent(
     return result
 
 
-def open_payment_intent(order_id: int) -> PaymentIntentSnapshot:
-    """The order's PaymentIntent for our payment page: reused while it can still be paid."""
-    order = lock_startable(order_id)
+def open_payment_intent(order_id: int, *, keep_card: bool = False) -> PaymentIntentSnapshot:
+    """The order's PaymentIntent for our payment page: reused while it can still be paid,
+    told whether the buyer agreed to keep the card (`keep_card`, the box on the pay page)."""
+    order = ledger.lock_order(order_id)
+    if buyer_renewal.waiting(order):
+        return buyer_renewal.open_renewal(order, keep_card=keep_card)
+    _check_startable(order)
+    had_consent = order.card_consent_at is not None
+    saving = saved_cards.saving_for(order, keep_card)
     if order.stripe_payment_intent_id:
         current = gateway().retrieve_payment_intent(order.stripe_payment_intent_id)
         if current.status in PAYABLE_STATUSES:
+            if keep_card or had_consent:
+                # Made before the box was ticked (or unticked): told now, before it is paid.
+                return gateway().set_card_saving(current.id, saving)
             return current
         apply_payment_intent(order, current, source="pay page")
         if current.status == PI.PROCESSING:
             # The bank has not answered the first payment: a second one could charge twice.
             raise ActionRefused(buyer_message(order, current))
         _check_startable(order)
-    result = create_intent(order, "create payment intent")
+    result = create_intent(order, "create payment intent", saving=saving)
     if isinstance(result, errors.PaymentError):
         raise result
     return result
@@ -128,6 +140,9 @@ def payable_intent(order_id: int, caller: BuyerCaller) -> PaymentIntentSnapshot 
     creates one: that is `open_payment_intent`'s, from the buyer's click. The read counts
     against the caller's limits (TooManyStripeCalls)."""
     order = ledger.lock_order(order_id)
+    if buyer_renewal.waiting(order):
+        buyer_limits.admit(order.id, caller, buyer_limits.PAYMENT)
+        return buyer_renewal.payable(order)
     if order.stripe_payment_intent_id is None or order.order_state not in STARTABLE:
         return None
     buyer_limits.admit(order.id, caller, buyer_limits.PAYMENT)
@@ -186,9 +201,19 @@ def buyer_message(order: Order, snapshot: PaymentIntentSnapshot | None) -> str:
     return buyer_status(order, snapshot).sentence
 
 
-def start_checkout(order_id: int, *, success_url: str, cancel_url: str, lifetime: timedelta) -> str:
-    """A Stripe Checkout URL for the order: the open session again, or a new one."""
+def start_checkout(
+    order_id: int,
+    *,
+    success_url: str,
+    cancel_url: str,
+    lifetime: timedelta,
+    keep_card: bool = False,
+) -> str:
+    """A Stripe Checkout URL for the order: the open session again (when the buyer's answer
+    about keeping the card is the one it was made with), or a new one."""
     order = lock_startable(order_id)
+    consent_changed = (order.card_consent_at is not None) != keep_card
+    saving = saved_cards.saving_for(order, keep_card)
     if order.stripe_checkout_session_id:
         current = gateway().retrieve_checkout_session(order.stripe_checkout_session_id)
         if current.status == CheckoutSessionStatus.COMPLETE:
@@ -198,6 +223,7 @@ def start_checkout(order_id: int, *, success_url: str, cancel_url: str, lifetime
         if current.status == CheckoutSessionStatus.OPEN:
             if (
                 current.url
+                and not consent_changed
                 and current.expires_at
                 and current.expires_at - utcnow() > SESSION_REUSE_MARGIN
             ):
@@ -230,6 +256,7 @@ def start_checkout(order_id: int, *, success_url: str, cancel_url: str, lifetime
             expires_at=utcnow() + lifetime,
             idempotency_key=request.idempotency_key,
             card_requests=card_requests.to_send(order),
+            saving=saving,
         ),
     )
     if isinstance(session, errors.PaymentError):

@@ -16,7 +16,7 @@ from dashboard.domain.stripe_mapping import CancellationReason, RefundReason
 from dashboard.extensions import db
 from dashboard.models import Order
 from dashboard.payments.charges import ChargeFacts
-from dashboard.services.payments import holds, ledger, records
+from dashboard.services.payments import holds, ledger, records, renewal
 from dashboard.services.payments.results import ActionInProgress, ActionRefused, OrderNotFound
 
 VOID_REASONS: dict[str, str] = {
@@ -144,6 +144,11 @@ def review(
     order = db.session.get(Order, order_id)
     if order is None:
         raise OrderNotFound(order_id)
+    if action in (StaffAction.REAUTHORIZE, StaffAction.NEW_PAY_LINK):
+        renewal.check(order, action)
+        sentence, button = renewal.sentence(order, action)
+        amount = renewal.remaining(order)
+        return Review(action, amount, None, sentence, button, amount)
     check_action_allowed(order, action)
     if action is StaffAction.CAPTURE:
         return _capture(order, amount or 0)

@@ -17,7 +17,7 @@ from dashboard.models import Order, RequestStatus, StripeRequest, utcnow
 from dashboard.payments import errors
 from dashboard.payments.gateway import gateway
 from dashboard.payments.snapshots import CheckoutSessionSnapshot, PaymentIntentSnapshot
-from dashboard.services.payments import fees, holds, ledger, records, staff
+from dashboard.services.payments import fees, holds, ledger, records, renewal, staff
 from dashboard.services.payments.apply import (
     apply_checkout_session,
     apply_payment_intent,
@@ -51,6 +51,8 @@ def settle(order_id: int) -> ActionResult:
             "Stripe has not answered yet. Check again in a moment.",
             awaiting_confirmation=True,
         )
+    if request.action in renewal.RENEWALS:
+        return renewal.settle_request(order, request)
     payment_intent_id = order.stripe_payment_intent_id or ""
     truth = _read(payment_intent_id)
     if isinstance(truth, errors.PaymentError):
@@ -146,4 +148,10 @@ def refresh_from_stripe(order_id: int) -> ActionResult:
         return ActionResult(False, truth.message)
     apply_payment_intent(order, truth, source="re-read")
     fees.fetch_missing(order)
+    if order.renewal_payment_intent_id is not None:
+        renewed = _read(order.renewal_payment_intent_id)
+        if isinstance(renewed, errors.PaymentError):
+            return ActionResult(False, renewed.message)
+        if renewed.status == PaymentIntentStatus.REQUIRES_CAPTURE:
+            return renewal.adopt(order, renewed, source="re-read")
     return ActionResult(True, f"Up to date with Stripe: {order.order_state.label.lower()}.")

@@ -8,10 +8,17 @@ from dashboard.domain.state_machine import AFTER_CAPTURE, StaffAction
 from dashboard.domain.stripe_mapping import LAPSED_CANCELLATION_REASONS, PaymentIntentStatus
 from dashboard.models import IN_FLIGHT, EventStatus, Order, RequestStatus, StripeRequest
 from dashboard.payments.gateway import mend_event_object
+from dashboard.payments.saved_cards import KEY_METADATA
 from dashboard.payments.snapshots import PaymentIntentSnapshot, payment_intent_snapshot
-from dashboard.services.inbox.handlers.outcomes import Outcome, applied, other_attempt, result
+from dashboard.services.inbox.handlers.outcomes import (
+    Outcome,
+    applied,
+    ignored,
+    other_attempt,
+    result,
+)
 from dashboard.services.inbox.handlers.registry import MatchedEvent, handles
-from dashboard.services.payments import holds, ledger
+from dashboard.services.payments import holds, ledger, renewal
 from dashboard.services.payments.apply import apply_payment_intent
 
 PI = PaymentIntentStatus
@@ -38,11 +45,14 @@ def on_payment_intent(event: MatchedEvent) -> Outcome:
 def apply_snapshot(event: MatchedEvent, snapshot: PaymentIntentSnapshot) -> Outcome:
     """Apply what an event says about the order's PaymentIntent (its own, or a charge's)."""
     order = event.order
+    source = f"webhook {event.type}"
+    sent = event.orders.sent_requests(order)
+    renewing = _new_hold(order, snapshot, sent, source)
+    if renewing is not None:
+        return renewing
     other = other_attempt(order, snapshot.id or None)
     if other is not None:
         return other
-    source = f"webhook {event.type}"
-    sent = event.orders.sent_requests(order)
     _confirm_in_flight(order, snapshot, sent, source)
     outside = _outside(order, snapshot, sent)
     if outside:
@@ -60,6 +70,33 @@ def apply_snapshot(event: MatchedEvent, snapshot: PaymentIntentSnapshot) -> Outc
     ):
         return applied("amounts updated")
     return outcome
+
+
+def _new_hold(
+    order: Order, snapshot: PaymentIntentSnapshot, sent: list[StripeRequest], source: str
+) -> Outcome | None:
+    """A new hold for the order (re-authorizing, or a new pay link the buyer paid): once it
+    holds the money it becomes the order's payment, whichever tells first (this event, the
+    call's answer, Check with Stripe, the buyer's return page)."""
+    if not snapshot.id or snapshot.id == order.stripe_payment_intent_id:
+        return None
+    key = snapshot.metadata.get(KEY_METADATA)
+    asked = [r for r in sent if r.idempotency_key == key and r.action in renewal.RENEWALS]
+    if snapshot.id != order.renewal_payment_intent_id and not asked:
+        return None
+    if snapshot.status != PI.REQUIRES_CAPTURE:
+        return ignored(f"It concerns {snapshot.id}, a new hold not in place yet.")
+    for request in asked:
+        if request.status in IN_FLIGHT:
+            ledger.finish(
+                order,
+                request,
+                RequestStatus.SUCCEEDED,
+                what=f"{request.action} (confirmed by {source})",
+                object_id=snapshot.id,
+            )
+    done = renewal.adopt(order, snapshot, source=source)
+    return applied(done.message) if done.ok else ignored(done.message)
 
 
 def _outside(order: Order, snapshot: PaymentIntentSnapshot, sent: list[StripeRequest]) -> str:
