@@ -12,6 +12,7 @@ names both. When the bank wants the buyer to verify, the buyer gets a fresh pay 
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -149,7 +150,14 @@ def new_pay_link(order_id: int, actor: User) -> ActionResult:
     gateway()
     if order.renewal_payment_intent_id is not None:
         # One is already waiting for the buyer: the same payment, a freshly signed link.
-        link = ask_buyer_to_pay_again(order, remaining(order), PayAgainReason.NEW_LINK, actor=actor)
+        # Staff asked to send it again: a new email each time they do.
+        link = ask_buyer_to_pay_again(
+            order,
+            remaining(order),
+            PayAgainReason.NEW_LINK,
+            actor=actor,
+            dedupe_key=f"again:{secrets.token_hex(8)}",
+        )
         return ActionResult(True, f"The buyer's new pay link (sent again): {link}")
     return send(order, _ask(order, actor, StaffAction.NEW_PAY_LINK))
 
@@ -213,7 +221,11 @@ def answered(order: Order, request: StripeRequest, snapshot: PaymentIntentSnapsh
     if request.action == StaffAction.NEW_PAY_LINK.value:
         order.renewal_payment_intent_id = snapshot.id
         link = ask_buyer_to_pay_again(
-            order, request.amount or 0, PayAgainReason.NEW_LINK, actor=request.actor
+            order,
+            request.amount or 0,
+            PayAgainReason.NEW_LINK,
+            actor=request.actor,
+            dedupe_key=request.idempotency_key,
         )
         return ActionResult(True, f"A new pay link for {order.money(request.amount or 0)}: {link}")
     if snapshot.status == PI.REQUIRES_CAPTURE:
@@ -230,7 +242,13 @@ def _needs_the_buyer(
     if payment_intent_id:
         order.renewal_payment_intent_id = payment_intent_id
     amount = request.amount or 0
-    link = ask_buyer_to_pay_again(order, amount, PayAgainReason.VERIFY, actor=request.actor)
+    link = ask_buyer_to_pay_again(
+        order,
+        amount,
+        PayAgainReason.VERIFY,
+        actor=request.actor,
+        dedupe_key=request.idempotency_key,
+    )
     return ActionResult(
         False,
         "The buyer's bank wants the buyer to verify this hold, so nothing new is held yet"
