@@ -1,9 +1,9 @@
 """Database tables (SQLAlchemy 2.0 typed models), one module per part of the dashboard:
-`users`, `sign_in` (attempts, throttles, sessions), `two_factor` (authenticators, recovery
-codes, sign-ins waiting for their second step), `settings` (the admin's), `orders` (with
-disputes and the timeline), `payments` (the request ledger, the outbox, payment attempts,
-money movements), `relay` (outgoing emails, every delivery attempt), `inbox` (Stripe's
-events), `buyer` (the buyer pages' calls to Stripe).
+`users` (and their alert choices), `sign_in` (attempts, throttles, sessions), `two_factor`
+(authenticators, recovery codes, sign-ins waiting for their second step), `settings` (the
+admin's), `orders` (with disputes and the timeline), `payments` (the request ledger, the
+outbox, payment attempts, money movements), `relay` (outgoing emails, every delivery
+attempt), `inbox` (Stripe's events), `buyer` (the buyer pages' calls to Stripe).
 Everything is importable from here, the one name the rest of the code uses. Schema changes
 go through migrations."""
 
@@ -32,13 +32,14 @@ from dashboard.models.relay import DeliveryOutcome, OutboxDelivery, OutboxMessag
 from dashboard.models.settings import Setting
 from dashboard.models.sign_in import LoginAttempt, SignInSession, SignInThrottle
 from dashboard.models.two_factor import PendingSignIn, RecoveryCode, TwoFactorCredential
-from dashboard.models.users import Role, User
+from dashboard.models.users import AlertChoice, Role, User
 
 __all__ = [
     "IN_FLIGHT",
     "MONEY_ACTIONS",
     "REPROCESSABLE",
     "RETRYABLE",
+    "AlertChoice",
     "BuyerStripeCall",
     "DeliveryOutcome",
     "Dispute",

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from dashboard.domain.buyer_words import CHECKOUT_EXPIRED, decline_sentence
+from dashboard.domain.orders import OrderState
 from dashboard.domain.state_machine import (
     Ignored,
     IllegalTransition,
@@ -29,7 +30,7 @@ from dashboard.domain.stripe_mapping import (
 from dashboard.extensions import db
 from dashboard.models import Order, RequestStatus, StripeRequest, TimelineKind, utcnow
 from dashboard.payments.snapshots import CheckoutSessionSnapshot, PaymentIntentSnapshot
-from dashboard.services import outbox, timeline
+from dashboard.services import alerts, outbox, timeline
 from dashboard.services.outbox import OutboxType
 from dashboard.services.payments import records
 
@@ -179,6 +180,8 @@ def move(
                 **{key: value for key, value in (facts or {}).items() if value is not None},
             },
         )
+        if outcome.before is OrderState.AUTHORIZED and outcome.after is OrderState.EXPIRED:
+            alerts.hold_lapsed(order)
     return outcome
 
 
