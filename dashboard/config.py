@@ -55,6 +55,13 @@ def _int(name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number, not {raw!r}.") from error
 
 
+def _at_least(name: str, default: int, minimum: int) -> int:
+    value = _int(name, default)
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, not {value}.")
+    return value
+
+
 def _choice(name: str, allowed: tuple[str, ...], default: str) -> str:
     raw = os.environ.get(name) or default
     if raw not in allowed:
@@ -127,9 +134,6 @@ def _from_environment(instance_path: Path) -> dict[str, Any]:
         # The merchant's consent for `flask stripe sweep-holds --void-expired` to release
         # holds past their capture deadline; off, it only lists them.
         "SWEEP_VOID_EXPIRED_HOLDS": _choice("SWEEP_VOID_EXPIRED_HOLDS", ("0", "1"), "0") == "1",
-        # Hours before a hold's capture deadline when it counts as about to lapse: staff
-        # may re-authorize it from then on (and, with the alerts, are told).
-        "HOLD_ALERT_HOURS": _int("HOLD_ALERT_HOURS", 48),
         # A buyer's pages call Stripe on the merchant's account: an order's return page
         # re-reads it at most once per interval; one pay link, or one address, reaches
         # Stripe at most so often per window (dashboard/services/buyer_limits.py).
@@ -149,6 +153,11 @@ def _from_environment(instance_path: Path) -> dict[str, Any]:
         # Seconds a password-reset link works (it also dies once used, or once the password
         # changes another way).
         "PASSWORD_RESET_MAX_AGE": _int("PASSWORD_RESET_MAX_AGE", 30 * 60),
+        # Hours before a hold's capture deadline when it counts as about to lapse: staff are
+        # emailed about it (once per hold) and may re-authorize it from then on. And the
+        # failures in a row before a Stripe event that keeps failing is emailed.
+        "HOLD_ALERT_HOURS": _at_least("HOLD_ALERT_HOURS", 48, 1),
+        "EVENT_FAILING_ALERT_AFTER": _at_least("EVENT_FAILING_ALERT_AFTER", 3, 1),
         **_mail_and_relay(),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -28,6 +28,11 @@ MATRIX = {
         {},
         (302, 303, 303, 303),
     ),
+    ("auth.alert_choices", "POST"): (
+        "/account/alerts",
+        {"dispute_opened": "y"},
+        (302, 303, 303, 303),
+    ),
     ("auth.time_zone", "POST"): (
         "/account/time-zone",
         {"time_zone": "Europe/Paris"},

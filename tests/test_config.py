@@ -233,3 +233,17 @@ def test_a_sandbox_file_that_is_stale_remote_or_live_is_ignored(
 def test_a_sandbox_file_that_is_not_ours_is_ignored(clean_env, tmp_path):
     (tmp_path / "sandbox-stripe.json").write_text('["not", "settings"]')
     assert create_app(instance_path=str(tmp_path)).config["STRIPE_API_BASE"] == ""
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("HOLD_ALERT_HOURS", "0", "HOLD_ALERT_HOURS must be at least 1, not 0."),
+        ("HOLD_ALERT_HOURS", "two days", "HOLD_ALERT_HOURS must be a whole number"),
+        ("EVENT_FAILING_ALERT_AFTER", "-1", "EVENT_FAILING_ALERT_AFTER must be at least 1"),
+    ],
+)
+def test_alert_settings_out_of_range_name_themselves(clean_env, tmp_path, name, value, message):
+    clean_env.setenv(name, value)
+    with pytest.raises(ConfigError, match=message):
+        create_app(instance_path=str(tmp_path))

@@ -196,6 +196,11 @@ def _print_sweep(report: SweepReport) -> None:
                 "Not voided: run with --void-expired (the merchant enables it with "
                 "SWEEP_VOID_EXPIRED_HOLDS=1), or capture or void them on the order page."
             )
+    expiring, lapsed = report.alerted
+    click.echo(
+        f"Alert emails queued for {expiring} hold(s) inside the alert window and {lapsed} "
+        "past their deadline (each hold is alerted once; `flask outbox relay` sends them)."
+    )
     if report.voids:
         click.echo(f"Voids ({len(report.voids)}):")
         table(

@@ -1,10 +1,10 @@
 """Database tables (SQLAlchemy 2.0 typed models), one module per part of the dashboard:
-`users`, `sign_in` (attempts, throttles, sessions), `two_factor` (authenticators, recovery
-codes, sign-ins waiting for their second step), `settings` (the admin's), `orders` (with
-disputes and the timeline), `payments` (the request ledger, the outbox, payment attempts,
-money movements), `relay` (outgoing emails, every delivery attempt), `inbox` (Stripe's
-events), `buyer` (the buyer pages' calls to Stripe), `saved_cards` (the Stripe Customer of
-each buyer email).
+`users` (and their alert choices), `sign_in` (attempts, throttles, sessions), `two_factor`
+(authenticators, recovery codes, sign-ins waiting for their second step), `settings` (the
+admin's), `orders` (with disputes and the timeline), `payments` (the request ledger, the
+outbox, payment attempts, money movements), `relay` (outgoing emails, every delivery
+attempt), `inbox` (Stripe's events), `buyer` (the buyer pages' calls to Stripe),
+`saved_cards` (the Stripe Customer of each buyer email).
 Everything is importable from here, the one name the rest of the code uses. Schema changes
 go through migrations."""
 
@@ -34,13 +34,14 @@ from dashboard.models.saved_cards import BuyerCustomer
 from dashboard.models.settings import Setting
 from dashboard.models.sign_in import LoginAttempt, SignInSession, SignInThrottle
 from dashboard.models.two_factor import PendingSignIn, RecoveryCode, TwoFactorCredential
-from dashboard.models.users import Role, User
+from dashboard.models.users import AlertChoice, Role, User
 
 __all__ = [
     "IN_FLIGHT",
     "MONEY_ACTIONS",
     "REPROCESSABLE",
     "RETRYABLE",
+    "AlertChoice",
     "BuyerCustomer",
     "BuyerStripeCall",
     "DeliveryOutcome",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, String
+from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -62,3 +62,17 @@ class User(Model):
 
     def has_role(self, *roles: Role) -> bool:
         return self.role in roles
+
+
+class AlertChoice(Model):
+    """A person's own choice for one kind of alert email (domain/alerts.py); without a row,
+    their role's default applies."""
+
+    __tablename__ = "alert_choices"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    enabled: Mapped[bool]
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

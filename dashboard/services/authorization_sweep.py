@@ -8,7 +8,9 @@ order's timeline and in the report, and Stripe's truth is applied forward-only t
 payments service, exactly as a webhook would be. An order with a capture, void or refund
 still awaiting Stripe's answer is left to its settlement ("Check with Stripe") and listed.
 
-Then the holds whose capture deadline is within 24 hours are listed, and those past it.
+Then the holds whose capture deadline is within 24 hours are listed, and those past it;
+staff are emailed about each hold inside the alert window (HOLD_ALERT_HOURS) or past its
+deadline, once per hold (services/alerts.py).
 When the merchant has enabled it (SWEEP_VOID_EXPIRED_HOLDS) and the sweep is asked to, the
 holds past their deadline are voided through the payments service, as a staff member's
 void is: the idempotency key saved first, one request in flight per order.
@@ -42,7 +44,7 @@ from dashboard.models import Order, TimelineKind, utcnow
 from dashboard.payments import errors
 from dashboard.payments.gateway import gateway
 from dashboard.payments.snapshots import CheckoutSessionSnapshot, PaymentIntentSnapshot
-from dashboard.services import orders, timeline
+from dashboard.services import alerts, orders, timeline
 from dashboard.services.payments import ledger, staff
 from dashboard.services.payments.apply import (
     apply_checkout_session,
@@ -128,6 +130,7 @@ class SweepReport:
     expiring: list[Hold] = field(default_factory=list)
     past_deadline: list[Hold] = field(default_factory=list)
     voids: list[VoidAttempt] = field(default_factory=list)
+    alerted: tuple[int, int] = (0, 0)  # holds alerted as about to run out, and as run out
 
     @property
     def failures(self) -> bool:
@@ -167,6 +170,8 @@ class AuthorizationSweep:
                 order = queued.order
                 hold = Hold(order.id, order.amount_capturable, order.currency, order.capture_before)
                 (report.past_deadline if queued.past_deadline else report.expiring).append(hold)
+        with unit_of_work():
+            report.alerted = alerts.sweep_holds(self.now)
         if self.void_expired:
             # Left alone if Stripe could not be asked about it just now: it may be gone already.
             unread = {skipped.order_id for skipped in report.unreadable}

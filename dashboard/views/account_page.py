@@ -1,5 +1,6 @@
 """The account page, as the two blueprints whose forms are on it show it: auth (sessions,
-"Sign out everywhere", the time zone) and two_factor (recovery codes, turning it off)."""
+"Sign out everywhere", the time zone, alert emails) and two_factor (recovery codes, turning
+it off)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from dashboard.models import User
-from dashboard.services import sessions
+from dashboard.services import alerts, sessions
 from dashboard.services.two_factor import credentials, requirement
 from dashboard.views.forms import (
+    AlertChoicesForm,
     ConfirmIdentityForm,
     EmptyForm,
     TimeZoneForm,
@@ -31,6 +33,9 @@ def account_page(
         "new_codes_form": ConfirmIdentityForm(formdata=None),
         "turn_off_form": TurnOffTwoStepForm(formdata=None),
         "time_zone_form": TimeZoneForm(formdata=None, time_zone=user.time_zone or ""),
+        "alerts_form": AlertChoicesForm(
+            formdata=None, data={kind.value: True for kind in alerts.chosen(user)}
+        ),
     }
     page = render_template(
         "pages/account.html",

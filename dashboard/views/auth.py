@@ -31,13 +31,14 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_user, logout_user
 
 from dashboard.models import PendingSignIn, User
-from dashboard.services import sessions, sign_in, users
+from dashboard.services import alerts, sessions, sign_in, users
 from dashboard.services.two_factor import credentials, pending, requirement
 from dashboard.services.two_factor.credentials import TwoFactorError, Verdict
 from dashboard.services.two_factor.pending import Step
 from dashboard.views.access import READERS, public, roles_required
 from dashboard.views.account_page import account_page
 from dashboard.views.forms import (
+    AlertChoicesForm,
     EmptyForm,
     EnrolForm,
     LoginForm,
@@ -291,6 +292,18 @@ def time_zone() -> ResponseReturnValue:
         "success",
     )
     return redirect(url_for("auth.account") + "#time-zone", code=303)
+
+
+@bp.route("/account/alerts", methods=["POST"])
+@roles_required(*READERS)
+def alert_choices() -> ResponseReturnValue:
+    """Choose which alert emails one gets."""
+    form = AlertChoicesForm()
+    if not form.validate_on_submit():
+        return account_page(status=422, alerts_form=form)
+    alerts.choose(current_user._get_current_object(), form.enabled())
+    flash("Your alert emails are saved.", "success")
+    return redirect(url_for("auth.account") + "#alerts", code=303)
 
 
 @bp.route("/account/sign-out-everywhere", methods=["POST"])

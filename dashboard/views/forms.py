@@ -33,6 +33,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from dashboard.domain.alerts import AlertKind
 from dashboard.domain.emails import MAX_EMAIL_LENGTH, normalize_email
 from dashboard.domain.ids import MAX_ROW_ID
 from dashboard.domain.money import MAX_AMOUNT_MINOR, SUPPORTED_CURRENCIES, MoneyError, parse_major
@@ -157,6 +158,18 @@ class TimeZoneForm(FlaskForm):
         """One of the list's zones, or blank; not a name the list does not offer."""
         if not field.raw_data or (field.data and time_zone(field.data) is None):
             raise ValidationError(UNKNOWN_TIME_ZONE)
+
+
+class AlertChoicesForm(FlaskForm):
+    """Which alert emails one gets (domain/alerts.py); a box left unticked is a "no"."""
+
+    hold_expiring = BooleanField(AlertKind.HOLD_EXPIRING.label)
+    hold_lapsed = BooleanField(AlertKind.HOLD_LAPSED.label)
+    dispute_opened = BooleanField(AlertKind.DISPUTE_OPENED.label)
+    event_failing = BooleanField(AlertKind.EVENT_FAILING.label)
+
+    def enabled(self) -> frozenset[AlertKind]:
+        return frozenset(kind for kind in AlertKind if self[kind.value].data)
 
 
 class OrderLineForm(Form):

@@ -19,7 +19,7 @@ from dashboard.domain.stripe_mapping import MAPPING_VERSION
 from dashboard.extensions import db
 from dashboard.models import EventStatus, StripeEvent, TimelineEntry, TimelineKind, utcnow
 from dashboard.payments.gateway import is_live_key
-from dashboard.services import timeline
+from dashboard.services import alerts, timeline
 from dashboard.services.inbox.handlers.outcomes import Outcome, ignored
 from dashboard.services.inbox.handlers.registry import MatchedEvent, registration
 from dashboard.services.inbox.matching import OrderLookup, no_match_reason
@@ -42,6 +42,7 @@ def apply(row: StripeEvent, orders: OrderLookup) -> None:
         row.error = storable(f"{type(error).__name__}: {error}")
         row.traceback = storable(_traceback_summary(error))
         row.processed_at = utcnow()
+        alerts.event_failing(row)
     else:
         _record(row, outcome, orders)
 

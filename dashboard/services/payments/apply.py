@@ -30,7 +30,7 @@ from dashboard.domain.stripe_mapping import (
 from dashboard.extensions import db
 from dashboard.models import Order, RequestStatus, StripeRequest, TimelineKind, utcnow
 from dashboard.payments.snapshots import CheckoutSessionSnapshot, PaymentIntentSnapshot
-from dashboard.services import outbox, saved_cards, timeline
+from dashboard.services import alerts, outbox, saved_cards, timeline
 from dashboard.services.outbox import OutboxType
 from dashboard.services.payments import records
 
@@ -221,6 +221,8 @@ def move(
                 **{key: value for key, value in (facts or {}).items() if value is not None},
             },
         )
+        if outcome.before is OrderState.AUTHORIZED and outcome.after is OrderState.EXPIRED:
+            alerts.hold_lapsed(order)
     return outcome
 
 

@@ -12,6 +12,7 @@ from dashboard.domain.stripe_mapping import dispute_status_follows
 from dashboard.extensions import db
 from dashboard.models import Dispute, utcnow
 from dashboard.payments.snapshots import dispute_from_event
+from dashboard.services import alerts
 from dashboard.services.inbox.handlers.outcomes import (
     Outcome,
     applied,
@@ -58,6 +59,7 @@ def on_dispute(event: MatchedEvent) -> Outcome:
             evidence_due_by=facts.evidence_due_by,
         )
         db.session.add(dispute)
+        alerts.dispute_opened(order, dispute)
     elif _takes(dispute, facts.status, event.row.created):
         dispute.status = facts.status
         dispute.status_at = event.row.created
