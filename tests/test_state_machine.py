@@ -56,7 +56,7 @@ EXPECTED: dict[S, list[object]] = {
     S.PROCESSING:         [P, P, A, F, C, X, X, V, EX, PC, X],
     S.AUTHORIZED:         [_, _, _, _, C, X, X, V, EX, PC, A],
     # Multicapture: more partial captures, then the final one (or the rest released).
-    S.PARTLY_CAPTURED:    [_, _, _, _, C, X, X, X, X, PC, X],
+    S.PARTLY_CAPTURED:    [_, _, _, _, C, X, X, X, X, PC, _],
     S.CAPTURED:           [_, _, _, _, _, PR, R, _, _, _, _],
     S.VOIDED:             [_, _, _, _, _, X, X, _, _, _, _],
     S.EXPIRED:            [_, _, _, _, _, X, X, _, _, _, A],

@@ -370,3 +370,10 @@ def dashboard_url(object_id: str | None, *, livemode: bool) -> str | None:
             mode = "" if livemode else "test/"
             return f"https://dashboard.stripe.com/{mode}{path}{object_id}"
     return None
+
+
+def request_id_of(obj: Any) -> str | None:
+    """The id Stripe gave the request that answered with this SDK object (on its
+    `last_response`), if any."""
+    response = getattr(obj, "last_response", None)
+    return getattr(response, "request_id", None) if response is not None else None

@@ -23,11 +23,11 @@ from stripe.params import (
     PaymentIntentIncrementAuthorizationParams,
     RefundCreateParams,
 )
-from stripe.params.checkout import SessionCreateParams
 
 from dashboard.domain.stripe_mapping import RefundStatus
 from dashboard.payments import errors
 from dashboard.payments.charges import BalanceFacts, balance_facts, card_from, refund_details
+from dashboard.payments.checkout_calls import CheckoutSessionCalls
 from dashboard.payments.event_list import (
     EVENTS_PAGE_SIZE,
     EventCursor,
@@ -39,11 +39,10 @@ from dashboard.payments.localstripe_compat import LocalstripeCompat
 from dashboard.payments.sandbox_calls import SandboxCalls
 from dashboard.payments.saved_cards import CardSaving, SavedCardCalls
 from dashboard.payments.snapshots import (
-    CheckoutSessionSnapshot,
     PaymentIntentSnapshot,
     RefundSnapshot,
-    checkout_session_snapshot,
     payment_intent_snapshot,
+    request_id_of,
 )
 
 log = logging.getLogger(__name__)
@@ -70,7 +69,7 @@ CHARGE_WITH_BALANCE = "latest_charge.balance_transaction"
 
 
 @dataclass
-class StripeGateway(SavedCardCalls, SandboxCalls):
+class StripeGateway(CheckoutSessionCalls, SavedCardCalls, SandboxCalls):
     """Stripe's API for one merchant account. `compat` is set only for localstripe."""
 
     secret_key: str
@@ -243,7 +242,7 @@ class StripeGateway(SavedCardCalls, SandboxCalls):
                 params=params, options={"idempotency_key": idempotency_key}
             ),
         )
-        return _refund_snapshot(refund.to_dict(), _request_id(refund))
+        return _refund_snapshot(refund.to_dict(), request_id_of(refund))
 
     def find_refund(self, payment_intent_id: str, idempotency_key: str) -> RefundSnapshot | None:
         """Our refund made with this key, if Stripe has it (the newest 100 are searched)."""
@@ -260,7 +259,7 @@ class StripeGateway(SavedCardCalls, SandboxCalls):
         for refund in refunds.data:
             raw = refund.to_dict()
             if (raw.get("metadata") or {}).get("idempotency_key") == idempotency_key:
-                return _refund_snapshot(raw, _request_id(refunds))
+                return _refund_snapshot(raw, request_id_of(refunds))
         return None
 
     def retrieve_balance_transaction(self, balance_transaction_id: str) -> BalanceFacts | None:
@@ -270,87 +269,6 @@ class StripeGateway(SavedCardCalls, SandboxCalls):
             lambda: self._client.v1.balance_transactions.retrieve(balance_transaction_id),
         )
         return balance_facts(answer.to_dict())
-
-    # -- Checkout Sessions ------------------------------------------------------------
-
-    def create_checkout_session(
-        self,
-        *,
-        order_id: int,
-        currency: str,
-        line_items: list[tuple[str, int, int]],
-        customer_email: str,
-        success_url: str,
-        cancel_url: str,
-        expires_at: datetime,
-        idempotency_key: str,
-        card_requests: dict[str, str] | None = None,
-        saving: CardSaving | None = None,
-    ) -> CheckoutSessionSnapshot:
-        if self.compat is not None:
-            raise errors.SandboxOnly(
-                "Stripe Checkout is not available in the sandbox: localstripe has no "
-                "Checkout Sessions. Use the payment page."
-            )
-        params: SessionCreateParams = {
-            "mode": "payment",
-            "client_reference_id": str(order_id),
-            "metadata": {"order_id": str(order_id)},
-            "customer_email": customer_email,
-            "payment_intent_data": {
-                "capture_method": "manual",
-                "metadata": {"order_id": str(order_id)},
-            },
-            "line_items": [
-                {
-                    "quantity": quantity,
-                    "price_data": {
-                        "currency": currency.lower(),
-                        "unit_amount": unit_amount,
-                        "product_data": {"name": description},
-                    },
-                }
-                for description, quantity, unit_amount in line_items
-            ],
-            "success_url": success_url,
-            "cancel_url": cancel_url,
-            "expires_at": int(expires_at.timestamp()),
-        }
-        if card_requests:
-            # Checkout takes the same card requests under its own payment_method_options.
-            params["payment_method_options"] = {"card": dict(card_requests)}  # type: ignore[typeddict-item]
-        if saving is not None:
-            # Stripe takes a customer or an email, not both; the customer has the email.
-            del params["customer_email"]
-            params["customer"] = saving.customer_id
-            if saving.keep:
-                # Checkout shows its own words about keeping the card.
-                params["payment_intent_data"]["setup_future_usage"] = "off_session"
-        session = self._call(
-            "create checkout session",
-            lambda: self._client.v1.checkout.sessions.create(
-                params=params, options={"idempotency_key": idempotency_key}
-            ),
-        )
-        return _session_snapshot(session)
-
-    def retrieve_checkout_session(self, session_id: str) -> CheckoutSessionSnapshot:
-        session = self._call(
-            "read checkout session",
-            lambda: self._client.v1.checkout.sessions.retrieve(session_id),
-        )
-        return _session_snapshot(session)
-
-    def expire_checkout_session(
-        self, session_id: str, *, idempotency_key: str
-    ) -> CheckoutSessionSnapshot:
-        session = self._call(
-            "expire checkout session",
-            lambda: self._client.v1.checkout.sessions.expire(
-                session_id, options={"idempotency_key": idempotency_key}
-            ),
-        )
-        return _session_snapshot(session)
 
     # -- Events -----------------------------------------------------------------------
 
@@ -401,7 +319,7 @@ class StripeGateway(SavedCardCalls, SandboxCalls):
         raw: dict[str, Any] = intent.to_dict()
         if self.compat is not None:
             raw = self.compat.payment_intent(raw, card=self._sandbox_card)
-        return payment_intent_snapshot(raw, request_id=_request_id(intent))
+        return payment_intent_snapshot(raw, request_id=request_id_of(intent))
 
 
 def _refund_snapshot(raw: dict[str, Any], request_id: str | None) -> RefundSnapshot:
@@ -412,12 +330,3 @@ def _refund_snapshot(raw: dict[str, Any], request_id: str | None) -> RefundSnaps
         request_id=request_id,
         details=refund_details(raw),
     )
-
-
-def _session_snapshot(session: Any) -> CheckoutSessionSnapshot:
-    return checkout_session_snapshot(session.to_dict(), request_id=_request_id(session))
-
-
-def _request_id(obj: Any) -> str | None:
-    response = getattr(obj, "last_response", None)
-    return getattr(response, "request_id", None) if response is not None else None
