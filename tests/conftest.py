@@ -27,6 +27,7 @@ from dashboard.domain.orders import LineDraft, OrderState
 from dashboard.extensions import db
 from dashboard.models import Order, Role, User
 from dashboard.payments.stripe_gateway import CONNECT_TIMEOUT, READ_TIMEOUT, StripeGateway
+from dashboard.sandbox import mail_catcher
 from dashboard.services import orders as order_service
 from dashboard.services import users as user_service
 from tests.support.app import base_config, free_port, serve
@@ -180,6 +181,17 @@ def mail_server(app: Flask) -> Iterator[MailServer]:
     app.config.update(server.config(), OUTBOX_RETRY_BASE=0, OUTBOX_RETRY_MAX=0)
     yield server
     server.stop()
+
+
+@pytest.fixture
+def catcher(app: Flask) -> Iterator[int]:
+    """The sandbox's own SMTP server (it keeps what it receives in a Maildir, which the
+    sandbox's mail page reads), as `make run` starts it, for this test's app; its port."""
+    port = free_port()
+    controller = mail_catcher.start(Path(app.instance_path), port)
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
+    yield port
+    controller.stop()
 
 
 # -- Stripe: a real localstripe on a free loopback port ------------------------------------

@@ -12,18 +12,18 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
 from dashboard.models import Order, Role, User
 from tests.support.axe import axe_findings
 from tests.support.browser import (
     Problems,
+    confirm_with_keyboard,
     needs_chromium,
     screenshot_dir,
     sideways,
     sign_in,
-    tab_to,
-    tab_to_field,
+    type_into,
 )
 from tests.support.database import reload
 from tests.support.holds import PI, grant
@@ -31,24 +31,6 @@ from tests.support.stripe import AMOUNT, FakeStripeHTTP
 from tests.support.web import PASSWORD
 
 pytestmark = needs_chromium
-
-
-def confirm_with_keyboard(page: Page, says: str) -> None:
-    """The dialog is open: read it, and confirm with Enter on its button."""
-    dialog = page.locator("dialog#confirm-dialog")
-    expect(dialog).to_be_visible()
-    expect(dialog.locator("#confirm-sentence")).to_have_text(says)
-    assert sideways(page) == 0
-    assert axe_findings(page) == []
-    if page.evaluate("document.activeElement.id") != "confirm-button":
-        tab_to(page, dialog.locator("#confirm-button").inner_text().strip())
-    page.keyboard.press("Enter")
-
-
-def type_into(page: Page, label: str, text: str) -> None:
-    tab_to_field(page, label)
-    page.keyboard.press("Control+A")
-    page.keyboard.type(text)
 
 
 @pytest.mark.parametrize("width", [1280, 390])

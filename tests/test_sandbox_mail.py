@@ -4,30 +4,16 @@ page: the emails the dashboard sent, in plain words, there only in the sandbox."
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from flask import Flask
 from playwright.sync_api import Browser
 
 from dashboard.models import Role
-from dashboard.sandbox import mail_catcher
-from tests.support.app import free_port
 from tests.support.browser import Problems, needs_chromium, sideways, tab_into_menu, tab_to
 from tests.support.web import PASSWORD, post_form
 
 LONG_EMAIL = "a-rather-long-address-for-a-narrow-screen@support.shop.example"
-
-
-@pytest.fixture
-def catcher(app: Flask) -> Iterator[int]:
-    """The sandbox's own SMTP catcher, as `make run` starts it, for this test's app."""
-    port = free_port()
-    controller = mail_catcher.start(Path(app.instance_path), port)
-    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
-    yield port
-    controller.stop()
 
 
 def send_reset_email(app: Flask, email: str) -> None:

@@ -10,7 +10,16 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    expect,
+    sync_playwright,
+)
+
+from tests.support.axe import axe_findings
 
 CHROMIUM = Path("/usr/bin/chromium")
 # The mark of every browser test module: without Debian's Chromium it skips, saying why.
@@ -126,3 +135,23 @@ def sign_in(page: Page, server: str, email: str, password: str) -> None:
     page.get_by_label("Password").fill(password)
     with page.expect_navigation(url="**/orders"):
         page.get_by_role("button", name="Sign in").click()
+
+
+def confirm_with_keyboard(page: Page, says: str) -> None:
+    """The money dialog is open: it says `says`, fits, axe-core finds nothing serious; Enter
+    on its button confirms."""
+    dialog = page.locator("dialog#confirm-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog.locator("#confirm-sentence")).to_have_text(says)
+    assert sideways(page) == 0
+    assert axe_findings(page) == []
+    if page.evaluate("document.activeElement.id") != "confirm-button":
+        tab_to(page, dialog.locator("#confirm-button").inner_text().strip())
+    page.keyboard.press("Enter")
+
+
+def type_into(page: Page, label: str, text: str) -> None:
+    """Tab to the field labelled `label` and type `text` over what it holds."""
+    tab_to_field(page, label)
+    page.keyboard.press("Control+A")
+    page.keyboard.type(text)
