@@ -160,8 +160,18 @@ def test_reauthorize_sends_an_off_session_manual_hold_with_the_saved_card(
     assert after.capture_before is not None and after.capture_before > utcnow() + timedelta(days=5)
 
 
+def buyer_emails(app, mail_server) -> list[tuple[str, str, str]]:
+    """What `flask outbox relay` delivers to the SMTP server: (to, subject, body)."""
+    relayed = app.test_cli_runner().invoke(args=["outbox", "relay", "--once"])
+    assert relayed.exit_code == 0, relayed.output
+    return [
+        (r.recipients[0], r.message["Subject"], r.message.get_payload(decode=True).decode())
+        for r in mail_server.received
+    ]
+
+
 def test_the_bank_asking_the_buyer_to_verify_gives_a_fresh_pay_link_and_holds_nothing(
-    live_app, stripe_http, staff, near_deadline
+    live_app, stripe_http, staff, near_deadline, mail_server
 ):
     order = near_deadline
     stripe_http.intents["pi_test_verify"] = intent(
@@ -184,6 +194,14 @@ def test_the_bank_asking_the_buyer_to_verify_gives_a_fresh_pay_link_and_holds_no
     assert "The buyer&#39;s bank wants the buyer to verify this hold" in page
     assert "A fresh pay link for $30.00 is ready for them: http" in page
     assert 'id="renewal-waiting"' in page
+    ((to, subject, body),) = buyer_emails(live_app, mail_server)
+    assert (to, subject) == (
+        "buyer@example.com",
+        f"Order #{order.id}: please verify a new hold with your bank",
+    )
+    assert "Your bank wants you to confirm it yourself." in body
+    assert "Amount: $30.00. This is a hold, not yet a charge" in body
+    assert any(line.startswith("http://dashboard.test/pay/") for line in body.splitlines())
 
     after = reload(live_app, order.id)
     # The old hold stays (it still holds the money); nothing captured, nothing released.
@@ -205,7 +223,7 @@ def test_the_bank_asking_the_buyer_to_verify_gives_a_fresh_pay_link_and_holds_no
 
 
 def test_a_new_pay_link_opens_an_unconfirmed_payment_for_what_is_left(
-    live_app, stripe_http, staff, make_order
+    live_app, stripe_http, staff, make_order, mail_server
 ):
     order = make_order(state="expired", stripe_payment_intent_id=OLD, amount_authorized=AMOUNT)
     answer = move_money(staff, f"/orders/{order.id}/new-pay-link", {}, headers=HTMX)
@@ -215,6 +233,14 @@ def test_a_new_pay_link_opens_an_unconfirmed_payment_for_what_is_left(
     assert create.form["amount"] == ["2500"]
     (made,) = stripe_http.intents
     assert reload(live_app, order.id).renewal_payment_intent_id == made
+    again = move_money(staff, f"/orders/{order.id}/new-pay-link", {}, headers=HTMX)
+    assert "The buyer&#39;s new pay link (sent again): http" in again.get_data(as_text=True)
+    assert len(creates(stripe_http)) == 1  # the same payment, a second email
+    subject = f"Order #{order.id}: a new pay link for your order"
+    assert [(to, title) for to, title, _ in buyer_emails(live_app, mail_server)] == [
+        ("buyer@example.com", subject),
+        ("buyer@example.com", subject),
+    ]
 
 
 # -- webhooks and the confirmation step ----------------------------------------------------
