@@ -14,6 +14,7 @@ from dashboard.services import users
 from dashboard.services.pay_links import redact_pay_links
 from dashboard.transactions import unit_of_work
 from tests.support.database import count
+from tests.support.two_factor import code_at, fresh_step
 from tests.support.web import csrf_token_in, login, post_form
 
 NEW_PASSWORD = "a brand new passphrase"
@@ -151,3 +152,18 @@ def test_hostile_addresses_get_a_422_and_queue_nothing(app, make_user):
 def test_a_reset_links_token_never_reaches_the_logs():
     path = "/login/reset/eyJ1c2VyIjoxfQ.ZzZz.abc-def_1"
     assert redact_pay_links(f"GET {path} HTTP/1.1") == "GET /login/reset/<redacted> HTTP/1.1"
+
+
+def test_a_sign_in_waiting_for_its_code_with_the_old_password_ends(app, enrolled):
+    """Someone who knew the old password and reached the code step cannot finish there."""
+    user = enrolled(Role.STAFF)
+    thief = app.test_client()
+    waiting = login(thief, user.email)
+    assert waiting.status_code == 303 and waiting.headers["Location"].startswith("/login/code")
+    ask(app, user.email)
+    (path,) = links_sent(app)
+    assert set_new(app, path).status_code == 303
+    code = code_at(user.secret, fresh_step())
+    finished = post_form(thief, "/login/code", {"code": code})
+    assert finished.status_code == 303 and finished.headers["Location"].startswith("/login")
+    assert thief.get("/orders").status_code == 302  # not signed in

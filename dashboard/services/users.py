@@ -17,6 +17,7 @@ from dashboard.domain.time_zones import time_zone
 from dashboard.extensions import db, upsert_insert
 from dashboard.models import Role, User
 from dashboard.services import sessions
+from dashboard.services.two_factor import pending
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +139,8 @@ def set_password(user: User, password: str) -> None:
 def replace_password(user: User, expected_hash: str, password: str) -> bool:
     """A new password, only if the password is still the one whose hash is `expected_hash`
     (what a reset link was made for): of two requests with one link, however close, one
-    changes it and the other is told no. Every session ends, as with `set_password`."""
+    changes it and the other is told no. Every session ends, as with `set_password`, and
+    every sign-in waiting for its second step."""
     check_password_strength(password)
     new_hash = User.hash_of(password)
     changed = db.session.execute(
@@ -152,6 +154,9 @@ def replace_password(user: User, expected_hash: str, password: str) -> bool:
         return False
     set_committed_value(user, "password_hash", new_hash)  # as the UPDATE left the row
     sessions.end_all_sessions(user)
+    # A sign-in that matched the old password and waits for its code ends too: whoever
+    # typed it must not finish it with the code alone.
+    pending.end_all(user)
     db.session.flush()
     log.info("user password reset", extra={"user_id": user.id})
     return True
