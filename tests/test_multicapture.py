@@ -373,3 +373,14 @@ def test_the_sandbox_refuses_what_localstripe_cannot_do_rather_than_send_it():
     assert compat.params("payment_intents.capture", {"amount_to_capture": 100}) == {
         "amount_to_capture": 100
     }
+
+
+def test_without_javascript_the_confirmation_page_names_the_action_in_words(
+    live_app, stripe_http, staff, held
+):
+    from tests.support.web import post_form
+
+    asked = post_form(staff, f"/orders/{held.id}/partial_capture", {"amount": "10.00"})
+    shown = asked.get_data(as_text=True)
+    assert f"Confirm: capture part, keep the rest held on order #{held.id}" in shown
+    assert not stripe_http.calls_to("POST", f"/v1/payment_intents/{PI}/capture")

@@ -170,6 +170,20 @@ class StaffAction(StrEnum):
     REAUTHORIZE = "reauthorize"  # a new hold with the card the buyer let us keep
     NEW_PAY_LINK = "new_pay_link"  # a new hold the buyer gives on the pay page
 
+    @property
+    def words(self) -> str:
+        """The action as a confirmation names it ("Confirm: release the rest")."""
+        return _ACTION_WORDS.get(self, self.value)
+
+
+_ACTION_WORDS = {
+    StaffAction.PARTIAL_CAPTURE: "capture part, keep the rest held",
+    StaffAction.RELEASE: "release the rest",
+    StaffAction.INCREMENT: "a larger hold",
+    StaffAction.REAUTHORIZE: "a new hold on the saved card",
+    StaffAction.NEW_PAY_LINK: "a new pay link for the buyer",
+}
+
 
 # Whether the card network granted what an action needs (multicapture for a partial capture,
 # incremental authorization for an increment) is checked beside the state, by the services.
