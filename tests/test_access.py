@@ -133,12 +133,12 @@ MATRIX = {
         (302, 403, 303, 303),
     ),
     ("payments.partial_capture", "POST"): (
-        "/orders/{order_id}/partial_capture",
+        "/orders/{order_id}/partial-capture",
         {"amount": "1.00"},
         (302, 403, 303, 303),
     ),
     ("payments.partial_capture_confirmed", "POST"): (
-        "/orders/{order_id}/partial_capture/confirm",
+        "/orders/{order_id}/partial-capture/confirm",
         {"amount": "100", "basis": "100"},
         (302, 403, 303, 303),
     ),

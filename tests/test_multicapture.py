@@ -108,7 +108,7 @@ def test_nothing_beyond_one_capture_is_offered_when_the_network_granted_nothing(
     assert "Several captures: Not offered by the card network." in shown
     assert 'id="partial-capture-form"' not in shown
     assert 'id="increment-form"' not in shown
-    refused = move_money(staff, f"/orders/{order.id}/partial_capture", {"amount": "10.00"})
+    refused = move_money(staff, f"/orders/{order.id}/partial-capture", {"amount": "10.00"})
     assert refused.status_code == 303
     assert not stripe_http.calls_to("POST", f"/v1/payment_intents/{PI}/capture")
     assert "does not allow several captures" in page(staff, order.id)
@@ -118,7 +118,7 @@ def test_nothing_beyond_one_capture_is_offered_when_the_network_granted_nothing(
 
 
 def test_two_partial_captures_then_the_final_one(live_app, stripe_http, staff, held):
-    path = f"/orders/{held.id}/partial_capture"
+    path = f"/orders/{held.id}/partial-capture"
     move_money(staff, path, {"amount": "10.00"})
     after = reload(live_app, held.id)
     assert (after.state, after.amount_captured, after.amount_capturable) == (
@@ -146,7 +146,7 @@ def test_two_partial_captures_then_the_final_one(live_app, stripe_http, staff, h
 
 
 def test_the_panel_between_captures_offers_more_captures_and_release(live_app, staff, held):
-    move_money(staff, f"/orders/{held.id}/partial_capture", {"amount": "10.00"})
+    move_money(staff, f"/orders/{held.id}/partial-capture", {"amount": "10.00"})
     shown = page(staff, held.id)
     assert "Partly captured, rest still held" in shown
     assert "$10.00 captured in 1 capture;" in shown
@@ -158,7 +158,7 @@ def test_the_panel_between_captures_offers_more_captures_and_release(live_app, s
 def test_release_the_rest_cancels_what_is_held_and_keeps_the_captures(
     live_app, stripe_http, staff, held
 ):
-    move_money(staff, f"/orders/{held.id}/partial_capture", {"amount": "10.00"})
+    move_money(staff, f"/orders/{held.id}/partial-capture", {"amount": "10.00"})
     review = staff.post(
         f"/orders/{held.id}/release",
         data={"csrf_token": _token(staff)},
@@ -183,8 +183,8 @@ def test_release_the_rest_cancels_what_is_held_and_keeps_the_captures(
 def test_refunds_after_several_captures_are_bounded_by_what_was_captured(
     live_app, stripe_http, staff, held
 ):
-    move_money(staff, f"/orders/{held.id}/partial_capture", {"amount": "10.00"})
-    move_money(staff, f"/orders/{held.id}/partial_capture", {"amount": "5.00"})
+    move_money(staff, f"/orders/{held.id}/partial-capture", {"amount": "10.00"})
+    move_money(staff, f"/orders/{held.id}/partial-capture", {"amount": "5.00"})
     move_money(staff, f"/orders/{held.id}/release", {})
     refused = move_money(
         staff,
@@ -214,7 +214,7 @@ def test_a_partial_capture_must_leave_something_held(
     live_app, stripe_http, staff, held, amount, words
 ):
     refused = move_money(
-        staff, f"/orders/{held.id}/partial_capture", {"amount": amount}, headers=HTMX
+        staff, f"/orders/{held.id}/partial-capture", {"amount": amount}, headers=HTMX
     )
     assert refused.status_code == 422
     assert words in said(refused)
@@ -226,7 +226,7 @@ def test_the_50th_capture_must_be_the_final_one_and_a_51st_is_refused(
 ):
     add_requests(live_app, held.id, "partial_capture", "succeeded", MAX_CAPTURES - 1)
     refused = move_money(
-        staff, f"/orders/{held.id}/partial_capture", {"amount": "1.00"}, headers=HTMX
+        staff, f"/orders/{held.id}/partial-capture", {"amount": "1.00"}, headers=HTMX
     )
     assert "the next one must be the final capture" in said(refused)
     add_requests(live_app, held.id, "capture", "succeeded", 1)
@@ -380,7 +380,7 @@ def test_without_javascript_the_confirmation_page_names_the_action_in_words(
 ):
     from tests.support.web import post_form
 
-    asked = post_form(staff, f"/orders/{held.id}/partial_capture", {"amount": "10.00"})
+    asked = post_form(staff, f"/orders/{held.id}/partial-capture", {"amount": "10.00"})
     shown = asked.get_data(as_text=True)
     assert f"Confirm: capture part, keep the rest held on order #{held.id}" in shown
     assert not stripe_http.calls_to("POST", f"/v1/payment_intents/{PI}/capture")

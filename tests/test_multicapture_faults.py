@@ -43,12 +43,17 @@ def held(live_app, stripe_http, staff, make_order, faulty):
     return reload(live_app, order.id)
 
 
-# (action, the path's end, form, what the order shows once it went through)
+# (action, the end of Stripe's path, form, what the order shows once it went through)
 ACTIONS = {
     "partial_capture": ("/capture", {"amount": "10.00"}, ("partly_captured", 1000, 3000)),
     "release": ("/cancel", {}, ("captured", 500, 3000)),
     "increment": ("/increment_authorization", {"amount": "45.00"}, ("authorized", 0, 4500)),
 }
+
+
+def asked_at(order_id: int, action: str) -> str:
+    """The path staff post the action to (`partial_capture` at `/partial-capture`)."""
+    return f"/orders/{order_id}/{action.replace('_', '-')}"
 
 
 def shape(app, order_id):
@@ -59,7 +64,7 @@ def shape(app, order_id):
 def prepare(live_app, staff, held, action):
     """A release needs a partly captured hold: $5.00 captured first, without faults."""
     if action == "release":
-        move_money(staff, f"/orders/{held.id}/partial_capture", {"amount": "5.00"})
+        move_money(staff, f"/orders/{held.id}/partial-capture", {"amount": "5.00"})
         assert shape(live_app, held.id)[:2] == ("partly_captured", 500)
 
 
@@ -81,12 +86,12 @@ def test_a_lost_answer_is_settled_by_re_reading_without_a_resend(
     prepare(live_app, staff, held, action)
     before = reached(stripe_http, end)
     faulty.arm("POST", end, "lost")
-    answer = move_money(staff, f"/orders/{held.id}/{action}", form, headers=HTMX)
+    answer = move_money(staff, asked_at(held.id, action), form, headers=HTMX)
     assert "awaiting confirmation from Stripe" in answer.get_data(as_text=True)
     (row,) = requests_of(live_app, held.id, action)
     assert row.status == "unknown"
     # A second click while it is unknown sends nothing.
-    again = move_money(staff, f"/orders/{held.id}/{action}", form, headers=HTMX)
+    again = move_money(staff, asked_at(held.id, action), form, headers=HTMX)
     assert "Nothing new was sent" in again.get_data(as_text=True)
 
     assert "Confirmed with Stripe" in settle(staff, held.id)
@@ -108,7 +113,7 @@ def test_an_unanswered_call_that_never_ran_is_resent_once_with_its_key(
         faulty.arm("POST", end, "status", 409)
     else:
         faulty.arm("POST", end, "timeout")
-    move_money(staff, f"/orders/{held.id}/{action}", form, headers=HTMX)
+    move_money(staff, asked_at(held.id, action), form, headers=HTMX)
     assert reached(stripe_http, end) == before  # it never reached Stripe
     (row,) = requests_of(live_app, held.id, action)
     assert row.status == "unknown"
@@ -131,7 +136,7 @@ def test_a_500_that_stripe_did_not_act_on_is_closed_without_a_resend(
     before_shape = shape(live_app, held.id)
     before = reached(stripe_http, end)
     faulty.arm("POST", end, "status", 500)
-    move_money(staff, f"/orders/{held.id}/{action}", form, headers=HTMX)
+    move_money(staff, asked_at(held.id, action), form, headers=HTMX)
     settled = settle(staff, held.id)
     assert "did not happen" in settled
     assert reached(stripe_http, end) == before

@@ -315,14 +315,14 @@ def payment_method(order_id: int) -> ResponseReturnValue:
     return _respond(order_id, ActionResult(True, "Saved how the buyer pays."))
 
 
-@bp.route("/orders/<int:order_id>/partial_capture", methods=["POST"])
+@bp.route("/orders/<int:order_id>/partial-capture", methods=["POST"])
 @roles_required(*STAFF)
 def partial_capture(order_id: int) -> ResponseReturnValue:
     """Say what capturing part of a multicapture hold does (the rest stays held)."""
     return _review(order_id, StaffAction.PARTIAL_CAPTURE)
 
 
-@bp.route("/orders/<int:order_id>/partial_capture/confirm", methods=["POST"])
+@bp.route("/orders/<int:order_id>/partial-capture/confirm", methods=["POST"])
 @roles_required(*STAFF)
 def partial_capture_confirmed(order_id: int) -> ResponseReturnValue:
     """Capture the confirmed part; the rest stays held for later captures."""
