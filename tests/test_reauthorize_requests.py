@@ -13,7 +13,8 @@ from datetime import timedelta
 
 import pytest
 
-from dashboard.models import Role, utcnow
+from dashboard.extensions import db
+from dashboard.models import Order, Role, utcnow
 from tests.support.database import reload, requests_of
 from tests.support.stripe import AMOUNT, intent, send_event, stripe_event
 from tests.support.web import HTMX, confirmation_in, move_money, pay_link, post_form
@@ -276,6 +277,24 @@ def test_the_new_holds_webhook_is_matched_to_the_order_and_settles_an_unanswered
     assert (after.state, after.stripe_payment_intent_id) == ("authorized", "pi_test_new_hold")
     (request,) = requests_of(live_app, order.id, "reauthorize")
     assert (request.status, request.stripe_object_id) == ("succeeded", "pi_test_new_hold")
+    # A webhook calls no Stripe: the old hold's release is saved, and the sweep sends it.
+    assert stripe_http.calls_to("POST", f"/v1/payment_intents/{OLD}/cancel") == []
+    (release,) = requests_of(live_app, order.id, "cancel_replaced_hold")
+    assert (release.status, release.stripe_object_id) == ("pending", OLD)
+    stripe_http.intents["pi_test_new_hold"] = made
+    outputs = []
+    for _ in range(2):
+        swept = live_app.test_cli_runner().invoke(
+            args=["stripe", "sweep-holds", "--older-than", "0s"]
+        )
+        assert swept.exit_code == 0, swept.output
+        outputs.append(swept.output)
+    assert f"#{order.id}     The hold {OLD} was released." in outputs[0]
+    assert "Old holds a new one replaced" not in outputs[1]
+    (cancel,) = stripe_http.calls_to("POST", f"/v1/payment_intents/{OLD}/cancel")
+    assert cancel.form["cancellation_reason"] == ["duplicate"]
+    (release,) = requests_of(live_app, order.id, "cancel_replaced_hold")
+    assert release.status == "succeeded"
 
     # Then the old hold's cancellation (ours) arrives: about an earlier attempt, ignored.
     canceled = intent(order.id, status="canceled", cancellation_reason="duplicate")
@@ -303,3 +322,28 @@ def test_a_confirmation_of_a_hold_that_changed_is_asked_again_and_sends_nothing(
     stale = staff.post(action, data={**fields, "basis": "1"})
     assert "The order changed since you were asked" in stale.get_data(as_text=True)
     assert creates(stripe_http) == []
+
+
+def test_the_buyers_new_hold_reported_by_webhook_releases_the_old_one_on_check_with_stripe(
+    live_app, stripe_http, staff, near_deadline
+):
+    """The buyer confirmed the new hold on the pay link and closed the page: the webhook
+    makes it the order's payment; "Check with Stripe" sends the old hold's saved release."""
+    order = near_deadline
+    with live_app.app_context():
+        db.session.get(Order, order.id).renewal_payment_intent_id = "pi_test_buyer_hold"
+        db.session.commit()
+    confirmed = intent(
+        order.id, id="pi_test_buyer_hold", status="requires_capture", capturable=AMOUNT
+    )
+    stripe_http.intents["pi_test_buyer_hold"] = confirmed
+    event = stripe_event("payment_intent.amount_capturable_updated", confirmed)
+    assert send_event(live_app.test_client(), event).status_code == 200
+    assert reload(live_app, order.id).stripe_payment_intent_id == "pi_test_buyer_hold"
+    assert stripe_http.calls_to("POST", f"/v1/payment_intents/{OLD}/cancel") == []
+
+    answer = post_form(staff, f"/orders/{order.id}/settle", headers=HTMX)
+    assert f"The hold {OLD} was released." in answer.get_data(as_text=True)
+    assert len(stripe_http.calls_to("POST", f"/v1/payment_intents/{OLD}/cancel")) == 1
+    post_form(staff, f"/orders/{order.id}/settle", headers=HTMX)  # nothing left to release
+    assert len(stripe_http.calls_to("POST", f"/v1/payment_intents/{OLD}/cancel")) == 1

@@ -201,6 +201,9 @@ def _print_sweep(report: SweepReport) -> None:
         f"Alert emails queued for {expiring} hold(s) inside the alert window and {lapsed} "
         "past their deadline (each hold is alerted once; `flask outbox relay` sends them)."
     )
+    if report.released:
+        click.echo(f"Old holds a new one replaced, released ({len(report.released)}):")
+        table(("order", "result"), [(r.number, r.reason) for r in report.released])
     if report.voids:
         click.echo(f"Voids ({len(report.voids)}):")
         table(

@@ -45,7 +45,7 @@ from dashboard.payments import errors
 from dashboard.payments.gateway import gateway
 from dashboard.payments.snapshots import CheckoutSessionSnapshot, PaymentIntentSnapshot
 from dashboard.services import alerts, orders, timeline
-from dashboard.services.payments import ledger, staff
+from dashboard.services.payments import ledger, replaced_holds, staff
 from dashboard.services.payments.apply import (
     apply_checkout_session,
     apply_payment_intent,
@@ -131,6 +131,7 @@ class SweepReport:
     past_deadline: list[Hold] = field(default_factory=list)
     voids: list[VoidAttempt] = field(default_factory=list)
     alerted: tuple[int, int] = (0, 0)  # holds alerted as about to run out, and as run out
+    released: list[Skipped] = field(default_factory=list)  # old holds a new one replaced
 
     @property
     def failures(self) -> bool:
@@ -211,6 +212,9 @@ class AuthorizationSweep:
 
     def _compare(self, order_id: int, report: SweepReport) -> None:
         order = ledger.lock_order(order_id)
+        for released in replaced_holds.release_waiting(order):
+            report.released.append(Skipped(order.id, released))
+            order = ledger.lock_order(order_id)  # the release committed and re-read it
         if order.order_state in TERMINAL:  # moved on since the candidates were read
             return
         request = ledger.in_flight(order)

@@ -27,7 +27,6 @@ from dashboard.domain.state_machine import (
 from dashboard.domain.state_machine import check_action as machine_allows
 from dashboard.domain.stripe_mapping import (
     MAPPING_VERSION,
-    CancellationReason,
     PaymentIntentStatus,
 )
 from dashboard.models import Order, RequestStatus, StripeRequest, TimelineKind, User, utcnow
@@ -37,7 +36,7 @@ from dashboard.payments.saved_cards import KEY_METADATA, CardSaving
 from dashboard.payments.snapshots import PaymentIntentSnapshot
 from dashboard.services import timeline
 from dashboard.services.buyer_notices import PayAgainReason, ask_buyer_to_pay_again
-from dashboard.services.payments import ledger, records
+from dashboard.services.payments import ledger, records, replaced_holds
 from dashboard.services.payments.apply import move
 from dashboard.services.payments.results import ActionInProgress, ActionRefused, ActionResult
 
@@ -258,9 +257,15 @@ def _needs_the_buyer(
 
 
 def adopt(
-    order: Order, snapshot: PaymentIntentSnapshot, *, source: str, actor: User | None = None
+    order: Order,
+    snapshot: PaymentIntentSnapshot,
+    *,
+    source: str,
+    actor: User | None = None,
+    release_now: bool = True,
 ) -> ActionResult:
-    """The new hold becomes the order's payment; the old one is released if still open."""
+    """The new hold becomes the order's payment; the old one is released if still open (at
+    once, or without `release_now` by the next sweep: services/payments/replaced_holds.py)."""
     old, was_held = order.stripe_payment_intent_id, order.order_state is OrderState.AUTHORIZED
     if old == snapshot.id:
         return ActionResult(True, "The new hold is already the order's payment.")
@@ -268,7 +273,8 @@ def adopt(
         # Captured or voided meanwhile: the new hold has nothing to stand for.
         order.renewal_payment_intent_id = None
         return ActionResult(
-            False, "The order moved on meanwhile. " + _release(order, snapshot.id, actor)
+            False,
+            "The order moved on meanwhile. " + _replaced(order, snapshot.id, actor, release_now),
         )
     facts = {
         "amount": snapshot.amounts.capturable,
@@ -304,32 +310,18 @@ def adopt(
     records.note_payment_intent(order, snapshot)
     released = ""
     if was_held and old:
-        released = " " + _release(order, old, actor)
+        released = " " + _replaced(order, old, actor, release_now)
     return ActionResult(
         True,
         f"A new hold of {order.money(order.amount_capturable)} is in place.{released}",
     )
 
 
-def _release(order: Order, payment_intent_id: str, actor: User | None) -> str:
-    """Cancel the replaced hold (its own saved request, key first, as every call)."""
-    request = ledger.begin(order, "cancel_replaced_hold", None, actor)
-    result = ledger.send(
-        order,
-        request,
-        "release the replaced hold",
-        lambda: gateway().cancel_payment_intent(
-            payment_intent_id,
-            reason=CancellationReason.DUPLICATE.value,
-            idempotency_key=request.idempotency_key,
-        ),
-    )
-    if isinstance(result, errors.PaymentError):
-        return (
-            f"The hold {payment_intent_id} could not be released now ({result.message}); "
-            "it lapses by itself."
-        )
-    return f"The hold {payment_intent_id} was released."
+def _replaced(order: Order, payment_intent_id: str, actor: User | None, now: bool) -> str:
+    if now:
+        return replaced_holds.release(order, payment_intent_id, actor)
+    replaced_holds.defer(order, payment_intent_id, actor)
+    return f"The hold {payment_intent_id} is released by the next sweep (or Check with Stripe)."
 
 
 # -- settling an unanswered renewal -------------------------------------------------------

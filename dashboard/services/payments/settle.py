@@ -17,7 +17,15 @@ from dashboard.models import Order, RequestStatus, StripeRequest, utcnow
 from dashboard.payments import errors
 from dashboard.payments.gateway import gateway
 from dashboard.payments.snapshots import CheckoutSessionSnapshot, PaymentIntentSnapshot
-from dashboard.services.payments import fees, holds, ledger, records, renewal, staff
+from dashboard.services.payments import (
+    fees,
+    holds,
+    ledger,
+    records,
+    renewal,
+    replaced_holds,
+    staff,
+)
 from dashboard.services.payments.apply import (
     apply_checkout_session,
     apply_payment_intent,
@@ -39,9 +47,13 @@ _DONE = {
 def settle(order_id: int) -> ActionResult:
     """Find out how an unanswered request ended, and finish it exactly once."""
     order = ledger.lock_order(order_id)
+    released = replaced_holds.release_waiting(order)
     request = ledger.in_flight(order)
     if request is None:
-        return refresh_from_stripe(order_id)
+        refreshed = refresh_from_stripe(order_id)
+        if not released:
+            return refreshed
+        return ActionResult(refreshed.ok, " ".join([*released, refreshed.message]))
     if (
         request.status == RequestStatus.PENDING.value
         and utcnow() - request.created_at < PENDING_GRACE

@@ -95,7 +95,8 @@ def _new_hold(
                 what=f"{request.action} (confirmed by {source})",
                 object_id=snapshot.id,
             )
-    done = renewal.adopt(order, snapshot, source=source)
+    # Applied with other deliveries in one transaction: no Stripe call from here.
+    done = renewal.adopt(order, snapshot, source=source, release_now=False)
     return applied(done.message) if done.ok else ignored(done.message)
 
 
