@@ -1,7 +1,8 @@
 """Chaos: seeded Stripe histories, delivered to a real gunicorn under faults, end in the truth.
 
-Orders are seeded in PostgreSQL; their events (hold, full or partial capture, void,
-refunds, dispute, lapsed hold, expired checkout, decline then retry) are sent signed to
+Orders are seeded in PostgreSQL; their events (hold, full or partial capture, several
+captures, a larger hold, void, refunds, dispute, lapsed hold, a lapsing hold replaced by a
+new one, expired checkout, decline then retry) are sent signed to
 gunicorn with four workers, each event 1-3 times, shuffled, from 8 concurrent senders,
 while workers are killed mid-request, database connections dropped before commit and
 answers delayed past the sender's timeout (tests/chaos/). Then one

@@ -39,6 +39,7 @@ KINDS: dict[str, float] = {
     "decline_retry_new_intent": 1.0,
     "multicapture": 1.0,  # two captures keeping the rest held, then the final capture
     "increment": 0.5,  # the hold raised by incremental authorization
+    "reauthorized": 1.0,  # a lapsing hold replaced by a new one the buyer confirmed
 }
 
 DECLINE = {
@@ -83,7 +84,7 @@ class History:
     plan: Plan
     events: list[dict[str, Any]]
     truth: Truth
-    seed_columns: dict[str, str]
+    seed_columns: dict[str, Any]
     # What Stripe answers at the end: PaymentIntents and Checkout Sessions by id.
     stripe_objects: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -230,7 +231,8 @@ class _Builder:
     def build(self) -> History:
         plan = self.plan
         amount = plan.amount
-        seed = {"stripe_payment_intent_id": self.pi}
+        seed: dict[str, Any] = {"stripe_payment_intent_id": self.pi}
+        final_pi: str | None = None  # when the order ends on another PaymentIntent
         objects: dict[str, dict[str, Any]] = {}
         dispute_truth = None
         outbox: tuple[str, ...] = ()
@@ -267,6 +269,38 @@ class _Builder:
             self.event("payment_intent.amount_capturable_updated", self.held(amount=larger))
             objects[self.pi] = self.final(self.held(amount=larger), self.charge(amount=larger))
             truth = ("authorized", larger, larger, 0, 0)
+        elif kind == "reauthorized":
+            # Staff re-authorized a hold about to lapse; the buyer's bank wanted them to
+            # verify, so the order waits for the new PaymentIntent the buyer confirms on the
+            # pay link (as the dashboard stored it). The old hold lapses and the new one
+            # holds, reported in any order: the order ends on the new one.
+            renewed = f"{self.pi}_renewed"
+            seed.update(
+                renewal_payment_intent_id=renewed,
+                state="authorized",
+                amount_authorized=amount,
+                amount_capturable=amount,
+            )
+            self.event("payment_intent.canceled", self.canceled("automatic"))
+            lapsed = self.charge(refunded=amount)
+            lapsed["refunded"] = True
+            self.event("charge.expired", lapsed)
+            new_hold = intent(
+                self.order_id,
+                id=renewed,
+                status="requires_capture",
+                amount=amount,
+                capturable=amount,
+                latest_charge=f"{self.ch}_renewed",
+            )
+            self.event("payment_intent.amount_capturable_updated", new_hold)
+            new_charge = charge(
+                self.order_id, id=f"{self.ch}_renewed", payment_intent=renewed, amount=amount
+            )
+            objects[self.pi] = self.final(self.canceled("automatic"), lapsed)
+            objects[renewed] = self.final(new_hold, new_charge)
+            final_pi = renewed
+            truth = ("authorized", amount, amount, 0, 0)
         elif kind == "void":
             self.event("payment_intent.amount_capturable_updated", self.held())
             self.event("payment_intent.canceled", self.canceled("requested_by_customer"))
@@ -325,7 +359,7 @@ class _Builder:
                 capturable=capturable,
                 captured=captured_amount,
                 refunded=refunded_amount,
-                payment_intent_id=seed.get("stripe_payment_intent_id"),
+                payment_intent_id=final_pi or seed.get("stripe_payment_intent_id"),
                 dispute=dispute_truth,
                 outbox=tuple(sorted(outbox)),
                 outbox_optional=optional,

@@ -5,8 +5,10 @@ histories: it has no disputes, no Checkout Sessions (so no expired checkout), no
 `amount_capturable`/`amount_received`, and no way to replay a history whose events we
 author. The double answers `GET /v1/payment_intents/<id>` (with `latest_charge` expanded,
 as the gateway asks) and `GET /v1/checkout/sessions/<id>` with the Stripe-shaped objects
-the history generator says Stripe holds at the end; anything else is a 404 in Stripe's error
-shape, and counted, so a request the suite did not expect is seen.
+the history generator says Stripe holds at the end, and the release of a replaced hold
+(`POST /v1/payment_intents/<id>/cancel`) as Stripe answers it for that state; anything else
+is a 404 in Stripe's error shape, and counted, so a request the suite did not expect is
+seen.
 
 The dashboard reaches it through its real `StripeGateway` and the real stripe SDK, with
 `compat=None`: see tests/chaos/chaos_app.py for why it is not reached through
@@ -52,6 +54,35 @@ class StripeObjects:
             }
         }
 
+    def cancel(self, path: str) -> tuple[int, dict[str, Any]]:
+        """`POST /v1/payment_intents/<id>/cancel`: an open hold is canceled; one that already
+        ended (a lapsed hold) is Stripe's 400 for a PaymentIntent in that state."""
+        prefix = "/v1/payment_intents/"
+        if path.startswith(prefix) and path.endswith("/cancel"):
+            found = self.objects.get(path.removeprefix(prefix).removesuffix("/cancel"))
+            if found is not None:
+                with self.lock:
+                    self.reads["payment_intent.cancel"] += 1
+                if found.get("status") in ("canceled", "succeeded"):
+                    return 400, {
+                        "error": {
+                            "type": "invalid_request_error",
+                            "code": "payment_intent_unexpected_state",
+                            "message": "You cannot cancel this PaymentIntent because it has "
+                            f"a status of {found['status']}.",
+                        }
+                    }
+                return 200, {**found, "status": "canceled", "cancellation_reason": "duplicate"}
+        with self.lock:
+            self.unknown.append(f"POST {path}")
+        return 404, {
+            "error": {
+                "type": "invalid_request_error",
+                "code": "resource_missing",
+                "message": f"No such object: {path}",
+            }
+        }
+
 
 @contextmanager
 def serve_stripe(objects: dict[str, dict[str, Any]]) -> Iterator[tuple[str, StripeObjects]]:
@@ -69,8 +100,17 @@ def serve_stripe(objects: dict[str, dict[str, Any]]) -> Iterator[tuple[str, Stri
             self.end_headers()
             self.wfile.write(data)
 
-        def do_POST(self) -> None:  # nothing in these histories writes to Stripe
-            self.do_GET()
+        def do_POST(self) -> None:
+            # The one write in these histories: the release of a hold a new one replaced
+            # (re-authorizing), answered as Stripe answers it for the object's final state.
+            status, body = store.cancel(self.path.split("?", 1)[0])
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Request-Id", "req_chaos")
+            self.end_headers()
+            self.wfile.write(data)
 
         def log_message(self, format: str, *args: Any) -> None:
             return
