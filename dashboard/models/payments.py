@@ -27,7 +27,7 @@ class RequestStatus(StrEnum):
 IN_FLIGHT = (RequestStatus.PENDING.value, RequestStatus.UNKNOWN.value)
 # The requests that move money: the staff actions.
 MONEY_ACTIONS = tuple(action.value for action in StaffAction)
-# The partial unique index's condition (migration 0014 has the same text).
+# The partial unique index's condition (migration 0016 has the same text).
 ONE_IN_FLIGHT_WHERE = "status IN ('pending', 'unknown') AND action IN ({})".format(
     ", ".join(f"'{action}'" for action in MONEY_ACTIONS)
 )

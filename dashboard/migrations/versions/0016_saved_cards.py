@@ -10,8 +10,8 @@ so two clicks at once make one PaymentIntent.
 
 Nothing existing changes: orders paid before this revision have no saved card.
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-06
 
 """
@@ -21,12 +21,12 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0014'
-down_revision = '0013'
+revision = '0016'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 
-# 0013's condition, and the same with re-authorizing and new pay links.
+# 0015's condition, and the same with re-authorizing and new pay links.
 OLD_ACTIONS = (
     "status IN ('pending', 'unknown') AND action IN "
     "('capture', 'void', 'refund', 'partial_capture', 'release', 'increment')"
