@@ -61,6 +61,8 @@ def recipients(kind: AlertKind) -> list[User]:
 
 
 def alert_window() -> timedelta:
+    """How long before its deadline a hold counts as about to run out: staff are alerted,
+    and may re-authorize it (services/payments/renewal.py)."""
     return timedelta(hours=int(current_app.config["HOLD_ALERT_HOURS"]))
 
 
@@ -80,22 +82,23 @@ def sweep_holds(now: datetime | None = None) -> tuple[int, int]:
         .order_by(Order.capture_before, Order.id)
     )
     expiring = lapsed = 0
+    told = {kind: recipients(kind) for kind in (AlertKind.HOLD_EXPIRING, AlertKind.HOLD_LAPSED)}
     for order in held:
         assert order.capture_before is not None
         if order.capture_before <= now:
-            hold_lapsed(order)
+            hold_lapsed(order, told[AlertKind.HOLD_LAPSED])
             lapsed += 1
         else:
-            hold_expiring(order, now)
+            hold_expiring(order, now, told[AlertKind.HOLD_EXPIRING])
             expiring += 1
     return expiring, lapsed
 
 
-def hold_expiring(order: Order, now: datetime) -> None:
+def hold_expiring(order: Order, now: datetime, people: list[User] | None = None) -> None:
     assert order.capture_before is not None
     left = _duration(order.capture_before - now)
     held = format_minor(order.amount_capturable or order.total_amount, order.currency)
-    for user in recipients(AlertKind.HOLD_EXPIRING):
+    for user in recipients(AlertKind.HOLD_EXPIRING) if people is None else people:
         _queue(
             user,
             AlertKind.HOLD_EXPIRING,
@@ -110,12 +113,12 @@ def hold_expiring(order: Order, now: datetime) -> None:
         )
 
 
-def hold_lapsed(order: Order) -> None:
+def hold_lapsed(order: Order, people: list[User] | None = None) -> None:
     """The hold's deadline passed uncaptured (found by the sweep, or reported by Stripe
     when it released the hold); one email per person whichever says it first."""
     held = format_minor(order.amount_capturable or order.total_amount, order.currency)
     deadline = order.capture_before
-    for user in recipients(AlertKind.HOLD_LAPSED):
+    for user in recipients(AlertKind.HOLD_LAPSED) if people is None else people:
         when = f" {_at(deadline, user)}" if deadline is not None else ""
         _queue(
             user,

@@ -91,19 +91,14 @@ def serve_stripe(objects: dict[str, dict[str, Any]]) -> Iterator[tuple[str, Stri
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            status, body = store.answer(self.path.split("?", 1)[0])
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.send_header("Request-Id", "req_chaos")
-            self.end_headers()
-            self.wfile.write(data)
+            self._reply(*store.answer(self.path.split("?", 1)[0]))
 
         def do_POST(self) -> None:
             # The one write in these histories: the release of a hold a new one replaced
             # (re-authorizing), answered as Stripe answers it for the object's final state.
-            status, body = store.cancel(self.path.split("?", 1)[0])
+            self._reply(*store.cancel(self.path.split("?", 1)[0]))
+
+        def _reply(self, status: int, body: dict[str, Any]) -> None:
             data = json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")

@@ -15,8 +15,6 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from flask import current_app
-
 from dashboard.domain.orders import OrderState
 from dashboard.domain.state_machine import (
     IllegalTransition,
@@ -35,6 +33,7 @@ from dashboard.payments.gateway import gateway
 from dashboard.payments.saved_cards import KEY_METADATA, CardSaving
 from dashboard.payments.snapshots import PaymentIntentSnapshot
 from dashboard.services import timeline
+from dashboard.services.alerts import alert_window
 from dashboard.services.buyer_notices import PayAgainReason, ask_buyer_to_pay_again
 from dashboard.services.payments import ledger, records, replaced_holds
 from dashboard.services.payments.apply import move
@@ -46,10 +45,6 @@ RENEWALS = (StaffAction.REAUTHORIZE.value, StaffAction.NEW_PAY_LINK.value)
 REPLACES_METADATA = "replaces_payment_intent"
 # Stripe keeps an idempotency key's answer for at least 24 hours; stay inside that.
 IDEMPOTENCY_WINDOW = timedelta(hours=23)
-
-
-def alert_window() -> timedelta:
-    return timedelta(hours=int(current_app.config.get("HOLD_ALERT_HOURS", 48)))
 
 
 def remaining(order: Order) -> int:
