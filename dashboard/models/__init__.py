@@ -4,10 +4,17 @@
 admin's), `orders` (with disputes and the timeline), `payments` (the request ledger, the
 outbox, payment attempts, money movements), `relay` (outgoing emails, every delivery
 attempt), `inbox` (Stripe's events), `buyer` (the buyer pages' calls to Stripe),
-`saved_cards` (the Stripe Customer of each buyer email).
+`saved_cards` (the Stripe Customer of each buyer email), `acp` (agents' checkout sessions,
+their Idempotency-Keys and requests).
 Everything is importable from here, the one name the rest of the code uses. Schema changes
 go through migrations."""
 
+from dashboard.models.acp import (
+    AgentCheckoutRequest,
+    AgentCheckoutSession,
+    AgentIdempotencyKey,
+    KeyStatus,
+)
 from dashboard.models.base import UTCDateTime, utcnow
 from dashboard.models.buyer import BuyerStripeCall
 from dashboard.models.inbox import (
@@ -41,12 +48,16 @@ __all__ = [
     "MONEY_ACTIONS",
     "REPROCESSABLE",
     "RETRYABLE",
+    "AgentCheckoutRequest",
+    "AgentCheckoutSession",
+    "AgentIdempotencyKey",
     "AlertChoice",
     "BuyerCustomer",
     "BuyerStripeCall",
     "DeliveryOutcome",
     "Dispute",
     "EventStatus",
+    "KeyStatus",
     "LoginAttempt",
     "MoneyMovement",
     "MovementKind",

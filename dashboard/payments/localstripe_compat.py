@@ -6,6 +6,7 @@ live key, never against api.stripe.com. Every rule here is a documented localstr
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -54,6 +55,9 @@ SANDBOX_CARDS: dict[str, tuple[str, str]] = {
     "decline": ("4000000000000341", "Visa, declined by the bank"),
     "3ds": ("4000002500003155", "Visa, asks for 3-D Secure"),
 }
+# The sandbox's shared payment tokens: `spt_test_<card>` or `spt_test_<card>_<anything>`
+# stands for the test card of that name (localstripe has no shared payment tokens).
+SANDBOX_TOKEN = re.compile(r"spt_test_(success|decline|3ds)(?:_[A-Za-z0-9_]*)?")
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,26 @@ class LocalstripeCompat:
             raise errors.SandboxOnly(UNSUPPORTED_OPERATIONS.get(operation, NO_MULTICAPTURE))
         dropped = UNSUPPORTED_PARAMS.get(operation, frozenset())
         return {key: value for key, value in params.items() if key not in dropped}
+
+    def shared_token_params(
+        self, params: dict[str, Any], card_method: Callable[[str], str]
+    ) -> dict[str, Any]:
+        """A PaymentIntent paid with a sandbox token (`SANDBOX_TOKEN`), as localstripe takes
+        it: the token's test card as a payment method. Any other token is one Stripe would
+        not know: refused as Stripe refuses it, with nothing sent."""
+        data = dict(params.get("payment_method_data") or {})
+        token = data.pop("shared_payment_granted_token", None)
+        found = SANDBOX_TOKEN.fullmatch(token) if isinstance(token, str) else None
+        if found is None:
+            raise errors.InvalidRequest(
+                "The sandbox knows only the test tokens spt_test_success, spt_test_decline "
+                "and spt_test_3ds.",
+                code="resource_missing",
+                http_status=400,
+            )
+        mended = {key: value for key, value in params.items() if key != "payment_method_data"}
+        mended["payment_method"] = card_method(SANDBOX_CARDS[found.group(1)][0])
+        return mended
 
     def after_create(
         self,

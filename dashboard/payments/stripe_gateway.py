@@ -38,6 +38,7 @@ from dashboard.payments.event_list import (
 from dashboard.payments.localstripe_compat import LocalstripeCompat
 from dashboard.payments.sandbox_calls import SandboxCalls
 from dashboard.payments.saved_cards import CardSaving, SavedCardCalls
+from dashboard.payments.shared_tokens import SharedTokenCalls
 from dashboard.payments.snapshots import (
     PaymentIntentSnapshot,
     RefundSnapshot,
@@ -69,7 +70,7 @@ CHARGE_WITH_BALANCE = "latest_charge.balance_transaction"
 
 
 @dataclass
-class StripeGateway(CheckoutSessionCalls, SavedCardCalls, SandboxCalls):
+class StripeGateway(CheckoutSessionCalls, SavedCardCalls, SandboxCalls, SharedTokenCalls):
     """Stripe's API for one merchant account. `compat` is set only for localstripe."""
 
     secret_key: str

@@ -1,0 +1,80 @@
+"""The gateway's one call for an agent's Stripe shared payment token (`spt_…`): a
+PaymentIntent that uses it, confirmed at once.
+
+The token goes in `payment_method_data[shared_payment_granted_token]`, a preview field of
+Stripe's API version `2026-04-22.preview` that the SDK's stable types do not list, so this
+call alone is sent with that version. The token is never logged or kept: the SDK's DEBUG
+lines are dropped (stripe_gateway), our errors carry Stripe's code, never its message.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import stripe
+
+from dashboard.payments.localstripe_compat import LocalstripeCompat
+from dashboard.payments.snapshots import PaymentIntentSnapshot
+
+# The API version that has the field (Stripe's changelog of 2026-04-22, "Shared Payment
+# Granted Token"); preview versions are asked for per request.
+SHARED_TOKEN_API_VERSION = "2026-04-22.preview"
+TOKEN_FIELD = "shared_payment_granted_token"
+# What a granted token looks like: Stripe's ids are `spt_` and letters, digits, underscores.
+TOKEN_SHAPE = re.compile(r"spt_[A-Za-z0-9_]{1,200}")
+
+
+def is_shared_token(token: object) -> bool:
+    return isinstance(token, str) and TOKEN_SHAPE.fullmatch(token) is not None
+
+
+class SharedTokenCalls:
+    """Mixed into `StripeGateway`, whose client, compat flag and error translation it uses."""
+
+    compat: LocalstripeCompat | None
+    _client: stripe.StripeClient
+
+    def _call(self, what: str, call: Callable[[], Any]) -> Any:
+        raise NotImplementedError
+
+    def _snapshot(self, intent: Any) -> PaymentIntentSnapshot:
+        raise NotImplementedError
+
+    def sandbox_card_payment_method(self, card_number: str) -> str:
+        raise NotImplementedError
+
+    def pay_with_shared_token(
+        self,
+        *,
+        token: str,
+        amount: int,
+        currency: str,
+        capture_method: str,
+        order_id: int,
+        idempotency_key: str,
+        metadata: dict[str, str] | None = None,
+    ) -> PaymentIntentSnapshot:
+        """Create and confirm a PaymentIntent paid with the agent's shared payment token."""
+        params: dict[str, Any] = {
+            "amount": amount,
+            "currency": currency.lower(),
+            "capture_method": capture_method,
+            "confirm": True,
+            "payment_method_data": {TOKEN_FIELD: token},
+            "metadata": {**(metadata or {}), "order_id": str(order_id)},
+        }
+        if self.compat is not None:
+            params = self.compat.shared_token_params(params, self.sandbox_card_payment_method)
+        intent = self._call(
+            "create payment intent with a shared payment token",
+            lambda: self._client.v1.payment_intents.create(
+                params=params,  # type: ignore[arg-type]
+                options={
+                    "idempotency_key": idempotency_key,
+                    "stripe_version": SHARED_TOKEN_API_VERSION,
+                },
+            ),
+        )
+        return self._snapshot(intent)
