@@ -4,8 +4,9 @@
 admin's), `orders` (with disputes and the timeline), `payments` (the request ledger, the
 outbox, payment attempts, money movements), `relay` (outgoing emails, every delivery
 attempt), `inbox` (Stripe's events), `buyer` (the buyer pages' calls to Stripe),
-`saved_cards` (the Stripe Customer of each buyer email), `acp` (agents' checkout sessions,
-their Idempotency-Keys and requests).
+`saved_cards` (the Stripe Customer of each buyer email), `catalog` (products), `agents`
+(AI agents buying through the checkout API, and their rate-limit counters), `acp` (agents'
+checkout sessions, their Idempotency-Keys and requests).
 Everything is importable from here, the one name the rest of the code uses. Schema changes
 go through migrations."""
 
@@ -15,8 +16,10 @@ from dashboard.models.acp import (
     AgentIdempotencyKey,
     KeyStatus,
 )
+from dashboard.models.agents import Agent, AgentRequestCount
 from dashboard.models.base import UTCDateTime, utcnow
 from dashboard.models.buyer import BuyerStripeCall
+from dashboard.models.catalog import Product
 from dashboard.models.inbox import (
     REPROCESSABLE,
     RETRYABLE,
@@ -48,9 +51,11 @@ __all__ = [
     "MONEY_ACTIONS",
     "REPROCESSABLE",
     "RETRYABLE",
+    "Agent",
     "AgentCheckoutRequest",
     "AgentCheckoutSession",
     "AgentIdempotencyKey",
+    "AgentRequestCount",
     "AlertChoice",
     "BuyerCustomer",
     "BuyerStripeCall",
@@ -68,6 +73,7 @@ __all__ = [
     "OutboxMessage",
     "PaymentAttempt",
     "PendingSignIn",
+    "Product",
     "RecoveryCode",
     "RequestStatus",
     "Role",
