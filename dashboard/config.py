@@ -161,6 +161,9 @@ def _from_environment(instance_path: Path) -> dict[str, Any]:
         # Requests a newly registered AI agent may make to the checkout API per minute
         # (each agent keeps its own, set when registered: docs/agents.md).
         "AGENT_RATE_LIMIT_PER_MINUTE": _at_least("AGENT_RATE_LIMIT_PER_MINUTE", 60, 1),
+        # How an agent's payment (a shared payment token) is taken: a hold staff capture
+        # (`manual`, as every payment here) or charged at once (`automatic`).
+        "ACP_CAPTURE_METHOD": _choice("ACP_CAPTURE_METHOD", ("manual", "automatic"), "manual"),
         **_mail_and_relay(),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

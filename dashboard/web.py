@@ -38,6 +38,7 @@ from dashboard.domain.time_zones import time_element, time_zone
 from dashboard.extensions import db, login_manager
 from dashboard.models import User
 from dashboard.services import sessions
+from dashboard.services.acp.answers import is_agent_api, refusal_response
 from dashboard.services.pay_links import redact_pay_links
 from dashboard.transactions import end_request
 
@@ -238,15 +239,21 @@ def init_app(app: Flask) -> None:
         )
 
     @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException) -> tuple[Response | str, int] | HTTPException:
+    def http_error(
+        error: HTTPException,
+    ) -> tuple[Response | str, int] | HTTPException | Response:
         if error.code is None or error.code < 400:
             return error
+        if is_agent_api(request.path):
+            return refusal_response(error)
         return _error_page(error.code, error.name, error.description or "")
 
     @app.errorhandler(InternalServerError)
-    def unexpected_error(error: InternalServerError) -> tuple[Response | str, int]:
+    def unexpected_error(error: InternalServerError) -> tuple[Response | str, int] | Response:
         """Flask has logged the traceback; the person gets a page without it."""
         db.session.rollback()
+        if is_agent_api(request.path):
+            return refusal_response(error)
         return _error_page(
             500,
             "Something went wrong on our side",

@@ -215,6 +215,17 @@ MATRIX = {
     ("sandbox_mail.index", "GET"): ("/sandbox/mail", None, (302, 404, 404, 404)),
     # Stripe's endpoint: public, CSRF-exempt, and an unsigned post is refused for anyone.
     ("webhooks.stripe_webhook", "POST"): ("/webhooks/stripe", {}, (400, 400, 400, 400)),
+    # The agents' checkout API: public routes, CSRF-exempt, authenticated by an agent's API
+    # key alone; a sign-in is no key, so everyone without one is refused (401).
+    ("acp.create_session", "POST"): ("/checkout_sessions", {}, (401, 401, 401, 401)),
+    ("acp.get_session", "GET"): ("/checkout_sessions/cs_x", None, (401, 401, 401, 401)),
+    ("acp.update_session", "POST"): ("/checkout_sessions/cs_x", {}, (401, 401, 401, 401)),
+    ("acp.complete_session", "POST"): (
+        "/checkout_sessions/cs_x/complete",
+        {},
+        (401, 401, 401, 401),
+    ),
+    ("acp.cancel_session", "POST"): ("/checkout_sessions/cs_x/cancel", {}, (401, 401, 401, 401)),
 }
 
 

@@ -19,7 +19,9 @@ class AgentCheckoutSession(Model):
     the goods, and, once completed, the ordinary order it became."""
 
     __tablename__ = "agent_checkout_sessions"
-    __table_args__ = (Index("ix_agent_checkout_sessions_agent_id_created_at", "agent_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_agent_checkout_sessions_agent_id_created_at", "agent_id", "created_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
@@ -48,7 +50,9 @@ class AgentIdempotencyKey(Model):
 
     __tablename__ = "agent_idempotency_keys"
     __table_args__ = (
-        UniqueConstraint("agent_id", "endpoint", "idempotency_key", name="uq_agent_idempotency_keys"),
+        UniqueConstraint(
+            "agent_id", "endpoint", "idempotency_key", name="uq_agent_idempotency_keys"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -7,6 +7,7 @@ from werkzeug.routing import IntegerConverter, ValidationError
 
 from dashboard.domain.ids import MAX_ROW_ID
 from dashboard.views import (
+    acp,
     admin,
     auth,
     events,
@@ -52,6 +53,7 @@ def register_blueprints(app: Flask) -> None:
         webhooks,
         events,
         sandbox_mail,
+        acp,
     ):
         app.register_blueprint(module.bp)
     undeclared = [

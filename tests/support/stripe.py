@@ -261,7 +261,9 @@ class FakeStripeHTTP(stripe.HTTPClient):
             payment_method=form.get("payment_method"),
             status="requires_payment_method",
         )
-        if form.get("confirm") == "true" and form.get("payment_method"):
+        # An agent's shared payment token stands for the card it was granted for.
+        token = form.get("payment_method_data[shared_payment_granted_token]")
+        if form.get("confirm") == "true" and (form.get("payment_method") or token):
             # A card that authorizes: a hold, with its deadline on the charge.
             held = charge(
                 None,

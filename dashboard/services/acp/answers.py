@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask import Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 # Error.type values of the schema.
@@ -64,12 +65,36 @@ def refusal_for(error: HTTPException) -> AcpRefusal:
             "Something went wrong on our side. Nothing was kept; try again.",
             kind=PROCESSING_ERROR,
         )
-    code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
-        status, "invalid"
-    )
+    code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(status, "invalid")
     return AcpRefusal(status, code, error.description or error.name)
 
 
 def bad(code: str, message: str, param: str | None = None) -> AcpRefusal:
     """400 invalid_request: the request as sent cannot be done."""
     return AcpRefusal(400, code, message, param=param)
+
+
+def respond(status: int, body: dict[str, Any], headers: dict[str, str]) -> Response:
+    """The JSON answer, with the request's Idempotency-Key (on a POST) and Request-Id
+    echoed as the protocol asks, and never cached."""
+    response = jsonify(body)
+    response.status_code = status
+    response.headers.update(headers)
+    key = request.headers.get("Idempotency-Key")
+    if request.method == "POST" and key is not None:
+        response.headers["Idempotency-Key"] = key
+    request_id = request.headers.get("Request-Id")
+    if request_id:
+        response.headers["Request-Id"] = request_id
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def refusal_response(error: HTTPException) -> Response:
+    """Any HTTP error under the API as the protocol's Error (web.py's error handlers)."""
+    refusal = refusal_for(error)
+    return respond(refusal.code or 500, refusal.body, refusal.extra_headers)
+
+
+def is_agent_api(path: str) -> bool:
+    return path == "/checkout_sessions" or path.startswith("/checkout_sessions/")

@@ -92,8 +92,7 @@ def priced_lines(items: Any, currency: str) -> list[dict[str, Any]]:
         if product.currency.upper() != currency:
             raise bad(
                 "currency_mismatch",
-                f"The item '{product.id}' is priced in {product.currency.upper()}, "
-                f"not {currency}.",
+                f"The item '{product.id}' is priced in {product.currency.upper()}, not {currency}.",
                 f"{where}.id",
             )
         line = lines.setdefault(
@@ -132,9 +131,7 @@ def buyer_of(value: Any, param: str = "$.buyer") -> dict[str, str] | None:
         return None
     if not isinstance(value, dict):
         raise bad("invalid", "buyer must be an object.", param)
-    buyer = {
-        name: _text(value[name], f"{param}.{name}") for name in BUYER_FIELDS if name in value
-    }
+    buyer = {name: _text(value[name], f"{param}.{name}") for name in BUYER_FIELDS if name in value}
     if not EMAIL.fullmatch(buyer.get("email", "")):
         raise bad("invalid", "The buyer's email address is missing or invalid.", f"{param}.email")
     return buyer

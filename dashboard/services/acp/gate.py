@@ -65,7 +65,7 @@ def check_version(call: AcpCall) -> None:
 
 
 def check_signature(agent: Agent, call: AcpCall) -> None:
-    key = agent.signing_key
+    key = agents.signing_key(agent)
     if not key:
         return
     try:
@@ -75,8 +75,9 @@ def check_signature(agent: Agent, call: AcpCall) -> None:
 
 
 def check_rate(agent: Agent) -> None:
-    wait = agents.admit(agent)
-    if wait is not None:
+    verdict = agents.take_rate_limit_place(agent)
+    if not verdict.allowed:
+        wait = verdict.retry_after
         raise AcpRefusal(
             429,
             "rate_limited",

@@ -62,7 +62,8 @@ def cart_total(lines: list[dict[str, Any]]) -> int:
 
 
 def session_json(session: AgentCheckoutSession, order: Order | None = None) -> dict[str, Any]:
-    """The session's whole authoritative state (with its order once completed)."""
+    """The session's whole authoritative state; with its order in complete's answer only
+    (the OpenAPI file's CheckoutSession, which the other operations answer, has none)."""
     body: dict[str, Any] = {
         "id": session.id,
         "protocol": {"version": acp.PROTOCOL_VERSION},

@@ -65,8 +65,11 @@ def begin(
     amount: int | None,
     actor: User | None,
     reason: str | None = None,
+    *,
+    idempotency_key: str | None = None,
 ) -> StripeRequest:
-    """Save the request and its idempotency key, derived from the action, before calling."""
+    """Save the request and its idempotency key, derived from the action (or given: an
+    agent's payment derives it from the agent's own key), before calling."""
     same = [StripeRequest.order_id == order.id, StripeRequest.action == action]
     if amount is not None:
         same.append(StripeRequest.amount == amount)
@@ -77,7 +80,7 @@ def begin(
         action=action,
         amount=amount,
         reason=reason,
-        idempotency_key=f"order-{order.id}-{action}-{amount or 0}-{attempt}",
+        idempotency_key=idempotency_key or f"order-{order.id}-{action}-{amount or 0}-{attempt}",
         status=RequestStatus.PENDING.value,
         actor=actor,
     )
