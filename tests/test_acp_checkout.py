@@ -196,7 +196,13 @@ def test_the_order_shows_in_the_panel_via_its_agent(live_app, agent, stripe_http
     order_id = agent.complete(session["id"], "spt_panel").get_json()["order"]["id"]
     staff = signed_in(Role.STAFF, quick_hash=True)
     page = staff.get(f"/orders/{order_id}").get_data(as_text=True)
-    assert "Shopbot" in page
+    assert "Placed via agent Shopbot" in page
+    assert f'action="/orders/{order_id}/capture"' in page  # the same money panel
+    listing = staff.get("/orders").get_data(as_text=True)
+    queue = listing.split('id="capture-queue"')[1].split("</table>")[0]
+    assert f"/orders/{order_id}" in queue and "via agent Shopbot" in queue
+    rows = listing.split("order-list")[1]
+    assert "via agent Shopbot" in rows
 
 
 def test_request_id_and_idempotency_key_are_echoed(agent):
