@@ -8,6 +8,7 @@ from werkzeug.routing import IntegerConverter, ValidationError
 from dashboard.domain.ids import MAX_ROW_ID
 from dashboard.views import (
     admin,
+    agents_admin,
     auth,
     events,
     health,
@@ -15,6 +16,7 @@ from dashboard.views import (
     password_reset,
     pay,
     payments,
+    products,
     sandbox_mail,
     two_factor,
     webhooks,
@@ -48,6 +50,8 @@ def register_blueprints(app: Flask) -> None:
         payments,
         pay,
         admin,
+        agents_admin,
+        products,
         health,
         webhooks,
         events,
