@@ -327,3 +327,15 @@ def test_an_unknown_or_inactive_product_is_not_added(app, signed_in, cli):
         data = order_form(**{"catalog-product": chosen, "catalog-add_product": "Add product"})
         page = post_form(client, "/orders/new", data).get_data(as_text=True)
         assert "Choose a product that is offered." in page
+
+
+def test_import_refuses_a_file_too_large(app, cli, tmp_path):
+    rows = "".join(f"p{n},Thing {n},1,usd\n" for n in range(10_001))
+    many = cli.invoke(
+        args=["product", "import", write(tmp_path, "id,title,price,currency\n" + rows)]
+    )
+    assert many.exit_code == 1 and "A file holds at most 10,000 products." in many.output
+    big = write(tmp_path, b"id,title,price,currency\n" + b"x" * (16 * 2**20), name="big.csv")
+    huge = cli.invoke(args=["product", "import", big])
+    assert huge.exit_code == 1 and "is larger than 16 MiB" in huge.output
+    assert count(app, Product) == 0
