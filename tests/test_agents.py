@@ -117,6 +117,16 @@ def test_the_rate_limit_holds_for_requests_arriving_together(app):
     assert all(1 <= v.retry_after <= 60 for v in verdicts if not v.allowed)
 
 
+def test_a_request_counts_even_when_what_follows_is_rolled_back(app):
+    """An agent's request that fails (and writes nothing) still takes its place."""
+    agent_id, _, _ = register(app, rate_limit_per_minute=1)
+    with app.app_context():
+        agent = db.session.get(Agent, agent_id)
+        assert agents.take_rate_limit_place(agent).allowed
+        db.session.rollback()
+        assert not agents.take_rate_limit_place(db.session.get(Agent, agent_id)).allowed
+
+
 def test_the_limit_starts_again_each_minute_and_counts_each_agent_apart(app):
     agent_id, _, _ = register(app, rate_limit_per_minute=2)
     other_id, _, _ = register(app, name="Other", rate_limit_per_minute=2)
