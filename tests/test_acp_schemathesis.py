@@ -36,8 +36,8 @@ schema = schemathesis.openapi.from_dict(spec_dict(), config=CONFIG)
 def live_api(live_app):
     """The app served over real HTTP, an agent's key, and one of its sessions."""
     add_product(live_app, "mug", 1250)
+    live_app.config["AGENT_RATE_LIMIT_PER_MINUTE"] = 100_000  # the agent's own, registered now
     api_key = register_agent(live_app)
-    live_app.config["AGENT_RATE_LIMIT_PER_MINUTE"] = 100_000
     with serve(live_app) as base:
         headers = {"Authorization": f"Bearer {api_key}", "API-Version": VERSION}
         made = requests.post(

@@ -17,9 +17,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
 
-from dashboard.extensions import db
+from dashboard.extensions import db, upsert_insert
 from dashboard.models import Agent, AgentIdempotencyKey, KeyStatus, utcnow
 from dashboard.services.acp.answers import AcpRefusal, Answer
 
@@ -58,22 +57,29 @@ def claim(agent: Agent, endpoint: str, key: str, fingerprint: str) -> AgentIdemp
         db.session.execute(delete(AgentIdempotencyKey).where(AgentIdempotencyKey.id == found.id))
         found = None
     if found is None:
-        record = AgentIdempotencyKey(
-            agent_id=agent.id,
-            endpoint=endpoint,
-            idempotency_key=key,
-            fingerprint=fingerprint,
-            status=KeyStatus.IN_FLIGHT.value,
-        )
-        try:
-            with db.session.begin_nested():
-                db.session.add(record)
-                db.session.flush()
+        # ON CONFLICT DO NOTHING: a request with the key still open elsewhere makes this wait
+        # for its end (PostgreSQL), then find its row; no savepoint is needed (SQLite's
+        # outermost savepoint would commit on release).
+        made = db.session.execute(
+            upsert_insert()(AgentIdempotencyKey)
+            .values(
+                agent_id=agent.id,
+                endpoint=endpoint,
+                idempotency_key=key,
+                fingerprint=fingerprint,
+                status=KeyStatus.IN_FLIGHT.value,
+                created_at=utcnow(),
+            )
+            .on_conflict_do_nothing(index_elements=["agent_id", "endpoint", "idempotency_key"])
+            .returning(AgentIdempotencyKey.id)
+        ).first()
+        if made is not None:
+            record = db.session.get(AgentIdempotencyKey, made.id)
+            assert record is not None
             return record
-        except IntegrityError:
-            found = _find(agent, endpoint, key)
-            if found is None:
-                raise in_flight() from None
+        found = _find(agent, endpoint, key)
+        if found is None:
+            raise in_flight()
     if found.fingerprint != fingerprint:
         raise AcpRefusal(
             422,
