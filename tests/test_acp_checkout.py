@@ -215,3 +215,24 @@ def test_request_id_and_idempotency_key_are_echoed(agent):
     assert response.headers["Idempotency-Key"] == "echo-key"
     assert response.headers["Request-Id"] == "req_echo"
     assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_no_answer_from_stripe_is_not_kept_and_the_same_key_resumes_the_payment(
+    live_app, agent, stripe_http
+):
+    session = agent.create(("mug", 1), buyer={"email": "ada@example.com"}).get_json()["id"]
+    stripe_http.fail_next("POST", "/v1/payment_intents", 500, {"type": "api_error"})
+    lost = agent.complete(session, "spt_flaky_network", key="resume-me")
+    assert lost.status_code == 503 and lost.get_json()["type"] == "service_unavailable"
+    assert lost.headers["Retry-After"]
+    assert agent.get(f"/checkout_sessions/{session}").get_json()["status"] == (
+        "complete_in_progress"
+    )
+    # Another key finds the payment busy; the same key sends the very same request again.
+    busy = agent.complete(session, "spt_flaky_network", key="another-key")
+    assert busy.status_code == 409 and busy.get_json()["code"] == "checkout_session_in_progress"
+    resumed = agent.complete(session, "spt_flaky_network", key="resume-me")
+    assert resumed.status_code == 200 and "Idempotent-Replayed" not in resumed.headers
+    first, second = stripe_http.calls_to("POST", "/v1/payment_intents")
+    assert first.headers["Idempotency-Key"] == second.headers["Idempotency-Key"]
+    assert reload(live_app, int(resumed.get_json()["order"]["id"])).state == "authorized"

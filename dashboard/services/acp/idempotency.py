@@ -23,6 +23,9 @@ from dashboard.models import Agent, AgentIdempotencyKey, KeyStatus, utcnow
 from dashboard.services.acp.answers import AcpRefusal, Answer
 
 RETENTION = timedelta(hours=24)
+# A key still "in flight" after this long lost its request (a worker died mid-payment):
+# the next request with it resumes the work, with the same Stripe idempotency key.
+STALE_AFTER = timedelta(minutes=2)
 # Seconds an agent is asked to wait before sending a key in flight again.
 RETRY_AFTER = 2
 REPLAYED = {"Idempotent-Replayed": "true"}
@@ -88,14 +91,17 @@ def claim(agent: Agent, endpoint: str, key: str, fingerprint: str) -> AgentIdemp
         )
     if found.status == KeyStatus.ANSWERED.value and found.response_status is not None:
         return Answer(found.response_status, dict(found.response_body or {}), dict(REPLAYED))
-    if found.status == KeyStatus.RETRY.value:
+    now = utcnow()
+    if found.status == KeyStatus.RETRY.value or found.created_at < now - STALE_AFTER:
+        # Resumed by one request only: the update is conditional on what was read.
         resumed = db.session.execute(
             update(AgentIdempotencyKey)
             .where(
                 AgentIdempotencyKey.id == found.id,
-                AgentIdempotencyKey.status == KeyStatus.RETRY.value,
+                AgentIdempotencyKey.status == found.status,
+                AgentIdempotencyKey.created_at == found.created_at,
             )
-            .values(status=KeyStatus.IN_FLIGHT.value)
+            .values(status=KeyStatus.IN_FLIGHT.value, created_at=now)
             .execution_options(synchronize_session=False)
         )
         if resumed.rowcount == 1:  # type: ignore[attr-defined]
