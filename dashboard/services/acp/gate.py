@@ -10,6 +10,7 @@ from dashboard.domain import acp
 from dashboard.models import Agent, utcnow
 from dashboard.services import agents
 from dashboard.services.acp.answers import AcpRefusal, bad
+from dashboard.services.two_factor import encryption
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,16 @@ def check_version(call: AcpCall) -> None:
 
 
 def check_signature(agent: Agent, call: AcpCall) -> None:
-    key = agents.signing_key(agent)
+    try:
+        key = agents.signing_key(agent)
+    except encryption.Unreadable:
+        # SECRET_KEY changed since the agent registered: its key cannot be checked.
+        raise AcpRefusal(
+            401,
+            "invalid_signature",
+            "This agent's signing key cannot be read here; the merchant must register the "
+            "agent again.",
+        ) from None
     if not key:
         return
     try:
