@@ -4,11 +4,14 @@ rolls back) and is drawn as the protocol's flat Error object."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Response, jsonify, request
 from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
 
 # Error.type values of the schema.
 INVALID_REQUEST = "invalid_request"
@@ -93,6 +96,14 @@ def respond(status: int, body: dict[str, Any], headers: dict[str, str]) -> Respo
 def refusal_response(error: HTTPException) -> Response:
     """Any HTTP error under the API as the protocol's Error (web.py's error handlers)."""
     refusal = refusal_for(error)
+    log.info(
+        "checkout API refused %s %s: %s %s",
+        request.method,
+        request.path,
+        refusal.code,
+        refusal.body["code"],
+        extra={"request_id": request.headers.get("Request-Id"), "status": refusal.code},
+    )
     return respond(refusal.code or 500, refusal.body, refusal.extra_headers)
 
 
