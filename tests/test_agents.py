@@ -74,6 +74,7 @@ def test_a_revoked_key_is_refused(app):
         ("", "https://a.example/", {}, "Give the agent a name."),
         ("x" * 101, "https://a.example/", {}, "longer than 100"),
         ("bad\x00name", "https://a.example/", {}, "control characters"),
+        ("evil\u202egnp.exe", "https://a.example/", {}, "control characters"),
         ("A", "ftp://a.example/", {}, "must start with https://"),
         ("A", "not a url", {}, "must start with https://"),
         ("A", "https://user:pw@a.example/", {}, "user name or password"),

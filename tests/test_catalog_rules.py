@@ -74,3 +74,12 @@ def test_every_problem_is_said_at_once():
     with pytest.raises(ProductError) as refused:
         parse_product(id="a b", title="", price="0", currency="usd", stock="x")
     assert set(refused.value.problems) == {"id", "title", "price", "stock"}
+
+
+@pytest.mark.parametrize("text", ["Mug\u202egnp.exe", "Mug\x1b[31m", "Mug\u2066x\u2069", "A\x9b2J"])
+def test_titles_and_descriptions_refuse_invisible_controls(text):
+    for field in ("title", "description"):
+        with pytest.raises(ProductError) as refused:
+            product(**{field: text})
+        assert "no control characters" in refused.value.problems[field]
+    assert product(description="Line one\nLine two\tend").description == "Line one\nLine two\tend"

@@ -339,3 +339,18 @@ def test_import_refuses_a_file_too_large(app, cli, tmp_path):
     huge = cli.invoke(args=["product", "import", big])
     assert huge.exit_code == 1 and "is larger than 16 MiB" in huge.output
     assert count(app, Product) == 0
+
+
+def test_markup_in_a_product_is_shown_as_text(app, signed_in, cli):
+    title = "<script>alert(\"x\")</script><img src=x onerror='alert(1)'>"
+    result = add(cli, "--id", "mug", "--title", title, "--price", "1", "--currency", "usd",
+                 "--description", "<b>bold</b> & 'quoted'")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    client = signed_in(Role.STAFF)
+    for path in ("/products", "/orders/new", "/products/mug/edit"):
+        page = client.get(path).get_data(as_text=True)
+        assert "<script>alert" not in page and "<img src=x" not in page, path
+        assert "&lt;script&gt;alert(" in page, path
+    assert "&lt;b&gt;bold&lt;/b&gt; &amp; &#39;quoted&#39;" in client.get("/products").get_data(
+        as_text=True
+    )

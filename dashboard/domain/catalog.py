@@ -21,7 +21,9 @@ MAX_DESCRIPTION_LENGTH = 5000
 # The stock column is a 32-bit integer; nobody counts a billion of one thing by hand.
 MAX_STOCK = 1_000_000_000
 _ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9_-]{{0,{MAX_ID_LENGTH - 1}}}")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# C0/C1 controls (tab and line breaks aside: descriptions may have them) and the bidi
+# overrides and isolates that make text read backwards, as the order form refuses them.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 class ProductError(ValueError):

@@ -50,7 +50,7 @@ MAX_SIGNING_KEY_LENGTH = 512
 # A signing key shorter than this is too easy to guess for an HMAC key.
 MIN_SIGNING_KEY_LENGTH = 32
 MAX_RATE_LIMIT = 100_000
-_NAME = re.compile(r"[^\x00-\x1f\x7f]+")
+_NAME = re.compile("[^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]+")
 
 
 class AgentError(ValueError):
