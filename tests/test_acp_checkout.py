@@ -6,6 +6,7 @@ Stripe receives for it, and the order's timeline listing every request the agent
 from __future__ import annotations
 
 import json
+import logging
 from urllib.parse import parse_qs
 
 import pytest
@@ -96,9 +97,22 @@ def test_stripe_is_asked_exactly_once_with_the_token_in_its_preview_field(
 
 
 def test_the_token_is_never_kept(live_app, agent, stripe_http, caplog):
+    caplog.set_level(logging.DEBUG)  # every logger, the SDK's included
     token = "spt_secret_never_kept_42"
     session = agent.create(("mug", 1)).get_json()
     agent.complete(session["id"], token)
+    stripe_http.fail_next(
+        "POST",
+        "/v1/payment_intents",
+        400,
+        {
+            "type": "invalid_request_error",
+            "code": "resource_missing",
+            "message": f"No such shared_payment.granted_token: '{token}x'",
+        },
+    )
+    second = agent.create(("mug", 1)).get_json()
+    assert agent.complete(second["id"], token + "x").status_code == 400
     assert token not in caplog.text
     with live_app.app_context():
         for table in db.metadata.sorted_tables:

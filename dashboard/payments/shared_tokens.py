@@ -9,6 +9,7 @@ lines are dropped (stripe_gateway), our errors carry Stripe's code, never its me
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +25,22 @@ SHARED_TOKEN_API_VERSION = "2026-04-22.preview"  # noqa: S105 (a version)
 TOKEN_FIELD = "shared_payment_granted_token"  # noqa: S105 (a field name)
 # What a granted token looks like: Stripe's ids are `spt_` and letters, digits, underscores.
 TOKEN_SHAPE = re.compile(r"spt_[A-Za-z0-9_]{1,200}")
+ANY_TOKEN = re.compile(r"spt_[A-Za-z0-9_]*")
+
+
+class _NoSharedTokens(logging.Filter):
+    """Stripe's error messages repeat a token they refuse ("No such
+    shared_payment.granted_token: 'spt_…'"), and the SDK logs them at INFO: any `spt_…` in
+    a line of the SDK's is replaced before the line goes anywhere."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if "spt_" in text:
+            record.msg, record.args = ANY_TOKEN.sub("spt_[redacted]", text), ()
+        return True
+
+
+logging.getLogger("stripe").addFilter(_NoSharedTokens())
 
 
 def is_shared_token(token: object) -> bool:
