@@ -140,3 +140,19 @@ def test_the_limit_starts_again_each_minute_and_counts_each_agent_apart(app):
         assert agents.take_rate_limit_place(other, now=start).allowed
         later = start + timedelta(seconds=10)
         assert agents.take_rate_limit_place(agent, now=later).allowed
+
+
+def test_the_same_name_registered_twice_at_once_makes_one_agent(app):
+    def attempt():
+        with app.app_context():
+            try:
+                agents.register("Twin", "https://agent.example/hooks")
+                db.session.commit()
+                return "made"
+            except AgentError as error:
+                db.session.rollback()
+                return str(error)
+
+    outcomes = all_at_once([attempt] * 4)
+    assert outcomes.count("made") == 1
+    assert all(o == "made" or "already named" in o for o in outcomes)

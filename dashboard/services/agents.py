@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 
 from dashboard.extensions import db, upsert_insert
 from dashboard.models import Agent, AgentRequestCount, utcnow
@@ -179,8 +180,11 @@ def register(
         ),
         rate_limit_per_minute=limit,
     )
-    db.session.add(agent)
-    db.session.flush()
+    try:
+        with db.session.begin_nested():  # the unique name decides between two at once
+            db.session.add(agent)
+    except IntegrityError as error:
+        raise AgentError(f"An agent is already named {name!r}.") from error
     log.info("agent registered", extra={"agent_id": agent.id})
     return Registered(agent=agent, api_key=api_key, webhook_secret=secret)
 
