@@ -158,6 +158,9 @@ def _from_environment(instance_path: Path) -> dict[str, Any]:
         # failures in a row before a Stripe event that keeps failing is emailed.
         "HOLD_ALERT_HOURS": _at_least("HOLD_ALERT_HOURS", 48, 1),
         "EVENT_FAILING_ALERT_AFTER": _at_least("EVENT_FAILING_ALERT_AFTER", 3, 1),
+        # Requests a newly registered AI agent may make to the checkout API per minute
+        # (each agent keeps its own, set when registered: docs/agents.md).
+        "AGENT_RATE_LIMIT_PER_MINUTE": _at_least("AGENT_RATE_LIMIT_PER_MINUTE", 60, 1),
         **_mail_and_relay(),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -4,12 +4,15 @@
 admin's), `orders` (with disputes and the timeline), `payments` (the request ledger, the
 outbox, payment attempts, money movements), `relay` (outgoing emails, every delivery
 attempt), `inbox` (Stripe's events), `buyer` (the buyer pages' calls to Stripe),
-`saved_cards` (the Stripe Customer of each buyer email).
+`saved_cards` (the Stripe Customer of each buyer email), `catalog` (products), `agents`
+(AI agents buying through the checkout API, and their rate-limit counters).
 Everything is importable from here, the one name the rest of the code uses. Schema changes
 go through migrations."""
 
+from dashboard.models.agents import Agent, AgentRequestCount
 from dashboard.models.base import UTCDateTime, utcnow
 from dashboard.models.buyer import BuyerStripeCall
+from dashboard.models.catalog import Product
 from dashboard.models.inbox import (
     REPROCESSABLE,
     RETRYABLE,
@@ -41,6 +44,8 @@ __all__ = [
     "MONEY_ACTIONS",
     "REPROCESSABLE",
     "RETRYABLE",
+    "Agent",
+    "AgentRequestCount",
     "AlertChoice",
     "BuyerCustomer",
     "BuyerStripeCall",
@@ -57,6 +62,7 @@ __all__ = [
     "OutboxMessage",
     "PaymentAttempt",
     "PendingSignIn",
+    "Product",
     "RecoveryCode",
     "RequestStatus",
     "Role",

@@ -16,6 +16,7 @@ from dashboard.extensions import Model
 from dashboard.models.base import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
+    from dashboard.models.agents import Agent
     from dashboard.models.inbox import StripeEvent
     from dashboard.models.users import User
 
@@ -79,8 +80,11 @@ class Order(Model):
     # A new authorization waiting for the buyer (the bank asked them to verify a
     # re-authorization, or staff sent a new pay link): the pay link confirms this one.
     renewal_payment_intent_id: Mapped[str | None] = mapped_column(STRIPE_ID)
+    # The AI agent that placed the order through the checkout API; None: staff made it.
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"), default=None)
 
     created_by: Mapped[User | None] = relationship()
+    agent: Mapped[Agent | None] = relationship()
     lines: Mapped[list[OrderLine]] = relationship(
         back_populates="order", order_by="OrderLine.position", cascade="all, delete-orphan"
     )

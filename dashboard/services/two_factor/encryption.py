@@ -5,7 +5,9 @@ a key made by HKDF-SHA256 from SECRET_KEY and the purpose's name: a TOTP secret 
 the database, and the set-up form's hidden copy of a secret not yet confirmed, can each be
 opened only as what they are, and a copy of the database without SECRET_KEY opens neither.
 A new SECRET_KEY makes stored secrets unreadable: those users' second step is then reset
-with `flask user reset-2fa` (README).
+with `flask user reset-2fa` (README), and agents are registered again (docs/agents.md). An
+AI agent's webhook secret and request-signing key are sealed the same way, each as its own
+purpose.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from flask import current_app
 class Purpose(StrEnum):
     STORED_SECRET = "dashboard.two-factor.stored-secret.v1"  # noqa: S105 (a key's name)
     ENROLMENT = "dashboard.two-factor.enrolment.v1"
+    # An AI agent's secrets the dashboard must use, not just compare (services/agents.py).
+    AGENT_WEBHOOK_SECRET = "dashboard.agents.webhook-secret.v1"  # noqa: S105 (a key's name)
+    AGENT_SIGNING_KEY = "dashboard.agents.signing-key.v1"
 
 
 class Unreadable(Exception):
