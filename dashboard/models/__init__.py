@@ -5,10 +5,12 @@ admin's), `orders` (with disputes and the timeline), `payments` (the request led
 outbox, payment attempts, money movements), `relay` (outgoing emails, every delivery
 attempt), `inbox` (Stripe's events), `buyer` (the buyer pages' calls to Stripe),
 `saved_cards` (the Stripe Customer of each buyer email), `catalog` (products), `agents`
-(AI agents buying through the checkout API, and their rate-limit counters).
+(AI agents buying through the checkout API, and their rate-limit counters),
+`agent_webhooks` (order events to agents, and every attempt to deliver them).
 Everything is importable from here, the one name the rest of the code uses. Schema changes
 go through migrations."""
 
+from dashboard.models.agent_webhooks import AgentWebhook, AgentWebhookAttempt
 from dashboard.models.agents import Agent, AgentRequestCount
 from dashboard.models.base import UTCDateTime, utcnow
 from dashboard.models.buyer import BuyerStripeCall
@@ -46,6 +48,8 @@ __all__ = [
     "RETRYABLE",
     "Agent",
     "AgentRequestCount",
+    "AgentWebhook",
+    "AgentWebhookAttempt",
     "AlertChoice",
     "BuyerCustomer",
     "BuyerStripeCall",

@@ -21,8 +21,7 @@ from sqlalchemy.orm import Session
 from dashboard.domain import agent_events as acp
 from dashboard.domain.orders import OrderState
 from dashboard.extensions import db
-from dashboard.models import Dispute, MoneyMovement, MovementKind, Order, TimelineKind
-from dashboard.models.agent_webhooks import AgentWebhook
+from dashboard.models import AgentWebhook, Dispute, MoneyMovement, MovementKind, Order, TimelineKind
 from dashboard.models.agents import Agent
 from dashboard.services import timeline
 
@@ -172,6 +171,8 @@ def _note_changes(session: Session, _context: Any) -> None:
 
 
 def _write_events(session: Session) -> None:
+    if session.new or session.dirty or session.deleted:
+        session.flush()  # what is still pending is noted too (the commit flushes after this)
     noted: set[int] = session.info.pop(NOTED, set())
     if not noted or not has_app_context():
         return

@@ -8,6 +8,7 @@ from werkzeug.routing import IntegerConverter, ValidationError
 from dashboard.domain.ids import MAX_ROW_ID
 from dashboard.views import (
     admin,
+    agent_deliveries,
     auth,
     events,
     health,
@@ -48,6 +49,7 @@ def register_blueprints(app: Flask) -> None:
         payments,
         pay,
         admin,
+        agent_deliveries,
         health,
         webhooks,
         events,

@@ -13,7 +13,6 @@ stop where they are: none is sent after the revocation.
 from __future__ import annotations
 
 import http.client
-import socket
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -76,6 +75,7 @@ def deliver_due(config: Any, policy: Policy, tally: dict[str, int], stop: Any = 
 def deliver(webhook_id: int, policy: Policy, timeout: float) -> str:
     """One attempt at one claimed event; the outcome recorded."""
     started = utcnow()
+    outgoing: Outgoing | None = None
     with unit_of_work():
         webhook = db.session.get(AgentWebhook, webhook_id)
         if webhook is None:
@@ -85,13 +85,12 @@ def deliver(webhook_id: int, policy: Policy, timeout: float) -> str:
         try:
             secret = agents.webhook_secret(webhook.agent)
         except Exception as error:  # a sealed secret SECRET_KEY no longer opens
-            outgoing = None
-            failure = Answer(None, f"cannot read the agent's signing secret: {error}")
+            unreadable = Answer(None, f"cannot read the agent's signing secret ({error!r})")
         else:
             outgoing = Outgoing(
                 webhook.id, webhook.agent.webhook_url, webhook.body, secret, request_id_of(webhook)
             )
-    answer = post(outgoing, timeout) if outgoing is not None else failure
+    answer = post(outgoing, timeout) if outgoing is not None else unreadable
     return record(webhook_id, answer, policy, started)
 
 
@@ -118,7 +117,7 @@ def post(outgoing: Outgoing, timeout: float) -> Answer:
         response = connection.getresponse()
         text = response.read(4096).decode(errors="replace")
         return Answer(response.status, " ".join(text.split())[:ANSWER_CHARS])
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         return Answer(None, f"no answer within {timeout:g} s")
     except (OSError, http.client.HTTPException) as error:
         return Answer(None, f"{type(error).__name__}: {error}"[:ANSWER_CHARS])

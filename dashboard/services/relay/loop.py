@@ -1,5 +1,6 @@
 """The relay's work: one pass over what is due (emails, order events to agents, then domain
-events when a broker is configured), and the long-running process that repeats it until it is told to stop."""
+events when a broker is configured), and the long-running process that repeats it until it
+is told to stop."""
 
 from __future__ import annotations
 
