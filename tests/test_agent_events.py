@@ -25,6 +25,7 @@ from dashboard.services import agent_deliveries, agent_events, agents
 from dashboard.services.payments import apply, staff
 from dashboard.transactions import unit_of_work
 from tests.support.agent_receiver import AgentReceiver
+from tests.support.stripe import AMOUNT, dispute, send_event, stripe_event
 from tests.support.web import pay_with_test_card
 
 SECRET = "whsec_" + "s3cr3t" * 8
@@ -311,3 +312,33 @@ def test_the_admin_page_lists_deliveries_newest_first_a_page_at_a_time(
     assert broken.status_code == 400 and "cursor must be a whole number" in broken.get_data(
         as_text=True
     )
+
+
+def test_a_dispute_stripe_reports_reaches_the_agent_as_an_adjustment(app, make_order, receiver):
+    receiver.start()
+    order = make_order(
+        agent_id=register(app, receiver.url),
+        state="captured",
+        amount_authorized=2500,
+        amount_captured=2500,
+        stripe_charge_id="ch_test_hold",
+        stripe_payment_intent_id="pi_test_hold",
+    )
+    client = app.test_client()
+    opened = stripe_event("charge.dispute.created", dispute(status="needs_response"))
+    for _ in range(2):  # Stripe delivers it twice: one event to the agent
+        assert send_event(client, opened).status_code == 200
+    lost = stripe_event("charge.dispute.closed", dispute(status="lost"))
+    assert send_event(client, lost).status_code == 200
+    relay_once(app)
+
+    assert receiver.invalid == [] and receiver.refused == []
+    events = [r.event for r in receiver.accepted]
+    assert [e["type"] for e in events] == ["order_create", "order_update", "order_update"]
+    assert {e["data"]["id"] for e in events} == {f"ord_{order.id}"}
+    assert events[0]["data"]["adjustments"] == []
+    assert [
+        (a["type"], a["status"], a["amount"], a["currency"])
+        for e in events[1:]
+        for a in e["data"]["adjustments"]
+    ] == [("dispute", "pending", AMOUNT, "usd"), ("dispute", "completed", AMOUNT, "usd")]

@@ -1,5 +1,5 @@
 """An agent's webhook receiver, written from the words of the protocol's webhook file
-(../shared/acp/2026-04-17/openapi.agentic_checkout_webhook.yaml), not from our code:
+(tests/fixtures/acp/openapi.agentic_checkout_webhook.yaml), not from our code:
 
   "Requests are signed via the Merchant-Signature header (`t=<unix_seconds>,v1=<64_hex>`)
   ... Signed payload is `timestamp + "." + raw_body`; HMAC-SHA256. Reject with 401 if
@@ -30,8 +30,14 @@ from openapi_core.testing import MockRequest
 
 from tests.support.app import free_port
 
-SPEC_DIR = Path(__file__).resolve().parents[3] / "shared" / "acp" / "2026-04-17"
-WEBHOOK_SPEC = SPEC_DIR / "openapi.agentic_checkout_webhook.yaml"
+# The protocol's files of version 2026-04-17, copied unchanged with their licence: the
+# webhook file refers to the checkout file beside it for the Order schema.
+WEBHOOK_SPEC = (
+    Path(__file__).resolve().parents[1]
+    / "fixtures"
+    / "acp"
+    / "openapi.agentic_checkout_webhook.yaml"
+)
 PATH = "/agentic_checkout/webhooks/order_events"
 TOLERANCE = 300
 HEADER = re.compile(r"^t=(\d+),v1=([a-fA-F0-9]{64})$")
