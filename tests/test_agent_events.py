@@ -6,6 +6,7 @@ agent that was down; every attempt on the order's timeline and on the admin's pa
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -23,6 +24,8 @@ from dashboard.models import (
 )
 from dashboard.services import agent_deliveries, agent_events, agents
 from dashboard.services.payments import apply, staff
+from dashboard.services.relay import loop
+from dashboard.services.relay.claims import Policy
 from dashboard.transactions import unit_of_work
 from tests.support.agent_receiver import AgentReceiver
 from tests.support.stripe import AMOUNT, dispute, send_event, stripe_event
@@ -342,3 +345,45 @@ def test_a_dispute_stripe_reports_reaches_the_agent_as_an_adjustment(app, make_o
         for e in events[1:]
         for a in e["data"]["adjustments"]
     ] == [("dispute", "pending", AMOUNT, "usd"), ("dispute", "completed", AMOUNT, "usd")]
+
+
+def test_two_relays_at_once_send_each_event_once_in_order_per_order(app, make_order, receiver):
+    """Two relay processes' worth: two threads, each with its own database connection."""
+    receiver.start()
+    agent_id = register(app, receiver.url)
+    orders = [make_order(agent_id=agent_id, state="authorized") for _ in range(8)]
+    for order in orders:
+        move(app, order.id, PaymentEvent.CAPTURED, amount_captured=2500)
+        move(app, order.id, PaymentEvent.PARTIALLY_REFUNDED, amount_refunded=500)
+    errors = []
+    start = threading.Barrier(2)
+
+    def relay(name):
+        try:
+            with app.app_context():
+                policy = Policy.from_config(app.config, name)
+                start.wait()
+                for _ in range(30):
+                    if loop.run_pass(app.config, policy).handled == 0:
+                        break
+                db.session.remove()
+        except Exception as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=relay, args=(f"relay-{i}",)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    assert receiver.invalid == [] and receiver.refused == []
+    assert len(receiver.accepted) == 24
+    assert len({r.headers["Request-Id"] for r in receiver.accepted}) == 24
+    for order in orders:
+        mine = [s for s in statuses(receiver.accepted) if s[1] == f"ord_{order.id}"]
+        assert [s[0] for s in mine] == ["order_create", "order_update", "order_update"]
+        assert [s[2] for s in mine] == ["confirmed", "processing", "processing"]
+        last = [r for r in receiver.accepted if r.event["data"]["id"] == f"ord_{order.id}"][-1]
+        totals = {t["type"]: t["amount"] for t in last.event["data"]["totals"]}
+        assert totals == {"subtotal": 2500, "total": 2500, "amount_refunded": 500}
+    assert all(w.status == "delivered" and w.attempts == 1 for w in webhooks(app))
