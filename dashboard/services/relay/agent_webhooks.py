@@ -13,6 +13,7 @@ stop where they are: none is sent after the revocation.
 from __future__ import annotations
 
 import http.client
+import socket
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -119,8 +120,13 @@ def post(outgoing: Outgoing, timeout: float) -> Answer:
         return Answer(response.status, " ".join(text.split())[:ANSWER_CHARS])
     except TimeoutError:
         return Answer(None, f"no answer within {timeout:g} s")
+    except ConnectionRefusedError:
+        return Answer(None, "the agent's server refused the connection (is it down?)")
+    except socket.gaierror:
+        return Answer(None, f"no such host as {url.hostname!r}")
     except (OSError, http.client.HTTPException) as error:
-        return Answer(None, f"{type(error).__name__}: {error}"[:ANSWER_CHARS])
+        said = f"could not reach the agent's server ({type(error).__name__}: {error})"
+        return Answer(None, said[:ANSWER_CHARS])
     finally:
         connection.close()
 
