@@ -114,9 +114,9 @@ def outbox_relay(once: bool, interval: float) -> None:
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, on_signal)
-    amqp = "and the broker" if config["OUTBOX_AMQP_URL"] else "(no OUTBOX_AMQP_URL: emails only)"
+    amqp = "and the broker" if config["OUTBOX_AMQP_URL"] else "(no OUTBOX_AMQP_URL: no broker)"
     server = f"{config['MAIL_SERVER']}:{config['MAIL_PORT']}"
-    click.echo(f"Relay {policy.relay_id}: SMTP {server} {amqp}.")
+    click.echo(f"Relay {policy.relay_id}: SMTP {server}, agents' webhook URLs {amqp}.")
     loop.run_forever(config, policy, stop, interval)
     click.echo("Relay stopped.")
 
