@@ -391,3 +391,16 @@ def test_two_relays_at_once_send_each_event_once_in_order_per_order(app, make_or
         totals = {t["type"]: t["amount"] for t in last.event["data"]["totals"]}
         assert totals == {"subtotal": 2500, "total": 2500, "amount_refunded": 500}
     assert all(w.status == "delivered" and w.attempts == 1 for w in webhooks(app))
+
+
+def test_a_savepoint_rolled_back_later_in_the_transaction_loses_no_event(app, make_order):
+    """As in a group commit: one order's change, then another event's savepoint undone."""
+    order = make_order(agent_id=register(app, "https://agent.example/hooks"), state="authorized")
+    with app.app_context(), unit_of_work():
+        apply.move(db.session.get(Order, order.id), PaymentEvent.CAPTURED, source="t", detail="t")
+        db.session.flush()
+        savepoint = db.session.begin_nested()
+        db.session.get(Order, order.id).buyer_name = "Changed, then undone"
+        db.session.flush()
+        savepoint.rollback()
+    assert [w.event_type for w in webhooks(app)] == ["order_create", "order_update"]

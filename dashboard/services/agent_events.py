@@ -16,7 +16,7 @@ from typing import Any
 
 from flask import current_app, has_app_context
 from sqlalchemy import event, inspect, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from dashboard.domain import agent_events as acp
 from dashboard.domain.orders import OrderState
@@ -183,8 +183,12 @@ def _write_events(session: Session) -> None:
     session.info.pop(NOTED, None)  # our own writes are not changes to report
 
 
-def _forget(session: Session, *_args: Any) -> None:
-    session.info.pop(NOTED, None)
+def _forget(session: Session, transaction: SessionTransaction) -> None:
+    """A transaction ended without our commit hook taking its notes: rolled back. Only the
+    outermost one: a savepoint rolled back (a group commit's failed event) keeps the notes
+    of what the transaction changed before it, and the hook reads the orders as they are."""
+    if transaction.parent is None:
+        session.info.pop(NOTED, None)
 
 
 def init_app() -> None:
@@ -193,4 +197,4 @@ def init_app() -> None:
     if not event.contains(session_class, "after_flush", _note_changes):
         event.listen(session_class, "after_flush", _note_changes)
         event.listen(session_class, "before_commit", _write_events)
-        event.listen(session_class, "after_rollback", _forget)
+        event.listen(session_class, "after_transaction_end", _forget)
