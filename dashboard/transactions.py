@@ -3,10 +3,12 @@
 Services only flush. What commits is a boundary: the end of a web request
 (`end_request`, called by `web.py`), a unit of work of a command or a batch (`unit_of_work`:
 a whole CLI command, one page of a sync, one order of a sweep, one page of webhook
-deliveries), and two deliberate early commits: a money action's idempotency key
-(`commit_before_stripe`, called by the request ledger and nothing else) and a sign-in
+deliveries), and three deliberate early commits: a money action's idempotency key
+(`commit_before_stripe`, called by the request ledger and nothing else), a sign-in
 attempt's place under the throttle, before its password or two-step code is checked
-(`commit_before_password_check`, called by the sign-in service and nothing else).
+(`commit_before_password_check`, called by the sign-in service and nothing else), and an
+AI agent's request's place under its rate limit (`commit_rate_limit_place`, called by
+services/agents.py and nothing else).
 """
 
 from __future__ import annotations
@@ -64,4 +66,11 @@ def commit_before_password_check() -> None:
     the database's one write lock, for every writer); and an attempt that dies mid-check
     still counts as a failure.
     """
+    _commit()
+
+
+def commit_rate_limit_place() -> None:
+    """Make an agent's request's place under its rate limit durable before the request is
+    handled: every worker counts it at once, the counter row is not locked while the request
+    runs, and a request that fails or writes nothing still counts."""
     _commit()

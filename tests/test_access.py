@@ -99,6 +99,32 @@ MATRIX = {
         },
         (302, 403, 403, 303),
     ),
+    # The product catalog: everyone signed in reads it, staff change it. No product has
+    # this id, so past the role check a 404 (tests/test_products.py changes real ones).
+    ("products.index", "GET"): ("/products", None, (302, 200, 200, 200)),
+    ("products.new", "GET"): ("/products/new", None, (302, 403, 200, 200)),
+    ("products.new", "POST"): ("/products/new", {}, (302, 403, 422, 422)),
+    ("products.edit", "GET"): ("/products/no-such-product/edit", None, (302, 403, 404, 404)),
+    ("products.edit", "POST"): ("/products/no-such-product/edit", {}, (302, 403, 404, 404)),
+    ("products.deactivate", "POST"): (
+        "/products/no-such-product/deactivate",
+        {},
+        (302, 403, 404, 404),
+    ),
+    ("products.reactivate", "POST"): (
+        "/products/no-such-product/reactivate",
+        {},
+        (302, 403, 404, 404),
+    ),
+    # AI agents: admins only (tests/test_agents_admin.py registers and revokes real ones).
+    ("agents_admin.index", "GET"): ("/admin/agents", None, (302, 403, 403, 200)),
+    ("agents_admin.register", "POST"): ("/admin/agents", {}, (302, 403, 403, 422)),
+    ("agents_admin.revoke", "GET"): ("/admin/agents/999999/revoke", None, (302, 403, 403, 404)),
+    ("agents_admin.revoke", "POST"): (
+        "/admin/agents/999999/revoke",
+        {"confirm": "y"},
+        (302, 403, 403, 404),
+    ),
     ("health.healthz", "GET"): ("/healthz", None, (200, 200, 200, 200)),
     # Money actions: without JavaScript each answers with a redirect to the order page
     # (and a message); the order here has no payment, so nothing reaches Stripe.

@@ -74,6 +74,7 @@ def test_a_revoked_key_is_refused(app):
         ("", "https://a.example/", {}, "Give the agent a name."),
         ("x" * 101, "https://a.example/", {}, "longer than 100"),
         ("bad\x00name", "https://a.example/", {}, "control characters"),
+        ("evil\u202egnp.exe", "https://a.example/", {}, "control characters"),
         ("A", "ftp://a.example/", {}, "must start with https://"),
         ("A", "not a url", {}, "must start with https://"),
         ("A", "https://user:pw@a.example/", {}, "user name or password"),
@@ -115,6 +116,16 @@ def test_the_rate_limit_holds_for_requests_arriving_together(app):
     verdicts = all_at_once([request] * 12)
     assert Counter(v.allowed for v in verdicts) == {True: 5, False: 7}
     assert all(1 <= v.retry_after <= 60 for v in verdicts if not v.allowed)
+
+
+def test_a_request_counts_even_when_what_follows_is_rolled_back(app):
+    """An agent's request that fails (and writes nothing) still takes its place."""
+    agent_id, _, _ = register(app, rate_limit_per_minute=1)
+    with app.app_context():
+        agent = db.session.get(Agent, agent_id)
+        assert agents.take_rate_limit_place(agent).allowed
+        db.session.rollback()
+        assert not agents.take_rate_limit_place(db.session.get(Agent, agent_id)).allowed
 
 
 def test_the_limit_starts_again_each_minute_and_counts_each_agent_apart(app):

@@ -24,6 +24,7 @@ from tests.support.browser import (
     tab_into_menu,
     tab_to,
 )
+from tests.support.catalog import make_agent, make_product
 from tests.support.database import stored_events
 from tests.support.stripe import send_event, stripe_event, stripe_example
 from tests.support.two_factor import Enrolled
@@ -49,6 +50,11 @@ SIGNED_IN_PAGES = {
     "account": "/account",
     "two-step sign-in set-up": "/account/two-step",
     "users": "/admin/users",
+    "products": "/products",
+    "add a product": "/products/new",
+    "edit a product": "/products/{product}/edit",
+    "AI agents": "/admin/agents",
+    "revoke an agent's key": "/admin/agents/{agent}/revoke",
     "agent deliveries": "/admin/agent-deliveries",
     "sandbox mail": "/sandbox/mail",
     "error page (no such order)": "/orders/999999",
@@ -120,7 +126,13 @@ def test_every_staff_page_fits_a_phone_and_a_desktop(
     dispute = stripe_example("dispute")
     disputed = make_order(buyer_email=LONG_BUYER, stripe_charge_id=dispute["charge"])
     assert send_event(stripe, stripe_event("charge.dispute.created", dispute)).status_code == 200
-    ids = {"held": held.id, "disputed": disputed.id, "event": stored_events(sandbox_app)[-1].id}
+    ids = {
+        "held": held.id,
+        "disputed": disputed.id,
+        "event": stored_events(sandbox_app)[-1].id,
+        "product": make_product(sandbox_app),
+        "agent": make_agent(sandbox_app),
+    }
     with sandbox_app.app_context():  # an agent whose webhook URL answers nothing
         agent = agents.register(
             "A shopping agent with a long name", f"http://127.0.0.1:{free_port()}/x"
@@ -172,7 +184,16 @@ def test_every_staff_page_fits_a_phone_and_a_desktop(
                 page,
                 width,
                 name,
-                ["Orders", "Event log", "New order", "Users", "Agent deliveries", "Sandbox mail"],
+                [
+                    "Orders",
+                    "Event log",
+                    "New order",
+                    "Products",
+                    "Users",
+                    "AI agents",
+                    "Agent deliveries",
+                    "Sandbox mail",
+                ],
             )
         # The order page's timeline has an entry of every kind, stacked on a phone; each is
         # one line, and its facts fit too once opened.

@@ -36,6 +36,7 @@ from dashboard.extensions import db, upsert_insert
 from dashboard.models import Agent, AgentRequestCount, utcnow
 from dashboard.services.two_factor import encryption
 from dashboard.services.two_factor.encryption import Purpose
+from dashboard.transactions import commit_rate_limit_place
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ MAX_SIGNING_KEY_LENGTH = 512
 # A signing key shorter than this is too easy to guess for an HMAC key.
 MIN_SIGNING_KEY_LENGTH = 32
 MAX_RATE_LIMIT = 100_000
-_NAME = re.compile(r"[^\x00-\x1f\x7f]+")
+_NAME = re.compile("[^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]+")
 
 
 class AgentError(ValueError):
@@ -96,7 +97,8 @@ def take_rate_limit_place(agent: Agent, *, now: datetime | None = None) -> RateV
 
     The row is made if missing (a conflict means another request made it), then one
     UPDATE adds the request only while under the limit: evaluated under the row's lock
-    (PostgreSQL) or the write lock (SQLite). Flushes; the caller's commit makes it count.
+    (PostgreSQL) or the write lock (SQLite). Committed at once (call it first, before the
+    request writes anything): a request refused later, or rolled back, still counts.
     """
     now = now or utcnow()
     minute = now.replace(second=0, microsecond=0)
@@ -121,6 +123,7 @@ def take_rate_limit_place(agent: Agent, *, now: datetime | None = None) -> RateV
         .returning(AgentRequestCount.requests)
         .execution_options(synchronize_session=False)
     ).first()
+    commit_rate_limit_place()
     if placed is not None:
         return RateVerdict(allowed=True)
     left = (minute + timedelta(minutes=1) - now).total_seconds()

@@ -63,6 +63,8 @@ def create_order(
 
 # An order is shown with its lines: loaded with it, in one more query.
 WITH_LINES = selectinload(Order.lines)
+# Lists name the agent of each order an agent placed: one more query, only when there are.
+WITH_AGENT = selectinload(Order.agent)
 
 
 def get_order(order_id: int) -> Order | None:
@@ -82,7 +84,7 @@ def list_orders(
     """Newest first, keyset-paginated: a deep page costs what the first one does. `search`
     is read by order_search.search_condition; created_from / created_before bound the
     creation time (UTC; the end excluded)."""
-    query = select(Order)
+    query = select(Order).options(WITH_AGENT)
     if state is not None:
         query = query.where(Order.state == state.value)
     search = search.strip()
@@ -147,7 +149,7 @@ def capture_queue(
     index.
     """
     now = now or utcnow()
-    query = select(Order).where(Order.state == OrderState.AUTHORIZED.value)
+    query = select(Order).options(WITH_AGENT).where(Order.state == OrderState.AUTHORIZED.value)
     if until is not None:
         query = query.where(Order.capture_before <= until)
     query = query.order_by(Order.capture_before.asc().nulls_last(), Order.id)

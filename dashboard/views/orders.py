@@ -6,13 +6,15 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
+from dashboard.domain.catalog import ProductError
 from dashboard.domain.money import MoneyError
 from dashboard.domain.name_search import TooManyWords
 from dashboard.domain.orders import OrderState
 from dashboard.models import utcnow
-from dashboard.services import orders
+from dashboard.services import orders, products
 from dashboard.services.pagination import Page
 from dashboard.views.access import READERS, STAFF, roles_required
+from dashboard.views.catalog_forms import ProductPickerForm
 from dashboard.views.forms import BadListQuery, OrderForm, cursor_arg, search_arg
 from dashboard.views.list_dates import created_days, created_range_arg
 from dashboard.views.order_page import (
@@ -113,15 +115,20 @@ def _list_problem(message: str, **filters: object) -> ResponseReturnValue:
 def new() -> ResponseReturnValue:
     """Create an order: buyer, currency and one or more lines."""
     form = OrderForm()
+    picker = ProductPickerForm(prefix="catalog")
+    picker.offer(products.active_products())
+    if picker.add_product.data:
+        _add_product_line(form, picker)
+        return render_template("pages/orders/new.html", form=form, picker=picker)
     if form.add_line.data:
         if form.room_for_a_line:
             form.lines.append_entry()
         else:
             form.lines.errors = [form.no_room_message()]
-        return render_template("pages/orders/new.html", form=form)
+        return render_template("pages/orders/new.html", form=form, picker=picker)
     if not form.validate_on_submit():
         status = 422 if form.is_submitted() else 200
-        return render_template("pages/orders/new.html", form=form), status
+        return render_template("pages/orders/new.html", form=form, picker=picker), status
     try:
         order = orders.create_order(
             actor=current_user._get_current_object(),
@@ -132,8 +139,30 @@ def new() -> ResponseReturnValue:
         )
     except MoneyError as error:
         form.form_errors.append(str(error))
-        return render_template("pages/orders/new.html", form=form), 422
+        return render_template("pages/orders/new.html", form=form, picker=picker), 422
     return redirect(url_for("orders.detail", order_id=order.id), code=303)
+
+
+def _add_product_line(form: OrderForm, picker: ProductPickerForm) -> None:
+    """Fill the first blank line (or a new one) from the chosen product."""
+    blank = [entry for entry in form.lines if entry.form.is_blank()]
+    try:
+        line = products.as_order_line(
+            picker.product.data or "",
+            form.currency.data or "",
+            order_has_lines=len(blank) < len(form.lines),
+        )
+    except ProductError as error:
+        picker.product.errors = list(error.problems.values())
+        return
+    if not blank and not form.room_for_a_line:
+        picker.product.errors = [form.no_room_message()]
+        return
+    entry = blank[0] if blank else form.lines.append_entry()
+    entry.form.description.data = line.description
+    entry.form.quantity.data = line.quantity
+    entry.form.unit_price.data = line.unit_price
+    form.currency.data = line.currency
 
 
 @bp.route("/orders/<int:order_id>")

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from dashboard.extensions import db
 from dashboard.models import Order, Role, StripeEvent, User
 from dashboard.services import password_reset
+from tests.support.catalog import make_agent, make_product
 from tests.support.stripe import send_event, stripe_event, stripe_example
 from tests.support.web import pay_link
 
@@ -42,6 +43,8 @@ def route_paths(
         "user_id": target.id,
         "event_id": event_row,
         "token": pay_link(app, order.id).removeprefix("/pay/"),
+        "product_id": make_product(app),
+        "agent_id": make_agent(app),
     }
     routes = []
     for rule in app.url_map.iter_rules():
