@@ -196,6 +196,7 @@ def _mail_and_relay() -> dict[str, Any]:
         "OUTBOX_RETRY_BASE": _int("OUTBOX_RETRY_BASE", 30),
         "OUTBOX_RETRY_MAX": _int("OUTBOX_RETRY_MAX", 3600),
         "OUTBOX_LEASE": _int("OUTBOX_LEASE", 300),
+        "AGENT_WEBHOOK_TIMEOUT": _at_least("AGENT_WEBHOOK_TIMEOUT", 10, 1),
     }
     if settings["MAIL_USE_TLS"] and settings["MAIL_USE_SSL"]:
         raise ConfigError(

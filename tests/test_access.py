@@ -67,6 +67,7 @@ MATRIX = {
     ("orders.timeline", "GET"): ("/orders/{order_id}/timeline", None, (302, 200, 200, 200)),
     ("pay.show", "GET"): ("/pay/{token}", None, (200, 200, 200, 200)),
     ("admin.user_list", "GET"): ("/admin/users", None, (302, 403, 403, 200)),
+    ("agent_deliveries.index", "GET"): ("/admin/agent-deliveries", None, (302, 403, 403, 200)),
     ("admin.user_create", "POST"): ("/admin/users", {}, (302, 403, 403, 422)),
     ("admin.user_role", "POST"): (
         "/admin/users/{user_id}/role",

@@ -14,7 +14,9 @@ import pytest
 from dashboard.extensions import db
 from dashboard.models import AgentCheckoutSession, Order, TimelineEntry
 from dashboard.payments.shared_tokens import SHARED_TOKEN_API_VERSION
+from dashboard.services import agents
 from tests.support.acp import Agent, add_product, complete_body, counts, register_agent
+from tests.support.agent_receiver import AgentReceiver
 from tests.support.database import reload
 
 
@@ -250,3 +252,31 @@ def test_no_answer_from_stripe_is_not_kept_and_the_same_key_resumes_the_payment(
     first, second = stripe_http.calls_to("POST", "/v1/payment_intents")
     assert first.headers["Idempotency-Key"] == second.headers["Idempotency-Key"]
     assert reload(live_app, int(resumed.get_json()["order"]["id"])).state == "authorized"
+
+
+def test_the_agent_hears_of_its_new_order_with_the_checkout_session_it_came_from(
+    live_app, stripe_http
+):
+    secret = "whsec_" + "agent" * 8
+    receiver = AgentReceiver(secret).start()
+    try:
+        add_product(live_app, "mug", 1250)
+        with live_app.app_context():
+            made = agents.register("Buyer bot", receiver.url, webhook_secret=secret)
+            db.session.commit()
+            key = made.api_key
+        agent = Agent(live_app.test_client(), key)
+        session = agent.create(("mug", 1)).get_json()
+        agent.post(f"/checkout_sessions/{session['id']}", {"buyer": {"email": "ada@example.com"}})
+        done = agent.complete(session["id"], "spt_live_granted_123", key="complete-1")
+        assert done.status_code == 200, done.get_json()
+
+        result = live_app.test_cli_runner().invoke(args=["outbox", "relay", "--once"])
+        assert result.exit_code == 0, result.output
+        assert receiver.refused == [] and receiver.invalid == []
+        [announced] = [r.event for r in receiver.accepted]
+        assert announced["type"] == "order_create"
+        assert announced["data"]["checkout_session_id"] == session["id"]
+        assert announced["data"]["status"] == "confirmed"
+    finally:
+        receiver.stop()

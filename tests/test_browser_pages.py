@@ -13,7 +13,10 @@ from collections.abc import Callable
 from flask import Flask
 from playwright.sync_api import Browser, Page, expect
 
+from dashboard.extensions import db
 from dashboard.models import Order, Role, TimelineKind, User
+from dashboard.services import agents
+from tests.support.app import free_port
 from tests.support.browser import (
     Problems,
     needs_chromium,
@@ -52,6 +55,7 @@ SIGNED_IN_PAGES = {
     "edit a product": "/products/{product}/edit",
     "AI agents": "/admin/agents",
     "revoke an agent's key": "/admin/agents/{agent}/revoke",
+    "agent deliveries": "/admin/agent-deliveries",
     "sandbox mail": "/sandbox/mail",
     "error page (no such order)": "/orders/999999",
 }
@@ -129,6 +133,14 @@ def test_every_staff_page_fits_a_phone_and_a_desktop(
         "product": make_product(sandbox_app),
         "agent": make_agent(sandbox_app),
     }
+    with sandbox_app.app_context():  # an agent whose webhook URL answers nothing
+        agent = agents.register(
+            "A shopping agent with a long name", f"http://127.0.0.1:{free_port()}/x"
+        )
+        db.session.commit()
+        agent_id = agent.agent.id
+    make_order(agent_id=agent_id, state="authorized")
+    sandbox_app.test_cli_runner().invoke(args=["outbox", "relay", "--once"])
     make_user(Role.ADMIN, LONG_EMAIL, quick_hash=True)
     two_step = {width: enrolled(Role.STAFF, f"staff{width}@shop.example") for width in WIDTHS}
     problems = Problems()
@@ -169,7 +181,19 @@ def test_every_staff_page_fits_a_phone_and_a_desktop(
             page.goto(server + path.format(**ids))
             fits(page, width, name)
             top_bar_fits(
-                page, width, name, ["Orders", "Event log", "New order", "Users", "Sandbox mail"]
+                page,
+                width,
+                name,
+                [
+                    "Orders",
+                    "Event log",
+                    "New order",
+                    "Products",
+                    "Users",
+                    "AI agents",
+                    "Agent deliveries",
+                    "Sandbox mail",
+                ],
             )
         # The order page's timeline has an entry of every kind, stacked on a phone; each is
         # one line, and its facts fit too once opened.

@@ -95,14 +95,17 @@ def outbox_retry(message_ids: tuple[int, ...]) -> None:
     help="Seconds to wait after a pass that found nothing due.",
 )
 def outbox_relay(once: bool, interval: float) -> None:
-    """Send queued emails over SMTP and publish domain events to the broker
-    (OUTBOX_AMQP_URL), with retries; safe to run on several hosts at once."""
+    """Send queued emails over SMTP, order events to agents over HTTP, and publish domain
+    events to the broker (OUTBOX_AMQP_URL), with retries; safe to run on several hosts."""
     config = current_app.config
     policy = Policy.from_config(config, loop.relay_name())
     if once:
         report = loop.run_pass(config, policy)
         events = _tally(report.events) if config["OUTBOX_AMQP_URL"] else "no OUTBOX_AMQP_URL"
-        click.echo(f"Emails: {_tally(report.emails)}. Events to the broker: {events}.")
+        click.echo(
+            f"Emails: {_tally(report.emails)}. Order events to agents: "
+            f"{_tally(report.agent_events)}. Events to the broker: {events}."
+        )
         return
     stop = threading.Event()
 
@@ -111,9 +114,9 @@ def outbox_relay(once: bool, interval: float) -> None:
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, on_signal)
-    amqp = "and the broker" if config["OUTBOX_AMQP_URL"] else "(no OUTBOX_AMQP_URL: emails only)"
+    amqp = "and the broker" if config["OUTBOX_AMQP_URL"] else "(no OUTBOX_AMQP_URL: no broker)"
     server = f"{config['MAIL_SERVER']}:{config['MAIL_PORT']}"
-    click.echo(f"Relay {policy.relay_id}: SMTP {server} {amqp}.")
+    click.echo(f"Relay {policy.relay_id}: SMTP {server}, agents' webhook URLs {amqp}.")
     loop.run_forever(config, policy, stop, interval)
     click.echo("Relay stopped.")
 

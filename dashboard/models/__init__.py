@@ -6,7 +6,8 @@ outbox, payment attempts, money movements), `relay` (outgoing emails, every deli
 attempt), `inbox` (Stripe's events), `buyer` (the buyer pages' calls to Stripe),
 `saved_cards` (the Stripe Customer of each buyer email), `catalog` (products), `agents`
 (AI agents buying through the checkout API, and their rate-limit counters), `acp` (agents'
-checkout sessions, their Idempotency-Keys and requests).
+checkout sessions, their Idempotency-Keys and requests), `agent_webhooks` (order events to
+agents, and every attempt to deliver them).
 Everything is importable from here, the one name the rest of the code uses. Schema changes
 go through migrations."""
 
@@ -16,6 +17,7 @@ from dashboard.models.acp import (
     AgentIdempotencyKey,
     KeyStatus,
 )
+from dashboard.models.agent_webhooks import AgentWebhook, AgentWebhookAttempt
 from dashboard.models.agents import Agent, AgentRequestCount
 from dashboard.models.base import UTCDateTime, utcnow
 from dashboard.models.buyer import BuyerStripeCall
@@ -56,6 +58,8 @@ __all__ = [
     "AgentCheckoutSession",
     "AgentIdempotencyKey",
     "AgentRequestCount",
+    "AgentWebhook",
+    "AgentWebhookAttempt",
     "AlertChoice",
     "BuyerCustomer",
     "BuyerStripeCall",

@@ -9,6 +9,7 @@ from dashboard.domain.ids import MAX_ROW_ID
 from dashboard.views import (
     acp,
     admin,
+    agent_deliveries,
     agents_admin,
     auth,
     events,
@@ -53,6 +54,7 @@ def register_blueprints(app: Flask) -> None:
         admin,
         agents_admin,
         products,
+        agent_deliveries,
         health,
         webhooks,
         events,

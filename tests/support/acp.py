@@ -3,8 +3,9 @@ service, products in the catalog, requests sent as an agent sends them (headers,
 and every answer validated against the protocol's OpenAPI file with openapi-core.
 
 The OpenAPI file and examples are the Agentic Commerce Protocol's, version 2026-04-17
-(tests/fixtures/acp, Apache-2.0 with its LICENSE and NOTICE); only the server address is
-changed, so that the paths of our test servers match.
+(`../shared/acp/2026-04-17/` beside the repository, Apache-2.0 with its LICENSE and NOTICE),
+read where they lie; only the server address is changed in memory, so that the paths of our
+test servers match.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from dashboard.models import (
 )
 from dashboard.services import agents
 
-ACP = Path(__file__).resolve().parent.parent / "fixtures" / "acp"
+ACP = Path(__file__).resolve().parents[2].parent / "shared" / "acp" / "2026-04-17"
 SPEC = ACP / "openapi.agentic_checkout.yaml"
 VERSION = "2026-04-17"
 

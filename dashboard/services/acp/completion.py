@@ -29,7 +29,7 @@ from dashboard.payments import errors
 from dashboard.payments.gateway import gateway, is_sandbox
 from dashboard.payments.shared_tokens import is_shared_token
 from dashboard.payments.snapshots import PaymentIntentSnapshot
-from dashboard.services import orders, outbox
+from dashboard.services import agent_events, orders, outbox
 from dashboard.services.acp import carts, sessions
 from dashboard.services.acp.answers import (
     SERVICE_UNAVAILABLE,
@@ -237,6 +237,7 @@ def _settled(
     if snapshot.status in HELD:
         session.status = S.COMPLETED.value
         session.messages = []
+        agent_events.order_created(order, checkout_session_id=session.id)
         return Answer(200, session_json(session, order))
     if snapshot.status == PI.REQUIRES_ACTION:
         session.status = S.AUTHENTICATION_REQUIRED.value

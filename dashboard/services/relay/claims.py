@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy.orm import aliased
 
 from dashboard.domain.backoff import retry_delay
 from dashboard.extensions import db
@@ -31,9 +32,10 @@ from dashboard.models import (
     OutboxMessage,
     utcnow,
 )
+from dashboard.models.agent_webhooks import AgentWebhook
 from dashboard.transactions import unit_of_work
 
-Row = type[OutboxMessage] | type[OutboxEvent]
+Row = type[OutboxMessage] | type[OutboxEvent] | type[AgentWebhook]
 MAX_ERROR = 500
 
 
@@ -58,18 +60,32 @@ class Policy:
         )
 
 
-def _waiting(model: Row) -> Any:
+def _waiting(model: Any) -> Any:
     if model is OutboxMessage:
         return and_(OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None))
-    return OutboxEvent.published_at.is_(None)
+    if model is OutboxEvent:
+        return OutboxEvent.published_at.is_(None)
+    return and_(model.delivered_at.is_(None), model.stopped_at.is_(None))
 
 
 def _claimable(model: Row, due_by: datetime, now: datetime) -> Any:
-    return and_(
+    claimable = and_(
         _waiting(model),
         or_(model.next_attempt_at.is_(None), model.next_attempt_at <= due_by),
         or_(model.claimed_until.is_(None), model.claimed_until < now),
     )
+    if model is AgentWebhook:
+        # An agent hears an order's events in order: none while an earlier one waits.
+        earlier = aliased(AgentWebhook)
+        claimable = and_(
+            claimable,
+            ~exists().where(
+                earlier.order_id == AgentWebhook.order_id,
+                earlier.id < AgentWebhook.id,
+                _waiting(earlier),
+            ),
+        )
+    return claimable
 
 
 def claim(model: Row, policy: Policy, *, due_by: datetime, limit: int) -> list[int]:

@@ -1,5 +1,6 @@
-"""The relay's work: one pass over what is due (emails, then domain events when a broker is
-configured), and the long-running process that repeats it until it is told to stop."""
+"""The relay's work: one pass over what is due (emails, order events to agents, then domain
+events when a broker is configured), and the long-running process that repeats it until it
+is told to stop."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any
 from dashboard.extensions import db
 from dashboard.models import DeliveryOutcome, OutboxEvent, OutboxMessage, utcnow
 from dashboard.services import outbox
-from dashboard.services.relay import amqp, smtp
+from dashboard.services.relay import agent_webhooks, amqp, smtp
 from dashboard.services.relay.claims import Attempt, Policy, claim, record
 from dashboard.transactions import unit_of_work
 
@@ -35,13 +36,15 @@ class PassReport:
 
     emails: dict[str, int] = field(default_factory=dict)
     events: dict[str, int] = field(default_factory=dict)
+    agent_events: dict[str, int] = field(default_factory=dict)
 
     def count(self, tally: dict[str, int], outcome: str) -> None:
         tally[outcome] = tally.get(outcome, 0) + 1
 
     @property
     def handled(self) -> int:
-        return sum(self.emails.values()) + sum(self.events.values())
+        tallies = (self.emails, self.events, self.agent_events)
+        return sum(sum(tally.values()) for tally in tallies)
 
 
 def run_pass(config: Any, policy: Policy, stop: threading.Event | None = None) -> PassReport:
@@ -55,6 +58,8 @@ def run_pass(config: Any, policy: Policy, stop: threading.Event | None = None) -
         if not ids:
             break
         _send_emails(ids, settings, policy, report)
+    if not (stop and stop.is_set()):
+        agent_webhooks.deliver_due(config, policy, report.agent_events, stop)
     url = config["OUTBOX_AMQP_URL"]
     while url and not (stop and stop.is_set()):
         ids = claim(OutboxEvent, policy, due_by=due_by, limit=BATCH)
