@@ -645,17 +645,25 @@ def send_event(
     *,
     secret: str = WEBHOOK_SECRET,
     timestamp: int | None = None,
+    apply: bool = True,
 ) -> Any:
     """POST the event to our endpoint with Stripe's headers, signed over the exact bytes."""
-    return send_raw(client, json.dumps(event).encode(), secret=secret, timestamp=timestamp)
+    body = json.dumps(event).encode()
+    return send_raw(client, body, secret=secret, timestamp=timestamp, apply=apply)
 
 
 def send_raw(
-    client: FlaskClient, body: bytes, *, secret: str = WEBHOOK_SECRET, timestamp: int | None = None
+    client: FlaskClient,
+    body: bytes,
+    *,
+    secret: str = WEBHOOK_SECRET,
+    timestamp: int | None = None,
+    apply: bool = True,
 ) -> Any:
     """POST these exact bytes to our endpoint, signed as Stripe signs them, then apply what
     it stored, as the worker's applier does right after the answer (the tests' app runs no
-    applier thread, so that what follows sees the event applied)."""
+    applier thread, so that what follows sees the event applied); `apply=False` leaves it
+    stored, pending."""
     answer = client.post(
         "/webhooks/stripe",
         data=body,
@@ -665,7 +673,7 @@ def send_raw(
             "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
         },
     )
-    if 200 <= answer.status_code < 300:
+    if apply and 200 <= answer.status_code < 300:
         apply_stored(client.application)
     return answer
 
