@@ -525,6 +525,22 @@ def test_checkout_completed_reads_the_hold_from_stripe(live_app, client, make_or
     )
 
 
+def test_flask_stripe_apply_applies_what_the_endpoint_stored(app, client, order):
+    """With the workers' applier turned off (as in these tests), cron's `flask stripe
+    apply` applies what was acknowledged, once; a second run finds nothing."""
+    answer = send_event(client, hold_event(order.id, event_id="evt_cron_1"), apply=False)
+    assert answer.status_code == 200 and answer.get_json()["status"] == "pending"
+    assert reload(app, order.id).state == "open"
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["stripe", "apply"])
+    again = runner.invoke(args=["stripe", "apply", "--page", "5"])
+    assert (first.exit_code, first.output) == (0, "Applied 1 stored events in 1 pages.\n")
+    assert (again.exit_code, again.output) == (0, "Applied 0 stored events in 1 pages.\n")
+    (row,) = stored_events(app)
+    assert (row.status, row.process_count, row.delivery_count) == ("applied", 1, 1)
+    assert reload(app, order.id).state == "authorized"
+
+
 def test_a_failed_processing_is_kept_and_applies_on_redelivery(
     app, client, make_order, stripe_http
 ):
