@@ -25,3 +25,12 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # addresses, so anyone on this host (or a proxy passing the header on) could move every
 # redirect and form action to //evil.example/. The app is served at the root: none.
 forwarder_headers = ""
+
+
+def worker_exit(server: object, worker: object) -> None:
+    """A stopping worker applies the webhook deliveries it stored before it goes
+    (dashboard/services/inbox/applier.py); what it cannot finish stays pending for the
+    others."""
+    from dashboard.services.inbox.applier import stop_all
+
+    stop_all()

@@ -55,6 +55,9 @@ def naive() -> ResponseReturnValue:
             created=datetime.fromtimestamp(event["created"], UTC),
             payload=event,
             source="naive",
+            # Kept as done, so the dashboard's applier (which applies stored, pending
+            # events) leaves these rows alone: the naive handler applies nothing.
+            status="ignored",
         )
     )
     db.session.commit()

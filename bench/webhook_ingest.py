@@ -9,16 +9,29 @@ load-generator process on loopback. Each repetition runs, in turn: the bare 204 
 the naive handler (verify, parse, one insert), the real endpoint with unique events that
 each move their order (verify, store, dedupe, reconcile, timeline), and the real endpoint
 with duplicates only (events already stored). Prints medians over the repetitions.
+
+The endpoint answers once an event is stored; the worker's applier applies it right after.
+While the unique events are sent, a thread samples the backlog (events stored, not yet
+applied) every 0.2 s; after the load the script waits for the backlog to be empty, and
+reports the largest backlog, the time it took to empty after the last answer and the
+apply rate (events / time from the first request to the last event applied).
+`--soak N` then sends N more unique events in one run (about a minute at full speed) and
+prints the backlog every 10 s, to show whether it grows.
 """
 
 from __future__ import annotations
 
+import argparse
 import statistics
+import threading
+import time
+from dataclasses import dataclass, field
 
 import psycopg
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
 
 from bench.common import (
+    Scratch,
     argument_parser,
     gunicorn,
     migrated_app,
@@ -56,6 +69,52 @@ def requests_for(scenario: str, rep: int, count: int) -> list[Request]:
     return out
 
 
+@dataclass
+class Backlog:
+    """The inbox's pending events, sampled in a thread while a load runs."""
+
+    url: str
+    every: float = 0.2
+    samples: list[tuple[float, int]] = field(default_factory=list)
+    drain_seconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        url = self.url.replace("postgresql://", "postgresql+psycopg://", 1)
+        self._engine = create_engine(url)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def pending(self) -> int:
+        with self._engine.connect() as connection:
+            query = "SELECT count(*) FROM stripe_events WHERE status = 'pending'"
+            return int(connection.execute(text(query)).scalar_one())
+
+    def _sample(self) -> None:
+        start = time.perf_counter()
+        while not self._stop.is_set():
+            self.samples.append((time.perf_counter() - start, self.pending()))
+            self._stop.wait(self.every)
+
+    def __enter__(self) -> Backlog:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """The load is over: wait (at most 5 minutes) for the backlog to empty."""
+        ended = time.perf_counter()
+        deadline = ended + 300
+        while self.pending() and time.perf_counter() < deadline:
+            time.sleep(0.05)
+        self.drain_seconds = time.perf_counter() - ended
+        self._stop.set()
+        self._thread.join()
+        self._engine.dispose()
+
+    @property
+    def largest(self) -> int:
+        return max((n for _, n in self.samples), default=0)
+
+
 def transactions_that_wrote(url: str, event_ids: list[str]) -> int | None:
     """How many transactions last wrote these inbox rows (PostgreSQL's `xmin`; None on
     SQLite): with group commit, fewer than the deliveries."""
@@ -78,21 +137,28 @@ def main() -> None:
     parser = argument_parser(__doc__)
     parser.add_argument("--requests", type=int, default=1500)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--soak", type=int, default=0, help="unique events in one long run")
     args = parser.parse_args()
     rows = []
     for scratch in scratch_databases(args.databases, args.database_url):
         app = migrated_app(scratch)
         with app.app_context():
-            seed_orders(args.requests * args.repeats)
+            seed_orders(args.requests * args.repeats + args.soak)
         results: dict[str, list[LoadResult]] = {name: [] for name in SCENARIOS}
         per_commit: dict[str, list[float]] = {"ingest": [], "duplicates": []}
+        backlogs: list[tuple[int, float, float]] = []  # largest, drain s, applied per s
         with gunicorn(scratch) as port:
             run_load(port, requests_for("bare", 0, 500), args.concurrency)  # warm-up
             for rep in range(args.repeats):
                 for scenario in SCENARIOS:
-                    result = run_load(
-                        port, requests_for(scenario, rep, args.requests), args.concurrency
-                    )
+                    load = requests_for(scenario, rep, args.requests)
+                    if scenario == "ingest":
+                        with Backlog(scratch.url) as backlog:
+                            result = run_load(port, load, args.concurrency)
+                        rate = args.requests / (result.seconds + backlog.drain_seconds)
+                        backlogs.append((backlog.largest, backlog.drain_seconds, rate))
+                    else:
+                        result = run_load(port, load, args.concurrency)
                     results[scenario].append(result)
                     if scenario in per_commit:
                         wrote = transactions_that_wrote(
@@ -100,6 +166,8 @@ def main() -> None:
                         )
                         if wrote:
                             per_commit[scenario].append(args.requests / wrote)
+            if args.soak:
+                soak(scratch, port, args)
         with app.app_context():
             applied = db.session.scalar(
                 select(func.count())
@@ -120,6 +188,12 @@ def main() -> None:
                 + ", ".join(
                     f"{name} {statistics.median(found):.2f}" for name, found in per_commit.items()
                 )
+            )
+        if backlogs:
+            print(
+                f"{scratch.label}: applying behind the answers, per repetition: largest "
+                "backlog, seconds to empty it after the last answer, events applied per s: "
+                + "; ".join(f"{n}, {d:.2f} s, {r:.0f}/s" for n, d, r in backlogs)
             )
         medians = {
             name: (
@@ -149,6 +223,31 @@ def main() -> None:
     print_table(
         ["database", "route", "req/s", "p50 ms", "p99 ms", "of bare", "vs naive"],
         rows,
+    )
+
+
+def soak(scratch: Scratch, port: int, args: argparse.Namespace) -> None:
+    """One long run of unique events; the backlog every 10 s and what it took to apply."""
+    first = args.requests * args.repeats
+    load = []
+    for order_id in range(first + 1, first + args.soak + 1):
+        event = payment_intent_event(
+            f"evt_soak{order_id}",
+            order_id,
+            order_amount(order_id),
+            "payment_intent.amount_capturable_updated",
+        )
+        body, headers = signed(event)
+        load.append(("POST", "/webhooks/stripe", body, headers))
+    with Backlog(scratch.url, every=1.0) as backlog:
+        result = run_load(port, load, args.concurrency)
+    marks = [f"{t:.0f}s {n}" for t, n in backlog.samples if round(t) % 10 == 0]
+    print(
+        f"{scratch.label}: soak of {args.soak} events: {result.rps:.0f} req/s acknowledged "
+        f"over {result.seconds:.1f} s (p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms); "
+        f"backlog {', '.join(marks)}; largest {backlog.largest}; empty "
+        f"{backlog.drain_seconds:.1f} s after the last answer; applied "
+        f"{args.soak / (result.seconds + backlog.drain_seconds):.0f} events/s"
     )
 
 

@@ -122,6 +122,12 @@ def _from_environment(instance_path: Path) -> dict[str, Any]:
         # At most this many deliveries arriving together on a worker share one transaction
         # (dashboard/services/group_commit.py); 1 receives each on its own.
         "WEBHOOK_GROUP_LIMIT": _int("WEBHOOK_GROUP_LIMIT", 32),
+        # A 2xx means "stored durably"; each worker applies what was stored in a thread of
+        # its own (dashboard/services/inbox/applier.py), in pages of at most this many.
+        # Off ("0"), `flask stripe apply` (cron) is what applies them.
+        "WEBHOOK_APPLY_IN_BACKGROUND": _choice("WEBHOOK_APPLY_IN_BACKGROUND", ("0", "1"), "1")
+        == "1",
+        "WEBHOOK_APPLY_PAGE": _at_least("WEBHOOK_APPLY_PAGE", 200, 1),
         "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE", "").rstrip("/"),
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         "PAY_LINK_MAX_AGE": _int("PAY_LINK_MAX_AGE", 7 * 24 * 3600),

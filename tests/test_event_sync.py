@@ -503,7 +503,9 @@ def test_reprocess_retries_events_whose_processing_failed(
         compat=LocalstripeCompat(),
         max_network_retries=0,
     )
-    assert send_event(sandbox_app.test_client(), event).status_code == 500
+    assert send_event(sandbox_app.test_client(), event).status_code == 200  # stored
+    (row,) = [e for e in stored_events(sandbox_app) if e.event_id == event["id"]]
+    assert row.status == "failed"  # its applying failed after the answer; kept
 
     too_young = runner.invoke(args=["stripe", "reprocess"])
     still_down = runner.invoke(args=["stripe", "reprocess", "--older-than", "0s"])

@@ -21,10 +21,20 @@ from sqlalchemy import event as sa_event
 from dashboard import create_app
 from dashboard.extensions import db
 from dashboard.sandbox.runner import register_webhook
+from dashboard.services.inbox.applier import BackgroundApplier
+from dashboard.views.webhooks import APPLIER
 from tests.support.app import base_config, serve
 from tests.support.database import BACKENDS, outbox_types, reload, stored_events
 from tests.support.localstripe import capture_at_stripe
-from tests.support.stripe import AMOUNT, WEBHOOK_SECRET, charge, intent, send_event, stripe_event
+from tests.support.stripe import (
+    AMOUNT,
+    WEBHOOK_SECRET,
+    apply_stored,
+    charge,
+    intent,
+    send_event,
+    stripe_event,
+)
 from tests.support.web import pay_with_test_card
 
 CAPTURED, REFUNDED = 1800, 500
@@ -127,12 +137,15 @@ needs_postgres = pytest.mark.skipif(
 )
 
 
-def _at_once(app: Flask, events: list[dict[str, Any]], *, workers: bool = True) -> list[int]:
+def _at_once(
+    app: Flask, events: list[dict[str, Any]], *, workers: bool = True, apply: bool = True
+) -> list[int]:
     """Each event from its own thread (its own client, its own connection), all together.
 
     `workers`: each thread posts to its own app, as gunicorn's worker processes are (their
     own pools and group commits: the race is the database's). Otherwise all post to `app`,
-    as a worker's threads do, and deliveries arriving together share pages."""
+    as a worker's threads do, and deliveries arriving together share pages. `apply`: each
+    thread then runs the applier, as each worker's does (else the events stay pending)."""
     barrier = threading.Barrier(len(events))
     statuses: list[int] = []
     lock = threading.Lock()
@@ -141,7 +154,7 @@ def _at_once(app: Flask, events: list[dict[str, Any]], *, workers: bool = True) 
     def deliver(target: Flask, event: dict[str, Any]) -> None:
         client = target.test_client()
         barrier.wait()
-        status = send_event(client, event).status_code
+        status = send_event(client, event, apply=apply).status_code
         with lock:
             statuses.append(status)
 
@@ -194,8 +207,8 @@ def test_a_payments_events_arriving_together_on_several_workers(app, database_ur
 
 
 def test_deliveries_arriving_together_on_one_worker_share_pages(app, make_order):
-    """A worker's threads: deliveries that arrive together are received as pages, each
-    answered after its page's commit; every event applied once, every payment true."""
+    """A worker's threads: deliveries that arrive together are stored as pages, each
+    answered after its page's commit; then applied: every event once, every payment true."""
     orders = [make_order(lines=None) for _ in range(4)]
     events = [event for order in orders for event in payment_events(order.id).values()]
     commits: list[int] = []
@@ -207,9 +220,10 @@ def test_deliveries_arriving_together_on_one_worker_share_pages(app, make_order)
         engine = db.engine
     sa_event.listen(engine, "commit", count)
     try:
-        statuses = _at_once(app, events + events[:4], workers=False)
+        statuses = _at_once(app, events + events[:4], workers=False, apply=False)
     finally:
         sa_event.remove(engine, "commit", count)
+    apply_stored(app)  # what the worker's applier does right after
     assert sorted(statuses) == [200] * 20
     assert [final(app, order.id) for order in orders] == [TRUTH] * 4
     rows = stored_events(app)
@@ -223,21 +237,26 @@ def test_deliveries_arriving_together_on_one_worker_share_pages(app, make_order)
 
 @pytest.fixture
 def live_server(sandbox_app: Flask, localstripe_url: str) -> Iterator[str]:
-    """The dashboard on a real loopback port, registered as localstripe's webhook endpoint."""
+    """The dashboard on a real loopback port, registered as localstripe's webhook endpoint,
+    applying what it stores in the background as a production worker does."""
+    applier = BackgroundApplier(sandbox_app, page_size=sandbox_app.config["WEBHOOK_APPLY_PAGE"])
+    sandbox_app.extensions[APPLIER] = applier
     with serve(sandbox_app) as url:
         register_webhook(localstripe_url, url + "/webhooks/stripe", WEBHOOK_SECRET)
         try:
             yield url
         finally:
+            applier.stop()
             # localstripe cannot forget an endpoint: point it at a port nothing listens on.
             register_webhook(localstripe_url, "http://127.0.0.1:9/webhooks/stripe", WEBHOOK_SECRET)
 
 
 def _wait_for(app: Flask, type_: str, order_id: int, timeout: float = 15) -> Any:
+    """The event once it arrived and the background applier applied it."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for row in stored_events(app):
-            if row.type == type_ and row.order_id == order_id:
+            if row.type == type_ and row.order_id == order_id and row.status != "pending":
                 return row
         time.sleep(0.1)
     raise AssertionError(f"localstripe's {type_} for order {order_id} never arrived")

@@ -27,6 +27,7 @@ from tests.support.database import outbox_types, reload, state_changes, stored_e
 from tests.support.stripe import (
     AMOUNT,
     WEBHOOK_SECRET,
+    apply_stored,
     charge,
     completed_session,
     dispute,
@@ -62,10 +63,17 @@ def post_raw(client: Any, body: bytes, signature: str | None) -> Any:
 # -- signatures -----------------------------------------------------------------------------
 
 
-def test_a_signed_event_is_stored_applied_and_answered_200(app, client, order):
-    response = send_event(client, hold_event(order.id, event_id="evt_hold_1"))
+def test_a_signed_event_is_stored_answered_200_then_applied(app, client, order):
+    body = json.dumps(hold_event(order.id, event_id="evt_hold_1")).encode()
+    response = post_raw(client, body, stripe_signature(body))
+    # The answer promises the event is stored durably and will be applied...
     assert response.status_code == 200
-    assert response.get_json() == {"id": "evt_hold_1", "status": "applied", "deliveries": 1}
+    assert response.get_json() == {"id": "evt_hold_1", "status": "pending", "deliveries": 1}
+    (row,) = stored_events(app)
+    assert (row.status, row.process_count) == ("pending", 0)
+    assert reload(app, order.id).state == "open"
+    # ...by the worker's applier, right after the answer.
+    apply_stored(app)
     (row,) = stored_events(app)
     assert (row.type, row.status, row.source, row.order_id) == (
         "payment_intent.amount_capturable_updated",
@@ -517,17 +525,35 @@ def test_checkout_completed_reads_the_hold_from_stripe(live_app, client, make_or
     )
 
 
-def test_a_failed_processing_answers_500_is_kept_and_applies_on_redelivery(
+def test_flask_stripe_apply_applies_what_the_endpoint_stored(app, client, order):
+    """With the workers' applier turned off (as in these tests), cron's `flask stripe
+    apply` applies what was acknowledged, once; a second run finds nothing."""
+    answer = send_event(client, hold_event(order.id, event_id="evt_cron_1"), apply=False)
+    assert answer.status_code == 200 and answer.get_json()["status"] == "pending"
+    assert reload(app, order.id).state == "open"
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["stripe", "apply"])
+    again = runner.invoke(args=["stripe", "apply", "--page", "5"])
+    assert (first.exit_code, first.output) == (0, "Applied 1 stored events in 1 pages.\n")
+    assert (again.exit_code, again.output) == (0, "Applied 0 stored events in 1 pages.\n")
+    (row,) = stored_events(app)
+    assert (row.status, row.process_count, row.delivery_count) == ("applied", 1, 1)
+    assert reload(app, order.id).state == "authorized"
+
+
+def test_a_failed_processing_is_kept_and_applies_on_redelivery(
     app, client, make_order, stripe_http
 ):
-    """No Stripe key yet: the completed session's payment cannot be read. Stripe retries."""
+    """No Stripe key yet: the completed session's payment cannot be read. The delivery was
+    stored (2xx); the failure is kept on the event, and Stripe's next delivery of it (or
+    Reprocess) applies it again."""
     order = make_order(state="processing", stripe_checkout_session_id="cs_test_2")
     session = completed_session(
         order.id, id="cs_test_2", payment_intent="pi_from_checkout_2", metadata=False
     )
     event = stripe_event("checkout.session.completed", session, event_id="evt_fails_first")
     response = send_event(client, event)
-    assert response.status_code == 500
+    assert response.status_code == 200
     (row,) = stored_events(app)
     assert row.status == "failed"
     assert row.error.startswith("StripeConfigurationError")

@@ -1,5 +1,5 @@
 """`flask stripe …`: catching up with Stripe from cron (sync, sweep-holds, reprocess,
-fees).
+fees) and applying the webhook deliveries stored but not applied yet (apply).
 
 Each is safe to run on several hosts at once: sync and sweep-holds take a lock
 (`services.sweep_lock`), reprocess claims each event before applying it. Exit status: 0
@@ -27,7 +27,7 @@ from dashboard.services.authorization_sweep import (
     SweepReport,
     VoidingNotEnabled,
 )
-from dashboard.services.inbox import store
+from dashboard.services.inbox import applier, store
 from dashboard.services.inbox.sync import EventSync
 from dashboard.services.payments import fees, ledger
 from dashboard.services.sweep_lock import sweep_lock
@@ -261,6 +261,25 @@ def stripe_reprocess(event_ids: tuple[str, ...], older_than: timedelta) -> None:
     click.echo(f"Retried {sum(counts.values())} of {len(rows)} events: {summary or 'none'}.")
     if counts.get(EventStatus.FAILED.value):
         sys.exit(NEEDS_ATTENTION)
+
+
+@command("apply", group)
+@click.option(
+    "--page",
+    type=click.IntRange(1, 10_000),
+    default=200,
+    show_default=True,
+    help="Apply this many stored events per transaction.",
+)
+def stripe_apply(page: int) -> None:
+    """Apply the webhook deliveries stored but not applied yet, oldest first.
+
+    Each web worker does this in the background right after answering Stripe; this is the
+    same work by hand or from cron (with WEBHOOK_APPLY_IN_BACKGROUND=0). Safe beside the
+    workers: each event is claimed, then applied once.
+    """
+    done = applier.drain(page)
+    click.echo(f"Applied {done.applied} stored events in {done.passes} pages.")
 
 
 @command("fees", group)

@@ -37,6 +37,7 @@ class StripeEvent(Model):
     __table_args__ = (
         Index("ix_stripe_events_status_id", "status", "id"),
         Index("ix_stripe_events_type_id", "type", "id"),
+        Index("ix_stripe_events_type_last_received_at", "type", "last_received_at"),
         Index("ix_stripe_events_order_id_id", "order_id", "id"),
         Index("ix_stripe_events_created", "created"),
         Index("ix_stripe_events_flag_id", "flag", "id"),

@@ -1,10 +1,10 @@
 """`POST /webhooks/stripe`: the URL given to Stripe (and to `stripe listen --forward-to`).
 
 Verified on the raw bytes before anything is parsed; stored before Stripe is answered.
-The status code is Stripe's retry signal: 2xx once the event is committed (applied,
-ignored, unmatched or a duplicate), 5xx when it could not be stored or its processing
-failed (Stripe retries; the failure is on the event log meanwhile), 4xx for what no retry
-can fix (a bad signature, a body too large).
+The status code is Stripe's retry signal: 2xx once the event is durably stored (new, it
+is then `pending` and applied right after by the worker's applier,
+`services/inbox/applier.py`; or a duplicate), 5xx when it could not be stored (Stripe
+retries), 4xx for what no retry can fix (a bad signature, a body too large).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from dashboard.extensions import csrf
 from dashboard.models import EventStatus
 from dashboard.payments.webhooks import WebhookRejected, verify_event
 from dashboard.services.inbox import store
+from dashboard.services.inbox.applier import BackgroundApplier
 from dashboard.services.inbox.group_commit import GroupCommit
 from dashboard.views.access import public
 
@@ -25,6 +26,7 @@ bp = Blueprint("webhooks", __name__)
 csrf.exempt(bp)
 
 GROUP_COMMIT = "webhook_group_commit"
+APPLIER = "webhook_applier"
 
 
 def init_app(app: Flask) -> None:
@@ -32,6 +34,8 @@ def init_app(app: Flask) -> None:
     if limit < 1:
         raise ConfigError(f"WEBHOOK_GROUP_LIMIT must be at least 1, not {limit}.")
     app.extensions[GROUP_COMMIT] = GroupCommit(limit=limit)
+    if app.config["WEBHOOK_APPLY_IN_BACKGROUND"]:
+        app.extensions[APPLIER] = BackgroundApplier(app, page_size=app.config["WEBHOOK_APPLY_PAGE"])
 
 
 def _body(limit: int) -> bytes:
@@ -57,14 +61,15 @@ def stripe_webhook() -> ResponseReturnValue:
     except WebhookRejected as rejected:
         store.reject(rejected.reason, request.remote_addr)
         return jsonify(error=rejected.message, reason=rejected.reason), rejected.status
-    # Answered after the commit of the page this delivery joined (often a page of one).
+    # Answered after the commit of the page this delivery joined (often a page of one);
+    # applied after the answer, by this worker's applier.
     receipt = current_app.extensions[GROUP_COMMIT].receive(event)
-    answer: dict[str, object] = {
+    applier = current_app.extensions.get(APPLIER)
+    if applier is not None and receipt.status == EventStatus.PENDING.value:
+        applier.wake()
+    answer = {
         "id": receipt.event_id,
         "status": receipt.status,
         "deliveries": receipt.delivery_count,
     }
-    if receipt.status == EventStatus.FAILED.value:
-        answer["error"] = "Processing failed; it is kept and will be retried."
-        return jsonify(answer), 500
     return jsonify(answer), 200

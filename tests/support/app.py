@@ -24,6 +24,9 @@ def base_config(database_url: str) -> dict[str, Any]:
         "STRIPE_SECRET_KEY": "",
         "STRIPE_API_BASE": "",
         "STRIPE_WEBHOOK_SECRETS": [WEBHOOK_SECRET],
+        # The endpoint stores; tests apply what it stored themselves, at once
+        # (tests/support/stripe.py `send_raw`), instead of waiting on a thread.
+        "WEBHOOK_APPLY_IN_BACKGROUND": False,
     }
 
 

@@ -23,10 +23,12 @@ from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
 import stripe
+from flask import Flask
 from flask.testing import FlaskClient
 from requests.structures import CaseInsensitiveDict
 
 from dashboard.payments.stripe_gateway import API_VERSION
+from dashboard.services.inbox.applier import drain
 
 # The secret key the app is given when Stripe's HTTP is the double (see the live_app fixture).
 TEST_KEY = "sk_test_x"
@@ -645,16 +647,26 @@ def send_event(
     *,
     secret: str = WEBHOOK_SECRET,
     timestamp: int | None = None,
+    apply: bool = True,
 ) -> Any:
     """POST the event to our endpoint with Stripe's headers, signed over the exact bytes."""
-    return send_raw(client, json.dumps(event).encode(), secret=secret, timestamp=timestamp)
+    body = json.dumps(event).encode()
+    return send_raw(client, body, secret=secret, timestamp=timestamp, apply=apply)
 
 
 def send_raw(
-    client: FlaskClient, body: bytes, *, secret: str = WEBHOOK_SECRET, timestamp: int | None = None
+    client: FlaskClient,
+    body: bytes,
+    *,
+    secret: str = WEBHOOK_SECRET,
+    timestamp: int | None = None,
+    apply: bool = True,
 ) -> Any:
-    """POST these exact bytes to our endpoint, signed as Stripe signs them."""
-    return client.post(
+    """POST these exact bytes to our endpoint, signed as Stripe signs them, then apply what
+    it stored, as the worker's applier does right after the answer (the tests' app runs no
+    applier thread, so that what follows sees the event applied); `apply=False` leaves it
+    stored, pending."""
+    answer = client.post(
         "/webhooks/stripe",
         data=body,
         headers={
@@ -663,3 +675,13 @@ def send_raw(
             "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
         },
     )
+    if apply and 200 <= answer.status_code < 300:
+        apply_stored(client.application)
+    return answer
+
+
+def apply_stored(app: Flask) -> None:
+    """What the worker's applier does after a delivery is answered: apply every stored,
+    pending event (dashboard/services/inbox/applier.py)."""
+    with app.app_context():
+        drain(app.config["WEBHOOK_APPLY_PAGE"])

@@ -1,18 +1,17 @@
 """Group commit for webhook deliveries: the deliveries that reach one worker process at the
-same moment are received as one page, in one transaction, and all answered after its commit.
+same moment are stored as one page, in one transaction, and all answered after its commit.
 
 Each request thread verifies its delivery, then joins the queue. If no thread is leading,
-it leads: it takes what is queued (itself included, up to `limit`), receives it with
-`store.receive_page` (which falls back to one event at a time if anything in the page
-raises), commits it as one unit of work, hands the lead to the first thread still queued,
-and wakes the threads it served. If the page fails as a whole (its inserts or its commit),
+it leads: it takes what is queued (itself included, up to `limit`), stores it with
+`store.keep_page` (applying is `inbox.applier`'s, after the answer), commits it as one
+unit of work, hands the lead to the first thread still queued, and wakes the threads it
+served. If the page fails as a whole (its inserts or its commit),
 its deliveries are received again one at a time, each in a unit of work of its own, so a
 failure stays with the delivery that caused it and the others are kept and answered 200.
 A delivery is answered only after the commit that holds it; what is shared is the
-transaction, the order reads and the writes. Under light load every page holds one
-delivery, so nothing waits for company. Events whose handler may
-re-read Stripe (registered with `rereads_stripe`) are not grouped: a slow answer from
-Stripe holds up only its own delivery, received in the request's own transaction.
+transaction and the writes. Under light load every page holds one delivery, so nothing
+waits for company. Nothing here calls Stripe: events whose handler re-reads it are stored
+like the others and applied by the applier.
 """
 
 from __future__ import annotations
@@ -23,7 +22,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dashboard.services.inbox import store
-from dashboard.services.inbox.handlers.registry import rereads_stripe
 from dashboard.services.inbox.store import Receipt
 from dashboard.transactions import unit_of_work
 
@@ -55,10 +53,7 @@ class GroupCommit:
 
     def receive(self, event: dict[str, Any]) -> Receipt:
         """The delivery's receipt once the page holding it is committed (this thread's app
-        context does the work when it leads). An event whose handler may re-read Stripe is
-        received on its own, in the request's transaction (committed by its boundary)."""
-        if rereads_stripe(event.get("type")):
-            return store.receive(event, source="webhook")
+        context does the work when it leads)."""
         me = _Delivery(event)
         with self._lock:
             self._queue.append(me)
@@ -98,7 +93,7 @@ def _receive(page: list[_Delivery]) -> None:
     """Give every delivery of the page its receipt, or the error that kept it out."""
     try:
         with unit_of_work():
-            receipts = store.receive_page([d.event for d in page], source="webhook")
+            receipts = store.keep_page([d.event for d in page])
     except Exception as error:
         if len(page) == 1:
             page[0].error = error
@@ -112,7 +107,7 @@ def _receive(page: list[_Delivery]) -> None:
         for delivery in page:
             try:
                 with unit_of_work():
-                    delivery.receipt = store.receive(delivery.event, source="webhook")
+                    (delivery.receipt,) = store.keep_page([delivery.event])
             except Exception as own:
                 delivery.error = own
     except BaseException as error:  # the worker is stopping: nothing of the page is kept

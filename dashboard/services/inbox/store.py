@@ -124,6 +124,54 @@ def receive_page(events: list[dict[str, Any]], *, source: str) -> list[Receipt]:
         return [_receive_stored(e, inserted, known, reconcile.apply, OrderLookup()) for e in events]
 
 
+def keep_page(events: list[dict[str, Any]]) -> list[Receipt]:
+    """Store a page of verified webhook deliveries without applying them, in the caller's
+    transaction (the endpoint answers 2xx once it is committed; `inbox.applier` applies
+    them right after). A new event is kept `pending`, claimed by no one (`process_count`
+    0); a redelivery is counted, and one whose processing failed is made `pending` again,
+    so it is applied once more, as a redelivery always was."""
+    if not events:
+        return []
+    if len({event["id"] for event in events}) < len(events):  # each delivery is counted
+        return [keep_page([event])[0] for event in events]
+    now = utcnow()
+    by_id = sorted(events, key=lambda event: str(event["id"]))
+    inserted = {
+        row.event_id: Receipt(row.id, row.event_id, row.status, row.delivery_count, new=True)
+        for row in db.session.execute(
+            upsert_insert()(StripeEvent)
+            .on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(
+                StripeEvent.id, StripeEvent.event_id, StripeEvent.status, StripeEvent.delivery_count
+            ),
+            [
+                {**_row_values(event, source="webhook", now=now), "process_count": 0}
+                for event in by_id
+            ],
+        )
+    }
+    known: dict[str, Receipt] = {}
+    again = [str(event["id"]) for event in by_id if str(event["id"]) not in inserted]
+    if again:
+        failed = StripeEvent.status == EventStatus.FAILED.value
+        values = {
+            **_seen_again("webhook", now),
+            StripeEvent.status: case((failed, EventStatus.PENDING.value), else_=StripeEvent.status),
+        }
+        for row_id, event_id, status, deliveries in db.session.execute(
+            update(StripeEvent)
+            .where(StripeEvent.event_id.in_(again))
+            .values(values)
+            .returning(
+                StripeEvent.id, StripeEvent.event_id, StripeEvent.status, StripeEvent.delivery_count
+            )
+            .execution_options(synchronize_session=False)
+        ):
+            known[event_id] = Receipt(int(row_id), event_id, str(status), int(deliveries), False)
+    found = {**inserted, **known}
+    return [found[str(event["id"])] for event in events]
+
+
 def _store(
     events: list[dict[str, Any]], *, source: str
 ) -> tuple[dict[str, StripeEvent], dict[str, Receipt]]:
