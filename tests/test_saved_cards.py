@@ -132,10 +132,12 @@ def test_pay_with_consent_reuse_the_customer_reauthorize_a_lapsed_hold_and_captu
     with sandbox_app.app_context():
         buyer = db.session.get(Customer, reload(sandbox_app, second.id).customer_id)
         assert buyer is not None and buyer.stripe_customer_id == kept.stripe_customer_id
+        # Both orders' cards are the customer's, each with its facts.
         assert [m.stripe_payment_method_id for m in buyer.payment_methods] == [
-            kept.saved_payment_method_id
+            kept.saved_payment_method_id,
+            reload(sandbox_app, second.id).saved_payment_method_id,
         ]
-        assert buyer.payment_methods[0].last4 == "4242"
+        assert [(m.brand, m.last4) for m in buyer.payment_methods] == [("visa", "4242")] * 2
 
     lapse(sandbox_app, first.id, localstripe_url)
     old = kept.stripe_payment_intent_id
