@@ -5,18 +5,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from dashboard.extensions import db
 from dashboard.models import (
     Customer,
+    Order,
     PaymentMethodStatus,
     SavedPaymentMethod,
     TimelineKind,
     User,
+    utcnow,
 )
 from dashboard.payments.charges import Card
+from dashboard.payments.gateway import gateway
 from dashboard.services import customers
 
 
@@ -78,3 +81,78 @@ def take_card(method: SavedPaymentMethod, card: Card) -> None:
     method.exp_month = card.exp_month or method.exp_month
     method.exp_year = card.exp_year or method.exp_year
     method.wallet = card.wallet or method.wallet
+
+
+def subscriptions_using(method: SavedPaymentMethod) -> list[str]:
+    """Hook for subscriptions (built beside this): the subscriptions that renew with this
+    card, in words ("Monthly box, renews 1 Feb"). Until they exist, none; the customer's
+    default card for invoices is warned about by `detach_warnings` meanwhile."""
+    return []
+
+
+def detach_warnings(method: SavedPaymentMethod) -> list[str]:
+    """What staff must know before removing the card: what would stop working."""
+    warnings = [
+        f"The subscription “{name}” renews with this card: its next renewal will fail "
+        "unless the buyer gives another card."
+        for name in subscriptions_using(method)
+    ]
+    if method.customer.default_payment_method_id == method.stripe_payment_method_id:
+        warnings.append(
+            "This is the customer's default card for invoices in Stripe: renewals charged "
+            "to it will fail until the buyer gives another card."
+        )
+    holds = db.session.scalar(
+        select(func.count(Order.id)).where(
+            Order.saved_payment_method_id == method.stripe_payment_method_id
+        )
+    )
+    if holds:
+        warnings.append(
+            f"{holds} order(s) would place a new hold with this card; after removing it, "
+            "staff can only send those buyers a new pay link."
+        )
+    return warnings
+
+
+def find(customer_id: int, method_id: int) -> SavedPaymentMethod | None:
+    method = db.session.get(SavedPaymentMethod, method_id)
+    return method if method is not None and method.customer_id == customer_id else None
+
+
+def detach(method: SavedPaymentMethod, actor: User | None) -> str:
+    """Remove the card in Stripe (it can no longer be charged) and here. A card already
+    removed is not sent again. Returns what happened, in words; PaymentError if Stripe
+    refused (nothing changes here)."""
+    label = describe(method)
+    if not method.is_attached:
+        return f"{label} was already removed; nothing was sent to Stripe."
+    gateway().detach_payment_method(method.stripe_payment_method_id)
+    mark_detached(method, utcnow())
+    customers.note(
+        method.customer,
+        TimelineKind.STAFF_ACTION,
+        f"{label} removed by staff",
+        actor=actor,
+        data={"payment_method": method.stripe_payment_method_id},
+    )
+    return f"{label} was removed. It can no longer be charged."
+
+
+def mark_detached(method: SavedPaymentMethod, at: datetime) -> None:
+    """The card is gone from the customer: no order offers a new hold with it."""
+    method.status = PaymentMethodStatus.DETACHED.value
+    method.detached_at = method.detached_at or at
+    db.session.execute(
+        update(Order)
+        .where(Order.saved_payment_method_id == method.stripe_payment_method_id)
+        .values(saved_payment_method_id=None)
+    )
+    if method.customer.default_payment_method_id == method.stripe_payment_method_id:
+        method.customer.default_payment_method_id = None
+
+
+def describe(method: SavedPaymentMethod) -> str:
+    card = Card(brand=method.brand, last4=method.last4)
+    label = card.label if method.last4 else "The card"
+    return f"{label} ({Card(wallet=method.wallet).wallet_label})" if method.wallet else label

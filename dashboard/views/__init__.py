@@ -9,6 +9,7 @@ from dashboard.domain.ids import MAX_ROW_ID
 from dashboard.views import (
     admin,
     auth,
+    customers,
     events,
     health,
     orders,
@@ -16,7 +17,9 @@ from dashboard.views import (
     pay,
     payments,
     sandbox_mail,
+    save_card,
     two_factor,
+    wallets,
     webhooks,
 )
 from dashboard.views.access import role_flags
@@ -52,6 +55,9 @@ def register_blueprints(app: Flask) -> None:
         webhooks,
         events,
         sandbox_mail,
+        customers,
+        save_card,
+        wallets,
     ):
         app.register_blueprint(module.bp)
     undeclared = [
