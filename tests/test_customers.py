@@ -8,12 +8,13 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from dashboard.extensions import db
 from dashboard.models import Customer, CustomerTimelineEntry, OutboxMessage, Role
 from dashboard.services import customers
-from tests.support.database import reload
+from tests.support.concurrency import all_at_once
+from tests.support.database import BACKENDS, reload
 from tests.support.localstripe import localstripe, stripe_pi
 from tests.support.web import HTMX, full_width, move_money, pay_link, post_form
 
@@ -152,3 +153,35 @@ def test_bad_links_and_ids_are_refused(sandbox_app, make_order, staff):
     assert (
         buyer.get("/.well-known/apple-developer-merchantid-domain-association").status_code == 404
     )
+
+
+needs_postgres = pytest.mark.skipif(
+    "postgresql" not in BACKENDS, reason="needs PostgreSQL: set TEST_DATABASE_URL"
+)
+
+
+@needs_postgres
+def test_eight_requests_finding_the_same_new_buyer_at_once_keep_one_customer(app):
+    """Each in its own transaction, released together: the unique email lets one insert
+    win; the others wait for it, fail their insert and read the winner's row."""
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("PostgreSQL's concurrency is what this shows")
+
+    def find() -> int:
+        with app.test_request_context():
+            customer = customers.find_or_create("RACE@example.com ", "Racer")
+            db.session.commit()
+            found = customer.id
+            db.session.remove()
+            return found
+
+    ids = all_at_once([find] * 8)
+    assert len(set(ids)) == 1
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Customer)) == 1
+        created = db.session.scalar(
+            select(func.count())
+            .select_from(CustomerTimelineEntry)
+            .where(CustomerTimelineEntry.summary == "Customer created")
+        )
+        assert created == 1
