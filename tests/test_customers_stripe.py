@@ -12,8 +12,8 @@ from dashboard.extensions import db
 from dashboard.models import Customer, Role
 from dashboard.payments.stripe_gateway import StripeGateway
 from dashboard.services import customers
-from tests.support.customer_stripe import CustomerStripeHTTP
-from tests.support.stripe import TEST_KEY
+from tests.support.customer_stripe import CustomerStripeHTTP, card_method
+from tests.support.stripe import TEST_KEY, send_event, stripe_event
 from tests.support.web import post_form
 
 
@@ -152,3 +152,31 @@ def test_the_apple_pay_file_is_served_only_when_configured(app, tmp_path):
     served = client.get(path)
     assert (served.status_code, served.data) == (200, b"7B2270737049...association")
     assert served.headers["Content-Type"].startswith("text/plain")
+
+
+def test_a_card_staff_removed_is_not_brought_back_by_a_late_event(
+    customer_app, stripe_http, signed_in
+):
+    """Stripe's `payment_method.attached` of before the removal, arriving after it."""
+    with customer_app.test_request_context():
+        customer = customers.find_or_create("late@example.com", "Late")
+        customer.stripe_customer_id = "cus_late"
+        db.session.commit()
+        customer_id = customer.id
+    client = customer_app.test_client()
+    attached = card_method("pm_late", "cus_late")
+    send_event(client, stripe_event("payment_method.attached", attached, created=1_780_000_000))
+    with customer_app.app_context():
+        (method,) = db.session.get_one(Customer, customer_id).payment_methods
+        method_id = method.id
+    staff = signed_in(Role.STAFF, quick_hash=True)
+    path = f"/customers/{customer_id}/payment-methods/{method_id}/detach"
+    done = post_form(staff, path, follow_redirects=True).get_data(as_text=True)
+    assert "Visa •••• 4242 was removed." in done
+    (call,) = stripe_http.calls_to("POST", "/v1/payment_methods/pm_late/detach")
+    assert call.form == {}
+    late = stripe_event("payment_method.attached", attached, created=1_780_000_000)
+    assert send_event(client, late).status_code == 200
+    with customer_app.app_context():
+        (method,) = db.session.get_one(Customer, customer_id).payment_methods
+        assert method.status == "detached"

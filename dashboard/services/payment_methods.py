@@ -128,7 +128,11 @@ def detach(method: SavedPaymentMethod, actor: User | None) -> str:
     if not method.is_attached:
         return f"{label} was already removed; nothing was sent to Stripe."
     gateway().detach_payment_method(method.stripe_payment_method_id)
-    mark_detached(method, utcnow())
+    now = utcnow()
+    mark_detached(method, now)
+    # What Stripe said last, as far as events go: a late `payment_method.attached` from
+    # before the removal must not bring the card back.
+    method.stripe_event_at = now
     customers.note(
         method.customer,
         TimelineKind.STAFF_ACTION,

@@ -45,6 +45,7 @@ class CustomerStripeHTTP(FakeStripeHTTP):
             (r"POST /v1/payment_method_domains", self._create_domain),
             (r"GET /v1/setup_intents/([^/]+)", self._get_setup_intent),
             (r"GET /v1/payment_methods/([^/]+)", self._get_method),
+            (r"POST /v1/payment_methods/([^/]+)/detach", self._detach_method),
             *super()._routes(),
         ]
 
@@ -104,6 +105,18 @@ class CustomerStripeHTTP(FakeStripeHTTP):
         if method_id not in self.methods:
             return self._missing(f"No such PaymentMethod: '{method_id}'")
         return self._answer(self.methods[method_id])
+
+    def _detach_method(self, call: Call, method_id: str):
+        method = self.methods.get(method_id) or card_method(method_id, None)
+        if method["customer"] is None and method_id in self.methods:
+            error = {
+                "type": "invalid_request_error",
+                "message": f"The payment method {method_id} is not attached to a customer.",
+            }
+            return self._answer({"error": error}, 400)
+        method["customer"] = None
+        self.methods[method_id] = method
+        return self._answer(method)
 
     def _create_domain(self, call: Call):
         form = {key: values[-1] for key, values in call.form.items()}
