@@ -102,7 +102,7 @@ def events(app, make_order):
     )
     assert answer.status_code == 200 and answer.status == "failed"  # stored: 2xx
     sent["ignored"], answer = deliver(
-        stripe, "customer.created", {"object": "customer", "id": "cus_1"}
+        stripe, "product.created", {"object": "product", "id": "prod_1"}
     )
     assert answer.status == "ignored"
     return first, second, sent
@@ -123,7 +123,7 @@ def test_log_lists_every_event_newest_first_with_failed_and_unmatched_counted(si
     assert "UnmappedStatus" in text  # a failure's error is on its row
     assert listed(client, status="failed") == [sent["failed"]["id"]]
     assert listed(client, status="unmatched") == [sent["unmatched"]["id"]]
-    assert listed(client, status="applied", type="customer.created") == []
+    assert listed(client, status="applied", type="product.created") == []
 
 
 def test_filter_by_type_and_status(signed_in, events):
@@ -132,7 +132,7 @@ def test_filter_by_type_and_status(signed_in, events):
     assert listed(client, type="payment_intent.processing") == [
         sent[name]["id"] for name in ("failed", "unmatched", "second")
     ]
-    assert listed(client, type="customer.created", status="ignored") == [sent["ignored"]["id"]]
+    assert listed(client, type="product.created", status="ignored") == [sent["ignored"]["id"]]
     assert listed(client, type="charge.refunded") == []
     options = page(client, "/events")
     assert '<option value="payment_intent.processing"' in options
@@ -157,7 +157,7 @@ def test_search_by_event_id_payment_intent_and_order_number(signed_in, events):
     assert listed(client, q=str(first.id)) == [sent["first"]["id"]]
     # The failed event never reached its order; only the processed one is linked to #2.
     assert listed(client, q=f"#{second.id}") == [sent["second"]["id"]]
-    assert listed(client, q="cus_1") == [sent["ignored"]["id"]]  # any other Stripe object id
+    assert listed(client, q="prod_1") == [sent["ignored"]["id"]]  # any other Stripe object id
     assert listed(client, q="evt_does_not_exist") == []
     assert listed(client, q="99999999999999") == []
     assert listed(client, q="pi_test", status="unmatched") == []  # ids match whole
@@ -485,9 +485,9 @@ def test_health_panel_counts_rejections_failures_and_the_oldest_unprocessed(app,
     assert sent["failed"]["id"] in oldest and "failed" in oldest
     last_by_type = re.search(r'id="health-last-by-type">(.*?)</table>', text, re.S).group(1)
     assert re.findall(r"<code>([^<]+)</code>", last_by_type) == [
-        "customer.created",
         "payment_intent.processing",
         "payment_intent.requires_action",
+        "product.created",
     ]
 
 

@@ -424,7 +424,7 @@ def test_an_answer_that_is_not_an_event_list_stops_the_sync_where_it_was(
 
 def test_event_types_the_dashboard_does_not_act_on_are_skipped(app, stripe_events_list):
     stripe_events_list.events.append(
-        stripe_event("customer.created", {"id": "cus_1", "object": "customer"}, event_id="evt_c")
+        stripe_event("product.created", {"id": "prod_1", "object": "product"}, event_id="evt_c")
     )
 
     result = app.test_cli_runner().invoke(args=["stripe", "sync"])

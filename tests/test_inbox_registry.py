@@ -9,7 +9,12 @@ from typing import Any
 
 import pytest
 
-from dashboard.services.inbox.handlers.registry import HANDLERS, handles, rereads_stripe
+from dashboard.services.inbox.handlers.registry import (
+    HANDLERS,
+    handles,
+    registration,
+    rereads_stripe,
+)
 from tests.support.database import reload, stored_events
 from tests.support.stripe import (
     AMOUNT,
@@ -21,7 +26,15 @@ from tests.support.stripe import (
     stripe_example,
 )
 
-NEVER_ASK = sorted(event_type for event_type in HANDLERS if not rereads_stripe(event_type))
+NEVER_ASK = sorted(
+    event_type
+    for event_type, registered in HANDLERS.items()
+    if not registered.rereads_stripe and registered.customer_handler is None
+)
+# Events about customers and their cards (tests/test_customer_events.py): none asks Stripe.
+ABOUT_CUSTOMERS = sorted(
+    event_type for event_type, registered in HANDLERS.items() if registered.customer_handler
+)
 
 
 def object_for(event_type: str, order_id: int) -> dict[str, Any]:
@@ -51,7 +64,10 @@ def test_the_types_that_wait_on_stripe_are_the_ones_kept_out_of_pages():
     assert {"refund.created", "refund.updated", "refund.failed", "charge.refund.updated"} <= asks
     assert "charge.refunded" in asks  # when one of the order's refunds failed
     assert not asks & {"payment_intent.succeeded", "charge.captured", "charge.dispute.created"}
-    assert not rereads_stripe("customer.created")  # a type no handler takes
+    assert not rereads_stripe("product.created")  # a type no handler takes
+    assert {"customer.updated", "payment_method.detached"} <= set(ABOUT_CUSTOMERS)
+    assert not any(rereads_stripe(event_type) for event_type in ABOUT_CUSTOMERS)
+    assert registration("customer.deleted") is not None
     assert not rereads_stripe(["not", "a", "type"])
 
 

@@ -240,7 +240,7 @@ def test_a_redelivery_is_counted_and_never_applied_twice(app, client, order):
 
 def test_an_unknown_event_type_is_stored_ignored_and_answered_200(app, client, order):
     response = send_event(
-        client, stripe_event("customer.created", {"object": "customer", "id": "cus_1"})
+        client, stripe_event("product.created", {"object": "product", "id": "prod_1"})
     )
     assert response.status_code == 200
     (row,) = stored_events(app)

@@ -4,10 +4,10 @@
 admin's), `orders` (with disputes and the timeline), `payments` (the request ledger, the
 outbox, payment attempts, money movements), `relay` (outgoing emails, every delivery
 attempt), `inbox` (Stripe's events), `buyer` (the buyer pages' calls to Stripe),
-`saved_cards` (the Stripe Customer of each buyer email), `catalog` (products), `agents`
-(AI agents buying through the checkout API, and their rate-limit counters), `acp` (agents'
-checkout sessions, their Idempotency-Keys and requests), `agent_webhooks` (order events to
-agents, and every attempt to deliver them).
+`catalog` (products), `agents` (AI agents buying through the checkout API, and their
+rate-limit counters), `acp` (agents' checkout sessions, their Idempotency-Keys and
+requests), `agent_webhooks` (order events to agents, and every attempt to deliver them),
+`customers` (one per buyer email: their saved payment methods and timeline).
 Everything is importable from here, the one name the rest of the code uses. Schema changes
 go through migrations."""
 
@@ -22,6 +22,12 @@ from dashboard.models.agents import Agent, AgentRequestCount
 from dashboard.models.base import UTCDateTime, utcnow
 from dashboard.models.buyer import BuyerStripeCall
 from dashboard.models.catalog import Product
+from dashboard.models.customers import (
+    Customer,
+    CustomerTimelineEntry,
+    PaymentMethodStatus,
+    SavedPaymentMethod,
+)
 from dashboard.models.inbox import (
     REPROCESSABLE,
     RETRYABLE,
@@ -42,7 +48,6 @@ from dashboard.models.payments import (
     StripeRequest,
 )
 from dashboard.models.relay import DeliveryOutcome, OutboxDelivery, OutboxMessage
-from dashboard.models.saved_cards import BuyerCustomer
 from dashboard.models.settings import Setting
 from dashboard.models.sign_in import LoginAttempt, SignInSession, SignInThrottle
 from dashboard.models.two_factor import PendingSignIn, RecoveryCode, TwoFactorCredential
@@ -61,8 +66,9 @@ __all__ = [
     "AgentWebhook",
     "AgentWebhookAttempt",
     "AlertChoice",
-    "BuyerCustomer",
     "BuyerStripeCall",
+    "Customer",
+    "CustomerTimelineEntry",
     "DeliveryOutcome",
     "Dispute",
     "EventStatus",
@@ -76,11 +82,13 @@ __all__ = [
     "OutboxEvent",
     "OutboxMessage",
     "PaymentAttempt",
+    "PaymentMethodStatus",
     "PendingSignIn",
     "Product",
     "RecoveryCode",
     "RequestStatus",
     "Role",
+    "SavedPaymentMethod",
     "Setting",
     "SignInSession",
     "SignInThrottle",

@@ -39,6 +39,8 @@ class Order(Model):
         Index("ix_orders_created_at_id", "created_at", "id"),
         # The capture queue: authorized holds by deadline, ties by id (read in index order).
         Index("ix_orders_state_capture_before_id", "state", "capture_before", "id"),
+        # A customer's orders, newest first.
+        Index("ix_orders_customer_id_id", "customer_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -82,6 +84,9 @@ class Order(Model):
     renewal_payment_intent_id: Mapped[str | None] = mapped_column(STRIPE_ID)
     # The AI agent that placed the order through the checkout API; None: staff made it.
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"), default=None)
+    # The buyer as a customer: linked when the buyer pays or keeps a card (none before).
+    # Customers are never deleted (Stripe's deletion is noted on the row).
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
 
     created_by: Mapped[User | None] = relationship()
     agent: Mapped[Agent | None] = relationship()

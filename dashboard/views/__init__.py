@@ -12,6 +12,7 @@ from dashboard.views import (
     agent_deliveries,
     agents_admin,
     auth,
+    customers,
     events,
     health,
     orders,
@@ -20,7 +21,9 @@ from dashboard.views import (
     payments,
     products,
     sandbox_mail,
+    save_card,
     two_factor,
+    wallets,
     webhooks,
 )
 from dashboard.views.access import role_flags
@@ -60,6 +63,9 @@ def register_blueprints(app: Flask) -> None:
         events,
         sandbox_mail,
         acp,
+        customers,
+        save_card,
+        wallets,
     ):
         app.register_blueprint(module.bp)
     undeclared = [

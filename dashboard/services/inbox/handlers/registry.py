@@ -38,12 +38,23 @@ class MatchedEvent:
 Handler = Callable[[MatchedEvent], Outcome]
 
 
+# A handler of events about no order (customers, their payment methods): given the event,
+# it finds what the event is about itself and says what became of it.
+CustomerHandler = Callable[[StripeEvent], Outcome]
+
+
+def _no_order_handler(event: MatchedEvent) -> Outcome:
+    raise RuntimeError(f"{event.type} is about no order")
+
+
 @dataclass(frozen=True)
 class Registration:
     handler: Handler
     # The handler may ask Stripe for the truth first (a network call while the event's
     # transaction is open): webhook deliveries of such a type are not grouped.
     rereads_stripe: bool
+    # Set for events about a customer rather than an order (reconcile.py skips the order).
+    customer_handler: CustomerHandler | None = None
 
 
 HANDLERS: dict[str, Registration] = {}
@@ -57,6 +68,19 @@ def handles(*event_types: str, rereads_stripe: bool) -> Callable[[Handler], Hand
             if event_type in HANDLERS:
                 raise RuntimeError(f"{event_type} has a handler already")
             HANDLERS[event_type] = Registration(handler, rereads_stripe)
+        return handler
+
+    return register
+
+
+def handles_customer(*event_types: str) -> Callable[[CustomerHandler], CustomerHandler]:
+    """Register the decorated function as the handler of these events about customers."""
+
+    def register(handler: CustomerHandler) -> CustomerHandler:
+        for event_type in event_types:
+            if event_type in HANDLERS:
+                raise RuntimeError(f"{event_type} has a handler already")
+            HANDLERS[event_type] = Registration(_no_order_handler, False, handler)
         return handler
 
     return register
