@@ -4,7 +4,8 @@
 admin's), `orders` (with disputes and the timeline), `payments` (the request ledger, the
 outbox, payment attempts, money movements), `relay` (outgoing emails, every delivery
 attempt), `inbox` (Stripe's events), `buyer` (the buyer pages' calls to Stripe),
-`saved_cards` (the Stripe Customer of each buyer email).
+`saved_cards` (the Stripe Customer of each buyer email), `subscriptions` (plans,
+subscriptions, their invoices, staff requests and timeline).
 Everything is importable from here, the one name the rest of the code uses. Schema changes
 go through migrations."""
 
@@ -33,6 +34,13 @@ from dashboard.models.relay import DeliveryOutcome, OutboxDelivery, OutboxMessag
 from dashboard.models.saved_cards import BuyerCustomer
 from dashboard.models.settings import Setting
 from dashboard.models.sign_in import LoginAttempt, SignInSession, SignInThrottle
+from dashboard.models.subscriptions import (
+    Plan,
+    Subscription,
+    SubscriptionEntry,
+    SubscriptionInvoice,
+    SubscriptionRequest,
+)
 from dashboard.models.two_factor import PendingSignIn, RecoveryCode, TwoFactorCredential
 from dashboard.models.users import AlertChoice, Role, User
 
@@ -57,6 +65,7 @@ __all__ = [
     "OutboxMessage",
     "PaymentAttempt",
     "PendingSignIn",
+    "Plan",
     "RecoveryCode",
     "RequestStatus",
     "Role",
@@ -65,6 +74,10 @@ __all__ = [
     "SignInThrottle",
     "StripeEvent",
     "StripeRequest",
+    "Subscription",
+    "SubscriptionEntry",
+    "SubscriptionInvoice",
+    "SubscriptionRequest",
     "SyncWatermark",
     "TimelineEntry",
     "TimelineKind",

@@ -44,6 +44,7 @@ from dashboard.payments.snapshots import (
     payment_intent_snapshot,
     request_id_of,
 )
+from dashboard.payments.subscription_calls import SubscriptionCalls
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ CHARGE_WITH_BALANCE = "latest_charge.balance_transaction"
 
 
 @dataclass
-class StripeGateway(CheckoutSessionCalls, SavedCardCalls, SandboxCalls):
+class StripeGateway(CheckoutSessionCalls, SavedCardCalls, SandboxCalls, SubscriptionCalls):
     """Stripe's API for one merchant account. `compat` is set only for localstripe."""
 
     secret_key: str

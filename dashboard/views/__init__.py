@@ -16,6 +16,8 @@ from dashboard.views import (
     pay,
     payments,
     sandbox_mail,
+    subscribe,
+    subscriptions,
     two_factor,
     webhooks,
 )
@@ -52,6 +54,8 @@ def register_blueprints(app: Flask) -> None:
         webhooks,
         events,
         sandbox_mail,
+        subscriptions,
+        subscribe,
     ):
         app.register_blueprint(module.bp)
     undeclared = [

@@ -4,6 +4,8 @@ from dashboard.services.inbox.handlers import (  # noqa: F401 (each module regis
     charge,
     checkout_session,
     dispute,
+    invoice,
     payment_intent,
     refund,
+    subscription,
 )

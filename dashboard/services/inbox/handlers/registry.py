@@ -36,6 +36,8 @@ class MatchedEvent:
 
 
 Handler = Callable[[MatchedEvent], Outcome]
+# For events about no order (a subscription, its invoices): given the stored event alone.
+StandaloneHandler = Callable[[StripeEvent], Outcome]
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class Registration:
     # The handler may ask Stripe for the truth first (a network call while the event's
     # transaction is open): webhook deliveries of such a type are not grouped.
     rereads_stripe: bool
+    standalone: StandaloneHandler | None = None
 
 
 HANDLERS: dict[str, Registration] = {}
@@ -57,6 +60,26 @@ def handles(*event_types: str, rereads_stripe: bool) -> Callable[[Handler], Hand
             if event_type in HANDLERS:
                 raise RuntimeError(f"{event_type} has a handler already")
             HANDLERS[event_type] = Registration(handler, rereads_stripe)
+        return handler
+
+    return register
+
+
+def _needs_an_order(event: MatchedEvent) -> Outcome:
+    raise RuntimeError(f"{event.type} is applied without an order")
+
+
+def handles_without_order(
+    *event_types: str, rereads_stripe: bool
+) -> Callable[[StandaloneHandler], StandaloneHandler]:
+    """Register the decorated function for event types that concern no order: it is given
+    the stored event, and keeps its own timeline."""
+
+    def register(handler: StandaloneHandler) -> StandaloneHandler:
+        for event_type in event_types:
+            if event_type in HANDLERS:
+                raise RuntimeError(f"{event_type} has a handler already")
+            HANDLERS[event_type] = Registration(_needs_an_order, rereads_stripe, handler)
         return handler
 
     return register
