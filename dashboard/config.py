@@ -125,6 +125,9 @@ def _from_environment(instance_path: Path) -> dict[str, Any]:
         "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE", "").rstrip("/"),
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         "PAY_LINK_MAX_AGE": _int("PAY_LINK_MAX_AGE", 7 * 24 * 3600),
+        # Apple Pay's domain association file (from Stripe's Dashboard), served at
+        # /.well-known/apple-developer-merchantid-domain-association; unset: 404.
+        "APPLE_PAY_DOMAIN_FILE": os.environ.get("APPLE_PAY_DOMAIN_FILE", ""),
         "ORDERS_PER_PAGE": _int("ORDERS_PER_PAGE", 50),
         "EVENTS_PER_PAGE": _int("EVENTS_PER_PAGE", 50),
         "DEFAULT_PAYMENT_METHOD": _choice(

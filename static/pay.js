@@ -5,7 +5,9 @@
   if (!form || typeof Stripe === "undefined") return;
   const stripe = Stripe(form.dataset.publishableKey);
   const elements = stripe.elements({ clientSecret: form.dataset.clientSecret });
-  elements.create("payment").mount("#payment-element");
+  // Apple Pay and Google Pay show where the device offers them (the domain registered
+  // with `flask stripe register-domain`).
+  elements.create("payment", { wallets: { applePay: "auto", googlePay: "auto" } }).mount("#payment-element");
   const errorBox = document.getElementById("payment-error");
   const sentences = JSON.parse(form.dataset.declineSentences || "{}");
   const button = document.getElementById("pay-button");

@@ -6,7 +6,8 @@ import pytest
 from flask import Flask
 
 from dashboard.extensions import db
-from dashboard.models import Role, StripeRequest
+from dashboard.models import Role, SavedPaymentMethod, StripeRequest
+from dashboard.services import card_setup, customers
 from dashboard.services.pay_links import pay_links
 from dashboard.views import UndeclaredRoute, register_blueprints
 from tests.support.database import stored_events
@@ -211,6 +212,50 @@ MATRIX = {
     ("events.detail", "GET"): ("/events/999999", None, (302, 404, 404, 404)),
     ("events.raw", "GET"): ("/events/999999/raw", None, (302, 404, 404, 404)),
     ("events.reprocess", "POST"): ("/events/999999/reprocess", {}, (302, 403, 404, 404)),
+    # Customers (tests/test_customers.py): removing a card and sending a save-a-card link
+    # are staff's; with no Stripe key configured the removal says so (303 back).
+    ("customers.index", "GET"): ("/customers", None, (302, 200, 200, 200)),
+    ("customers.detail", "GET"): ("/customers/{customer_id}", None, (302, 200, 200, 200)),
+    ("customers.detach_confirm", "GET"): (
+        "/customers/{customer_id}/payment-methods/{method_id}/detach",
+        None,
+        (302, 403, 200, 200),
+    ),
+    ("customers.detach", "POST"): (
+        "/customers/{customer_id}/payment-methods/{method_id}/detach",
+        {},
+        (302, 403, 303, 303),
+    ),
+    ("customers.save_card_link", "POST"): (
+        "/customers/{customer_id}/save-card-link",
+        {},
+        (302, 403, 303, 303),
+    ),
+    # The buyer's save-a-card page is public; without the consent ticked nothing starts.
+    ("save_card.show", "GET"): ("/save-card/{setup_token}", None, (200, 200, 200, 200)),
+    ("save_card.card", "POST"): ("/save-card/{setup_token}/card", {}, (422, 422, 422, 422)),
+    ("save_card.checkout", "POST"): (
+        "/save-card/{setup_token}/checkout",
+        {},
+        (422, 422, 422, 422),
+    ),
+    ("save_card.sandbox_card", "POST"): (
+        "/save-card/{setup_token}/sandbox-card",
+        {"card": "success", "consent": "y"},
+        (404, 404, 404, 404),
+    ),
+    ("save_card.done", "GET"): ("/save-card/{setup_token}/done", None, (400, 400, 400, 400)),
+    ("save_card.checkout_done", "GET"): (
+        "/save-card/{setup_token}/checkout-done",
+        None,
+        (400, 400, 400, 400),
+    ),
+    # Apple Pay's domain file: public, and not there unless configured.
+    ("wallets.apple_domain_association", "GET"): (
+        "/.well-known/apple-developer-merchantid-domain-association",
+        None,
+        (404, 404, 404, 404),
+    ),
     # The sandbox's mail page: not there outside the sandbox (tests/test_sandbox_mail.py).
     ("sandbox_mail.index", "GET"): ("/sandbox/mail", None, (302, 404, 404, 404)),
     # Subscriptions: plans and subscriptions that do not exist are 404 past the role check;
@@ -277,7 +322,20 @@ def test_role_route_matrix(app, make_user, make_order, route):
     target = make_user(Role.SUPPORT, email="target@shop.example")
     with app.test_request_context():
         token = pay_links().token_for(order.id)
-    path = template.format(order_id=order.id, user_id=target.id, token=token)
+        buyer = customers.find_or_create("buyer@example.com", "Ada Buyer")
+        card = SavedPaymentMethod(customer_id=buyer.id, stripe_payment_method_id="pm_matrix")
+        db.session.add(card)
+        db.session.commit()
+        setup_token = card_setup.token_for(buyer.id, "matrix")
+        customer_id, method_id = buyer.id, card.id
+    path = template.format(
+        order_id=order.id,
+        user_id=target.id,
+        token=token,
+        customer_id=customer_id,
+        method_id=method_id,
+        setup_token=setup_token,
+    )
     for visitor, status in zip(VISITORS, expected, strict=True):
         client = app.test_client()
         if visitor != ANON:
@@ -285,7 +343,9 @@ def test_role_route_matrix(app, make_user, make_order, route):
             assert login(client, f"{visitor}@shop.example").status_code == 302
         response = client.get(path) if data is None else post_form(client, path, data)
         assert response.status_code == status, f"{visitor} {route}"
-        public_redirect = route[0] in {"auth.logout", "orders.home"} or route[0].startswith("pay.")
+        public_redirect = route[0] in {"auth.logout", "orders.home"} or route[0].startswith(
+            ("pay.", "save_card.")
+        )
         if status in (302, 303) and visitor == ANON and not public_redirect:
             # A staff page sends a visitor to sign in (a buyer's page, to the pay page).
             assert response.headers["Location"].startswith("/login")

@@ -25,7 +25,7 @@ from tests.support.stripe import (
 NEVER_ASK = sorted(
     event_type
     for event_type, found in HANDLERS.items()
-    if not found.rereads_stripe and found.standalone is None
+    if not found.rereads_stripe and found.customer_handler is None
 )
 
 

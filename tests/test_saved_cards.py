@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select, update
 
 from dashboard.extensions import db
-from dashboard.models import BuyerCustomer, Order, Role, TimelineEntry, utcnow
+from dashboard.models import Customer, Order, Role, TimelineEntry, utcnow
 from tests.support.database import count, reload, requests_of
 from tests.support.localstripe import localstripe, stripe_pi
 from tests.support.web import HTMX, move_money, pay_link, post_form
@@ -99,7 +99,12 @@ def test_without_the_box_ticked_no_customer_and_no_saved_card(
         None,
     )
     assert stripe_pi(localstripe_url, held.stripe_payment_intent_id or "")["customer"] is None
-    assert count(sandbox_app, BuyerCustomer) == 0
+    # The buyer paid, so they are a customer (the order links to them), with no Stripe
+    # Customer and no card kept.
+    with sandbox_app.app_context():
+        buyer = db.session.get(Customer, held.customer_id)
+        assert buyer is not None and buyer.email == "nobox@example.com"
+        assert (buyer.stripe_customer_id, buyer.payment_methods) == (None, [])
 
 
 def test_pay_with_consent_reuse_the_customer_reauthorize_a_lapsed_hold_and_capture(
@@ -123,7 +128,16 @@ def test_pay_with_consent_reuse_the_customer_reauthorize_a_lapsed_hold_and_captu
     second = make_order(buyer_email="Ada@Example.com")
     assert "$25.00 is on hold on your card" in pay(sandbox_app, second.id, keep=True)
     assert reload(sandbox_app, second.id).stripe_customer_id == kept.stripe_customer_id
-    assert count(sandbox_app, BuyerCustomer) == 1
+    assert count(sandbox_app, Customer) == 1
+    with sandbox_app.app_context():
+        buyer = db.session.get(Customer, reload(sandbox_app, second.id).customer_id)
+        assert buyer is not None and buyer.stripe_customer_id == kept.stripe_customer_id
+        # Both orders' cards are the customer's, each with its facts.
+        assert [m.stripe_payment_method_id for m in buyer.payment_methods] == [
+            kept.saved_payment_method_id,
+            reload(sandbox_app, second.id).saved_payment_method_id,
+        ]
+        assert [(m.brand, m.last4) for m in buyer.payment_methods] == [("visa", "4242")] * 2
 
     lapse(sandbox_app, first.id, localstripe_url)
     old = kept.stripe_payment_intent_id

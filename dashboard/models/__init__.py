@@ -4,13 +4,19 @@
 admin's), `orders` (with disputes and the timeline), `payments` (the request ledger, the
 outbox, payment attempts, money movements), `relay` (outgoing emails, every delivery
 attempt), `inbox` (Stripe's events), `buyer` (the buyer pages' calls to Stripe),
-`saved_cards` (the Stripe Customer of each buyer email), `subscriptions` (plans,
-subscriptions, their invoices, staff requests and timeline).
+`customers` (one per buyer email: their saved payment methods and timeline), `subscriptions`
+(plans, subscriptions, their invoices, staff requests and timeline).
 Everything is importable from here, the one name the rest of the code uses. Schema changes
 go through migrations."""
 
 from dashboard.models.base import UTCDateTime, utcnow
 from dashboard.models.buyer import BuyerStripeCall
+from dashboard.models.customers import (
+    Customer,
+    CustomerTimelineEntry,
+    PaymentMethodStatus,
+    SavedPaymentMethod,
+)
 from dashboard.models.inbox import (
     REPROCESSABLE,
     RETRYABLE,
@@ -31,7 +37,6 @@ from dashboard.models.payments import (
     StripeRequest,
 )
 from dashboard.models.relay import DeliveryOutcome, OutboxDelivery, OutboxMessage
-from dashboard.models.saved_cards import BuyerCustomer
 from dashboard.models.settings import Setting
 from dashboard.models.sign_in import LoginAttempt, SignInSession, SignInThrottle
 from dashboard.models.subscriptions import (
@@ -50,8 +55,9 @@ __all__ = [
     "REPROCESSABLE",
     "RETRYABLE",
     "AlertChoice",
-    "BuyerCustomer",
     "BuyerStripeCall",
+    "Customer",
+    "CustomerTimelineEntry",
     "DeliveryOutcome",
     "Dispute",
     "EventStatus",
@@ -64,11 +70,13 @@ __all__ = [
     "OutboxEvent",
     "OutboxMessage",
     "PaymentAttempt",
+    "PaymentMethodStatus",
     "PendingSignIn",
     "Plan",
     "RecoveryCode",
     "RequestStatus",
     "Role",
+    "SavedPaymentMethod",
     "Setting",
     "SignInSession",
     "SignInThrottle",

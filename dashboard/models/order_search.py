@@ -21,6 +21,13 @@ name_search = table(NAME_SEARCH_TABLE, column("rowid"), column(NAME_SEARCH_TABLE
 # PostgreSQL: the configuration and the index on the expression `buyer_name_words`.
 NAME_SEARCH_CONFIG = "order_names"
 NAME_SEARCH_INDEX = "ix_orders_buyer_name_words"
+# Customers' names, searched the same way: `customers_name_search` (SQLite, FTS5) and a
+# GIN index on `to_tsvector('order_names', customers.name)` (PostgreSQL).
+CUSTOMER_SEARCH_TABLE = "customers_name_search"
+customer_name_search = table(CUSTOMER_SEARCH_TABLE, column("rowid"), column(CUSTOMER_SEARCH_TABLE))
+CUSTOMER_SEARCH_INDEX = "ix_customers_name_words"
+SEARCH_TABLES = (NAME_SEARCH_TABLE, CUSTOMER_SEARCH_TABLE)
+SEARCH_INDEXES = frozenset({NAME_SEARCH_INDEX, CUSTOMER_SEARCH_INDEX})
 _CONFIG: ColumnElement[Any] = literal_column(f"'{NAME_SEARCH_CONFIG}'::regconfig")
 
 
@@ -38,7 +45,8 @@ def name_query(prefixes: str) -> ColumnElement[Any]:
 def include_object(
     obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
 ) -> bool:
-    """Alembic's filter: the search index's objects are no model's, and are no drift."""
-    if type_ == "table" and name is not None and name.startswith(NAME_SEARCH_TABLE):
+    """Alembic's filter: the search indexes' objects (orders' buyer names, customers' names,
+    migration 0021) are no model's, and are no drift."""
+    if type_ == "table" and name is not None and name.startswith(SEARCH_TABLES):
         return False
-    return not (type_ == "index" and name == NAME_SEARCH_INDEX)
+    return not (type_ == "index" and name in SEARCH_INDEXES)

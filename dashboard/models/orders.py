@@ -38,6 +38,8 @@ class Order(Model):
         Index("ix_orders_created_at_id", "created_at", "id"),
         # The capture queue: authorized holds by deadline, ties by id (read in index order).
         Index("ix_orders_state_capture_before_id", "state", "capture_before", "id"),
+        # A customer's orders, newest first.
+        Index("ix_orders_customer_id_id", "customer_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -79,6 +81,9 @@ class Order(Model):
     # A new authorization waiting for the buyer (the bank asked them to verify a
     # re-authorization, or staff sent a new pay link): the pay link confirms this one.
     renewal_payment_intent_id: Mapped[str | None] = mapped_column(STRIPE_ID)
+    # The buyer as a customer: linked when the buyer pays or keeps a card (none before).
+    # Customers are never deleted (Stripe's deletion is noted on the row).
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
 
     created_by: Mapped[User | None] = relationship()
     lines: Mapped[list[OrderLine]] = relationship(

@@ -46,11 +46,14 @@ class Subscription(Model):
     __table_args__ = (
         Index("ix_subscriptions_stripe_customer_id", "stripe_customer_id"),
         Index("ix_subscriptions_buyer_email", "buyer_email"),
+        Index("ix_subscriptions_customer_id_id", "customer_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     stripe_subscription_id: Mapped[str] = mapped_column(String(255), unique=True)
     plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id"))
+    # Our customer (services/customers.py), once known by their Stripe Customer id.
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
     stripe_customer_id: Mapped[str] = mapped_column(String(255))
     buyer_email: Mapped[str | None] = mapped_column(String(254))
     status: Mapped[str] = mapped_column(String(24))

@@ -364,6 +364,7 @@ def dashboard_url(object_id: str | None, *, livemode: bool) -> str | None:
         "dp_": "disputes/",
         "du_": "disputes/",
         "evt_": "events/",
+        "cus_": "customers/",
     }
     for prefix, path in paths.items():
         if object_id.startswith(prefix):

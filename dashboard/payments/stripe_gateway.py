@@ -28,6 +28,7 @@ from dashboard.domain.stripe_mapping import RefundStatus
 from dashboard.payments import errors
 from dashboard.payments.charges import BalanceFacts, balance_facts, card_from, refund_details
 from dashboard.payments.checkout_calls import CheckoutSessionCalls
+from dashboard.payments.customer_calls import CustomerCalls
 from dashboard.payments.event_list import (
     EVENTS_PAGE_SIZE,
     EventCursor,
@@ -70,7 +71,9 @@ CHARGE_WITH_BALANCE = "latest_charge.balance_transaction"
 
 
 @dataclass
-class StripeGateway(CheckoutSessionCalls, SavedCardCalls, SandboxCalls, SubscriptionCalls):
+class StripeGateway(
+    CheckoutSessionCalls, SavedCardCalls, CustomerCalls, SandboxCalls, SubscriptionCalls
+):
     """Stripe's API for one merchant account. `compat` is set only for localstripe."""
 
     secret_key: str

@@ -9,6 +9,7 @@ from dashboard.domain.ids import MAX_ROW_ID
 from dashboard.views import (
     admin,
     auth,
+    customers,
     events,
     health,
     orders,
@@ -16,9 +17,11 @@ from dashboard.views import (
     pay,
     payments,
     sandbox_mail,
+    save_card,
     subscribe,
     subscriptions,
     two_factor,
+    wallets,
     webhooks,
 )
 from dashboard.views.access import role_flags
@@ -54,6 +57,9 @@ def register_blueprints(app: Flask) -> None:
         webhooks,
         events,
         sandbox_mail,
+        customers,
+        save_card,
+        wallets,
         subscriptions,
         subscribe,
     ):

@@ -26,13 +26,18 @@ bp = Blueprint("subscriptions", __name__)
 WORDS = {"status_words": STATUS_WORDS, "invoice_words": INVOICE_WORDS, "cadence": cadence}
 
 
+@bp.app_context_processor
+def subscription_words() -> dict[str, object]:
+    """The words of subscriptions and invoices, for every page that shows one (the
+    customer's page includes the same summary)."""
+    return WORDS
+
+
 @bp.route("/plans", methods=["GET"])
 @roles_required(*READERS)
 def plan_list() -> ResponseReturnValue:
     """The plans, and for staff the form to define one."""
-    return render_template(
-        "pages/subscriptions/plans.html", plans=plans.listed(), form=PlanForm(), **WORDS
-    )
+    return render_template("pages/subscriptions/plans.html", plans=plans.listed(), form=PlanForm())
 
 
 @bp.route("/plans", methods=["POST"])
@@ -62,7 +67,6 @@ def plan_create() -> ResponseReturnValue:
             plans=plans.listed(),
             form=form,
             problem=problem,
-            **WORDS,
         ),
         422,
     )
@@ -74,7 +78,7 @@ def _plan_page(plan_id: int, status: int = 200, **extra: object) -> ResponseRetu
     except plans.PlanNotFound:
         abort(404)
     context = {"plan": plan, "link_form": SubscribeLinkForm(), "action_form": EmptyForm()}
-    return render_template("pages/subscriptions/plan.html", **{**context, **extra}, **WORDS), status
+    return render_template("pages/subscriptions/plan.html", **{**context, **extra}), status
 
 
 @bp.route("/plans/<int:plan_id>")
@@ -137,7 +141,6 @@ def index() -> ResponseReturnValue:
         plans_by_id=pages.plans_by_id(page.rows),
         status=status,
         statuses=list(SubscriptionStatus),
-        **WORDS,
     )
 
 
@@ -147,7 +150,7 @@ def _detail(subscription_id: int, status: int = 200, **extra: object) -> Respons
     except staff.SubscriptionNotFound:
         abort(404)
     return render_template(
-        "pages/subscriptions/detail.html", view=view, action_form=EmptyForm(), **extra, **WORDS
+        "pages/subscriptions/detail.html", view=view, action_form=EmptyForm(), **extra
     ), status
 
 

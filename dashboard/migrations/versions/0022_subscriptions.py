@@ -8,7 +8,7 @@ staff's cancel requests with their idempotency keys (one in flight per subscript
 subscription's renewal), so `outbox_events.order_id` takes NULL.
 
 Revision ID: 0022
-Revises: 0017
+Revises: 0021
 Create Date: 2026-12-07
 
 """
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0022'
-down_revision = '0017'
+down_revision = '0021'
 branch_labels = None
 depends_on = None
 
@@ -45,6 +45,7 @@ def upgrade():
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('stripe_subscription_id', sa.String(length=255), nullable=False),
     sa.Column('plan_id', sa.Integer(), nullable=True),
+    sa.Column('customer_id', sa.Integer(), nullable=True),
     sa.Column('stripe_customer_id', sa.String(length=255), nullable=False),
     sa.Column('buyer_email', sa.String(length=254), nullable=True),
     sa.Column('status', sa.String(length=24), nullable=False),
@@ -64,11 +65,13 @@ def upgrade():
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['plan_id'], ['plans.id'], name=op.f('fk_subscriptions_plan_id_plans')),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_subscriptions_customer_id_customers')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_subscriptions')),
     sa.UniqueConstraint('stripe_subscription_id', name=op.f('uq_subscriptions_stripe_subscription_id'))
     )
     with op.batch_alter_table('subscriptions', schema=None) as batch_op:
         batch_op.create_index('ix_subscriptions_buyer_email', ['buyer_email'], unique=False)
+        batch_op.create_index('ix_subscriptions_customer_id_id', ['customer_id', 'id'], unique=False)
         batch_op.create_index('ix_subscriptions_stripe_customer_id', ['stripe_customer_id'], unique=False)
 
     op.create_table('subscription_entries',
@@ -158,6 +161,7 @@ def downgrade():
     with op.batch_alter_table('subscriptions', schema=None) as batch_op:
         batch_op.drop_index('ix_subscriptions_stripe_customer_id')
         batch_op.drop_index('ix_subscriptions_buyer_email')
+        batch_op.drop_index('ix_subscriptions_customer_id_id')
 
     op.drop_table('subscriptions')
     op.drop_table('plans')

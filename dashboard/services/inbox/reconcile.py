@@ -74,10 +74,10 @@ def _reconcile(row: StripeEvent, orders: OrderLookup) -> Outcome:
     registered = registration(row.type)
     if registered is None:
         return ignored(f"{row.type} is not an event this dashboard acts on.")
-    if registered.standalone is not None:
+    if registered.customer_handler is not None:
+        # About a customer, not an order: its handler writes the customer's timeline.
         with db.session.no_autoflush:
-            found = registered.standalone(row)
-        return Outcome(found.status, storable(found.reason), flag=found.flag)
+            return registered.customer_handler(row)
     obj = row.data_object
     order = orders.order_for(obj)
     if order is None:

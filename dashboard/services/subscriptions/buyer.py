@@ -16,7 +16,7 @@ from dashboard.extensions import db
 from dashboard.models import Plan, Subscription, utcnow
 from dashboard.payments.gateway import gateway, is_sandbox
 from dashboard.payments.localstripe_compat import SANDBOX_CARDS
-from dashboard.services import saved_cards
+from dashboard.services import customers
 from dashboard.services.payments.results import ActionRefused, ActionResult
 from dashboard.services.subscriptions import links, plans, records
 
@@ -86,9 +86,10 @@ def _startable(token: str) -> Offer:
     return found
 
 
-def stripe_customer(email: str) -> str:
-    """The buyer's Stripe Customer, found or made once per normalised email."""
-    return saved_cards.customer_for(email)
+def stripe_customer(email: str, name: str = "") -> str:
+    """The buyer's Stripe Customer: our customer found or made by normalised email, and
+    their Stripe Customer made once."""
+    return customers.ensure_stripe_customer(customers.find_or_create(email, name or None))
 
 
 def checkout_url(token: str) -> str:
@@ -97,7 +98,7 @@ def checkout_url(token: str) -> str:
     base = str(current_app.config["PUBLIC_BASE_URL"]).rstrip("/")
     page = gateway().create_subscription_checkout(
         price_id=found.plan.stripe_price_id,
-        customer_id=stripe_customer(found.email),
+        customer_id=stripe_customer(found.email, found.name),
         plan_id=found.plan.id,
         success_url=f"{base}/subscribe/{token}/done",
         cancel_url=f"{base}/subscribe/{token}",
@@ -112,7 +113,7 @@ def subscribe_with_test_card(token: str, card: str) -> ActionResult:
         raise ActionRefused("Choose one of the test cards.")
     found = _startable(token)
     email = normalize_email(found.email)
-    customer = stripe_customer(email)
+    customer = stripe_customer(email, found.name)
     method = gateway().sandbox_card_payment_method(SANDBOX_CARDS[card][0])
     snapshot = gateway().sandbox_subscribe(
         customer_id=customer,
@@ -127,6 +128,9 @@ def subscribe_with_test_card(token: str, card: str) -> ActionResult:
         source="buyer subscribed",
         email=email,
     )
+    # localstripe's subscription names no card of its own: it renews with the customer's
+    # default, the one just given.
+    row.default_payment_method = row.default_payment_method or method
     for invoice in gateway().list_subscription_invoices(snapshot.id):
         records.apply_invoice(invoice, event_type="", source="buyer subscribed")
     if row.status == SubscriptionStatus.ACTIVE:

@@ -88,11 +88,11 @@ def detail(subscription_id: int) -> SubscriptionView:
     return SubscriptionView(subscription, plan, invoices, entries, next_invoice(subscription, plan))
 
 
-def for_customer(stripe_customer_id: str) -> list[SubscriptionView]:
+def for_customer(customer_id: int) -> list[SubscriptionView]:
     """A customer's subscriptions, newest first, each with its invoices."""
     ids = db.session.scalars(
         select(Subscription.id)
-        .where(Subscription.stripe_customer_id == stripe_customer_id)
+        .where(Subscription.customer_id == customer_id)
         .order_by(Subscription.id.desc())
     )
     return [detail(subscription_id) for subscription_id in ids]

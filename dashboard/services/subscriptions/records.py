@@ -34,6 +34,7 @@ from dashboard.models import (
     utcnow,
 )
 from dashboard.payments.subscription_snapshots import InvoiceSnapshot, SubscriptionSnapshot
+from dashboard.services import customers
 from dashboard.services.subscriptions import renewals
 
 RENEWAL = "subscription_cycle"
@@ -120,6 +121,15 @@ def _plan_id(snapshot: SubscriptionSnapshot) -> int | None:
     return None
 
 
+def _link_customer(row: Subscription) -> None:
+    """The subscription's customer, once one is known by its Stripe Customer id."""
+    if row.customer_id is None and row.stripe_customer_id:
+        customer = customers.by_stripe_id(row.stripe_customer_id)
+        if customer is not None:
+            row.customer_id = customer.id
+            row.buyer_email = row.buyer_email or customer.email
+
+
 def _held(row: Subscription) -> ReportOrder:
     return ReportOrder(
         row.report_ended,
@@ -147,6 +157,7 @@ def apply_subscription(
     row, made = _found_or_made(snapshot, email)
     if made:
         note(row, f"Subscription {snapshot.id} first reported ({source})", actor=actor)
+    _link_customer(row)
     if email and not row.buyer_email:
         row.buyer_email = email
     report = report_order(status, snapshot.current_period_start, said_at, event_id)

@@ -3,6 +3,7 @@
 from dashboard.services.inbox.handlers import (  # noqa: F401 (each module registers itself)
     charge,
     checkout_session,
+    customer,
     dispute,
     invoice,
     payment_intent,

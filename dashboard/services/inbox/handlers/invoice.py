@@ -7,13 +7,13 @@ from __future__ import annotations
 from dashboard.models import StripeEvent
 from dashboard.payments.subscription_snapshots import invoice_snapshot
 from dashboard.services.inbox.handlers.outcomes import Outcome, applied, ignored
-from dashboard.services.inbox.handlers.registry import handles_without_order
+from dashboard.services.inbox.handlers.registry import handles_customer
 from dashboard.services.subscriptions import records
 
 EVENTS = ("invoice.finalized", "invoice.paid", "invoice.payment_failed")
 
 
-@handles_without_order(*EVENTS, rereads_stripe=False)
+@handles_customer(*EVENTS)
 def on_invoice(row: StripeEvent) -> Outcome:
     try:
         snapshot = invoice_snapshot(row.data_object)

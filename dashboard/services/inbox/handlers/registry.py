@@ -40,13 +40,23 @@ Handler = Callable[[MatchedEvent], Outcome]
 StandaloneHandler = Callable[[StripeEvent], Outcome]
 
 
+# A handler of events about no order (customers, their payment methods): given the event,
+# it finds what the event is about itself and says what became of it.
+CustomerHandler = Callable[[StripeEvent], Outcome]
+
+
+def _no_order_handler(event: MatchedEvent) -> Outcome:
+    raise RuntimeError(f"{event.type} is about no order")
+
+
 @dataclass(frozen=True)
 class Registration:
     handler: Handler
     # The handler may ask Stripe for the truth first (a network call while the event's
     # transaction is open): webhook deliveries of such a type are not grouped.
     rereads_stripe: bool
-    standalone: StandaloneHandler | None = None
+    # Set for events about a customer rather than an order (reconcile.py skips the order).
+    customer_handler: CustomerHandler | None = None
 
 
 HANDLERS: dict[str, Registration] = {}
@@ -65,21 +75,14 @@ def handles(*event_types: str, rereads_stripe: bool) -> Callable[[Handler], Hand
     return register
 
 
-def _needs_an_order(event: MatchedEvent) -> Outcome:
-    raise RuntimeError(f"{event.type} is applied without an order")
+def handles_customer(*event_types: str) -> Callable[[CustomerHandler], CustomerHandler]:
+    """Register the decorated function as the handler of these events about customers."""
 
-
-def handles_without_order(
-    *event_types: str, rereads_stripe: bool
-) -> Callable[[StandaloneHandler], StandaloneHandler]:
-    """Register the decorated function for event types that concern no order: it is given
-    the stored event, and keeps its own timeline."""
-
-    def register(handler: StandaloneHandler) -> StandaloneHandler:
+    def register(handler: CustomerHandler) -> CustomerHandler:
         for event_type in event_types:
             if event_type in HANDLERS:
                 raise RuntimeError(f"{event_type} has a handler already")
-            HANDLERS[event_type] = Registration(_needs_an_order, rereads_stripe, handler)
+            HANDLERS[event_type] = Registration(_no_order_handler, False, handler)
         return handler
 
     return register

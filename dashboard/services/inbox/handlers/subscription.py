@@ -3,14 +3,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from dashboard.domain.subscriptions import status_of
-from dashboard.extensions import db
-from dashboard.models import BuyerCustomer, StripeEvent
+from dashboard.models import StripeEvent
 from dashboard.payments.subscription_snapshots import subscription_snapshot
+from dashboard.services import customers
 from dashboard.services.inbox.handlers.outcomes import Outcome, applied, flagged, ignored
-from dashboard.services.inbox.handlers.registry import handles_without_order
+from dashboard.services.inbox.handlers.registry import handles_customer
 from dashboard.services.subscriptions import records
 
 EVENTS = (
@@ -23,12 +21,11 @@ EVENTS = (
 
 def buyer_email(stripe_customer_id: str) -> str | None:
     """The email we know for a Stripe Customer, if any."""
-    return db.session.scalar(
-        select(BuyerCustomer.email).where(BuyerCustomer.stripe_customer_id == stripe_customer_id)
-    )
+    customer = customers.by_stripe_id(stripe_customer_id)
+    return customer.email if customer is not None else None
 
 
-@handles_without_order(*EVENTS, rereads_stripe=False)
+@handles_customer(*EVENTS)
 def on_subscription(row: StripeEvent) -> Outcome:
     try:
         snapshot = subscription_snapshot(row.data_object)
