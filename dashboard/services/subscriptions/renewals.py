@@ -26,21 +26,24 @@ UNPAID = (InvoiceStatus.OPEN.value, InvoiceStatus.UNCOLLECTIBLE.value)
 
 
 def after_invoice(subscription: Subscription, invoice: SubscriptionInvoice, *, source: str) -> None:
+    """Each renewal's paid and failed outcomes are written once, whatever order Stripe's
+    events came in (a failure reported after the retry's success is still written); staff
+    are alerted only while the failed renewal is unpaid."""
     amount = format_minor(invoice.amount_due, invoice.currency)
-    renewal = invoice.billing_reason == RENEWAL
-    if invoice.status == InvoiceStatus.PAID.value and renewal:
-        if _emit(subscription, invoice, OutboxType.SUBSCRIPTION_RENEWAL_PAID):
+    if invoice.billing_reason == RENEWAL:
+        if invoice.status == InvoiceStatus.PAID.value and _emit(
+            subscription, invoice, OutboxType.SUBSCRIPTION_RENEWAL_PAID
+        ):
             _note(subscription, f"Renewal paid: {amount}, invoice {_name(invoice)} ({source})")
-    elif (
-        invoice.payment_failed
-        and invoice.status in UNPAID
-        and renewal
-        and _emit(subscription, invoice, OutboxType.SUBSCRIPTION_RENEWAL_FAILED)
-    ):
-        _note(
-            subscription, f"Renewal payment failed: {amount}, invoice {_name(invoice)} ({source})"
-        )
-        alerts.renewal_failed(subscription, invoice)
+        if invoice.payment_failed and _emit(
+            subscription, invoice, OutboxType.SUBSCRIPTION_RENEWAL_FAILED
+        ):
+            _note(
+                subscription,
+                f"Renewal payment failed: {amount}, invoice {_name(invoice)} ({source})",
+            )
+            if invoice.status in UNPAID:
+                alerts.renewal_failed(subscription, invoice)
     _flag(subscription)
 
 
