@@ -206,6 +206,7 @@ class SubscriptionStripeHTTP(FakeStripeHTTP):
         return [
             (r"POST /v1/products", self._create_product),
             (r"POST /v1/prices", self._create_price),
+            (r"POST /v1/prices/([^/]+)", self._update_price),
             (r"POST /v1/checkout/sessions", self._create_subscription_session),
             (r"POST /v1/billing_portal/sessions", self._create_portal),
             (r"POST /v1/subscriptions/([^/]+)", self._update_subscription),
@@ -240,6 +241,10 @@ class SubscriptionStripeHTTP(FakeStripeHTTP):
             },
             200,
         )
+
+    def _update_price(self, call: Call, price_id: str):
+        active = self._form(call).get("active") != "false"
+        return self._answer({"id": price_id, "object": "price", "active": active}, 200)
 
     def _create_subscription_session(self, call: Call):
         session_id = f"cs_test_sub_{next(_ids)}"
