@@ -263,3 +263,16 @@ def test_an_expired_subscribe_link_says_so(live_app, stripe_http, staff):
     token = subscribe_token(live_app, plan.id, "ada@shop.example")
     live_app.config["PAY_LINK_MAX_AGE"] = -1
     assert live_app.test_client().get(f"/subscribe/{token}").status_code == 410
+
+
+def test_the_buyers_links_are_kept_out_of_logs_and_caches(live_app, stripe_http, staff):
+    from dashboard.services.pay_links import redact_pay_links
+
+    plan = made_plan(live_app, stripe_http, staff)
+    token = subscribe_token(live_app, plan.id, "ada@shop.example")
+    assert redact_pay_links(f"GET /subscribe/{token}/done HTTP/1.1") == (
+        "GET /subscribe/<redacted>/done HTTP/1.1"
+    )
+    assert redact_pay_links("POST /billing/abc.def HTTP/1.1") == "POST /billing/<redacted> HTTP/1.1"
+    page = live_app.test_client().get(f"/subscribe/{token}")
+    assert "no-store" in page.headers["Cache-Control"]
