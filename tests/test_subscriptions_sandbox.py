@@ -17,6 +17,7 @@ from dashboard.models import (
     OutboxMessage,
     Plan,
     Role,
+    SavedPaymentMethod,
     Subscription,
     SubscriptionInvoice,
     SubscriptionRequest,
@@ -238,8 +239,20 @@ def test_a_declined_first_payment_starts_nothing(sandbox_app, staff):
     assert only(sandbox_app, Subscription).status == "incomplete"
 
 
-def test_a_card_a_subscription_renews_with_is_warned_before_removal(sandbox_app, subscribed):
+def test_a_card_a_subscription_renews_with_is_warned_before_removal(sandbox_app, subscribed, staff):
     method = subscribed.default_payment_method
+    (card,) = rows(sandbox_app, SavedPaymentMethod)
+    assert (card.stripe_payment_method_id, card.last4, card.source) == (
+        method,
+        "4242",
+        "subscription",
+    )
+    customer_page = staff.get(f"/customers/{subscribed.customer_id}").get_data(as_text=True)
+    assert "4242" in customer_page
+    detach = f"/customers/{subscribed.customer_id}/payment-methods/{card.id}/detach"
+    warning = staff.get(detach).get_data(as_text=True)
+    assert "The subscription “Coffee club, renews " in warning
+    assert "its next renewal will fail" in warning
     with sandbox_app.app_context():
         assert method and subscriptions.uses_payment_method(method)
         assert not subscriptions.uses_payment_method("pm_not_used")

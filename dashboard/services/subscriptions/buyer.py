@@ -16,7 +16,7 @@ from dashboard.extensions import db
 from dashboard.models import Plan, Subscription, utcnow
 from dashboard.payments.gateway import gateway, is_sandbox
 from dashboard.payments.localstripe_compat import SANDBOX_CARDS
-from dashboard.services import customers
+from dashboard.services import customers, payment_methods
 from dashboard.services.payments.results import ActionRefused, ActionResult
 from dashboard.services.subscriptions import links, plans, records
 
@@ -92,6 +92,16 @@ def stripe_customer(email: str, name: str = "") -> str:
     return customers.ensure_stripe_customer(customers.find_or_create(email, name or None))
 
 
+def _keep_card(email: str, payment_method: str) -> None:
+    """The card the buyer subscribed with is kept on their customer: subscribing is their
+    consent to be charged with it on each renewal."""
+    customer = customers.find_or_create(email)
+    card = gateway().retrieve_payment_method(payment_method).card
+    payment_methods.keep(
+        customer, payment_method, card=card, consent_at=utcnow(), source="subscription"
+    )
+
+
 def checkout_url(token: str) -> str:
     """A Checkout Session in subscription mode for the buyer; its page's address."""
     found = _startable(token)
@@ -131,6 +141,7 @@ def subscribe_with_test_card(token: str, card: str) -> ActionResult:
     # localstripe's subscription names no card of its own: it renews with the customer's
     # default, the one just given.
     row.default_payment_method = row.default_payment_method or method
+    _keep_card(email, method)
     for invoice in gateway().list_subscription_invoices(snapshot.id):
         records.apply_invoice(invoice, event_type="", source="buyer subscribed")
     if row.status == SubscriptionStatus.ACTIVE:
