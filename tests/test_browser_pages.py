@@ -42,6 +42,8 @@ SIGNED_IN_PAGES = {
     "earlier timeline entries": "/orders/{held}/timeline",
     "new order": "/orders/new",
     "event log": "/events",
+    "plans": "/plans",
+    "subscriptions": "/subscriptions",
     "event page": "/events/{event}",
     "account": "/account",
     "two-step sign-in set-up": "/account/two-step",
