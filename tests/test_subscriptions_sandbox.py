@@ -155,7 +155,7 @@ def test_a_renewal_paid_is_kept_and_written_to_the_outbox(
 
 
 def test_a_failed_renewal_flags_the_subscription_and_alerts_staff(
-    sandbox_app, localstripe_url, subscribed, staff
+    sandbox_app, localstripe_url, subscribed, staff, mail_server
 ):
     sub = subscribed
     client = stripe_side(sandbox_app)
@@ -178,6 +178,11 @@ def test_a_failed_renewal_flags_the_subscription_and_alerts_staff(
     assert event.type == "SUBSCRIPTION_RENEWAL_FAILED"
     alerts = [m for m in rows(sandbox_app, OutboxMessage) if m.kind == "alert_renewal_failed"]
     assert alerts and all("$15.00" in m.subject for m in alerts)
+    # The relay delivers the alert to a real SMTP server.
+    relayed = sandbox_app.test_cli_runner().invoke(args=["outbox", "relay", "--once"])
+    assert relayed.exit_code == 0, relayed.output
+    subjects = [r.message["Subject"] for r in mail_server.received]
+    assert "A subscription renewal of $15.00 failed (ada@shop.example)" in subjects
     page = staff.get(f"/subscriptions/{sub.id}").get_data(as_text=True)
     assert "Renewal payment failed" in page
     failing = staff.get("/subscriptions?status=renewal_failed").get_data(as_text=True)
