@@ -203,3 +203,22 @@ def test_a_subscription_event_is_applied_without_calling_stripe(live_app, stripe
         (row,) = db.session.scalars(select(StripeEvent))
         assert row.status == "applied", (row.reason, row.error)
     assert stripe_http.calls == []
+
+
+def test_a_subscription_checkout_completing_is_not_an_orders_event(live_app, stripe_http):
+    session = {
+        "id": "cs_test_sub_done",
+        "object": "checkout.session",
+        "mode": "subscription",
+        "status": "complete",
+        "customer": "cus_test_sub",
+        "subscription": "sub_from_checkout",
+        "metadata": {"plan_id": "1"},
+        "client_reference_id": None,
+        "payment_intent": None,
+    }
+    deliver(live_app, [stripe_event("checkout.session.completed", session)])
+    with live_app.app_context():
+        (row,) = db.session.scalars(select(StripeEvent))
+        assert row.status == "ignored" and "subscription's own events" in row.reason
+    assert stripe_http.calls == []
