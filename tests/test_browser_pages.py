@@ -13,7 +13,9 @@ from collections.abc import Callable
 from flask import Flask
 from playwright.sync_api import Browser, Page, expect
 
-from dashboard.models import Order, Role, TimelineKind, User
+from dashboard.extensions import db
+from dashboard.models import Order, Role, SavedPaymentMethod, TimelineKind, User
+from dashboard.services import card_setup, customers
 from tests.support.browser import (
     Problems,
     needs_chromium,
@@ -50,6 +52,9 @@ SIGNED_IN_PAGES = {
     "users": "/admin/users",
     "sandbox mail": "/sandbox/mail",
     "error page (no such order)": "/orders/999999",
+    "customers": "/customers",
+    "customer page": "/customers/{customer}",
+    "remove a saved card": "/customers/{customer}/payment-methods/{card}/detach",
 }
 # Before signing in; the code page and the recovery codes are reached by signing in.
 SIGNED_OUT_PAGES = {
@@ -64,6 +69,7 @@ BUYER_PAGES = {
     "card page": "{link}/card",
     "link not valid": "/pay/not-a-link",
     "error page (no such page)": "{link}/no-such-page",
+    "save a card": "{save_card}",
 }
 # Stripe.js, which the card page loads from Stripe: an empty script here, offline.
 STRIPE_JS = "https://js.stripe.com/**"
@@ -119,6 +125,21 @@ def test_every_staff_page_fits_a_phone_and_a_desktop(
     disputed = make_order(buyer_email=LONG_BUYER, stripe_charge_id=dispute["charge"])
     assert send_event(stripe, stripe_event("charge.dispute.created", dispute)).status_code == 200
     ids = {"held": held.id, "disputed": disputed.id, "event": stored_events(sandbox_app)[-1].id}
+    with sandbox_app.test_request_context():
+        buyer = customers.find_or_create(LONG_BUYER, "A Buyer With Quite A Long Name")
+        card = SavedPaymentMethod(
+            customer_id=buyer.id,
+            stripe_payment_method_id="pm_browser_pages",
+            brand="mastercard",
+            last4="4444",
+            exp_month=4,
+            exp_year=2031,
+            wallet="google_pay",
+            source="save-a-card link",
+        )
+        db.session.add(card)
+        db.session.commit()
+        ids.update(customer=buyer.id, card=card.id)
     make_user(Role.ADMIN, LONG_EMAIL, quick_hash=True)
     two_step = {width: enrolled(Role.STAFF, f"staff{width}@shop.example") for width in WIDTHS}
     problems = Problems()
@@ -159,7 +180,10 @@ def test_every_staff_page_fits_a_phone_and_a_desktop(
             page.goto(server + path.format(**ids))
             fits(page, width, name)
             top_bar_fits(
-                page, width, name, ["Orders", "Event log", "New order", "Users", "Sandbox mail"]
+                page,
+                width,
+                name,
+                ["Orders", "Customers", "Event log", "New order", "Users", "Sandbox mail"],
             )
         # The order page's timeline has an entry of every kind, stacked on a phone; each is
         # one line, and its facts fit too once opened.
@@ -189,13 +213,17 @@ def test_every_buyer_page_fits_a_phone_and_a_desktop(
     order = make_order(buyer_email=LONG_BUYER)
     link = pay_link(live_app, order.id)
     assert post_form(live_app.test_client(), f"{link}/card").status_code == 303  # the intent
+    with live_app.test_request_context():
+        buyer = customers.find_or_create(LONG_BUYER)
+        db.session.commit()
+        save_card = "/save-card/" + card_setup.token_for(buyer.id, "browser")
     problems = Problems()
     for width in WIDTHS:
         context = browser.new_context(viewport={"width": width, "height": 844})
         context.route(STRIPE_JS, lambda route: route.fulfill(content_type="text/javascript"))
         page = problems.watch(context)
         for name, path in BUYER_PAGES.items():
-            page.goto(server + path.format(link=link))
+            page.goto(server + path.format(link=link, save_card=save_card))
             fits(page, width, name)
             expect(page.locator("header")).to_have_text("Secure payment")  # no staff links
         context.close()

@@ -9,7 +9,12 @@ from typing import Any
 
 import pytest
 
-from dashboard.services.inbox.handlers.registry import HANDLERS, handles, rereads_stripe
+from dashboard.services.inbox.handlers.registry import (
+    HANDLERS,
+    handles,
+    registration,
+    rereads_stripe,
+)
 from tests.support.database import reload, stored_events
 from tests.support.stripe import (
     AMOUNT,
@@ -21,11 +26,14 @@ from tests.support.stripe import (
     stripe_example,
 )
 
-# Handlers of events about an order (those about none are tested in test_subscription_webhooks).
 NEVER_ASK = sorted(
     event_type
-    for event_type, found in HANDLERS.items()
-    if not found.rereads_stripe and found.customer_handler is None
+    for event_type, registered in HANDLERS.items()
+    if not registered.rereads_stripe and registered.customer_handler is None
+)
+# Events about customers and their cards (tests/test_customer_events.py): none asks Stripe.
+ABOUT_CUSTOMERS = sorted(
+    event_type for event_type, registered in HANDLERS.items() if registered.customer_handler
 )
 
 
@@ -56,7 +64,10 @@ def test_the_types_that_wait_on_stripe_are_the_ones_kept_out_of_pages():
     assert {"refund.created", "refund.updated", "refund.failed", "charge.refund.updated"} <= asks
     assert "charge.refunded" in asks  # when one of the order's refunds failed
     assert not asks & {"payment_intent.succeeded", "charge.captured", "charge.dispute.created"}
-    assert not rereads_stripe("customer.created")  # a type no handler takes
+    assert not rereads_stripe("product.created")  # a type no handler takes
+    assert {"customer.updated", "payment_method.detached"} <= set(ABOUT_CUSTOMERS)
+    assert not any(rereads_stripe(event_type) for event_type in ABOUT_CUSTOMERS)
+    assert registration("customer.deleted") is not None
     assert not rereads_stripe(["not", "a", "type"])
 
 

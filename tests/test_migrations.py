@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import column, insert, inspect, select, table
+from sqlalchemy import column, insert, inspect, select, table, text
 
 from dashboard import MIGRATIONS_DIR, create_app
 from dashboard.extensions import db
@@ -141,3 +141,99 @@ def test_addresses_stored_before_0005_are_normalised_and_a_look_alike_is_left_al
         3: f"{full_width('p')}lain@shop.example",
     }
     assert buyers == {1: "buyer@example.com", 2: "ada@example.com"}
+
+
+def test_0021_takes_over_buyer_customers_and_links_paid_orders(app):
+    """Customers made before 0021 (buyer_customers) and buyers who paid become customers;
+    orders they paid link to them, and the cards orders kept become saved cards. Run on the
+    test database of each backend: down to 0017, rows as that code wrote them, then up."""
+    now = datetime.now(UTC)
+    order = {"currency": "USD", "total_amount": 100, "created_at": now}
+    orders = table(
+        "orders",
+        *(column(name) for name in ("id", "buyer_name", "buyer_email", "currency")),
+        *(column(name) for name in ("total_amount", "state", "created_at", "authorized_at")),
+        column("stripe_customer_id"),
+        column("saved_payment_method_id"),
+        column("card_consent_at"),
+    )
+    buyer_customers = table(
+        "buyer_customers", column("email"), column("stripe_customer_id"), column("created_at")
+    )
+    with app.app_context():
+        downgrade(directory=str(MIGRATIONS_DIR), revision="0017")
+        with db.engine.begin() as connection:
+            connection.execute(
+                insert(buyer_customers),
+                [
+                    {
+                        "email": "kept@example.com",
+                        "stripe_customer_id": "cus_kept",
+                        "created_at": now,
+                    }
+                ],
+            )
+            none = {"authorized_at": None, "stripe_customer_id": None}
+            connection.execute(
+                insert(orders),
+                [
+                    {
+                        **order,
+                        **none,
+                        "id": 1,
+                        "buyer_name": "Kept Card",
+                        "state": "authorized",
+                        "buyer_email": "kept@example.com",
+                        "authorized_at": now,
+                        "stripe_customer_id": "cus_kept",
+                        "saved_payment_method_id": "pm_kept",
+                        "card_consent_at": now,
+                    },
+                    {
+                        **order,
+                        **none,
+                        "id": 2,
+                        "buyer_name": "Paid Only",
+                        "state": "captured",
+                        "buyer_email": "paid@example.com",
+                        "authorized_at": now,
+                        "saved_payment_method_id": None,
+                        "card_consent_at": None,
+                    },
+                    {
+                        **order,
+                        **none,
+                        "id": 3,
+                        "buyer_name": "Never Paid",
+                        "state": "open",
+                        "buyer_email": "open@example.com",
+                        "saved_payment_method_id": None,
+                        "card_consent_at": None,
+                    },
+                ],
+            )
+        upgrade(directory=str(MIGRATIONS_DIR))
+        with db.engine.connect() as connection:
+            found = connection.execute(
+                text("SELECT email, name, stripe_customer_id FROM customers ORDER BY email")
+            ).all()
+            links = connection.execute(
+                text(
+                    "SELECT o.id, c.email FROM orders o LEFT JOIN customers c "
+                    "ON c.id = o.customer_id ORDER BY o.id"
+                )
+            ).all()
+            cards = connection.execute(
+                text("SELECT stripe_payment_method_id, status FROM saved_payment_methods")
+            ).all()
+        db.engine.dispose()
+    assert [tuple(row) for row in found] == [
+        ("kept@example.com", "Kept Card", "cus_kept"),
+        ("paid@example.com", "Paid Only", None),
+    ]
+    assert [tuple(row) for row in links] == [
+        (1, "kept@example.com"),
+        (2, "paid@example.com"),
+        (3, None),
+    ]
+    assert [tuple(row) for row in cards] == [("pm_kept", "attached")]

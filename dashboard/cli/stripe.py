@@ -1,5 +1,5 @@
 """`flask stripe …`: catching up with Stripe from cron (sync, sweep-holds, reprocess,
-fees).
+fees), and registering the shop's domain for wallets (register-domain).
 
 Each is safe to run on several hosts at once: sync and sweep-holds take a lock
 (`services.sweep_lock`), reprocess claims each event before applying it. Exit status: 0
@@ -21,6 +21,7 @@ from dashboard.domain.money import format_minor
 from dashboard.models import EventStatus, utcnow
 from dashboard.payments.errors import PaymentError
 from dashboard.payments.event_list import EVENT_RETENTION
+from dashboard.services import wallet_domains
 from dashboard.services.authorization_sweep import (
     AuthorizationSweep,
     Hold,
@@ -294,3 +295,23 @@ def stripe_fees(limit: int) -> None:
     )
     if left:
         sys.exit(NEEDS_ATTENTION)
+
+
+@command("register-domain", group)
+@click.argument("domain")
+def stripe_register_domain(domain: str) -> None:
+    """Register DOMAIN (e.g. pay.shop.example) with Stripe for Apple Pay and Google Pay on
+    the payment page, and print each wallet's status. Apple Pay also needs the file that
+    APPLE_PAY_DOMAIN_FILE names served on that domain. Exit status 1 if Stripe refused."""
+    try:
+        statuses = wallet_domains.register(domain)
+    except wallet_domains.BadDomain as bad:
+        raise click.UsageError(str(bad)) from None
+    except PaymentError as failed:
+        click.echo(f"Stripe did not register {domain}: {failed.message}", err=True)
+        sys.exit(1)
+    click.echo(
+        f"Registered {statuses.pop('domain')} with Stripe (enabled: {statuses.pop('enabled')})."
+    )
+    for wallet, status in statuses.items():
+        click.echo(f"  {wallet.replace('_', ' ')}: {status}")

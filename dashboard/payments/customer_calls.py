@@ -125,7 +125,16 @@ class CustomerCalls:
                 setup_intent_id, params={"payment_method": payment_method_id}
             ),
         )
-        return setup_intent_snapshot(intent.to_dict())
+        confirmed = setup_intent_snapshot(intent.to_dict())
+        if confirmed.status == "succeeded" and confirmed.customer_id:
+            # Stripe attaches the card to the customer itself; localstripe does not.
+            self._call(
+                "attach payment method",
+                lambda: self._client.v1.payment_methods.attach(
+                    payment_method_id, params={"customer": confirmed.customer_id or ""}
+                ),
+            )
+        return confirmed
 
     def retrieve_payment_method(self, payment_method_id: str) -> PaymentMethodSnapshot:
         method = self._call(

@@ -13,11 +13,12 @@ from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 
+from dashboard.domain.orders import OrderState
 from dashboard.extensions import db
 from dashboard.models import Customer, Order, SavedPaymentMethod, TimelineKind, User, utcnow
 from dashboard.payments.customer_calls import SetupIntentSnapshot, SetupSessionSnapshot
 from dashboard.payments.gateway import gateway
-from dashboard.services import customers, mail, payment_methods
+from dashboard.services import customers, mail, payment_methods, timeline
 
 SALT = "dashboard.save-card-link.v1"
 # What the buyer agrees to, beside the card form; the consent is to exactly these words.
@@ -174,9 +175,39 @@ def finish(link: SetupLink, intent: SetupIntentSnapshot) -> SavedPaymentMethod |
     if intent.status != "succeeded" or intent.payment_method_id is None:
         return None
     method = gateway().retrieve_payment_method(intent.payment_method_id)
-    return payment_methods.keep(
+    kept = payment_methods.keep(
         customer, method.id, card=method.card, consent_at=utcnow(), source=SOURCE
     )
+    _offer_to_holds(customer, kept)
+    return kept
+
+
+# Orders whose hold a saved card can renew (re-authorize, services/payments/renewal.py).
+_RENEWABLE = (
+    OrderState.AUTHORIZED.value,
+    OrderState.PARTLY_CAPTURED.value,
+    OrderState.EXPIRED.value,
+)
+
+
+def _offer_to_holds(customer: Customer, method: SavedPaymentMethod) -> None:
+    """The customer's holds with no card kept can now be re-authorized with this one."""
+    waiting = db.session.scalars(
+        select(Order).where(
+            Order.customer_id == customer.id,
+            Order.saved_payment_method_id.is_(None),
+            Order.state.in_(_RENEWABLE),
+        )
+    )
+    for order in waiting:
+        order.saved_payment_method_id = method.stripe_payment_method_id
+        order.stripe_customer_id = customer.stripe_customer_id
+        timeline.append(
+            order,
+            TimelineKind.STATE_CHANGE,
+            "The buyer saved a card from a save-a-card link: a new hold can use it",
+            data={"payment_method": method.stripe_payment_method_id, "source": SOURCE},
+        )
 
 
 def _currency(customer: Customer) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
 
 from dashboard.payments.localstripe_compat import SANDBOX_CARDS
@@ -21,6 +22,9 @@ class SaveCardForm(FlaskForm):
 class SandboxSaveCardForm(SaveCardForm):
     card = RadioField(
         "Test card",
-        choices=[(key, f"{number} · {label}") for key, (number, label) in SANDBOX_CARDS.items()],
+        choices=[
+            SelectChoice(key, f"{number} · {label}")
+            for key, (number, label) in SANDBOX_CARDS.items()
+        ],
         default="success",
     )

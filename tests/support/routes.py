@@ -13,8 +13,8 @@ from flask import Flask
 from sqlalchemy import select
 
 from dashboard.extensions import db
-from dashboard.models import Order, Role, StripeEvent, User
-from dashboard.services import password_reset
+from dashboard.models import Order, Role, SavedPaymentMethod, StripeEvent, User
+from dashboard.services import customers, password_reset
 from tests.support.stripe import send_event, stripe_event, stripe_example
 from tests.support.web import pay_link
 
@@ -36,11 +36,19 @@ def route_paths(
         event_row = db.session.scalar(select(StripeEvent.id))
     with app.app_context():
         reset_token = password_reset.token_for(db.session.get(User, target.id))
+    with app.test_request_context():
+        buyer = customers.find_or_create("routes@example.com", "Route Buyer")
+        card = SavedPaymentMethod(customer_id=buyer.id, stripe_payment_method_id="pm_routes")
+        db.session.add(card)
+        db.session.commit()
+        customer_id, method_id = buyer.id, card.id
     values: dict[str, Any] = {
         "reset_token": reset_token,
         "order_id": order.id,
         "user_id": target.id,
         "event_id": event_row,
+        "customer_id": customer_id,
+        "method_id": method_id,
         "token": pay_link(app, order.id).removeprefix("/pay/"),
     }
     routes = []

@@ -1,0 +1,152 @@
+"""customer.* and payment_method.* events, signed as Stripe signs them and sent to our
+endpoint: any order of arrival (and a second delivery) ends in the same state, forward
+only, each on the customer's timeline; an event about a customer we do not know is kept
+as unmatched, never lost."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from dashboard.extensions import db
+from dashboard.models import Customer, CustomerTimelineEntry, SavedPaymentMethod
+from dashboard.services import customers
+from tests.support.customer_stripe import card_method
+from tests.support.database import stored_events
+from tests.support.stripe import send_event, stripe_event
+
+T0 = 1_780_000_000
+
+
+def make_customer(app, email: str, stripe_id: str) -> int:
+    with app.app_context():
+        customer = customers.find_or_create(email, "Ada")
+        customer.stripe_customer_id = stripe_id
+        db.session.commit()
+        return customer.id
+
+
+def history(cus: str, pm: str) -> dict[str, dict[str, Any]]:
+    """A card's life in Stripe: added, its expiry renewed by the network, the customer
+    renamed with it as default card, then the card removed."""
+    detached = stripe_event(
+        "payment_method.detached",
+        card_method(pm, None, exp_year=2033, last4="4444"),
+        created=T0 + 30,
+    )
+    detached["data"]["previous_attributes"] = {"customer": cus}
+    return {
+        "attached": stripe_event("payment_method.attached", card_method(pm, cus), created=T0),
+        "renewed": stripe_event(
+            "payment_method.card_automatically_updated",
+            card_method(pm, cus, exp_year=2033, last4="4444"),
+            created=T0 + 10,
+        ),
+        "renamed": stripe_event(
+            "customer.updated",
+            {
+                "id": cus,
+                "object": "customer",
+                "name": "Ada Lovelace",
+                "email": "x@example.com",
+                "invoice_settings": {"default_payment_method": pm},
+            },
+            created=T0 + 20,
+        ),
+        "detached": detached,
+    }
+
+
+def final(app, customer_id: int, pm: str) -> tuple[Any, ...]:
+    with app.app_context():
+        customer = db.session.get_one(Customer, customer_id)
+        method = db.session.scalar(
+            select(SavedPaymentMethod).where(SavedPaymentMethod.stripe_payment_method_id == pm)
+        )
+        assert method is not None
+        return (
+            customer.name,
+            method.status,
+            method.last4,
+            method.exp_year,
+            method.detached_at is not None,
+        )
+
+
+TRUTH = ("Ada Lovelace", "detached", "4444", 2033, True)
+
+
+def test_every_order_of_a_cards_events_ends_in_the_same_state(app, client):
+    outcomes = {}
+    for number, arrival in enumerate(
+        itertools.permutations(["attached", "renewed", "renamed", "detached"])
+    ):
+        cus, pm = f"cus_perm_{number}", f"pm_perm_{number}"
+        customer_id = make_customer(app, f"perm{number}@example.com", cus)
+        events = history(cus, pm)
+        for name in arrival:
+            assert send_event(client, events[name]).status_code == 200
+        send_event(client, events[arrival[0]])  # a second delivery changes nothing
+        outcomes[arrival] = final(app, customer_id, pm)
+    assert len(outcomes) == 24
+    assert {arrival: got for arrival, got in outcomes.items() if got != TRUTH} == {}
+    # Each event once on the customer's timeline, whatever arrived twice.
+    with app.app_context():
+        webhooks = db.session.scalars(
+            select(CustomerTimelineEntry).where(CustomerTimelineEntry.kind == "webhook")
+        ).all()
+    assert len(webhooks) == 24 * 4
+    assert {row.status for row in stored_events(app)} <= {"applied", "ignored"}
+    assert {row.process_count for row in stored_events(app)} == {1}
+
+
+def test_a_deleted_customer_loses_its_cards_and_stays_deleted(app, client):
+    customer_id = make_customer(app, "del@example.com", "cus_del")
+    send_event(
+        client,
+        stripe_event("payment_method.attached", card_method("pm_del", "cus_del"), created=T0),
+    )
+    gone = {"id": "cus_del", "object": "customer", "deleted": True}
+    send_event(client, stripe_event("customer.deleted", gone, created=T0 + 5))
+    late = {"id": "cus_del", "object": "customer", "name": "Back Again"}
+    send_event(client, stripe_event("customer.updated", late, created=T0 + 9))
+    with app.app_context():
+        customer = db.session.get_one(Customer, customer_id)
+        assert customer.stripe_deleted_at is not None and customer.name == "Ada"
+        assert [m.status for m in customer.payment_methods] == ["detached"]
+
+
+def test_an_event_about_a_customer_we_do_not_know_is_kept_unmatched(app, client):
+    event = stripe_event("payment_method.attached", card_method("pm_x", "cus_stranger"))
+    assert send_event(client, event).status_code == 200
+    (row,) = stored_events(app)
+    assert row.status == "unmatched"
+    assert "cus_stranger" in (row.reason or "")
+    with app.app_context():
+        assert db.session.scalar(select(SavedPaymentMethod)) is None
+
+
+@pytest.mark.parametrize(
+    "event_type",
+    [
+        "customer.created",
+        "customer.updated",
+        "payment_method.attached",
+        "payment_method.updated",
+        "payment_method.automatically_updated",
+    ],
+)
+def test_customer_events_ask_stripe_nothing(live_app, stripe_http, client, event_type):
+    make_customer(live_app, "quiet@example.com", "cus_quiet")
+    obj = (
+        {"id": "cus_quiet", "object": "customer", "name": "Quiet"}
+        if event_type.startswith("customer.")
+        else card_method("pm_quiet", "cus_quiet")
+    )
+    assert send_event(client, stripe_event(event_type, obj)).status_code == 200
+    (row,) = stored_events(live_app)
+    assert row.status == "applied", (row.reason, row.error)
+    assert stripe_http.calls == []
