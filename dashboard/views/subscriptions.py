@@ -14,7 +14,9 @@ from dashboard.domain.subscriptions import (
     SubscriptionStatus,
     cadence,
 )
+from dashboard.models import Subscription
 from dashboard.payments.errors import PaymentError
+from dashboard.services.pagination import Page
 from dashboard.services.payments.results import ActionRefused
 from dashboard.services.subscriptions import buyer, pages, plans, staff
 from dashboard.views.access import READERS, STAFF, roles_required
@@ -134,7 +136,16 @@ def index() -> ResponseReturnValue:
             newer_than=cursor_arg("newer_than"),
         )
     except BadListQuery as problem:
-        abort(400, str(problem))
+        # The list page itself, with the reason and nothing listed.
+        empty: Page[Subscription] = Page(rows=[], newer_than=None, older_than=None)
+        return render_template(
+            "pages/subscriptions/index.html",
+            page=empty,
+            plans_by_id={},
+            status=status,
+            statuses=list(SubscriptionStatus),
+            problem=str(problem),
+        ), 400
     return render_template(
         "pages/subscriptions/index.html",
         page=page,
