@@ -26,7 +26,9 @@ def _bad_link(error: Exception) -> ResponseReturnValue:
     if isinstance(error, links.LinkExpired):
         return _problem("This link has expired", "Ask the shop for a new link.", 410)
     return _problem(
-        "This link does not work", "Check that you copied the whole link from the email.", 404
+        "This payment link is not valid",
+        "Check that you copied the whole link from the email.",
+        404,
     )
 
 
