@@ -92,9 +92,13 @@ def wants_json() -> bool:
     return request.path.startswith("/healthz") or request.path.startswith("/webhooks/")
 
 
+BUYER_PREFIXES = ("/pay/", "/subscribe/", "/billing/")
+
+
 def is_buyer_page() -> bool:
-    """Under /pay/: a buyer's page, shown without the dashboard's staff chrome."""
-    return request.path == "/pay" or request.path.startswith("/pay/")
+    """Under /pay/ (or a subscribe or billing link): a buyer's page, shown without the
+    dashboard's staff chrome, never cached."""
+    return request.path == "/pay" or request.path.startswith(BUYER_PREFIXES)
 
 
 # The cookie static/app.js writes with the browser's time zone (an IANA name, or junk).

@@ -285,6 +285,48 @@ MATRIX = {
     ),
     # The sandbox's mail page: not there outside the sandbox (tests/test_sandbox_mail.py).
     ("sandbox_mail.index", "GET"): ("/sandbox/mail", None, (302, 404, 404, 404)),
+    # Subscriptions: plans and subscriptions that do not exist are 404 past the role check;
+    # the buyer's links that are not ours do not work for anyone.
+    ("subscriptions.plan_list", "GET"): ("/plans", None, (302, 200, 200, 200)),
+    ("subscriptions.plan_create", "POST"): ("/plans", {}, (302, 403, 422, 422)),
+    ("subscriptions.plan_detail", "GET"): ("/plans/999999", None, (302, 404, 404, 404)),
+    ("subscriptions.subscribe_link", "POST"): (
+        "/plans/999999/subscribe-link",
+        {"email": "buyer@shop.example"},
+        (302, 403, 404, 404),
+    ),
+    ("subscriptions.plan_withdraw", "POST"): (
+        "/plans/999999/withdraw",
+        {},
+        (302, 403, 404, 404),
+    ),
+    ("subscriptions.index", "GET"): ("/subscriptions", None, (302, 200, 200, 200)),
+    ("subscriptions.detail", "GET"): ("/subscriptions/999999", None, (302, 404, 404, 404)),
+    ("subscriptions.cancel", "GET"): (
+        "/subscriptions/999999/cancel?when=now",
+        None,
+        (302, 403, 404, 404),
+    ),
+    ("subscriptions.cancel_confirmed", "POST"): (
+        "/subscriptions/999999/cancel/confirm",
+        {"when": "now"},
+        (302, 403, 404, 404),
+    ),
+    ("subscriptions.portal_link", "POST"): (
+        "/subscriptions/999999/portal-link",
+        {},
+        (302, 403, 404, 404),
+    ),
+    ("subscribe.show", "GET"): ("/subscribe/not-a-link", None, (404, 404, 404, 404)),
+    ("subscribe.checkout", "POST"): ("/subscribe/not-a-link/checkout", {}, (404, 404, 404, 404)),
+    ("subscribe.sandbox_card", "POST"): (
+        "/subscribe/not-a-link/sandbox-card",
+        {"card": "success"},
+        (404, 404, 404, 404),
+    ),
+    ("subscribe.done", "GET"): ("/subscribe/not-a-link/done", None, (404, 404, 404, 404)),
+    ("subscribe.billing", "GET"): ("/billing/not-a-link", None, (404, 404, 404, 404)),
+    ("subscribe.billing_portal", "POST"): ("/billing/not-a-link", {}, (404, 404, 404, 404)),
     # Stripe's endpoint: public, CSRF-exempt, and an unsigned post is refused for anyone.
     ("webhooks.stripe_webhook", "POST"): ("/webhooks/stripe", {}, (400, 400, 400, 400)),
     # The agents' checkout API: public routes, CSRF-exempt, authenticated by an agent's API

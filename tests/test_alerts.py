@@ -202,5 +202,6 @@ def test_alert_defaults_follow_the_role():
     assert wanted("staff", {AlertKind.HOLD_LAPSED: False}) == {
         AlertKind.HOLD_EXPIRING,
         AlertKind.DISPUTE_OPENED,
+        AlertKind.RENEWAL_FAILED,  # staff can send the buyer the portal link
     }
     assert wanted("admin", {}) == set(AlertKind)

@@ -46,6 +46,8 @@ SIGNED_IN_PAGES = {
     "earlier timeline entries": "/orders/{held}/timeline",
     "new order": "/orders/new",
     "event log": "/events",
+    "plans": "/plans",
+    "subscriptions": "/subscriptions",
     "event page": "/events/{event}",
     "account": "/account",
     "two-step sign-in set-up": "/account/two-step",
@@ -206,6 +208,7 @@ def test_every_staff_page_fits_a_phone_and_a_desktop(
                 [
                     "Orders",
                     "Customers",
+                    "Subscriptions",
                     "Event log",
                     "New order",
                     "Products",

@@ -62,10 +62,15 @@ TEXT = [
 # Sent as raw bytes in the query string: not UTF-8 (a lone surrogate's encoding, a stray
 # byte) and a lone surrogate written as percent escapes.
 RAW = [b"\xed\xa0\x80", b"\xff\xfe", b"%ED%A0%80", b"%FF"]
-LIST_PAGES = {"orders.index", "events.index", "orders.timeline", "customers.index"}
+LIST_PAGES = {
+    "orders.index",
+    "events.index",
+    "orders.timeline",
+    "customers.index",
+}
 # Pages that refuse a parameter they cannot use, as themselves with the reason: the lists,
-# and the order page (its timeline's `sort`).
-REFUSING_PAGES = LIST_PAGES | {"orders.detail"}
+# the order page (its timeline's `sort`), and the subscription list (no htmx rows).
+REFUSING_PAGES = LIST_PAGES | {"orders.detail", "subscriptions.index"}
 BARE_ERROR_PAGE = re.compile(r'<p class="muted">Error \d{3}</p>')
 
 

@@ -10,6 +10,7 @@ class AlertKind(StrEnum):
     HOLD_LAPSED = "hold_lapsed"  # its capture deadline has passed uncaptured
     DISPUTE_OPENED = "dispute_opened"
     EVENT_FAILING = "event_failing"  # a Stripe event failed to apply, again and again
+    RENEWAL_FAILED = "renewal_failed"  # a subscription's renewal payment failed
 
     @property
     def label(self) -> str:
@@ -21,13 +22,21 @@ LABELS = {
     AlertKind.HOLD_LAPSED: "A hold ran out before it was captured",
     AlertKind.DISPUTE_OPENED: "A buyer disputes a payment",
     AlertKind.EVENT_FAILING: "A message from Stripe keeps failing to apply",
+    AlertKind.RENEWAL_FAILED: "A subscription's renewal payment failed",
 }
 
 # Until a person chooses, each role gets the alerts it can act on: staff capture and
 # re-authorize holds, everyone answers disputes, admins look after the Stripe connection.
 DEFAULTS: dict[str, frozenset[AlertKind]] = {
     "admin": frozenset(AlertKind),
-    "staff": frozenset({AlertKind.HOLD_EXPIRING, AlertKind.HOLD_LAPSED, AlertKind.DISPUTE_OPENED}),
+    "staff": frozenset(
+        {
+            AlertKind.HOLD_EXPIRING,
+            AlertKind.HOLD_LAPSED,
+            AlertKind.DISPUTE_OPENED,
+            AlertKind.RENEWAL_FAILED,
+        }
+    ),
     "support": frozenset({AlertKind.DISPUTE_OPENED}),
 }
 

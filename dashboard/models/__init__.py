@@ -7,7 +7,8 @@ attempt), `inbox` (Stripe's events), `buyer` (the buyer pages' calls to Stripe),
 `catalog` (products), `agents` (AI agents buying through the checkout API, and their
 rate-limit counters), `acp` (agents' checkout sessions, their Idempotency-Keys and
 requests), `agent_webhooks` (order events to agents, and every attempt to deliver them),
-`customers` (one per buyer email: their saved payment methods and timeline).
+`customers` (one per buyer email: their saved payment methods and timeline), `subscriptions`
+(plans, subscriptions, their invoices, staff requests and timeline).
 Everything is importable from here, the one name the rest of the code uses. Schema changes
 go through migrations."""
 
@@ -50,6 +51,13 @@ from dashboard.models.payments import (
 from dashboard.models.relay import DeliveryOutcome, OutboxDelivery, OutboxMessage
 from dashboard.models.settings import Setting
 from dashboard.models.sign_in import LoginAttempt, SignInSession, SignInThrottle
+from dashboard.models.subscriptions import (
+    Plan,
+    Subscription,
+    SubscriptionEntry,
+    SubscriptionInvoice,
+    SubscriptionRequest,
+)
 from dashboard.models.two_factor import PendingSignIn, RecoveryCode, TwoFactorCredential
 from dashboard.models.users import AlertChoice, Role, User
 
@@ -84,6 +92,7 @@ __all__ = [
     "PaymentAttempt",
     "PaymentMethodStatus",
     "PendingSignIn",
+    "Plan",
     "Product",
     "RecoveryCode",
     "RequestStatus",
@@ -94,6 +103,10 @@ __all__ = [
     "SignInThrottle",
     "StripeEvent",
     "StripeRequest",
+    "Subscription",
+    "SubscriptionEntry",
+    "SubscriptionInvoice",
+    "SubscriptionRequest",
     "SyncWatermark",
     "TimelineEntry",
     "TimelineKind",

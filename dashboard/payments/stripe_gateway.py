@@ -46,6 +46,7 @@ from dashboard.payments.snapshots import (
     payment_intent_snapshot,
     request_id_of,
 )
+from dashboard.payments.subscription_calls import SubscriptionCalls
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,12 @@ CHARGE_WITH_BALANCE = "latest_charge.balance_transaction"
 
 @dataclass
 class StripeGateway(
-    CheckoutSessionCalls, SavedCardCalls, CustomerCalls, SandboxCalls, SharedTokenCalls
+    CheckoutSessionCalls,
+    SavedCardCalls,
+    CustomerCalls,
+    SandboxCalls,
+    SharedTokenCalls,
+    SubscriptionCalls,
 ):
     """Stripe's API for one merchant account. `compat` is set only for localstripe."""
 

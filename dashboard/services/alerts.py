@@ -1,10 +1,10 @@
 """Alert emails to staff: a hold about to run out or run out, a dispute opened, a Stripe
-event that keeps failing. Each is queued through the outbox (services/mail.py) in the
-transaction that noticed it, once per person and per thing: its dedupe key names the hold
-(the order and its PaymentIntent), the dispute or the event, so a second sweep, a second
-host running the same sweep at the same instant, or a redelivered event queues nothing
-more. Who gets which alert is each person's choice (the account page), with their role's
-default until they choose (domain/alerts.py)."""
+event that keeps failing, a subscription's renewal payment failed. Each is queued through
+the outbox (services/mail.py) in the transaction that noticed it, once per person and per
+thing: its dedupe key names the hold (the order and its PaymentIntent), the dispute, the
+event or the invoice, so a second sweep, a second host running the same sweep at the same
+instant, or a redelivered event queues nothing more. Who gets which alert is each person's
+choice (the account page), with their role's default until they choose (domain/alerts.py)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,16 @@ from dashboard.domain.money import format_minor
 from dashboard.domain.orders import OrderState
 from dashboard.domain.time_zones import time_zone
 from dashboard.extensions import db
-from dashboard.models import AlertChoice, Dispute, Order, StripeEvent, User, utcnow
+from dashboard.models import (
+    AlertChoice,
+    Dispute,
+    Order,
+    StripeEvent,
+    Subscription,
+    SubscriptionInvoice,
+    User,
+    utcnow,
+)
 from dashboard.services import mail
 
 # The states in which an order's card is held and not yet fully captured.
@@ -183,6 +192,26 @@ def event_failing(row: StripeEvent) -> None:
             f"The error: {row.error or 'not recorded'}\n\n"
             f"The event, with Reprocess:\n{link}\n",
             order=order,
+        )
+
+
+def renewal_failed(subscription: Subscription, invoice: SubscriptionInvoice) -> None:
+    """A subscription's renewal payment failed: once per invoice and person."""
+    amount = format_minor(invoice.amount_due, invoice.currency)
+    buyer = subscription.buyer_email or subscription.stripe_customer_id
+    link = _link("subscriptions.detail", subscription_id=subscription.id)
+    for user in recipients(AlertKind.RENEWAL_FAILED):
+        _queue(
+            user,
+            AlertKind.RENEWAL_FAILED,
+            f"{invoice.stripe_invoice_id}:{user.id}",
+            f"A subscription renewal of {amount} failed ({buyer})",
+            f"The renewal payment of {amount} for {buyer}'s subscription failed"
+            + (f": {invoice.failure_message}" if invoice.failure_message else "")
+            + ".\nStripe tries the card again on its own schedule; the buyer can change "
+            "their card through the customer portal link you can send from the "
+            f"subscription's page:\n{link}\n",
+            order=None,
         )
 
 

@@ -1,5 +1,6 @@
 """What a customer's page shows, read in a few queries: the customer, their latest orders,
-their saved payment methods, their timeline, and their Stripe Customer's link."""
+their saved payment methods, their subscriptions, their timeline, and their Stripe
+Customer's link."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from dashboard.models import Customer, CustomerTimelineEntry, Order, SavedPaymen
 from dashboard.payments.gateway import is_live_key
 from dashboard.payments.snapshots import dashboard_url
 from dashboard.services.payment_methods import detach_warnings, find
+from dashboard.services.subscriptions import pages as subscription_pages
+from dashboard.services.subscriptions.pages import SubscriptionView
 
 ORDERS_SHOWN = 50
 TIMELINE_SHOWN = 100
@@ -27,6 +30,7 @@ class CustomerPage:
     payment_methods: list[SavedPaymentMethod]
     timeline: list[CustomerTimelineEntry]  # newest first
     stripe_url: str | None
+    subscriptions: list[SubscriptionView]  # newest first, each with its invoices
 
 
 def customer_page(customer_id: int) -> CustomerPage | None:
@@ -65,6 +69,7 @@ def customer_page(customer_id: int) -> CustomerPage | None:
         payment_methods=methods,
         timeline=timeline,
         stripe_url=dashboard_url(customer.stripe_customer_id, livemode=live),
+        subscriptions=subscription_pages.for_customer(customer.id),
     )
 
 

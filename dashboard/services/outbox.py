@@ -16,6 +16,10 @@ class OutboxType(StrEnum):
     ORDER_CREATED = "ORDER_CREATED"  # a payment was started for the order
     PAYMENT_SUCCEEDED = "PAYMENT_SUCCEEDED"  # a capture was confirmed
     PAYMENT_FAILED = "PAYMENT_FAILED"  # an authorization or a capture failed
+    # A subscription's renewal invoice was paid, or its payment failed (no order: the
+    # payload names the subscription and the invoice; services/subscriptions/renewals.py).
+    SUBSCRIPTION_RENEWAL_PAID = "SUBSCRIPTION_RENEWAL_PAID"
+    SUBSCRIPTION_RENEWAL_FAILED = "SUBSCRIPTION_RENEWAL_FAILED"
 
 
 def emit(order: Order, kind: OutboxType, dedupe_key: str, **payload: Any) -> OutboxEvent | None:

@@ -10,8 +10,10 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 SALT = "dashboard.pay-link.v1"
 # A pay link's token in a path or a URL: everything after /pay/ up to the next separator;
-# and a password-reset link's (views/password_reset.py), as much a key while it lives.
-_TOKEN_IN_PATH = re.compile(r"(/pay/|/login/reset/)[^/?#\s\"]+")
+# and a password-reset link's (views/password_reset.py), a subscribe or billing link's
+# (services/subscriptions/links.py), as much keys while they live.
+_TOKEN_PREFIXES = ("/pay/", "/login/reset/", "/subscribe/", "/billing/")
+_TOKEN_IN_PATH = re.compile(r"(/pay/|/login/reset/|/subscribe/|/billing/)[^/?#\s\"]+")
 REDACTED = "<redacted>"
 
 
@@ -63,6 +65,6 @@ def redact_pay_links(text: str) -> str:
     """`text` with every pay link's token replaced: a token is the key to its order's pay
     page, so logs keep `/pay/<redacted>/done` and never the token (a password-reset link's
     too: `/login/reset/<redacted>`)."""
-    if "/pay/" not in text and "/login/reset/" not in text:
+    if not any(prefix in text for prefix in _TOKEN_PREFIXES):
         return text
     return _TOKEN_IN_PATH.sub(rf"\g<1>{REDACTED}", text)

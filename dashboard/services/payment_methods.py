@@ -20,7 +20,7 @@ from dashboard.models import (
 )
 from dashboard.payments.charges import Card
 from dashboard.payments.gateway import gateway
-from dashboard.services import customers
+from dashboard.services import customers, subscriptions
 
 
 def by_stripe_id(payment_method_id: str) -> SavedPaymentMethod | None:
@@ -84,10 +84,9 @@ def take_card(method: SavedPaymentMethod, card: Card) -> None:
 
 
 def subscriptions_using(method: SavedPaymentMethod) -> list[str]:
-    """Hook for subscriptions (built beside this): the subscriptions that renew with this
-    card, in words ("Monthly box, renews 1 Feb"). Until they exist, none; the customer's
-    default card for invoices is warned about by `detach_warnings` meanwhile."""
-    return []
+    """The subscriptions that renew with this card, in words ("Monthly box, renews 01 Feb
+    2027"); services/subscriptions knows which."""
+    return subscriptions.names_using(method.stripe_payment_method_id)
 
 
 def detach_warnings(method: SavedPaymentMethod) -> list[str]:

@@ -22,6 +22,8 @@ from dashboard.views import (
     products,
     sandbox_mail,
     save_card,
+    subscribe,
+    subscriptions,
     two_factor,
     wallets,
     webhooks,
@@ -66,6 +68,8 @@ def register_blueprints(app: Flask) -> None:
         customers,
         save_card,
         wallets,
+        subscriptions,
+        subscribe,
     ):
         app.register_blueprint(module.bp)
     undeclared = [

@@ -167,6 +167,7 @@ class AlertChoicesForm(FlaskForm):
     hold_lapsed = BooleanField(AlertKind.HOLD_LAPSED.label)
     dispute_opened = BooleanField(AlertKind.DISPUTE_OPENED.label)
     event_failing = BooleanField(AlertKind.EVENT_FAILING.label)
+    renewal_failed = BooleanField(AlertKind.RENEWAL_FAILED.label)
 
     def enabled(self) -> frozenset[AlertKind]:
         return frozenset(kind for kind in AlertKind if self[kind.value].data)

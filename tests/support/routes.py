@@ -13,7 +13,15 @@ from flask import Flask
 from sqlalchemy import select
 
 from dashboard.extensions import db
-from dashboard.models import Order, Role, SavedPaymentMethod, StripeEvent, User
+from dashboard.models import (
+    Order,
+    Plan,
+    Role,
+    SavedPaymentMethod,
+    StripeEvent,
+    Subscription,
+    User,
+)
 from dashboard.services import customers, password_reset
 from tests.support.catalog import make_agent, make_product
 from tests.support.stripe import send_event, stripe_event, stripe_example
@@ -43,6 +51,27 @@ def route_paths(
         db.session.add(card)
         db.session.commit()
         customer_id, method_id = buyer.id, card.id
+        plan = Plan(
+            name="Route plan",
+            amount=1500,
+            currency="USD",
+            interval="month",
+            interval_count=1,
+            stripe_product_id="prod_routes",
+            stripe_price_id="price_routes",
+        )
+        db.session.add(plan)
+        db.session.flush()
+        subscription = Subscription(
+            stripe_subscription_id="sub_routes",
+            stripe_customer_id="cus_routes",
+            customer_id=buyer.id,
+            plan_id=plan.id,
+            status="active",
+        )
+        db.session.add(subscription)
+        db.session.commit()
+        plan_id, subscription_id = plan.id, subscription.id
     values: dict[str, Any] = {
         "reset_token": reset_token,
         "order_id": order.id,
@@ -50,6 +79,8 @@ def route_paths(
         "event_id": event_row,
         "customer_id": customer_id,
         "method_id": method_id,
+        "plan_id": plan_id,
+        "subscription_id": subscription_id,
         "token": pay_link(app, order.id).removeprefix("/pay/"),
         "product_id": make_product(app),
         "agent_id": make_agent(app),

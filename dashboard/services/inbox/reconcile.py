@@ -79,6 +79,10 @@ def _reconcile(row: StripeEvent, orders: OrderLookup) -> Outcome:
         with db.session.no_autoflush:
             return registered.customer_handler(row)
     obj = row.data_object
+    if obj.get("object") == "checkout.session" and obj.get("mode") == "subscription":
+        return ignored(
+            "A subscription's Checkout Session: the subscription's own events carry what it made."
+        )
     order = orders.order_for(obj)
     if order is None:
         return Outcome(EventStatus.UNMATCHED, no_match_reason(obj))

@@ -5,6 +5,8 @@ from dashboard.services.inbox.handlers import (  # noqa: F401 (each module regis
     checkout_session,
     customer,
     dispute,
+    invoice,
     payment_intent,
     refund,
+    subscription,
 )

@@ -36,6 +36,8 @@ class MatchedEvent:
 
 
 Handler = Callable[[MatchedEvent], Outcome]
+# For events about no order (a subscription, its invoices): given the stored event alone.
+StandaloneHandler = Callable[[StripeEvent], Outcome]
 
 
 # A handler of events about no order (customers, their payment methods): given the event,
