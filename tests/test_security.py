@@ -40,7 +40,15 @@ from tests.support.web import (
 
 HOSTILE_NAME = '<script>alert("n")</script>\'"&amp;<img src=x onerror=alert(1)>'
 HOSTILE_LINE = "<svg onload=alert('l')>\"quoted\" & 'single'"
-CSRF_EXEMPT = {"webhooks.stripe_webhook"}  # Stripe signs its posts; it cannot send our token
+# Stripe signs its posts, and an AI agent authenticates with its API key (no session, no
+# cookie to ride on): neither can send our token.
+CSRF_EXEMPT = {
+    "webhooks.stripe_webhook",
+    "acp.create_session",
+    "acp.update_session",
+    "acp.complete_session",
+    "acp.cancel_session",
+}
 
 
 def assert_no_live_markup(text, where):
@@ -101,10 +109,20 @@ def test_htmx_requests_carry_the_token_from_the_page_and_are_accepted(app, signe
     assert reload(app, order.id).payment_method == "payment_page"
 
 
-def test_the_webhook_is_the_one_csrf_exemption_and_answers_unsigned_posts_400(app):
+def test_the_webhook_is_exempt_from_csrf_and_answers_unsigned_posts_400(app):
     response = app.test_client().post("/webhooks/stripe", data=b"{}", headers=HTMX)
     assert response.status_code == 400
     assert response.json["reason"] == "missing_signature"  # refused by signature, not CSRF
+
+
+def test_the_agents_api_is_exempt_from_csrf_but_not_from_its_key(app, signed_in):
+    # A signed-in staff browser's cookie buys nothing there: only an agent's key does.
+    staff = signed_in(Role.STAFF)
+    response = staff.post(
+        "/checkout_sessions", json={"line_items": []}, headers={"API-Version": "2026-04-17"}
+    )
+    assert response.status_code == 401
+    assert response.json["code"] == "invalid_api_key"
 
 
 # -- security headers on every page --------------------------------------------------------

@@ -84,6 +84,7 @@ def route_paths(
         "token": pay_link(app, order.id).removeprefix("/pay/"),
         "product_id": make_product(app),
         "agent_id": make_agent(app),
+        "session_id": "cs_not_a_session",
     }
     routes = []
     for rule in app.url_map.iter_rules():
