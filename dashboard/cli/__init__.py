@@ -1,5 +1,5 @@
-"""`flask` commands, one module per group (users, outbox, sandbox, stripe), calling services
-only; every command commits through `committed`, once, when it ends.
+"""`flask` commands, one module per group (users, outbox, sandbox, stripe, overview), calling
+services only; every command commits through `committed`, once, when it ends.
 
 The `flask stripe` commands commit as they go as well (per page, per order, per event, in
 the services' units of work), so an interrupted one loses nothing.
@@ -55,10 +55,11 @@ def command(
 
 
 def init_app(app: Flask) -> None:
-    from dashboard.cli import outbox, sandbox, stripe, users
+    from dashboard.cli import outbox, overview, sandbox, stripe, users
 
     app.cli.add_command(users.group)
     app.cli.add_command(outbox.group)
     app.cli.add_command(sandbox.seed_demo)
     app.cli.add_command(sandbox.sandbox)
     app.cli.add_command(stripe.group)
+    app.cli.add_command(overview.group)

@@ -4,7 +4,8 @@
 admin's), `orders` (with disputes and the timeline), `payments` (the request ledger, the
 outbox, payment attempts, money movements), `relay` (outgoing emails, every delivery
 attempt), `inbox` (Stripe's events), `buyer` (the buyer pages' calls to Stripe),
-`saved_cards` (the Stripe Customer of each buyer email).
+`saved_cards` (the Stripe Customer of each buyer email), `overview` (the home page's
+rollups).
 Everything is importable from here, the one name the rest of the code uses. Schema changes
 go through migrations."""
 
@@ -19,6 +20,7 @@ from dashboard.models.inbox import (
     WebhookRejection,
 )
 from dashboard.models.orders import Dispute, Order, OrderLine, TimelineEntry, TimelineKind
+from dashboard.models.overview import DeclineBucket, OverviewBucket
 from dashboard.models.payments import (
     IN_FLIGHT,
     MONEY_ACTIONS,
@@ -44,6 +46,7 @@ __all__ = [
     "AlertChoice",
     "BuyerCustomer",
     "BuyerStripeCall",
+    "DeclineBucket",
     "DeliveryOutcome",
     "Dispute",
     "EventStatus",
@@ -55,6 +58,7 @@ __all__ = [
     "OutboxDelivery",
     "OutboxEvent",
     "OutboxMessage",
+    "OverviewBucket",
     "PaymentAttempt",
     "PendingSignIn",
     "RecoveryCode",
