@@ -87,17 +87,15 @@ def home_figures(zone: tzinfo, alert_window: timedelta, now: datetime | None = N
     now = now or utcnow()
     spans = rules.spans(now, zone)
     longest = spans[-1]
+    columns = [getattr(OverviewBucket, name) for name in rules.FIGURES]
     buckets = db.session.execute(
-        select(OverviewBucket).where(
+        select(OverviewBucket.bucket_start, OverviewBucket.currency, *columns).where(
             OverviewBucket.bucket_start >= longest.start,
             OverviewBucket.bucket_start < longest.end,
         )
-    ).scalars()
+    )
     by_day = rules.sum_by_day(
-        (
-            (row.bucket_start, row.currency, {name: getattr(row, name) for name in rules.FIGURES})
-            for row in buckets
-        ),
+        ((row[0], row[1], dict(zip(rules.FIGURES, row[2:], strict=True))) for row in buckets),
         zone,
     )
     declines = _declines(spans, zone)
@@ -144,16 +142,21 @@ def _declines(spans: list[rules.Span], zone: tzinfo) -> dict[str, dict[str, list
         lambda: {span.key: defaultdict(int) for span in spans}
     )
     rows = db.session.execute(
-        select(DeclineBucket).where(
+        select(
+            DeclineBucket.bucket_start,
+            DeclineBucket.currency,
+            DeclineBucket.reason,
+            DeclineBucket.count,
+        ).where(
             DeclineBucket.bucket_start >= longest.start,
             DeclineBucket.bucket_start < longest.end,
         )
-    ).scalars()
-    for row in rows:
-        day = row.bucket_start.astimezone(zone).date()
+    )
+    for start, currency, reason, count in rows:
+        day = start.astimezone(zone).date()
         for span in spans:
-            if span.first_day <= day <= span.last_day and row.count:
-                counted[row.currency][span.key][row.reason] += row.count
+            if span.first_day <= day <= span.last_day and count:
+                counted[currency][span.key][reason] += count
     return defaultdict(
         lambda: {span.key: [] for span in spans},
         {

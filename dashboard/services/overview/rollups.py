@@ -119,11 +119,11 @@ _ATTEMPT = ("first_seen_at", "order_id", "status", "details")
 
 def _note_movement(notes: Notes, row: MoneyMovement) -> None:
     if not inspect(row).pending:
-        _movement(notes, -1, *(_before(row, name) for name in _MOVEMENT))
-    _movement(notes, +1, *(getattr(row, name) for name in _MOVEMENT))
+        movement_values(notes, -1, *(_before(row, name) for name in _MOVEMENT))
+    movement_values(notes, +1, *(getattr(row, name) for name in _MOVEMENT))
 
 
-def _movement(
+def movement_values(
     notes: Notes,
     sign: int,
     at: datetime | None,
@@ -139,11 +139,11 @@ def _movement(
 
 def _note_attempt(session: Session, notes: Notes, row: PaymentAttempt) -> None:
     if not inspect(row).pending:
-        _attempt(session, notes, -1, *(_before(row, name) for name in _ATTEMPT))
-    _attempt(session, notes, +1, *(getattr(row, name) for name in _ATTEMPT))
+        attempt_values(session, notes, -1, *(_before(row, name) for name in _ATTEMPT))
+    attempt_values(session, notes, +1, *(getattr(row, name) for name in _ATTEMPT))
 
 
-def _attempt(
+def attempt_values(
     session: Session,
     notes: Notes,
     sign: int,
@@ -212,10 +212,10 @@ def rebuild(batch: int = 20_000) -> int:
     notes = Notes()
     read = 0
     for values in _rows(session, MoneyMovement, _MOVEMENT, batch):
-        _movement(notes, +1, *values)
+        movement_values(notes, +1, *values)
         read += 1
     for values in _rows(session, PaymentAttempt, _ATTEMPT, batch):
-        _attempt(session, notes, +1, *values)
+        attempt_values(session, notes, +1, *values)
         read += 1
     apply(session.connection(), [notes])
     return read
