@@ -67,6 +67,7 @@ def init_app() -> None:
         event.listen(Session, "after_flush", _after_flush)
         event.listen(Session, "before_commit", _before_commit)
         event.listen(Session, "after_soft_rollback", _after_soft_rollback)
+        event.listen(Session, "after_transaction_end", _after_transaction_end)
 
 
 def _after_flush(session: Session, _context: Any) -> None:
@@ -100,6 +101,13 @@ def _after_soft_rollback(session: Session, previous: SessionTransaction) -> None
     kept = session.info.get(_NOTES)
     if kept:
         session.info[_NOTES] = [(txn, notes) for txn, notes in kept if previous not in _chain(txn)]
+
+
+def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
+    """A transaction that ended without its commit (closed, say) leaves no notes behind
+    for the session's next one."""
+    if transaction.parent is None:
+        session.info.pop(_NOTES, None)
 
 
 def _chain(transaction: SessionTransaction | None) -> Iterator[SessionTransaction]:
