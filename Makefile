@@ -44,12 +44,14 @@ $(AXE):
 BENCH_PG_URL ?= postgresql://postgres@127.0.0.1/bench
 BENCH_MAX_ORDERS ?= 1000000
 BENCH_SIZES = $(shell $(BIN)/python -c "print(','.join(str(n) for n in (10000, 100000, 1000000) if n <= $(BENCH_MAX_ORDERS)))")
+HOME_BENCH_SIZES = $(shell $(BIN)/python -c "print(','.join(str(n) for n in (10000, 1000000) if n <= $(BENCH_MAX_ORDERS)))")
 bench: $(STAMP)
 	$(BIN)/python -m bench.webhook_ingest --database-url $(BENCH_PG_URL)
 	$(BIN)/python -m bench.order_detail --database-url $(BENCH_PG_URL)
 	$(BIN)/python -m bench.stripe_sync --database-url $(BENCH_PG_URL)
 	$(BIN)/python -m bench.order_list --sizes $(BENCH_SIZES) --database-url $(BENCH_PG_URL)
 	$(BIN)/python -m bench.event_log --sizes $(BENCH_SIZES) --database-url $(BENCH_PG_URL)
+	$(BIN)/python -m bench.home --sizes $(HOME_BENCH_SIZES) --database-url $(BENCH_PG_URL)
 
 ## make chaos N=10000: the chaos suite (tests/test_chaos.py) at size N on its own PostgreSQL
 ## database, CHAOS_DATABASE_URL (wiped first); figures in docs/reliability.md.

@@ -21,6 +21,7 @@ def create_app(
     from dashboard.extensions import csrf, db, login_manager, migrate
     from dashboard.payments import gateway as payments_gateway
     from dashboard.services import agent_events
+    from dashboard.services.overview import rollups
     from dashboard.views import register_blueprints, webhooks
 
     # INSTANCE_PATH (absolute) moves the instance folder, e.g. for tests; gunicorn inherits it.
@@ -43,6 +44,7 @@ def create_app(
     payments_gateway.init_app(app)
     db.init_app(app)
     agent_events.init_app()
+    rollups.init_app()
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     csrf.init_app(app)
     login_manager.init_app(app)

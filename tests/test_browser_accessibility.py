@@ -1,5 +1,5 @@
 """Accessibility in a real browser (Debian's Chromium, tests/support/browser.py), at 1280 px
-and 390 px: axe-core finds nothing serious or critical on the order list, the order page (an
+and 390 px: axe-core finds nothing serious or critical on Home, the order list, the order page (an
 authorized order with its payment panel), the event log, the account page and the buyer's
 pay page; and a staff member captures a hold with the keyboard alone."""
 
@@ -47,6 +47,7 @@ def test_axe_finds_nothing_serious_on_the_main_pages(
     found["pay page"] = axe_findings(page)
     sign_in(page, server, staff.email, PASSWORD)
     for name, path in [
+        ("home", "/"),
         ("order list", "/orders"),
         ("order page", f"/orders/{held.id}"),
         ("event log", "/events"),
@@ -78,8 +79,9 @@ def test_a_hold_is_captured_with_the_keyboard_alone(
     page.keyboard.type(staff.email)  # the email field has the focus
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORD)
-    with page.expect_navigation(url="**/orders"):
+    with page.expect_navigation(url=server + "/"):  # Home, the page after sign-in
         page.keyboard.press("Enter")
+    page.goto(server + "/orders")
     tab_to(page, f"#{held.id}")  # the order in the capture queue
     with page.expect_navigation(url=f"**/orders/{held.id}"):
         page.keyboard.press("Enter")

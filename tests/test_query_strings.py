@@ -69,8 +69,9 @@ LIST_PAGES = {
     "customers.index",
 }
 # Pages that refuse a parameter they cannot use, as themselves with the reason: the lists,
-# the order page (its timeline's `sort`), and the subscription list (no htmx rows).
-REFUSING_PAGES = LIST_PAGES | {"orders.detail", "subscriptions.index"}
+# the order page (its timeline's `sort`), the subscription list (no htmx rows), and the list
+# behind Home's figures (a kind, a currency and two days, or the reason it cannot list).
+REFUSING_PAGES = LIST_PAGES | {"orders.detail", "subscriptions.index", "home.movement_list"}
 BARE_ERROR_PAGE = re.compile(r'<p class="muted">Error \d{3}</p>')
 
 
@@ -181,9 +182,9 @@ def test_next_with_a_line_break_goes_to_the_orders(app, make_user, target):
     client = app.test_client()
     query = "next=" + quote(target, safe="")
     signing_in = post_form(client, f"/login?{query}", {"email": user.email, "password": PASSWORD})
-    assert (signing_in.status_code, signing_in.headers["Location"]) == (302, "/orders")
+    assert (signing_in.status_code, signing_in.headers["Location"]) == (302, "/")
     again = client.get(f"/login?{query}")  # already signed in
-    assert (again.status_code, again.headers["Location"]) == (302, "/orders")
+    assert (again.status_code, again.headers["Location"]) == (302, "/")
     assert again.headers.getlist("Set-Cookie") == []
 
 

@@ -487,7 +487,7 @@ def test_sandbox_serves_demo_dashboard_and_stops_cleanly_on_ctrl_c(
         {"csrf_token": csrf_token(form.body), "email": email, "password": password},
     )
     assert signed_in.status == 200, signed_in.body
-    assert urllib.parse.urlsplit(signed_in.url).path == "/orders", signed_in.body
+    assert urllib.parse.urlsplit(signed_in.url).path == "/", signed_in.body
     for buyer in DEMO_BUYERS:
         assert buyer in signed_in.body
 

@@ -157,7 +157,7 @@ def test_support_is_not_required(app, admin, make_user):
     make_user(Role.SUPPORT, quick_hash=True)
     client = app.test_client()
     answer = login(client, "support@shop.example")
-    assert answer.status_code == 302 and answer.headers["Location"] == "/orders"
+    assert answer.status_code == 302 and answer.headers["Location"] == "/"
 
 
 def test_it_cannot_be_turned_off_while_required(app, admin):

@@ -49,7 +49,7 @@ def test_the_code_opens_the_session_and_keep_me_signed_in_carries_through(app, e
     client = app.test_client()
     code_page = password_step(client, user.email, remember="y")
     answer = post_form(client, code_page, {"code": code_at(user.secret, user.step + 1)})
-    assert answer.status_code == 302 and answer.headers["Location"] == "/orders"
+    assert answer.status_code == 302 and answer.headers["Location"] == "/"
     assert is_signed_in(client)
     assert client.get_cookie("remember_token") is not None
     with app.app_context():

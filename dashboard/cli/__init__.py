@@ -1,6 +1,6 @@
 """`flask` commands, one module per group (users, outbox, sandbox, stripe, products,
-agents, acp), calling services only; every command commits through `committed`, once, when
-it ends.
+agents, acp, overview), calling services only; every command commits through `committed`,
+once, when it ends.
 
 The `flask stripe` commands commit as they go as well (per page, per order, per event, in
 the services' units of work), so an interrupted one loses nothing.
@@ -56,7 +56,7 @@ def command(
 
 
 def init_app(app: Flask) -> None:
-    from dashboard.cli import acp, agents, outbox, products, sandbox, stripe, users
+    from dashboard.cli import acp, agents, outbox, overview, products, sandbox, stripe, users
 
     app.cli.add_command(users.group)
     app.cli.add_command(outbox.group)
@@ -66,3 +66,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(products.group)
     app.cli.add_command(agents.group)
     app.cli.add_command(acp.group)
+    app.cli.add_command(overview.group)

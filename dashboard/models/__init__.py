@@ -8,7 +8,8 @@ attempt), `inbox` (Stripe's events), `buyer` (the buyer pages' calls to Stripe),
 rate-limit counters), `acp` (agents' checkout sessions, their Idempotency-Keys and
 requests), `agent_webhooks` (order events to agents, and every attempt to deliver them),
 `customers` (one per buyer email: their saved payment methods and timeline), `subscriptions`
-(plans, subscriptions, their invoices, staff requests and timeline).
+(plans, subscriptions, their invoices, staff requests and timeline), `overview` (the home
+page's rollups).
 Everything is importable from here, the one name the rest of the code uses. Schema changes
 go through migrations."""
 
@@ -38,6 +39,7 @@ from dashboard.models.inbox import (
     WebhookRejection,
 )
 from dashboard.models.orders import Dispute, Order, OrderLine, TimelineEntry, TimelineKind
+from dashboard.models.overview import DeclineBucket, OverviewBucket
 from dashboard.models.payments import (
     IN_FLIGHT,
     MONEY_ACTIONS,
@@ -77,6 +79,7 @@ __all__ = [
     "BuyerStripeCall",
     "Customer",
     "CustomerTimelineEntry",
+    "DeclineBucket",
     "DeliveryOutcome",
     "Dispute",
     "EventStatus",
@@ -89,6 +92,7 @@ __all__ = [
     "OutboxDelivery",
     "OutboxEvent",
     "OutboxMessage",
+    "OverviewBucket",
     "PaymentAttempt",
     "PaymentMethodStatus",
     "PendingSignIn",

@@ -169,6 +169,8 @@ class Dispute(Model):
     """A chargeback on an order's payment: flagged on the order until it closes."""
 
     __tablename__ = "disputes"
+    # The home page's open disputes, nearest evidence deadline first, closed ones unread.
+    __table_args__ = (Index("ix_disputes_status_evidence_due_by", "status", "evidence_due_by"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)

@@ -67,7 +67,7 @@ WRONG_CODE = {
 def safe_next(target: str | None) -> str:
     """Only a path on this site: never another host, scheme or a protocol-relative URL, and
     nothing a Location header cannot carry (a line break there is a 500, or a header)."""
-    fallback = url_for("orders.index")
+    fallback = url_for("home.index")
     if not target or not target.startswith("/") or target.startswith("//"):
         return fallback
     if not target.isprintable():

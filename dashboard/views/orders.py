@@ -29,13 +29,6 @@ from dashboard.web import is_htmx, viewer_time_zone
 bp = Blueprint("orders", __name__)
 
 
-@bp.route("/")
-@roles_required(*READERS)
-def home() -> ResponseReturnValue:
-    """The dashboard opens on the order list."""
-    return redirect(url_for("orders.index"))
-
-
 @bp.route("/orders")
 @roles_required(*READERS)
 def index() -> ResponseReturnValue:

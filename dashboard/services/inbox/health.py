@@ -1,4 +1,5 @@
-"""Are Stripe's webhooks arriving and being applied? The figures the event log shows."""
+"""Are Stripe's webhooks arriving and being applied? The figures the event log shows, and the
+home page's summary of them (delivery lag, failures, the oldest event still to apply)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import aliased
 
+from dashboard.domain.overview import percentile
 from dashboard.extensions import db
 from dashboard.models import RETRYABLE, EventStatus, StripeEvent, WebhookRejection, utcnow
 
@@ -56,26 +58,63 @@ def health(now: datetime | None = None) -> WebhookHealth:
         )
     }
 
-    def count(status: EventStatus) -> int:
-        return int(
-            db.session.scalar(
-                select(func.count()).where(
-                    StripeEvent.status == status.value, StripeEvent.last_received_at >= since
-                )
-            )
-            or 0
-        )
+    return WebhookHealth(
+        last_by_type=last_by_type,
+        rejections_24h=rejections,
+        failed_24h=_count(EventStatus.FAILED, since),
+        unmatched_24h=_count(EventStatus.UNMATCHED, since),
+        oldest_unprocessed=_oldest_unprocessed(),
+    )
 
-    oldest = db.session.scalar(
+
+@dataclass(frozen=True)
+class WebhookSummary:
+    """The home page's webhook health over the last 24 hours."""
+
+    deliveries: int  # events Stripe delivered (created) in the last 24 hours
+    lag_p50: float | None  # seconds from Stripe's `created` to our first receipt
+    lag_p99: float | None
+    failed_24h: int
+    oldest_unprocessed: StripeEvent | None
+
+
+def summary(now: datetime | None = None) -> WebhookSummary:
+    """Delivery lag, failures and the oldest event still to apply: a range of the `created`
+    index (a day of events), the failed ones, and the first retryable one."""
+    now = now or utcnow()
+    since = now - timedelta(hours=24)
+    lags = sorted(
+        max((received - created).total_seconds(), 0.0)
+        for created, received in db.session.execute(
+            select(StripeEvent.created, StripeEvent.first_received_at).where(
+                StripeEvent.created >= since, StripeEvent.delivery_count > 0
+            )
+        )
+    )
+    return WebhookSummary(
+        deliveries=len(lags),
+        lag_p50=percentile(lags, 0.50),
+        lag_p99=percentile(lags, 0.99),
+        failed_24h=_count(EventStatus.FAILED, since),
+        oldest_unprocessed=_oldest_unprocessed(),
+    )
+
+
+def _count(status: EventStatus, since: datetime) -> int:
+    return int(
+        db.session.scalar(
+            select(func.count()).where(
+                StripeEvent.status == status.value, StripeEvent.last_received_at >= since
+            )
+        )
+        or 0
+    )
+
+
+def _oldest_unprocessed() -> StripeEvent | None:
+    return db.session.scalar(
         select(StripeEvent)
         .where(StripeEvent.status.in_(RETRYABLE))
         .order_by(StripeEvent.id)
         .limit(1)
-    )
-    return WebhookHealth(
-        last_by_type=last_by_type,
-        rejections_24h=rejections,
-        failed_24h=count(EventStatus.FAILED),
-        unmatched_24h=count(EventStatus.UNMATCHED),
-        oldest_unprocessed=oldest,
     )

@@ -1,0 +1,70 @@
+"""Home: the page after sign-in (how the business is doing, what needs staff today), and
+the list behind its captured and refunded figures."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Blueprint, render_template, request
+from flask.typing import ResponseReturnValue
+
+from dashboard.domain.days import NotADay, days_span, parse_day
+from dashboard.services import alerts
+from dashboard.services.overview import movements
+from dashboard.services.overview.home import home_figures
+from dashboard.views.access import READERS, roles_required
+from dashboard.views.charts import charts_for, seconds
+from dashboard.views.forms import BadListQuery, cursor_arg
+from dashboard.web import viewer_time_zone
+
+bp = Blueprint("home", __name__)
+
+
+@bp.route("/")
+@roles_required(*READERS)
+def index() -> ResponseReturnValue:
+    """Today, 7 and 30 days per currency; holds, disputes and webhooks now."""
+    zone = viewer_time_zone().zone
+    figures = home_figures(zone, alerts.alert_window())
+    return render_template(
+        "pages/home.html",
+        figures=figures,
+        charts=charts_for(figures),
+        lag={"p50": seconds(figures.webhooks.lag_p50), "p99": seconds(figures.webhooks.lag_p99)},
+        zone_name=zone.key,
+        now=figures.now,
+    )
+
+
+@bp.route("/movements")
+@roles_required(*READERS)
+def movement_list() -> ResponseReturnValue:
+    """The captures or refunds of one currency over whole days, as the home page counts
+    them."""
+    args = {name: request.args.get(name, "").strip() for name in ("kind", "currency", "from", "to")}
+    try:
+        kind, currency, span = _movement_query(args)
+        page = movements.list_movements(
+            kind, currency, span[0], span[1], older_than=cursor_arg("older_than")
+        )
+    except BadListQuery as problem:
+        return render_template("pages/movements.html", args=args, problem=str(problem)), 400
+    return render_template("pages/movements.html", args=args, page=page)
+
+
+def _movement_query(args: dict[str, str]) -> tuple[str, str, tuple[datetime, datetime]]:
+    if args["kind"] not in movements.KINDS:
+        raise BadListQuery("Choose captures (kind=capture) or refunds (kind=refund).")
+    currency = args["currency"]
+    if not (len(currency) == 3 and currency.isascii() and currency.isalpha()):
+        raise BadListQuery("The currency is a three-letter code, such as USD.")
+    try:
+        first, last = parse_day(args["from"]), parse_day(args["to"])
+    except NotADay:
+        raise BadListQuery("The days are dates written YYYY-MM-DD (such as 2026-12-06).") from None
+    if first > last:
+        raise BadListQuery("The “from” day is after the “to” day: swap them.")
+    span = days_span(first, last, viewer_time_zone().zone)
+    if span.start is None or span.end is None:
+        raise BadListQuery("Those days are beyond the calendar.")
+    return args["kind"], currency.upper(), (span.start, span.end)

@@ -1,0 +1,390 @@
+"""Home: the figures per currency (never summed across currencies) for today, 7 and 30 days
+in the viewer's time zone, the rollups behind them kept in the transaction of each change
+(equal to a recomputation from the ledger and the attempts after a mixed history), the
+lists each figure links to, and the charts' tables."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from html import unescape
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from dashboard.domain.overview import bucket_start
+from dashboard.extensions import db
+from dashboard.models import (
+    DeclineBucket,
+    Dispute,
+    MoneyMovement,
+    Order,
+    OverviewBucket,
+    PaymentAttempt,
+    Role,
+    User,
+    utcnow,
+)
+from dashboard.payments.charges import BalanceFacts, ChargeFacts, RefundDetails
+from dashboard.services.overview import rollups
+from dashboard.services.overview.home import home_figures
+from dashboard.services.payments import records
+
+
+def _attempt(order: Order, key: str, status: str, **facts: object) -> None:
+    records.keep_attempt(
+        order, ChargeFacts(id=key, status=status, currency=order.currency.lower(), **facts)
+    )
+
+
+def _captured(order: Order, authorized: int, captured: int, state: str) -> None:
+    order.stripe_charge_id = f"ch_{order.id}"
+    order.stripe_payment_intent_id = f"pi_{order.id}"
+    order.amount_authorized = authorized
+    order.amount_captured = captured
+    order.state = state
+    records.note_movements(order)
+
+
+def _refund(order: Order, refund_id: str, amount: int, status: str) -> MoneyMovement:
+    order.amount_refunded = amount if status in ("pending", "succeeded") else 0
+    return records.keep_refund(
+        order,
+        RefundDetails(
+            id=refund_id,
+            amount=amount,
+            currency=order.currency.lower(),
+            status=status,
+            reason=None,
+            created=None,
+            failure_reason=None,
+            idempotency_key=None,
+            balance_transaction_id=None,
+            balance=None,
+        ),
+    )
+
+
+def _balance(order: Order, bt: str, amount: int, currency: str, fee: int | None) -> None:
+    net = amount - (fee or 0)
+    records.keep_balance(
+        order, BalanceFacts(id=bt, amount=amount, currency=currency, net=net, fee=fee)
+    )
+
+
+def mixed_history(app, make_order) -> dict[str, int]:
+    """Captures (one partial, one in two parts), refunds (one failing after it was
+    accepted), a void, declines and a pending attempt, in two currencies, each step
+    committed as the services commit it. Returns the orders' ids by name."""
+    usd = make_order(currency="USD")
+    eur = make_order(currency="EUR")
+    voided = make_order(currency="USD")
+    multi = make_order(currency="USD")
+    declined = make_order(currency="USD")
+    with app.app_context():
+        a, e, v, m, d = (db.session.get(Order, o.id) for o in (usd, eur, voided, multi, declined))
+        _attempt(a, f"ch_fail_{a.id}", "failed", decline_code="insufficient_funds")
+        _attempt(a, f"ch_{a.id}", "succeeded")
+        db.session.commit()
+        _captured(a, 2500, 1800, "captured")  # 700 released
+        db.session.commit()
+        _balance(a, "txn_a", 1800, "USD", 82)
+        db.session.commit()
+        _refund(a, "re_a", 500, "pending")
+        db.session.commit()
+        _refund(a, "re_a", 500, "succeeded")
+        db.session.commit()
+
+        _attempt(e, f"ch_{e.id}", "succeeded")
+        _captured(e, 3000, 3000, "captured")
+        _balance(e, "txn_e", 3300, "USD", 126)  # a EUR sale settled in USD
+        db.session.commit()
+        _refund(e, "re_e", 1000, "succeeded")
+        db.session.commit()
+        _refund(e, "re_e", 1000, "failed")  # failed after it was accepted: gave nothing back
+        e.amount_refunded = 0
+        db.session.commit()
+
+        _attempt(v, f"ch_{v.id}", "succeeded")
+        v.stripe_payment_intent_id = f"pi_{v.id}"
+        v.amount_authorized = 4000
+        v.state = "voided"
+        records.note_movements(v)
+        db.session.commit()
+
+        _attempt(m, f"ch_{m.id}", "succeeded")
+        _captured(m, 2000, 1000, "partly_captured")
+        db.session.commit()
+        _captured(m, 2000, 1500, "captured")
+        db.session.commit()
+
+        _attempt(d, f"ch_fail_{d.id}", "failed", failure_code="card_declined")
+        _attempt(d, f"ch_fail2_{d.id}", "failed", decline_code="insufficient_funds")
+        _attempt(d, f"ch_pending_{d.id}", "pending")
+        db.session.commit()
+        # A savepoint rolled back takes its rollup notes with it.
+        with pytest.raises(RuntimeError), db.session.begin_nested():
+            _attempt(d, f"ch_rolled_back_{d.id}", "succeeded")
+            db.session.flush()
+            raise RuntimeError("rolled back")
+        db.session.commit()
+        # A transaction rolled back adds nothing either.
+        _attempt(d, f"ch_never_{d.id}", "succeeded")
+        db.session.flush()
+        db.session.rollback()
+    return {"usd": usd.id, "eur": eur.id, "voided": voided.id, "multi": multi.id}
+
+
+def stored_rollups() -> tuple[dict, dict]:
+    figures = {
+        (row.bucket_start, row.currency): {
+            name: getattr(row, name) for name in rollups.rules.FIGURES if getattr(row, name)
+        }
+        for row in db.session.scalars(select(OverviewBucket))
+    }
+    declines = {
+        (row.bucket_start, row.currency, row.reason): row.count
+        for row in db.session.scalars(select(DeclineBucket))
+        if row.count
+    }
+    return {key: value for key, value in figures.items() if value}, declines
+
+
+def recomputed() -> tuple[dict, dict]:
+    """The rollups worked out again from the ledger and the attempts, written out plainly."""
+    figures: dict = defaultdict(lambda: defaultdict(int))
+    for row in db.session.scalars(select(MoneyMovement)):
+        at = bucket_start(row.occurred_at)
+        counted = row.kind == "capture" or (
+            row.kind == "refund" and row.status in ("pending", "succeeded")
+        )
+        if not counted:
+            continue
+        amount, count = (
+            ("captured", "captures") if row.kind == "capture" else ("refunded", "refunds")
+        )
+        figures[(at, row.currency)][amount] += row.amount
+        figures[(at, row.currency)][count] += 1
+        if row.balance:
+            settled = (at, row.balance["currency"])
+            figures[settled]["net"] += row.balance["net"]
+            if row.balance["fee"] is None:
+                figures[settled]["fees_unreported"] += 1
+            else:
+                figures[settled]["fee"] += row.balance["fee"]
+    declines: dict = defaultdict(int)
+    for row in db.session.scalars(select(PaymentAttempt)):
+        at = bucket_start(row.first_seen_at)
+        currency = row.details["currency"].upper()
+        if row.status in ("succeeded", "failed"):
+            figures[(at, currency)]["attempts"] += 1
+        if row.status == "succeeded":
+            figures[(at, currency)]["authorized"] += 1
+        if row.status == "failed":
+            reason = row.details.get("decline_code") or row.details.get("failure_code")
+            declines[(at, currency, reason)] += 1
+    return {key: dict(value) for key, value in figures.items()}, dict(declines)
+
+
+def test_rollups_equal_a_recomputation_after_a_mixed_history(app, make_order):
+    mixed_history(app, make_order)
+    with app.app_context():
+        stored = stored_rollups()
+        assert stored == recomputed()
+        # And the rebuild command's recomputation finds the same.
+        rollups.rebuild()
+        db.session.commit()
+        assert stored_rollups() == stored
+
+
+def test_figures_per_currency_are_never_summed(app, make_order):
+    mixed_history(app, make_order)
+    with app.app_context():
+        figures = home_figures(UTC, timedelta(hours=48))
+    by_currency = {c.currency: c for c in figures.currencies}
+    assert set(by_currency) == {"USD", "EUR"}
+    usd, eur = by_currency["USD"].spans["today"], by_currency["EUR"].spans["today"]
+    # USD: 1,800 captured (of a 2,500 hold), then 1,000 and 500 of a multicapture.
+    assert (usd["captured"], usd["captures"]) == (3300, 3)
+    assert (usd["refunded"], usd["refunds"]) == (500, 1)
+    # Fees and net settled in USD: the USD sale's and the EUR sale's, each in USD.
+    assert (usd["fee"], usd["net"]) == (82 + 126, (1800 - 82) + (3300 - 126))
+    # USD attempts: 1 failed + 1 succeeded, 2 succeeded (void, multi), 2 failed; pending not.
+    assert (usd["attempts"], usd["authorized"]) == (6, 3)
+    assert (eur["captured"], eur["refunded"], eur["fee"], eur["net"]) == (3000, 0, 0, 0)
+    assert (eur["attempts"], eur["authorized"]) == (1, 1)
+    assert by_currency["USD"].declines["today"] == [
+        ("insufficient_funds", 2),
+        ("card_declined", 1),
+    ]
+    assert by_currency["USD"].rate("today") == pytest.approx(50.0)
+
+
+def _move(app, when: datetime) -> None:
+    """Every movement and attempt to `when` (committed: the rollups follow)."""
+    with app.app_context():
+        for row in db.session.scalars(select(MoneyMovement)):
+            row.occurred_at = when
+        for attempt in db.session.scalars(select(PaymentAttempt)):
+            attempt.first_seen_at = when
+        db.session.commit()
+
+
+def test_today_and_the_spans_are_the_viewers_days(app, make_order):
+    """A capture at 00:10 in Kolkata (+05:30) is today there, and yesterday in UTC; 8 days
+    ago it is in 30 days only."""
+    mixed_history(app, make_order)
+    kolkata = ZoneInfo("Asia/Kolkata")
+    now = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)  # 17:30 in Kolkata
+    early = datetime(2026, 12, 7, 0, 10, tzinfo=kolkata)  # 2026-12-06 18:40 UTC
+    _move(app, early)
+    with app.app_context():
+        india = {c.currency: c for c in home_figures(kolkata, timedelta(hours=48), now).currencies}
+        utc = {c.currency: c for c in home_figures(UTC, timedelta(hours=48), now).currencies}
+    assert india["USD"].spans["today"]["captured"] == 3300
+    assert utc["USD"].spans["today"]["captured"] == 0
+    assert utc["USD"].spans["7d"]["captured"] == 3300
+    _move(app, now - timedelta(days=8))
+    with app.app_context():
+        usd = {c.currency: c for c in home_figures(kolkata, timedelta(hours=48), now).currencies}[
+            "USD"
+        ]
+    assert (usd.spans["today"]["captured"], usd.spans["7d"]["captured"]) == (0, 0)
+    assert usd.spans["30d"]["captured"] == 3300
+    _move(app, now - timedelta(days=31))
+    with app.app_context():
+        assert home_figures(kolkata, timedelta(hours=48), now).currencies == []
+
+
+def _cell(html: str, currency: str, figure: str, span: str) -> str:
+    section = html.split(f'id="currency-{currency.lower()}"', 1)[1].split("</section>", 1)[0]
+    row = section.split(f'class="figure-{figure}"', 1)[1].split("</tr>", 1)[0]
+    return row.split(f'data-span="{span}"', 1)[1].split("</td>", 1)[0]
+
+
+def test_each_money_figure_links_to_the_rows_it_counted(app, make_order, signed_in):
+    ids = mixed_history(app, make_order)
+    client = signed_in(Role.SUPPORT, quick_hash=True)
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.role == "support"))
+        user.time_zone = "Asia/Kolkata"
+        db.session.commit()
+    page = client.get("/")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    for currency, figure, shown, orders in (
+        ("USD", "captured", "$33.00", {ids["usd"], ids["multi"]}),
+        ("USD", "refunded", "$5.00", {ids["usd"]}),
+        ("EUR", "captured", "€30.00", {ids["eur"]}),
+        ("EUR", "refunded", "€0.00", set()),  # the refund that failed gave nothing back
+    ):
+        cell = _cell(html, currency, figure, "7d")
+        assert shown in unescape(cell)
+        link = unescape(re.search(r'href="([^"]+)"', cell).group(1))
+        listed = client.get(link)
+        assert listed.status_code == 200
+        body = listed.get_data(as_text=True)
+        assert shown in unescape(re.search(r'id="movement-total">([^<]+)<', body).group(1))
+        listed_orders = {int(n) for n in re.findall(r'href="/orders/(\d+)"', body)}
+        assert listed_orders == orders, (figure, currency)
+    # The Kolkata user's days: the link names their today.
+    today = datetime.now(ZoneInfo("Asia/Kolkata")).date().isoformat()
+    assert f"to={today}" in unescape(_cell(html, "USD", "captured", "today"))
+
+
+def test_the_charts_tables_hold_what_the_bars_draw(app, make_order, signed_in):
+    mixed_history(app, make_order)
+    client = signed_in(Role.STAFF, quick_hash=True)
+    html = client.get("/").get_data(as_text=True)
+    assert "style=" not in html and "<script>" not in html  # the CSP allows neither
+    table = html.split('id="chart-money-usd-table"', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(
+        r'<th scope="row">([^<]+)</th><td class="num">([^<]+)</td>'
+        r'<td class="num">([^<]+)</td>',
+        table,
+    )
+    assert len(rows) == 30
+    today = utcnow().date().isoformat()
+    assert (today, "$33.00", "$5.00") in [tuple(unescape(c) for c in row) for row in rows]
+    chart = html.split('id="chart-money-usd"', 1)[1].split("</svg>", 1)[0]
+    titles = [unescape(t) for t in re.findall(r"<title>([^<]+)</title>", chart)]
+    assert titles == [f"{today}: $33.00 captured", f"{today}: $5.00 refunded"]
+    rate = html.split('id="chart-rate-usd-table"', 1)[1].split("</table>", 1)[0]
+    assert (
+        f'<th scope="row">{today}</th><td class="num">3</td><td class="num">6</td>'
+        '<td class="num">50%</td>' in rate
+    )
+
+
+def test_holds_disputes_and_webhooks_now(app, make_order, signed_in):
+    soon = utcnow() + timedelta(hours=10)
+    later = utcnow() + timedelta(days=5)
+    make_order(
+        state="authorized", amount_authorized=2500, amount_capturable=2500, capture_before=soon
+    )
+    make_order(
+        state="authorized", amount_authorized=1000, amount_capturable=1000, capture_before=later
+    )
+    make_order(
+        state="authorized",
+        currency="EUR",
+        amount_authorized=700,
+        amount_capturable=700,
+        capture_before=later,
+    )
+    disputed = make_order(state="captured")
+    with app.app_context():
+        for n, status in enumerate(("needs_response", "under_review", "won")):
+            db.session.add(
+                Dispute(
+                    order_id=disputed.id,
+                    stripe_dispute_id=f"dp_{n}",
+                    amount=500,
+                    currency="usd",
+                    reason="fraudulent",
+                    status=status,
+                    evidence_due_by=later + timedelta(days=n),
+                )
+            )
+        db.session.commit()
+    html = signed_in(Role.STAFF, quick_hash=True).get("/").get_data(as_text=True)
+    holds = html.split('id="home-holds"', 1)[1].split('id="home-disputes"', 1)[0]
+    usd = holds.split('data-currency="USD"', 1)[1].split("</p>", 1)[0]
+    assert re.search(r'holds-count">2<', usd) and "$35.00" in usd
+    assert 'holds-expiring">1<' in usd
+    eur = holds.split('data-currency="EUR"', 1)[1].split("</p>", 1)[0]
+    assert 'holds-count">1<' in eur and "€7.00" in eur
+    disputes = html.split('id="home-disputes"', 1)[1].split('id="home-webhooks"', 1)[0]
+    assert 'disputes-count">2<' in disputes and 'href="/disputes"' in disputes
+
+
+def test_movement_list_refuses_what_it_cannot_use(signed_in):
+    client = signed_in(Role.SUPPORT, quick_hash=True)
+    for query in (
+        "kind=void&currency=USD&from=2026-12-01&to=2026-12-02",
+        "kind=capture&currency=US&from=2026-12-01&to=2026-12-02",
+        "kind=capture&currency=USD&from=2026-13-01&to=2026-12-02",
+        "kind=capture&currency=USD&from=2026-12-03&to=2026-12-02",
+        "kind=capture&currency=USD&from=2026-12-01&to=2026-12-02&older_than=x",
+    ):
+        response = client.get(f"/movements?{query}")
+        assert response.status_code == 400, query
+        assert 'id="list-problem"' in response.get_data(as_text=True)
+
+
+def test_the_rebuild_command_recomputes_what_was_lost(app, make_order):
+    """Rollups emptied (as after the upgrade that adds them, with a ledger already there)
+    come back from `flask overview rebuild`."""
+    mixed_history(app, make_order)
+    with app.app_context():
+        before = stored_rollups()
+        db.session.execute(OverviewBucket.__table__.delete())
+        db.session.execute(DeclineBucket.__table__.delete())
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["overview", "rebuild", "--batch", "100"])
+    assert result.exit_code == 0, result.output
+    assert "from 17 captures, refunds and attempts" in result.output
+    with app.app_context():
+        assert stored_rollups() == before

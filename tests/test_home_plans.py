@@ -1,0 +1,73 @@
+"""Home reads no table whole: each of its queries, and the list behind its figures, is a
+range of an index (or of a rollup's primary key), on PostgreSQL and SQLite alike. The plans
+are read from the database, as tests/test_orders.py does for the order list."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import event
+
+from dashboard.extensions import db
+from dashboard.services.overview.home import home_figures
+from dashboard.services.overview.movements import list_movements
+
+# Each table Home reads, and what must serve the read.
+SERVED_BY = {
+    "overview_buckets": ("pk_overview_buckets", "sqlite_autoindex_overview_buckets"),
+    "overview_declines": ("pk_overview_declines", "sqlite_autoindex_overview_declines"),
+    "orders": ("ix_orders_state",),
+    "disputes": ("ix_disputes_status_evidence_due_by",),
+    "stripe_events": ("ix_stripe_events_created", "ix_stripe_events_status_id"),
+    "money_movements": (
+        "ix_money_movements_kind_currency_occurred_at",
+        "INTEGER PRIMARY KEY",  # the page cursor's row, by id
+        "pk_money_movements",
+    ),
+}
+
+
+def home_plans(app) -> list[tuple[str, str]]:
+    """(statement, plan) for every SELECT that Home and its movement list run."""
+    with app.app_context():
+        engine = db.engine
+        postgres = engine.dialect.name == "postgresql"
+        seen: list[tuple[str, object]] = []
+
+        def keep(conn, cursor, statement, parameters, context, executemany):
+            if statement.lstrip().upper().startswith("SELECT"):
+                seen.append((statement, parameters))
+
+        if postgres:
+            # On near-empty tables any plan is cheap: forbid the ones that would not scale.
+            db.session.execute(db.text("SET LOCAL enable_seqscan = off"))
+        event.listen(engine, "before_cursor_execute", keep)
+        try:
+            now = datetime(2026, 12, 7, 12, tzinfo=UTC)
+            home_figures(UTC, timedelta(hours=48), now)
+            list_movements("refund", "USD", now - timedelta(days=7), now, older_than=1)
+        finally:
+            event.remove(engine, "before_cursor_execute", keep)
+        plans = []
+        raw = db.session.connection().connection.dbapi_connection.cursor()
+        for statement, parameters in seen:
+            raw.execute(("EXPLAIN " if postgres else "EXPLAIN QUERY PLAN ") + statement, parameters)
+            plans.append((statement, "\n".join(str(row[-1]) for row in raw.fetchall())))
+        raw.close()
+        db.session.rollback()
+    return plans
+
+
+def test_home_reads_every_table_through_an_index(app, make_order):
+    make_order()
+    plans = home_plans(app)
+    read = set()
+    for statement, plan in plans:
+        assert "Seq Scan" not in plan, plan
+        for line in plan.splitlines():
+            assert not (line.strip().startswith("SCAN ") and "INDEX" not in line), plan
+        for table, indexes in SERVED_BY.items():
+            if f"FROM {table}" in statement:
+                assert any(index in plan for index in indexes), (table, plan)
+                read.add(table)
+    assert read == set(SERVED_BY)  # every read of Home was looked at
