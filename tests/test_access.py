@@ -212,6 +212,15 @@ MATRIX = {
     ("events.raw", "GET"): ("/events/999999/raw", None, (302, 404, 404, 404)),
     ("events.reprocess", "POST"): ("/events/999999/reprocess", {}, (302, 403, 404, 404)),
     # The sandbox's mail page: not there outside the sandbox (tests/test_sandbox_mail.py).
+    # Disputes: everyone reads; staff and admins answer (an unknown dispute: 404).
+    ("disputes.index", "GET"): ("/disputes", None, (302, 200, 200, 200)),
+    ("disputes.detail", "GET"): ("/disputes/999999", None, (302, 404, 404, 404)),
+    ("disputes.save", "POST"): ("/disputes/999999/evidence", {}, (302, 403, 404, 404)),
+    ("disputes.submit", "POST"): ("/disputes/999999/submit", {}, (302, 403, 404, 404)),
+    ("disputes.upload", "POST"): ("/disputes/999999/documents", {}, (302, 403, 404, 404)),
+    # Exports: support may export too.
+    ("exports.index", "GET"): ("/exports", None, (302, 200, 200, 200)),
+    ("exports.download", "GET"): ("/exports/orders.csv", None, (302, 200, 200, 200)),
     ("sandbox_mail.index", "GET"): ("/sandbox/mail", None, (302, 404, 404, 404)),
     # Stripe's endpoint: public, CSRF-exempt, and an unsigned post is refused for anyone.
     ("webhooks.stripe_webhook", "POST"): ("/webhooks/stripe", {}, (400, 400, 400, 400)),

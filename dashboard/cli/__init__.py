@@ -55,10 +55,11 @@ def command(
 
 
 def init_app(app: Flask) -> None:
-    from dashboard.cli import outbox, sandbox, stripe, users
+    from dashboard.cli import export, outbox, sandbox, stripe, users
 
     app.cli.add_command(users.group)
     app.cli.add_command(outbox.group)
     app.cli.add_command(sandbox.seed_demo)
     app.cli.add_command(sandbox.sandbox)
     app.cli.add_command(stripe.group)
+    app.cli.add_command(export.export)

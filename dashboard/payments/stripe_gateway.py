@@ -28,6 +28,7 @@ from dashboard.domain.stripe_mapping import RefundStatus
 from dashboard.payments import errors
 from dashboard.payments.charges import BalanceFacts, balance_facts, card_from, refund_details
 from dashboard.payments.checkout_calls import CheckoutSessionCalls
+from dashboard.payments.dispute_calls import DisputeCalls
 from dashboard.payments.event_list import (
     EVENTS_PAGE_SIZE,
     EventCursor,
@@ -69,7 +70,7 @@ CHARGE_WITH_BALANCE = "latest_charge.balance_transaction"
 
 
 @dataclass
-class StripeGateway(CheckoutSessionCalls, SavedCardCalls, SandboxCalls):
+class StripeGateway(CheckoutSessionCalls, DisputeCalls, SavedCardCalls, SandboxCalls):
     """Stripe's API for one merchant account. `compat` is set only for localstripe."""
 
     secret_key: str

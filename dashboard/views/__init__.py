@@ -9,7 +9,9 @@ from dashboard.domain.ids import MAX_ROW_ID
 from dashboard.views import (
     admin,
     auth,
+    disputes,
     events,
+    exports,
     health,
     orders,
     password_reset,
@@ -51,6 +53,8 @@ def register_blueprints(app: Flask) -> None:
         health,
         webhooks,
         events,
+        disputes,
+        exports,
         sandbox_mail,
     ):
         app.register_blueprint(module.bp)
