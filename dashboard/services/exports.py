@@ -20,6 +20,7 @@ from enum import StrEnum
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy.orm import Session
 
 from dashboard.domain.csv_cells import neutralise
 from dashboard.domain.days import Instants
@@ -245,19 +246,36 @@ def count(export: Export) -> int:
     return db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
 
 
-def rows(export: Export) -> Iterator[list[str]]:
+def rows(export: Export, session: Session) -> Iterator[list[str]]:
     """The export's rows, header first, read through a server-side cursor."""
     header, shape = SHAPES[export.kind]
     query, row = shape(export.span)
     yield list(header)
-    result = db.session.execute(query.execution_options(yield_per=READ_BATCH))
+    result = session.execute(query.execution_options(yield_per=READ_BATCH))
     for partition in result.partitions():
         for found in partition:
             yield row(found)
 
 
+def streamed(export: Export, *, bom: bool = False) -> Iterator[str]:
+    """The export for a web answer, read once the server iterates it (after the request has
+    ended) on a connection of its own, closed with the last chunk or when the client goes
+    away and the server closes the iterator."""
+    engine = db.engine
+
+    def chunks() -> Iterator[str]:
+        with Session(engine) as session:
+            yield from csv_chunks(export, session=session, bom=bom)
+
+    return chunks()
+
+
 def csv_chunks(
-    export: Export, *, bom: bool = False, progress: Callable[[int], None] | None = None
+    export: Export,
+    *,
+    session: Session | None = None,
+    bom: bool = False,
+    progress: Callable[[int], None] | None = None,
 ) -> Iterator[str]:
     """The export as CSV text (RFC 4180: CRLF, quoted where needed), a chunk at a time."""
     buffer = io.StringIO()
@@ -265,7 +283,7 @@ def csv_chunks(
     if bom:
         buffer.write(BOM)
     written = 0
-    for line in rows(export):
+    for line in rows(export, session or db.session()):
         writer.writerow(line)
         written += 1
         if written % WRITE_BATCH == 0:

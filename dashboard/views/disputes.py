@@ -7,7 +7,6 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from dashboard.domain.dispute_evidence import FIELDS, MAX_FILE_BYTES, STATUS_WORDS, groups_for
 from dashboard.models import Dispute, User, utcnow
@@ -17,9 +16,6 @@ from dashboard.views.access import READERS, STAFF, roles_required
 from dashboard.views.forms import EmptyForm
 
 bp = Blueprint("disputes", __name__)
-
-# A multipart body holding one document of at most 5 MB, its field and the CSRF token.
-UPLOAD_MAX_BODY = MAX_FILE_BYTES + 64 * 1024
 
 
 @bp.route("/disputes")
@@ -137,15 +133,9 @@ def submit(dispute_id: int) -> ResponseReturnValue:
 def upload(dispute_id: int) -> ResponseReturnValue:
     """A document for one piece of evidence, sent to Stripe's Files API."""
     dispute = _dispute(dispute_id)
-    request.max_content_length = UPLOAD_MAX_BODY
-    try:
-        valid = EmptyForm().validate_on_submit()
-        document = request.files.get("document")
-        field = request.form.get("field", "")
-    except RequestEntityTooLarge:
-        problem = "The file is over 5 MB; Stripe takes at most 5 MB. Make it smaller."
-        return _page(dispute, problem=problem, status=413)
-    if not valid:
+    document = request.files.get("document")
+    field = request.form.get("field", "")
+    if not EmptyForm().validate_on_submit():
         return _page(dispute, problem="The form expired: try again.", status=400)
     if document is None or not document.filename:
         return _page(dispute, problem="Choose a document to upload.", status=422)

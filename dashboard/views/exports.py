@@ -3,10 +3,9 @@ viewer's time zone), streamed. Support may export too; each export is audited.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 
-from flask import Blueprint, Flask, Response, current_app, render_template, request
+from flask import Blueprint, Response, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
@@ -71,7 +70,7 @@ def download(kind: str) -> ResponseReturnValue:
     exports.record_export(
         export, by=current_user.email, user_id=current_user.id, first=first_text, last=last_text
     )
-    body = _streamed(current_app._get_current_object(), export, bom=typed["bom"] == "1")
+    body = exports.streamed(export, bom=typed["bom"] == "1")
     filename = export.filename(first_text, last_text)
     return Response(
         body,
@@ -81,11 +80,3 @@ def download(kind: str) -> ResponseReturnValue:
             "Content-Type": "text/csv; charset=utf-8",
         },
     )
-
-
-def _streamed(app: Flask, export: Export, *, bom: bool) -> Iterator[str]:
-    """The CSV, read in an app context of its own once the server iterates the answer (the
-    request's is gone by then): its database session ends when the last chunk is sent, or
-    when the client goes away and the server closes the iterator."""
-    with app.app_context():
-        yield from exports.csv_chunks(export, bom=bom)
