@@ -73,7 +73,9 @@ def list_disputes(*, after: Cursor | None = None, per_page: int = 50) -> Dispute
         undated = select(Dispute).where(Dispute.evidence_due_by.is_(None))
         if after is not None and after.due_by is None:
             undated = undated.where(Dispute.id > after.id)
-        rows += db.session.scalars(undated.order_by(Dispute.id).limit(per_page + 1 - len(rows)))
+        # Ordered as the index is (its deadline part all NULL), so it is read in order.
+        undated = undated.order_by(Dispute.evidence_due_by, Dispute.id)
+        rows += db.session.scalars(undated.limit(per_page + 1 - len(rows)))
     more = len(rows) > per_page
     rows = rows[:per_page]
     last = rows[-1] if rows and more else None
