@@ -49,6 +49,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.order_detail --database-url $(BENCH_PG_URL)
 	$(BIN)/python -m bench.stripe_sync --database-url $(BENCH_PG_URL)
 	$(BIN)/python -m bench.order_list --sizes $(BENCH_SIZES) --database-url $(BENCH_PG_URL)
+	$(BIN)/python -m bench.dispute_list --sizes $(BENCH_SIZES) --database-url $(BENCH_PG_URL)
+	$(BIN)/python -m bench.export --orders $(BENCH_MAX_ORDERS) --database-url $(BENCH_PG_URL)
 
 ## make chaos N=10000: the chaos suite (tests/test_chaos.py) at size N on its own PostgreSQL
 ## database, CHAOS_DATABASE_URL (wiped first); figures in docs/reliability.md.
