@@ -65,7 +65,7 @@ RAW = [b"\xed\xa0\x80", b"\xff\xfe", b"%ED%A0%80", b"%FF"]
 LIST_PAGES = {"orders.index", "events.index", "orders.timeline"}
 # Pages that refuse a parameter they cannot use, as themselves with the reason: the lists,
 # and the order page (its timeline's `sort`).
-REFUSING_PAGES = LIST_PAGES | {"orders.detail"}
+REFUSING_PAGES = LIST_PAGES | {"orders.detail", "disputes.index", "exports.download"}
 BARE_ERROR_PAGE = re.compile(r'<p class="muted">Error \d{3}</p>')
 
 

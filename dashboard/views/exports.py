@@ -29,8 +29,7 @@ class BadExport(ValueError):
     """A query the export cannot run: the message says what it takes."""
 
 
-def _day(name: str, label: str) -> tuple[date | None, str]:
-    text = request.args.get(name, "").strip()
+def _day(text: str, label: str) -> tuple[date | None, str]:
     if not text:
         return None, ""
     try:
@@ -46,15 +45,19 @@ def _day(name: str, label: str) -> tuple[date | None, str]:
 def download(kind: str) -> ResponseReturnValue:
     """The CSV (`from`, `to`: days, both included, in the viewer's zone; `bom=1`: a byte
     order mark, for spreadsheets), streamed."""
-    typed = {key: request.args.get(key, "") for key in ("from", "to", "bom")}
+    typed = {
+        "from": request.args.get("from", "").strip(),
+        "to": request.args.get("to", "").strip(),
+        "bom": request.args.get("bom", ""),
+    }
     try:
         try:
             what = ExportKind(kind)
         except ValueError:
             names = ", ".join(k.value for k in ExportKind)
             raise BadExport(f"There is no export called {kind!r}; try {names}.") from None
-        first, first_text = _day("from", "from")
-        last, last_text = _day("to", "to")
+        first, first_text = _day(typed["from"], "from")
+        last, last_text = _day(typed["to"], "to")
         if first is not None and last is not None and first > last:
             raise BadExport(
                 f"The “from” day ({first_text}) is after the “to” day ({last_text}): swap them."

@@ -13,7 +13,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from dashboard.extensions import db
-from dashboard.models import Order, Role, StripeEvent, User
+from dashboard.models import Dispute, Order, Role, StripeEvent, User
 from dashboard.services import password_reset
 from tests.support.stripe import send_event, stripe_event, stripe_example
 from tests.support.web import pay_link
@@ -36,11 +36,24 @@ def route_paths(
         event_row = db.session.scalar(select(StripeEvent.id))
     with app.app_context():
         reset_token = password_reset.token_for(db.session.get(User, target.id))
+        dispute = Dispute(
+            order_id=order.id,
+            stripe_dispute_id="dp_routes",
+            amount=1000,
+            currency=order.currency,
+            reason="fraudulent",
+            status="needs_response",
+        )
+        db.session.add(dispute)
+        db.session.commit()
+        dispute_id = dispute.id
     values: dict[str, Any] = {
         "reset_token": reset_token,
         "order_id": order.id,
         "user_id": target.id,
         "event_id": event_row,
+        "dispute_id": dispute_id,
+        "kind": "orders",
         "token": pay_link(app, order.id).removeprefix("/pay/"),
     }
     routes = []
