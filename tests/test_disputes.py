@@ -312,3 +312,16 @@ def test_a_broken_page_cursor_is_a_clear_400(signed_in, cursor):
     answer = signed_in(Role.SUPPORT).get("/disputes", query_string={"after": cursor})
     assert answer.status_code == 400
     assert "This page link is broken" in answer.get_data(as_text=True)
+
+
+def test_what_stripe_reports_of_the_evidence_is_shown(app, signed_in, disputed):
+    """Evidence given in Stripe's own Dashboard: a signed charge.dispute.updated says so."""
+    dispute_id, _ = disputed
+    obj = dispute(status="under_review", due_by=int(time.time()) + 5 * 86400)
+    obj["evidence_details"].update(has_evidence=True, submission_count=1, past_due=False)
+    answer = send_event(app.test_client(), stripe_event("charge.dispute.updated", obj))
+    assert answer.status_code == 200
+    page = signed_in(Role.SUPPORT).get(f"/disputes/{dispute_id}").get_data(as_text=True)
+    assert re.search(r'id="has-evidence">Yes<', page)
+    assert re.search(r'id="submission-count">1<', page)
+    assert re.search(r'id="dispute-status">Under review<', page)
