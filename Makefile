@@ -52,6 +52,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.order_list --sizes $(BENCH_SIZES) --database-url $(BENCH_PG_URL)
 	$(BIN)/python -m bench.event_log --sizes $(BENCH_SIZES) --database-url $(BENCH_PG_URL)
 	$(BIN)/python -m bench.home --sizes $(HOME_BENCH_SIZES) --database-url $(BENCH_PG_URL)
+	$(BIN)/python -m bench.dispute_list --sizes $(BENCH_SIZES) --database-url $(BENCH_PG_URL)
+	$(BIN)/python -m bench.export --orders $(BENCH_MAX_ORDERS) --database-url $(BENCH_PG_URL)
 
 ## make chaos N=10000: the chaos suite (tests/test_chaos.py) at size N on its own PostgreSQL
 ## database, CHAOS_DATABASE_URL (wiped first); figures in docs/reliability.md.

@@ -119,6 +119,9 @@ def _from_environment(instance_path: Path) -> dict[str, Any]:
         "STRIPE_WEBHOOK_SECRETS": _csv("STRIPE_WEBHOOK_SECRET"),
         # Stripe's events are a few KB; anything near this is not one of them.
         "WEBHOOK_MAX_BYTES": _int("WEBHOOK_MAX_BYTES", 512 * 1024),
+        # Any request body: the largest is a dispute's document (Stripe takes 5 MB) and its
+        # form. Larger ones are refused (413) before they are read.
+        "MAX_CONTENT_LENGTH": 5 * 1024 * 1024 + 64 * 1024,
         # At most this many deliveries arriving together on a worker share one transaction
         # (dashboard/services/group_commit.py); 1 receives each on its own.
         "WEBHOOK_GROUP_LIMIT": _int("WEBHOOK_GROUP_LIMIT", 32),

@@ -29,7 +29,7 @@ from flask_wtf.csrf import CSRFError
 from markupsafe import Markup
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
 
 from dashboard import client_environ
 from dashboard.domain.money import format_minor
@@ -240,6 +240,15 @@ def init_app(app: Flask) -> None:
             400,
             "The form expired or was not sent by this dashboard",
             "Nothing was changed. Reload the page and try again.",
+        )
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(error: RequestEntityTooLarge) -> tuple[Response | str, int]:
+        return _error_page(
+            413,
+            "Too large to take",
+            "What was sent is larger than the dashboard takes: a dispute's document may be "
+            "at most 5 MB. Make it smaller and try again; nothing was changed.",
         )
 
     @app.errorhandler(HTTPException)

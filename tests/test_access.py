@@ -289,6 +289,15 @@ MATRIX = {
         (404, 404, 404, 404),
     ),
     # The sandbox's mail page: not there outside the sandbox (tests/test_sandbox_mail.py).
+    # Disputes: everyone reads; staff and admins answer (an unknown dispute: 404).
+    ("disputes.index", "GET"): ("/disputes", None, (302, 200, 200, 200)),
+    ("disputes.detail", "GET"): ("/disputes/999999", None, (302, 404, 404, 404)),
+    ("disputes.save", "POST"): ("/disputes/999999/evidence", {}, (302, 403, 404, 404)),
+    ("disputes.submit", "POST"): ("/disputes/999999/submit", {}, (302, 403, 404, 404)),
+    ("disputes.upload", "POST"): ("/disputes/999999/documents", {}, (302, 403, 404, 404)),
+    # Exports: support may export too.
+    ("exports.index", "GET"): ("/exports", None, (302, 200, 200, 200)),
+    ("exports.download", "GET"): ("/exports/orders.csv", None, (302, 200, 200, 200)),
     ("sandbox_mail.index", "GET"): ("/sandbox/mail", None, (302, 404, 404, 404)),
     # Subscriptions: plans and subscriptions that do not exist are 404 past the role check;
     # the buyer's links that are not ours do not work for anyone.

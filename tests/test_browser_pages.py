@@ -215,6 +215,8 @@ def test_every_staff_page_fits_a_phone_and_a_desktop(
                     "Customers",
                     "Subscriptions",
                     "Event log",
+                    "Disputes",
+                    "Exports",
                     "New order",
                     "Products",
                     "Users",

@@ -69,9 +69,16 @@ LIST_PAGES = {
     "customers.index",
 }
 # Pages that refuse a parameter they cannot use, as themselves with the reason: the lists,
-# the order page (its timeline's `sort`), the subscription list (no htmx rows), and the list
-# behind Home's figures (a kind, a currency and two days, or the reason it cannot list).
-REFUSING_PAGES = LIST_PAGES | {"orders.detail", "subscriptions.index", "home.movement_list"}
+# the order page (its timeline's `sort`), the subscription list (no htmx rows), the list
+# behind Home's figures (a kind, a currency and two days, or the reason it cannot list),
+# the Disputes page and the exports.
+REFUSING_PAGES = LIST_PAGES | {
+    "orders.detail",
+    "subscriptions.index",
+    "home.movement_list",
+    "disputes.index",
+    "exports.download",
+}
 BARE_ERROR_PAGE = re.compile(r'<p class="muted">Error \d{3}</p>')
 
 

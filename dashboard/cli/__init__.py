@@ -56,7 +56,17 @@ def command(
 
 
 def init_app(app: Flask) -> None:
-    from dashboard.cli import acp, agents, outbox, overview, products, sandbox, stripe, users
+    from dashboard.cli import (
+        acp,
+        agents,
+        export,
+        outbox,
+        overview,
+        products,
+        sandbox,
+        stripe,
+        users,
+    )
 
     app.cli.add_command(users.group)
     app.cli.add_command(outbox.group)
@@ -67,3 +77,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(agents.group)
     app.cli.add_command(acp.group)
     app.cli.add_command(overview.group)
+    app.cli.add_command(export.export)

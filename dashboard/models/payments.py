@@ -141,6 +141,8 @@ class MoneyMovement(Model):
     __tablename__ = "money_movements"
     __table_args__ = (
         Index("ix_money_movements_order_id_id", "order_id", "id"),
+        # The payments export: what moved within a range of days, in the order it moved.
+        Index("ix_money_movements_occurred_at_id", "occurred_at", "id"),
         Index("uq_money_movements_order_key", "order_id", "movement_key", unique=True),
         # The list behind the home page's captured and refunded figures: a kind, a currency,
         # a span of time, newest first.

@@ -284,11 +284,15 @@ class DisputeFacts:
     charge_id: str | None
     payment_intent_id: str | None
     evidence_due_by: datetime | None
+    has_evidence: bool = False
+    submission_count: int = 0
+    past_due: bool = False
 
 
 def dispute_from_event(obj: dict[str, Any]) -> DisputeFacts:
-    details = obj.get("evidence_details") if isinstance(obj.get("evidence_details"), dict) else {}
-    due = details.get("due_by") if details else None
+    found = obj.get("evidence_details")
+    details: dict[str, Any] = found if isinstance(found, dict) else {}
+    due = details.get("due_by")
     return DisputeFacts(
         id=stripe_id(obj.get("id")) or "",
         amount=int(obj.get("amount") or 0),
@@ -298,6 +302,9 @@ def dispute_from_event(obj: dict[str, Any]) -> DisputeFacts:
         charge_id=stripe_id(obj.get("charge")),
         payment_intent_id=stripe_id(obj.get("payment_intent")),
         evidence_due_by=datetime.fromtimestamp(int(due), UTC) if isinstance(due, int) else None,
+        has_evidence=details.get("has_evidence") is True,
+        submission_count=count if isinstance(count := details.get("submission_count"), int) else 0,
+        past_due=details.get("past_due") is True,
     )
 
 

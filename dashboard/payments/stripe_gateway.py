@@ -29,6 +29,7 @@ from dashboard.payments import errors
 from dashboard.payments.charges import BalanceFacts, balance_facts, card_from, refund_details
 from dashboard.payments.checkout_calls import CheckoutSessionCalls
 from dashboard.payments.customer_calls import CustomerCalls
+from dashboard.payments.dispute_calls import DisputeCalls
 from dashboard.payments.event_list import (
     EVENTS_PAGE_SIZE,
     EventCursor,
@@ -74,6 +75,7 @@ CHARGE_WITH_BALANCE = "latest_charge.balance_transaction"
 @dataclass
 class StripeGateway(
     CheckoutSessionCalls,
+    DisputeCalls,
     SavedCardCalls,
     CustomerCalls,
     SandboxCalls,

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from dashboard.extensions import db
 from dashboard.models import (
+    Dispute,
     Order,
     Plan,
     Role,
@@ -72,6 +73,17 @@ def route_paths(
         db.session.add(subscription)
         db.session.commit()
         plan_id, subscription_id = plan.id, subscription.id
+        dispute = Dispute(
+            order_id=order.id,
+            stripe_dispute_id="dp_routes",
+            amount=1000,
+            currency=order.currency,
+            reason="fraudulent",
+            status="needs_response",
+        )
+        db.session.add(dispute)
+        db.session.commit()
+        dispute_id = dispute.id
     values: dict[str, Any] = {
         "reset_token": reset_token,
         "order_id": order.id,
@@ -81,6 +93,8 @@ def route_paths(
         "method_id": method_id,
         "plan_id": plan_id,
         "subscription_id": subscription_id,
+        "dispute_id": dispute_id,
+        "kind": "orders",
         "token": pay_link(app, order.id).removeprefix("/pay/"),
         "product_id": make_product(app),
         "agent_id": make_agent(app),

@@ -18,6 +18,8 @@ import itertools
 import json
 import re
 import time
+from email import policy as email_policy
+from email.parser import BytesParser
 from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
@@ -93,6 +95,9 @@ class FakeStripeHTTP(stripe.HTTPClient):
         }
         # Fields of the charge a capture answers with (card details, outcome, ...).
         self.charge_fields: dict[str, Any] = {}
+        # Disputes the double knows (a test puts them here), and the files uploaded to it.
+        self.disputes: dict[str, dict[str, Any]] = {}
+        self.files: dict[str, dict[str, Any]] = {}
         self._failures: list[tuple[str, str, int, dict[str, Any]]] = []
         self._ids = itertools.count(1)
 
@@ -188,7 +193,50 @@ class FakeStripeHTTP(stripe.HTTPClient):
             ),
             (r"POST /v1/refunds", self._create_refund),
             (r"GET /v1/balance_transactions/([^/]+)", self._get_balance_transaction),
+            (r"POST /v1/disputes/(dp_[^/]+)", self._update_dispute),
+            (r"POST /v1/files", self._create_file),
         ]
+
+    def _update_dispute(self, call: Call, dispute_id: str):
+        """Evidence staged (`submit=false`) or submitted (the default), as Stripe keeps it:
+        has_evidence once any is given; a submission moves the dispute under review."""
+        dispute = self.disputes.get(dispute_id)
+        if dispute is None:
+            return self._missing(f"No such dispute: '{dispute_id}'")
+        form = {key: values[-1] for key, values in call.form.items()}
+        for key, value in form.items():
+            if key.startswith("evidence["):
+                dispute["evidence"][key[len("evidence[") : -1]] = value
+        details = dispute["evidence_details"]
+        details["has_evidence"] = True
+        if form.get("submit", "true") == "true":
+            details["submission_count"] += 1
+            dispute["status"] = {
+                "warning_needs_response": "warning_under_review",
+                "appeal_needs_response": "appeal_under_review",
+            }.get(dispute["status"], "under_review")
+        return self._answer(dispute)
+
+    def _create_file(self, call: Call):
+        """Stripe's File object for a multipart upload (files.stripe.com)."""
+        parts = multipart_parts(call)
+        file_id = f"file_test_{next(self._ids)}"
+        filename, content = parts["file"]
+        made = {
+            "id": file_id,
+            "object": "file",
+            "created": int(time.time()),
+            "expires_at": None,
+            "filename": filename,
+            "links": {"object": "list", "data": [], "has_more": False, "url": "/v1/file_links"},
+            "purpose": parts["purpose"][1].decode(),
+            "size": len(content),
+            "title": None,
+            "type": filename.rsplit(".", 1)[-1],
+            "url": f"https://files.stripe.com/v1/files/{file_id}/contents",
+        }
+        self.files[file_id] = {**made, "content": content}
+        return self._answer(made)
 
     def _create_session(self, call: Call):
         form = {key: values[-1] for key, values in call.form.items()}
@@ -468,6 +516,20 @@ class FakeStripeHTTP(stripe.HTTPClient):
             }
         )
         return json.dumps(body), status, headers
+
+
+def multipart_parts(call: Call) -> dict[str, tuple[str | None, bytes]]:
+    """A multipart/form-data request's parts: name -> (filename, content), as sent."""
+    body = call.post_data if isinstance(call.post_data, bytes) else str(call.post_data).encode()
+    content_type = next(v for k, v in call.headers.items() if k.lower() == "content-type")
+    message = BytesParser(policy=email_policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + body
+    )
+    parts = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        parts[str(name)] = (part.get_filename(), part.get_payload(decode=True) or b"")
+    return parts
 
 
 # -- Stripe objects as they appear inside events -------------------------------------------

@@ -65,6 +65,10 @@ def on_dispute(event: MatchedEvent) -> Outcome:
         dispute.status_at = event.row.created
         dispute.amount = facts.amount or dispute.amount
         dispute.evidence_due_by = facts.evidence_due_by or dispute.evidence_due_by
+        # What Stripe says of the evidence, as of the status it took.
+        dispute.has_evidence = facts.has_evidence
+        dispute.submission_count = max(dispute.submission_count, facts.submission_count)
+        dispute.past_due = facts.past_due
     if event.type == "charge.dispute.funds_withdrawn":
         dispute.funds_withdrawn = True
     if event.type == "charge.dispute.funds_reinstated":
