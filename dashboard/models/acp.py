@@ -21,6 +21,8 @@ class AgentCheckoutSession(Model):
     __tablename__ = "agent_checkout_sessions"
     __table_args__ = (
         Index("ix_agent_checkout_sessions_agent_id_created_at", "agent_id", "created_at"),
+        # The session an order was completed from (the order events name it).
+        Index("ix_agent_checkout_sessions_order_id", "order_id"),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)

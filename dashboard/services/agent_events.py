@@ -21,7 +21,15 @@ from sqlalchemy.orm import Session, SessionTransaction
 from dashboard.domain import agent_events as acp
 from dashboard.domain.orders import OrderState
 from dashboard.extensions import db
-from dashboard.models import AgentWebhook, Dispute, MoneyMovement, MovementKind, Order, TimelineKind
+from dashboard.models import (
+    AgentCheckoutSession,
+    AgentWebhook,
+    Dispute,
+    MoneyMovement,
+    MovementKind,
+    Order,
+    TimelineKind,
+)
 from dashboard.models.agents import Agent
 from dashboard.services import timeline
 
@@ -87,12 +95,22 @@ def _write_for(
 
 def _checkout_session_id(order: Order, given: str | None, last: AgentWebhook | None) -> str:
     """The agent's checkout session: as the agent API gave it, as the order's first event
-    said, or, for an order that came another way, the order's own Stripe payment."""
+    said, the checkout session the order was completed from (whichever of the API and the
+    commit hook writes the first event), or, for an order that came another way, the
+    order's own Stripe payment."""
     if given:
         return given
     if last is not None:
         return last.checkout_session_id
-    return order.stripe_checkout_session_id or order.stripe_payment_intent_id or f"ord_{order.id}"
+    completed_from = db.session.scalar(
+        select(AgentCheckoutSession.id).where(AgentCheckoutSession.order_id == order.id)
+    )
+    return (
+        completed_from
+        or order.stripe_checkout_session_id
+        or order.stripe_payment_intent_id
+        or f"ord_{order.id}"
+    )
 
 
 def permalink_url(order_id: int) -> str:

@@ -41,6 +41,7 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_agent_checkout_sessions'))
     )
     op.create_index('ix_agent_checkout_sessions_agent_id_created_at', 'agent_checkout_sessions', ['agent_id', 'created_at'], unique=False)
+    op.create_index('ix_agent_checkout_sessions_order_id', 'agent_checkout_sessions', ['order_id'], unique=False)
     op.create_table('agent_idempotency_keys',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('agent_id', sa.Integer(), nullable=False),
@@ -75,5 +76,6 @@ def downgrade():
     op.drop_index('ix_agent_checkout_requests_session_id_id', table_name='agent_checkout_requests')
     op.drop_table('agent_checkout_requests')
     op.drop_table('agent_idempotency_keys')
+    op.drop_index('ix_agent_checkout_sessions_order_id', table_name='agent_checkout_sessions')
     op.drop_index('ix_agent_checkout_sessions_agent_id_created_at', table_name='agent_checkout_sessions')
     op.drop_table('agent_checkout_sessions')
