@@ -20,7 +20,7 @@ from dashboard.models import Role, User
 from tests.support.axe import axe_findings
 from tests.support.browser import Problems, needs_chromium, screenshot_dir, sideways, sign_in
 from tests.support.localstripe import localstripe
-from tests.support.stripe import stripe_event, stripe_signature
+from tests.support.stripe import apply_stored, stripe_event, stripe_signature
 from tests.support.subscriptions import as_stripe_sends, renew_at_localstripe
 from tests.support.web import PASSWORD
 
@@ -96,6 +96,8 @@ def test_a_plan_a_subscriber_a_renewal_and_a_cancel(
         timeout=10,
     )
     assert answer.status_code == 200
+    # Stored and answered; a worker's applier applies it next (this server runs none).
+    apply_stored(sandbox_app)
     staff.goto(sub_url)
     expect(staff.locator(f'tr[data-invoice="{renewal["id"]}"]')).to_contain_text("Paid")
     expect(staff.locator("#subscription-timeline")).to_contain_text("Renewal paid: $15.00")
