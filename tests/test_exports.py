@@ -455,3 +455,33 @@ def test_a_long_export_is_the_same_across_chunk_ends(app):
         assert len(text.encode()) > 4 * 64 * 1024
         if db.engine.dialect.name == "postgresql":
             assert text == exported(export, python=True)[0]
+
+
+def test_a_download_given_up_halfway_leaves_the_database_usable(app):
+    """The browser goes away after the first chunk: the server closes the stream (on
+    PostgreSQL the COPY is cancelled), and the next export runs whole."""
+    with app.app_context():
+        db.session.execute(
+            insert(Order),
+            [
+                {
+                    "buyer_name": f"Zoë Lovelace, {n}" * 8,
+                    "buyer_email": f"b{n}@example.com",
+                    "currency": "USD",
+                    "total_amount": 100 + n,
+                    "state": "authorized",
+                    "created_at": at("2026-12-01T00:00:00") + timedelta(seconds=n),
+                }
+                for n in range(2000)
+            ],
+        )
+        db.session.commit()
+        export = exports.Export(ExportKind.ORDERS, Instants(None, None))
+        body = exports.streamed(export)
+        first = next(body)
+        body.close()
+        assert first.startswith("order,created_at_utc,")
+        assert first.count("\r\n") < 2001  # the rest never read
+        whole = "".join(exports.streamed(export))
+        assert whole.startswith(first)
+        assert whole.count("\r\n") == 2001
