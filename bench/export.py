@@ -11,6 +11,10 @@ over its wall time (start-up included), and over its wall time less start-up's; 
 memory is its maximum resident set (from the kernel's accounting of the finished child,
 wait4). Also the export of one day (2,880 orders), and a baseline: the same process
 started with `--help` (what start-up alone costs in time and memory).
+
+On PostgreSQL the export is written by COPY (services/export_copy.py); `--compare-python`
+also times, in this process and in the same run, the whole export through COPY and through
+the Python path SQLite uses (the ratio is the figure to read on a loaded machine).
 """
 
 from __future__ import annotations
@@ -26,9 +30,12 @@ from datetime import UTC, datetime
 from sqlalchemy import func, insert, select
 
 from bench.common import argument_parser, migrated_app, print_table, scratch_databases
+from dashboard.domain.days import Instants
 from dashboard.domain.orders import OrderState
 from dashboard.extensions import db
 from dashboard.models import Order
+from dashboard.services import exports
+from dashboard.services.exports import Export, ExportKind
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -99,18 +106,40 @@ def run_export(url: str, instance: str, args: list[str]) -> tuple[float, float]:
     return wall, usage.ru_maxrss / 1024  # KB on Linux
 
 
+def in_process(python: bool) -> tuple[float, int]:
+    """Seconds to produce the whole orders export in this process, and its characters."""
+    export = Export(ExportKind.ORDERS, Instants(None, None))
+    started = time.perf_counter()
+    size = sum(len(chunk) for chunk in exports.csv_chunks(export, python=python))
+    return time.perf_counter() - started, size
+
+
 def main() -> None:
     parser = argument_parser(__doc__)
     parser.set_defaults(databases="postgresql")
     parser.add_argument("--orders", type=int, default=1_000_000)
+    parser.add_argument("--compare-python", action="store_true")
     args = parser.parse_args()
     if args.orders < 3000 or args.repeats < 1:
         parser.error("--orders must be at least 3000, --repeats at least 1")
     rows = []
+    sizes: set[int] = set()
     for scratch in scratch_databases(args.databases, args.database_url):
         app = migrated_app(scratch)
         with app.app_context():
             seed(args.orders)
+            if args.compare_python and db.engine.dialect.name == "postgresql":
+                for python in (False, True):
+                    wall, size = in_process(python)
+                    db.session.rollback()
+                    name = "in-process, " + ("Python path" if python else "COPY")
+                    rate = f"{args.orders / wall:,.0f}"
+                    rows.append(
+                        [scratch.label, name, f"{args.orders:,}", f"{wall:.2f}", rate, rate, "-"]
+                    )
+                    sizes.add(size)
+                if len(sizes) != 1:
+                    raise RuntimeError(f"COPY and Python wrote different sizes: {sizes}")
             db.session.remove()
             db.engine.dispose()
         out = os.path.join(tempfile.mkdtemp(prefix="bench-export-"), "orders.csv")

@@ -7,12 +7,16 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from sqlalchemy import insert
 
+from dashboard.domain.days import Instants, days_span
 from dashboard.extensions import db
 from dashboard.models import Dispute, MoneyMovement, Order, Role, User
+from dashboard.services import exports
+from dashboard.services.exports import ExportKind
 
 
 def at(text):
@@ -263,3 +267,221 @@ def test_bad_export_flags_are_refused_with_a_clear_error(app, args, says):
     result = app.test_cli_runner().invoke(args=["export", *args])
     assert result.exit_code == 2
     assert says in result.output
+
+
+HOSTILE_NAMES = [
+    '=HYPERLINK("http://x")',
+    "+1+1",
+    "-2",
+    "@SUM(A1)",
+    "\tTab",
+    "\rCR",
+    'Say "hi", then leave',
+    "two\nlines",
+    "crlf\r\ninside",
+    "Zoë 東京 😀",
+    "",
+    " leading space",
+    "trailing,",
+    "'already quoted",
+    "\\.",
+]
+
+
+@pytest.fixture
+def hostile(app):
+    """Text a spreadsheet or a CSV reader could trip on, in every text column; USD, JPY
+    (no minor unit) and KWD (three places); partial captures, refunds, odd balances,
+    disputes; instants on, just before and just after the span's bounds (1-7 December)."""
+    with app.app_context():
+        made = []
+        for n, name in enumerate(HOSTILE_NAMES):
+            currency = ("USD", "JPY", "KWD")[n % 3]
+            made.append(
+                order(
+                    buyer_name=name,
+                    buyer_email=HOSTILE_NAMES[-1 - n],
+                    currency=currency,
+                    total_amount=1234567 + n,
+                    amount_authorized=1005 * n,
+                    amount_captured=5 * n,
+                    amount_refunded=n,
+                    state="captured" if n % 2 else "partially_refunded",
+                    stripe_payment_intent_id=name or None,
+                    created_at=at(f"2026-12-0{1 + n % 7}T10:00:0{n % 10}.999999"),
+                )
+            )
+        for moment in ("2026-11-30T23:59:59.999999", "2026-12-01T00:00:00", "2026-12-08"):
+            order(buyer_name=moment, created_at=at(moment), currency="JPY", total_amount=7)
+        usd, jpy, kwd = made[0], made[1], made[2]
+        balances = [
+            {"amount": 1800, "currency": "USD", "fee": 82, "net": 1718},
+            {"amount": 1234, "currency": "usd", "fee": 1.5, "net": "12"},
+            {"amount": -500, "currency": "KWD", "fee": 0, "net": -500},
+            {"amount": 900, "currency": "JPY", "fee": 30, "net": 870},
+            {"amount": 5, "currency": "", "fee": 1, "net": 4},
+            None,
+            {"id": "txn_no_amounts"},
+        ]
+        for n, balance in enumerate(balances):
+            target = (usd, jpy, kwd)[n % 3]
+            kind = "refund" if n % 2 else "capture"
+            movement(
+                target,
+                kind,
+                f"{HOSTILE_NAMES[n]}-{n}",
+                -n if kind == "refund" else 1000 * n + 1,
+                f"2026-12-0{1 + n}T0{n}:00:00.5",
+                balance,
+                reason=HOSTILE_NAMES[n + 5],
+            )
+        movement(usd, "release", "release-1", 300, "2026-12-02T00:00:00")
+        movement(usd, "capture", "on-the-end", 1, "2026-12-08T00:00:00")
+        for n, target in enumerate((usd, jpy, kwd)):
+            db.session.add(
+                Dispute(
+                    order_id=target.id,
+                    stripe_dispute_id=f"dp_{HOSTILE_NAMES[n]}",
+                    amount=1001 * (n + 1),
+                    currency=target.currency,
+                    reason=HOSTILE_NAMES[n + 6],
+                    status=HOSTILE_NAMES[n + 3],
+                    created_at=at(f"2026-12-0{n + 1}T23:59:59.75"),
+                    evidence_due_by=at("2026-12-20T12:00:00") if n else None,
+                    has_evidence=n == 1,
+                    submission_count=n,
+                    past_due=n == 2,
+                )
+            )
+        db.session.commit()
+        return usd.id, jpy.id, kwd.id
+
+
+SPANS = {
+    "everything": Instants(None, None),
+    "1-7 December": days_span(date(2026, 12, 1), date(2026, 12, 7)),
+}
+
+
+def exported(export, *, bom=False, python=False):
+    counted = []
+    text = "".join(exports.csv_chunks(export, bom=bom, progress=counted.append, python=python))
+    return text, sum(counted)
+
+
+@pytest.mark.parametrize("kind", list(ExportKind))
+@pytest.mark.parametrize("span", list(SPANS))
+def test_postgresql_writes_the_same_bytes_as_python_for_hostile_rows(app, hostile, kind, span):
+    """On PostgreSQL the export is written by COPY; it must be the Python path's, byte for
+    byte, for text that needs quoting or neutralising, three currencies and the bounds."""
+    export = exports.Export(kind, SPANS[span])
+    with app.app_context():
+        text, counted = exported(export)
+        lines = list(csv.reader(io.StringIO(text, newline="")))
+        assert counted == len(lines) > 1
+        assert text.endswith("\r\n")
+        if db.engine.dialect.name != "postgresql":
+            return  # SQLite has only the Python path
+        python, python_counted = exported(export, python=True)
+        assert text == python
+        assert counted == python_counted
+        with_bom, _ = exported(export, bom=True)
+        assert with_bom == "\ufeff" + python
+
+
+def test_hostile_cells_read_back_as_they_were_written(app, hostile):
+    usd, jpy, kwd = hostile
+    span = SPANS["1-7 December"]
+    with app.app_context():
+        orders, _ = exported(exports.Export(ExportKind.ORDERS, span))
+        payments, _ = exported(exports.Export(ExportKind.PAYMENTS, span))
+        disputes, _ = exported(exports.Export(ExportKind.DISPUTES, span))
+    rows = list(csv.reader(io.StringIO(orders, newline="")))[1:]
+    assert [r[2] for r in rows if r[0] in (f"#{usd}", f"#{jpy}", f"#{kwd}")] == [
+        '\'=HYPERLINK("http://x")',
+        "'+1+1",
+        "'-2",
+    ]
+    by_order = {r[0]: r for r in rows}
+    assert by_order[f"#{usd}"][1] == "2026-12-01T10:00:00Z"  # truncated, not rounded
+    assert by_order[f"#{usd}"][6:10] == ["12345.67", "0.00", "0.00", "0.00"]
+    assert by_order[f"#{jpy}"][6:10] == ["1234568", "1005", "5", "1"]
+    assert by_order[f"#{kwd}"][6:10] == ["1234.569", "2.010", "0.010", "0.002"]
+    assert "2026-12-01T00:00:00" in [r[2] for r in rows]
+    assert "2026-11-30T23:59:59.999999" not in [r[2] for r in rows]
+    assert "2026-12-08" not in [r[2] for r in rows]
+    assert sorted(r[2] for r in rows if r[2] in HOSTILE_NAMES) == sorted(
+        n for n in HOSTILE_NAMES if not n.startswith(("=", "+", "-", "@", "\t", "\r"))
+    )
+    paid = list(csv.reader(io.StringIO(payments, newline="")))[1:]
+    assert [r[6:11] for r in paid] == [
+        ["0.01", "USD", "18.00", "0.82", "17.18"],
+        ["-1", "usd", "12.34", "", ""],
+        ["2.001", "KWD", "-0.500", "0.000", "-0.500"],
+        ["-0.03", "JPY", "900", "30", "870"],
+        ["4001", "", "", "", ""],
+        ["-0.005", "", "", "", ""],
+        ["60.01", "", "", "", ""],
+    ]
+    opened = list(csv.reader(io.StringIO(disputes, newline="")))[1:]
+    assert [r[3:] for r in opened] == [
+        ["'@SUM(A1)", 'Say "hi", then leave', "USD", "10.01", "", "no", "0", "no"],
+        ["'\tTab", "two\nlines", "JPY", "2002", "2026-12-20T12:00:00Z", "yes", "1", "no"],
+        ["'\rCR", "crlf\r\ninside", "KWD", "3.003", "2026-12-20T12:00:00Z", "no", "2", "yes"],
+    ]
+
+
+def test_a_long_export_is_the_same_across_chunk_ends(app):
+    """Over 64 KB PostgreSQL's rows pass in several chunks; no row's end is lost between."""
+    with app.app_context():
+        db.session.execute(
+            insert(Order),
+            [
+                {
+                    "buyer_name": HOSTILE_NAMES[n % len(HOSTILE_NAMES)] * (1 + n % 4),
+                    "buyer_email": f"b{n}@example.com",
+                    "currency": ("USD", "JPY", "KWD")[n % 3],
+                    "total_amount": 1 + n * 977,
+                    "state": "authorized",
+                    "created_at": at("2026-12-01T00:00:00") + timedelta(seconds=n),
+                }
+                for n in range(3000)
+            ],
+        )
+        db.session.commit()
+        export = exports.Export(ExportKind.ORDERS, Instants(None, None))
+        text, counted = exported(export)
+        assert counted == 3001
+        assert len(text.encode()) > 4 * 64 * 1024
+        if db.engine.dialect.name == "postgresql":
+            assert text == exported(export, python=True)[0]
+
+
+def test_a_download_given_up_halfway_leaves_the_database_usable(app):
+    """The browser goes away after the first chunk: the server closes the stream (on
+    PostgreSQL the COPY is cancelled), and the next export runs whole."""
+    with app.app_context():
+        db.session.execute(
+            insert(Order),
+            [
+                {
+                    "buyer_name": f"Zoë Lovelace, {n}" * 8,
+                    "buyer_email": f"b{n}@example.com",
+                    "currency": "USD",
+                    "total_amount": 100 + n,
+                    "state": "authorized",
+                    "created_at": at("2026-12-01T00:00:00") + timedelta(seconds=n),
+                }
+                for n in range(2000)
+            ],
+        )
+        db.session.commit()
+        export = exports.Export(ExportKind.ORDERS, Instants(None, None))
+        body = exports.streamed(export)
+        first = next(body)
+        body.close()
+        assert first.startswith("order,created_at_utc,")
+        assert first.count("\r\n") < 2001  # the rest never read
+        whole = "".join(exports.streamed(export))
+        assert whole.startswith(first)
+        assert whole.count("\r\n") == 2001

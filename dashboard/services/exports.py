@@ -28,6 +28,7 @@ from dashboard.domain.money import exponent
 from dashboard.extensions import db
 from dashboard.models import Dispute, MoneyMovement, Order
 from dashboard.models.payments import MovementKind
+from dashboard.services import export_copy
 
 audit = logging.getLogger("dashboard.audit")
 
@@ -302,14 +303,23 @@ def csv_chunks(
     session: Session | None = None,
     bom: bool = False,
     progress: Callable[[int], None] | None = None,
+    python: bool = False,
 ) -> Iterator[str]:
-    """The export as CSV text (RFC 4180: CRLF, quoted where needed), a chunk at a time."""
+    """The export as CSV text (RFC 4180: CRLF, quoted where needed), a chunk at a time;
+    `python=True` takes the Python path on PostgreSQL too (the tests compare the two)."""
+    session = session or db.session()
+    if not python and session.get_bind().dialect.name == "postgresql":
+        # PostgreSQL writes the same bytes itself (services/export_copy.py).
+        yield from export_copy.csv_chunks(
+            export.kind.value, export.span, session, bom=BOM if bom else "", progress=progress
+        )
+        return
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     if bom:
         buffer.write(BOM)
     written = 0
-    for line in rows(export, session or db.session()):
+    for line in rows(export, session):
         writer.writerow(line)
         written += 1
         if written % WRITE_BATCH == 0:
