@@ -1,7 +1,10 @@
 """Accessibility in a real browser (Debian's Chromium, tests/support/browser.py), at 1280 px
 and 390 px: axe-core finds nothing serious or critical on Home, the order list, the order page (an
 authorized order with its payment panel), the event log, the account page and the buyer's
-pay page; and a staff member captures a hold with the keyboard alone."""
+pay page; nor on the pages that came later (the list behind a Home figure, products, AI
+agents, customers, plans, subscriptions, disputes with a dispute's Submit confirmation,
+exports, and the buyer's save-a-card and subscribe pages); and a staff member captures a
+hold with the keyboard alone."""
 
 from __future__ import annotations
 
@@ -12,9 +15,12 @@ from flask import Flask
 from playwright.sync_api import Browser, expect
 
 from dashboard.models import Order, Role, User
+from dashboard.services import card_setup
 from tests.support.axe import axe_findings
 from tests.support.browser import Problems, needs_chromium, sign_in, tab_to, tab_to_field
+from tests.support.catalog import make_agent, make_product
 from tests.support.database import reload
+from tests.support.pages import buyer_with_card_and_subscription, dispute_needing_response
 from tests.support.stripe import send_event, stripe_event, stripe_example
 from tests.support.web import PASSWORD, pay_link
 
@@ -58,6 +64,58 @@ def test_axe_finds_nothing_serious_on_the_main_pages(
         if menu.is_visible():  # on a phone: check the menu's links too
             menu.click()
         found[name] = axe_findings(page)
+    context.close()
+    assert {name: lines for name, lines in found.items() if lines} == {}
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_axe_finds_nothing_serious_on_the_later_pages(
+    sandbox_app: Flask,
+    server: str,
+    browser: Browser,
+    make_order: Callable[..., Order],
+    make_user: Callable[..., User],
+    width: int,
+) -> None:
+    seeded = buyer_with_card_and_subscription(sandbox_app)
+    dispute_id, _ = dispute_needing_response(sandbox_app, make_order)
+    product, agent = make_product(sandbox_app), make_agent(sandbox_app)
+    with sandbox_app.test_request_context():
+        save_card = "/save-card/" + card_setup.token_for(seeded.customer, "axe")
+    admin = make_user(Role.ADMIN, quick_hash=True)  # an admin sees every page
+    context = browser.new_context(viewport={"width": width, "height": 900}, bypass_csp=True)
+    page = context.new_page()
+    found: dict[str, list[str]] = {}
+    for name, path in [("save a card", save_card), ("subscribe", seeded.subscribe_path)]:
+        page.goto(server + path)
+        found[name] = axe_findings(page)
+    sign_in(page, server, admin.email, PASSWORD)
+    for name, path in [
+        ("captures behind a home figure", "/movements?kind=capture&currency=USD"),
+        ("products", "/products"),
+        ("edit a product", f"/products/{product}/edit"),
+        ("AI agents", "/admin/agents"),
+        ("revoke an agent's key", f"/admin/agents/{agent}/revoke"),
+        ("agent deliveries", "/admin/agent-deliveries"),
+        ("customers", "/customers"),
+        ("customer page", f"/customers/{seeded.customer}"),
+        ("plans", "/plans"),
+        ("subscriptions", "/subscriptions"),
+        ("subscription page", f"/subscriptions/{seeded.subscription}"),
+        ("disputes", "/disputes"),
+        ("dispute page", f"/disputes/{dispute_id}"),
+        ("exports", "/exports"),
+    ]:
+        page.goto(server + path)
+        menu = page.locator("header .menu > summary")
+        if menu.is_visible():  # on a phone: check the menu's links too
+            menu.click()
+        found[name] = axe_findings(page)
+    page.goto(server + f"/disputes/{dispute_id}")
+    page.get_by_label("Product or service description").fill("A blue mug")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Submit to the bank…").click()
+    found["submit a dispute's evidence: the confirmation"] = axe_findings(page)
     context.close()
     assert {name: lines for name, lines in found.items() if lines} == {}
 

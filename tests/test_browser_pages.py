@@ -14,7 +14,7 @@ from flask import Flask
 from playwright.sync_api import Browser, Page, expect
 
 from dashboard.extensions import db
-from dashboard.models import Order, Role, SavedPaymentMethod, TimelineKind, User
+from dashboard.models import Order, Role, TimelineKind, User
 from dashboard.services import agents, card_setup, customers
 from tests.support.app import free_port
 from tests.support.browser import (
@@ -26,6 +26,11 @@ from tests.support.browser import (
 )
 from tests.support.catalog import make_agent, make_product
 from tests.support.database import stored_events
+from tests.support.pages import (
+    LONG_BUYER,
+    buyer_with_card_and_subscription,
+    dispute_needing_response,
+)
 from tests.support.stripe import send_event, stripe_event, stripe_example
 from tests.support.two_factor import Enrolled
 from tests.support.web import PASSWORD, pay_link, post_form
@@ -34,11 +39,11 @@ pytestmark = needs_chromium
 
 WIDTHS = (1280, 390)
 LONG_EMAIL = "a-rather-long-address-for-a-narrow-screen@support.shop.example"
-LONG_BUYER = "a.rather.long.address@a-buyer-with-a-long-domain.example"
 
 # Staff pages an admin opens (an admin sees every link of the top bar). `{held}` is an
 # authorized order whose timeline has an entry of every kind, `{disputed}` an order with an
-# open dispute, `{event}` a stored Stripe event.
+# open dispute, `{event}` a stored Stripe event, `{dispute}` a dispute needing a response by a
+# deadline, `{subscription}` an active subscription of `{customer}`, who has a saved `{card}`.
 SIGNED_IN_PAGES = {
     "home": "/",
     "captures behind a home figure": (
@@ -52,6 +57,11 @@ SIGNED_IN_PAGES = {
     "event log": "/events",
     "plans": "/plans",
     "subscriptions": "/subscriptions",
+    "subscription page": "/subscriptions/{subscription}",
+    "cancel a subscription now": "/subscriptions/{subscription}/cancel?when=now",
+    "disputes": "/disputes",
+    "dispute page": "/disputes/{dispute}",
+    "exports": "/exports",
     "event page": "/events/{event}",
     "account": "/account",
     "two-step sign-in set-up": "/account/two-step",
@@ -68,6 +78,22 @@ SIGNED_IN_PAGES = {
     "customer page": "/customers/{customer}",
     "remove a saved card": "/customers/{customer}/payment-methods/{card}/detach",
 }
+# What an admin's top bar links to.
+TOP_BAR = [
+    "Home",
+    "Orders",
+    "Customers",
+    "Subscriptions",
+    "Event log",
+    "Disputes",
+    "Exports",
+    "New order",
+    "Products",
+    "Users",
+    "AI agents",
+    "Agent deliveries",
+    "Sandbox mail",
+]
 # Before signing in; the code page and the recovery codes are reached by signing in.
 SIGNED_OUT_PAGES = {
     "sign-in": "/login",
@@ -82,6 +108,8 @@ BUYER_PAGES = {
     "link not valid": "/pay/not-a-link",
     "error page (no such page)": "{link}/no-such-page",
     "save a card": "{save_card}",
+    "subscribe": "{subscribe}",
+    "billing": "{billing}",
 }
 # Stripe.js, which the card page loads from Stripe: an empty script here, offline.
 STRIPE_JS = "https://js.stripe.com/**"
@@ -151,21 +179,9 @@ def test_every_staff_page_fits_a_phone_and_a_desktop(
         agent_id = agent.agent.id
     make_order(agent_id=agent_id, state="authorized")
     sandbox_app.test_cli_runner().invoke(args=["outbox", "relay", "--once"])
-    with sandbox_app.test_request_context():
-        buyer = customers.find_or_create(LONG_BUYER, "A Buyer With Quite A Long Name")
-        card = SavedPaymentMethod(
-            customer_id=buyer.id,
-            stripe_payment_method_id="pm_browser_pages",
-            brand="mastercard",
-            last4="4444",
-            exp_month=4,
-            exp_year=2031,
-            wallet="google_pay",
-            source="save-a-card link",
-        )
-        db.session.add(card)
-        db.session.commit()
-        ids.update(customer=buyer.id, card=card.id)
+    seeded = buyer_with_card_and_subscription(sandbox_app)
+    ids.update(customer=seeded.customer, card=seeded.card, subscription=seeded.subscription)
+    ids["dispute"] = dispute_needing_response(sandbox_app, make_order)[0]
     make_user(Role.ADMIN, LONG_EMAIL, quick_hash=True)
     two_step = {width: enrolled(Role.STAFF, f"staff{width}@shop.example") for width in WIDTHS}
     problems = Problems()
@@ -205,26 +221,17 @@ def test_every_staff_page_fits_a_phone_and_a_desktop(
         for name, path in SIGNED_IN_PAGES.items():
             page.goto(server + path.format(**ids))
             fits(page, width, name)
-            top_bar_fits(
-                page,
-                width,
-                name,
-                [
-                    "Home",
-                    "Orders",
-                    "Customers",
-                    "Subscriptions",
-                    "Event log",
-                    "Disputes",
-                    "Exports",
-                    "New order",
-                    "Products",
-                    "Users",
-                    "AI agents",
-                    "Agent deliveries",
-                    "Sandbox mail",
-                ],
-            )
+            top_bar_fits(page, width, name, TOP_BAR)
+        # A dispute's Submit asks first, on a page of its own.
+        page.goto(server + f"/disputes/{ids['dispute']}")
+        page.get_by_label("Product or service description").fill(
+            "A blue mug, shipped and signed for"
+        )
+        with page.expect_navigation():
+            page.get_by_role("button", name="Submit to the bank…").click()
+        expect(page.get_by_text("It cannot be changed afterwards")).to_be_visible()
+        fits(page, width, "submit a dispute's evidence: the confirmation")
+        top_bar_fits(page, width, "submit a dispute's evidence", TOP_BAR)
         # The order page's timeline has an entry of every kind, stacked on a phone; each is
         # one line, and its facts fit too once opened.
         page.goto(server + f"/orders/{held.id}")
@@ -257,13 +264,22 @@ def test_every_buyer_page_fits_a_phone_and_a_desktop(
         buyer = customers.find_or_create(LONG_BUYER)
         db.session.commit()
         save_card = "/save-card/" + card_setup.token_for(buyer.id, "browser")
+    seeded = buyer_with_card_and_subscription(live_app)
     problems = Problems()
     for width in WIDTHS:
         context = browser.new_context(viewport={"width": width, "height": 844})
         context.route(STRIPE_JS, lambda route: route.fulfill(content_type="text/javascript"))
         page = problems.watch(context)
         for name, path in BUYER_PAGES.items():
-            page.goto(server + path.format(link=link, save_card=save_card))
+            page.goto(
+                server
+                + path.format(
+                    link=link,
+                    save_card=save_card,
+                    subscribe=seeded.subscribe_path,
+                    billing=seeded.billing_path,
+                )
+            )
             fits(page, width, name)
             expect(page.locator("header")).to_have_text("Secure payment")  # no staff links
         context.close()

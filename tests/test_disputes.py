@@ -325,3 +325,12 @@ def test_what_stripe_reports_of_the_evidence_is_shown(app, signed_in, disputed):
     assert re.search(r'id="has-evidence">Yes<', page)
     assert re.search(r'id="submission-count">1<', page)
     assert re.search(r'id="dispute-status">Under review<', page)
+
+
+def test_staff_can_type_evidence_and_support_cannot(signed_in, disputed):
+    dispute_id, _ = disputed
+    field = re.compile(r'<textarea[^>]*id="ev-product_description"[^>]*>')
+    staff_page = signed_in(Role.STAFF).get(f"/disputes/{dispute_id}").get_data(as_text=True)
+    support_page = signed_in(Role.SUPPORT).get(f"/disputes/{dispute_id}").get_data(as_text=True)
+    assert "readonly" not in field.search(staff_page).group(0)
+    assert "readonly" in field.search(support_page).group(0)
