@@ -14,25 +14,17 @@ smallest size's.
 
 from __future__ import annotations
 
-import statistics
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
 from bench.common import (
-    EMAIL,
-    PASSWORD,
     argument_parser,
-    gunicorn,
-    migrated_app,
     print_table,
-    scratch_databases,
-    sign_in,
 )
-from bench.loadgen import run_load
+from bench.list_sizes import add_size_arguments, page_p50s, parse_sizes
 from dashboard.extensions import db
-from dashboard.models import Dispute, Role
-from dashboard.services import users
+from dashboard.models import Dispute
 from dashboard.services.dispute_list import Cursor
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -93,42 +85,10 @@ def pages(size: int) -> dict[str, str]:
 
 def main() -> None:
     parser = argument_parser(__doc__)
-    parser.add_argument("--sizes", default="10000,100000,1000000")
-    parser.add_argument("--requests", type=int, default=50)
+    add_size_arguments(parser, "10000,100000,1000000")
     args = parser.parse_args()
-    try:
-        sizes = sorted(int(size) for size in args.sizes.split(","))
-    except ValueError:
-        parser.error(f"--sizes takes whole numbers separated by commas, not {args.sizes!r}")
-    if not sizes or sizes[0] < 100 or args.requests < 1 or args.repeats < 1:
-        parser.error("--sizes must be at least 100, --requests and --repeats at least 1")
-    rows = []
-    for scratch in scratch_databases(args.databases, args.database_url):
-        app = migrated_app(scratch)
-        with app.app_context():
-            users.create_user(EMAIL, PASSWORD, Role.STAFF)
-            db.session.commit()
-        smallest: dict[str, float] = {}
-        for size in sizes:
-            with app.app_context():
-                seed(size)
-                db.session.remove()
-            with gunicorn(scratch) as port:
-                cookie = sign_in(port)
-                p50: dict[str, float] = {}
-                for name, path in pages(size).items():
-                    request = [("GET", path, b"", {"Cookie": cookie})]
-                    warm = run_load(port, request * 5, 1)
-                    if set(warm.statuses) != {200}:
-                        raise RuntimeError(f"{path} answered {warm.statuses}")
-                    load = request * args.requests
-                    found = [run_load(port, load, 1) for _ in range(args.repeats)]
-                    p50[name] = statistics.median(r.p50_ms for r in found)
-            smallest = smallest or p50
-            rows.append(
-                [scratch.label, f"{size:,}"]
-                + [f"{ms:.1f} ({ms / smallest[name]:.2f}x)" for name, ms in p50.items()]
-            )
+    sizes = parse_sizes(parser, args, minimum=100)
+    rows = page_p50s(args, sizes, seed, pages)
     print(
         f"\nGET /disputes..., one connection, p50 ms (median of {args.repeats} x "
         f"{args.requests} requests); in brackets, over the smallest size"

@@ -16,25 +16,17 @@ Prints the median p50 over the repetitions, and each size's time over the smalle
 
 from __future__ import annotations
 
-import statistics
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, insert, select
 
 from bench.common import (
-    EMAIL,
-    PASSWORD,
     argument_parser,
-    gunicorn,
-    migrated_app,
     print_table,
-    scratch_databases,
-    sign_in,
 )
-from bench.loadgen import run_load
+from bench.list_sizes import add_size_arguments, page_p50s, parse_sizes
 from dashboard.extensions import db
-from dashboard.models import Role, StripeEvent
-from dashboard.services import users
+from dashboard.models import StripeEvent
 
 TYPES = (
     "payment_intent.amount_capturable_updated",
@@ -121,38 +113,10 @@ def pages(size: int) -> dict[str, str]:
 
 def main() -> None:
     parser = argument_parser(__doc__)
-    parser.add_argument("--sizes", default="10000,100000,1000000")
-    parser.add_argument("--requests", type=int, default=50)
+    add_size_arguments(parser, "10000,100000,1000000")
     args = parser.parse_args()
-    sizes = sorted(int(size) for size in args.sizes.split(","))
-    rows = []
-    for scratch in scratch_databases(args.databases, args.database_url):
-        app = migrated_app(scratch)
-        with app.app_context():
-            users.create_user(EMAIL, PASSWORD, Role.STAFF)
-            db.session.commit()
-        smallest: dict[str, float] = {}
-        for size in sizes:
-            with app.app_context():
-                seed_events(size)
-                db.session.remove()
-            with gunicorn(scratch) as port:
-                cookie = sign_in(port)
-                p50: dict[str, float] = {}
-                for name, path in pages(size).items():
-                    request = [("GET", path, b"", {"Cookie": cookie})]
-                    warm = run_load(port, request * 5, 1)
-                    if set(warm.statuses) != {200}:
-                        raise RuntimeError(f"{path} answered {warm.statuses}")
-                    found = [
-                        run_load(port, request * args.requests, 1) for _ in range(args.repeats)
-                    ]
-                    p50[name] = statistics.median(r.p50_ms for r in found)
-            smallest = smallest or p50
-            rows.append(
-                [scratch.label, f"{size:,}"]
-                + [f"{ms:.1f} ({ms / smallest[name]:.2f}x)" for name, ms in p50.items()]
-            )
+    sizes = parse_sizes(parser, args, minimum=2)
+    rows = page_p50s(args, sizes, seed_events, pages)
     print(
         f"\nGET /events..., one connection, p50 ms (median of {args.repeats} x {args.requests} "
         "requests); in brackets, over the smallest size"

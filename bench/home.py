@@ -20,25 +20,17 @@ each size's time over the smallest size's.
 
 from __future__ import annotations
 
-import statistics
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, insert, select
 
 from bench.common import (
-    EMAIL,
-    PASSWORD,
     argument_parser,
-    gunicorn,
-    migrated_app,
     print_table,
-    scratch_databases,
-    sign_in,
 )
-from bench.loadgen import run_load
+from bench.list_sizes import add_size_arguments, page_p50s, parse_sizes
 from dashboard.extensions import db
-from dashboard.models import Dispute, MoneyMovement, Order, PaymentAttempt, Role, utcnow
-from dashboard.services import users
+from dashboard.models import Dispute, MoneyMovement, Order, PaymentAttempt, utcnow
 from dashboard.services.overview import rollups
 
 APART = timedelta(minutes=4.5)
@@ -227,41 +219,15 @@ def seed_history(have: int, target: int, now: datetime) -> None:
 
 def main() -> None:
     parser = argument_parser(__doc__)
-    parser.add_argument("--sizes", default="10000,1000000")
-    parser.add_argument("--requests", type=int, default=50)
+    add_size_arguments(parser, "10000,1000000")
     args = parser.parse_args()
-    try:
-        sizes = sorted(int(size) for size in args.sizes.split(","))
-    except ValueError:
-        parser.error(f"--sizes takes whole numbers separated by commas, not {args.sizes!r}")
-    if not sizes or sizes[0] < 2 or args.requests < 1 or args.repeats < 1:
-        parser.error("--sizes must be at least 2, --requests and --repeats at least 1")
-    rows = []
-    for scratch in scratch_databases(args.databases, args.database_url):
-        app = migrated_app(scratch)
-        with app.app_context():
-            users.create_user(EMAIL, PASSWORD, Role.STAFF)
-            db.session.commit()
-        smallest = 0.0
-        for size in sizes:
-            with app.app_context():
-                seed(size)
-                db.session.remove()
-            with gunicorn(scratch) as port:
-                cookie = sign_in(port)
-                request = [("GET", "/", b"", {"Cookie": cookie})]
-                warm = run_load(port, request * 5, 1)
-                if set(warm.statuses) != {200}:
-                    raise RuntimeError(f"/ answered {warm.statuses}")
-                found = [run_load(port, request * args.requests, 1) for _ in range(args.repeats)]
-                p50 = statistics.median(r.p50_ms for r in found)
-            smallest = smallest or p50
-            rows.append([scratch.label, f"{size:,}", f"{p50:.1f}", f"{p50 / smallest:.2f}x"])
+    sizes = parse_sizes(parser, args, minimum=2)
+    rows = page_p50s(args, sizes, seed, lambda size: {"Home": "/"})
     print(
         f"\nGET / (Home), one connection, p50 ms (median of {args.repeats} x {args.requests} "
-        "requests); the ratio is over the smallest size"
+        "requests); in brackets, over the smallest size"
     )
-    print_table(["database", "orders", "p50 ms", "ratio"], rows)
+    print_table(["database", "orders", "Home"], rows)
 
 
 if __name__ == "__main__":
