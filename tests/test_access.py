@@ -399,6 +399,7 @@ def test_role_route_matrix(app, make_user, make_order, route):
         if status in (302, 303) and visitor == ANON and not public_redirect:
             # A staff page sends a visitor to sign in (a buyer's page, to the pay page).
             assert response.headers["Location"].startswith("/login")
+        response.close()  # a streamed answer (an export) lets go of its database connection
 
 
 def test_forbidden_post_is_audited(signed_in, make_order, caplog):

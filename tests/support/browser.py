@@ -101,8 +101,9 @@ def sideways(page: Page) -> int:
     )
 
 
-def tab_to(page: Page, name: str, limit: int = 20) -> None:
-    """Press Tab until the focused element's text is `name`."""
+def tab_to(page: Page, name: str, limit: int = 40) -> None:
+    """Press Tab until the focused element's text is `name` (past the skip link and the top
+    menu's links first)."""
     for _ in range(limit):
         page.keyboard.press("Tab")
         if page.evaluate("document.activeElement.innerText").strip() == name:
