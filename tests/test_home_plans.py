@@ -21,6 +21,8 @@ SERVED_BY = {
     "stripe_events": ("ix_stripe_events_created", "ix_stripe_events_status_id"),
     "money_movements": (
         "ix_money_movements_kind_currency_occurred_at",
+        # The exports' index: a range of instants, as the planner may prefer on small tables.
+        "ix_money_movements_occurred_at_id",
         "INTEGER PRIMARY KEY",  # the page cursor's row, by id
         "pk_money_movements",
     ),
