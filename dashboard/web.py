@@ -219,6 +219,18 @@ def init_app(app: Flask) -> None:
             )
         return response
 
+    @app.after_request
+    def one_notice_of_each(response: Response) -> Response:
+        """A notice not yet shown is kept once: "Sign in to continue." after five pages
+        opened while signed out is said once on the sign-in page, and a client that never
+        follows the redirects cannot grow its session cookie without end."""
+        pending = session.get("_flashes")
+        if pending and len(pending) > 1:
+            unique = list(dict.fromkeys(tuple(notice) for notice in pending))
+            if len(unique) < len(pending):
+                session["_flashes"] = unique
+        return response
+
     @app.before_request
     def note_who_asked() -> None:
         """Whether the request came signed in: it may sign out before its answer is sent."""

@@ -25,6 +25,23 @@ def test_sign_in_and_out(app, make_user):
     assert client.get("/orders").status_code == 302
 
 
+def test_pages_opened_signed_out_say_sign_in_once(app):
+    """Each private page opened while signed out asks to sign in; the sign-in page then
+    says so once, however many there were, and a client that never follows the redirects
+    does not grow its session cookie with every page."""
+    client = app.test_client()
+    for path in ["/orders", "/events", "/customers", "/orders", "/disputes"]:
+        assert client.get(path).status_code == 302
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    for _ in range(50):
+        client.get("/orders")
+    assert len(client.get_cookie("session").value) == len(cookie.value)
+    page = client.get("/login").get_data(as_text=True)
+    assert page.count("Sign in to continue.") == 1
+    assert "Sign in to continue." not in client.get("/login").get_data(as_text=True)
+
+
 def test_wrong_password_says_so_and_is_recorded(app, make_user):
     make_user(Role.STAFF)
     client = app.test_client()
