@@ -9,14 +9,14 @@ import itertools
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from dashboard.extensions import db
-from dashboard.models import Customer, CustomerTimelineEntry, SavedPaymentMethod
+from dashboard.models import Customer, CustomerTimelineEntry, Order, SavedPaymentMethod
 from dashboard.services import customers
 from tests.support.customer_stripe import card_method
 from tests.support.database import stored_events
-from tests.support.stripe import send_event, stripe_event
+from tests.support.stripe import apply_stored, hold_event, send_event, stripe_event
 
 T0 = 1_780_000_000
 
@@ -150,3 +150,33 @@ def test_customer_events_ask_stripe_nothing(live_app, stripe_http, client, event
     (row,) = stored_events(live_app)
     assert row.status == "applied", (row.reason, row.error)
     assert stripe_http.calls == []
+
+
+def test_a_page_of_holds_finds_each_buyer_once(app, make_order):
+    """Three holds applied as one page: two orders of one new buyer (their email typed
+    differently) and one of a buyer known before. The page reads its buyers in one go and
+    makes the new one once: two customers, each order linked to its buyer, one "Customer
+    created" entry for the new buyer."""
+    known = make_customer(app, "known@example.com", "cus_known")
+    orders = [
+        make_order(buyer_email="Twin@Example.com", stripe_payment_intent_id="pi_twin_1"),
+        make_order(buyer_email="twin@example.com ", stripe_payment_intent_id="pi_twin_2"),
+        make_order(buyer_email="known@example.com", stripe_payment_intent_id="pi_known"),
+    ]
+    client = app.test_client()
+    for order in orders:
+        event = hold_event(order.id, payment_intent=order.stripe_payment_intent_id)
+        assert send_event(client, event, apply=False).status_code == 200
+    apply_stored(app)  # one page: the three events were pending together
+    with app.app_context():
+        twin = db.session.scalar(select(Customer).where(Customer.email == "twin@example.com"))
+        assert twin is not None
+        linked = [db.session.get(Order, order.id).customer_id for order in orders]
+        assert linked == [twin.id, twin.id, known]
+        assert db.session.scalar(select(func.count()).select_from(Customer)) == 2
+        made = db.session.scalars(
+            select(CustomerTimelineEntry.customer_id).where(
+                CustomerTimelineEntry.summary == "Customer created"
+            )
+        ).all()
+        assert sorted(made) == sorted([known, twin.id])

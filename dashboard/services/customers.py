@@ -10,13 +10,15 @@ so Stripe answers both with the same one.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from dashboard.domain.emails import MAX_EMAIL_LENGTH, normalize_email
-from dashboard.extensions import db
+from dashboard.extensions import db, upsert_insert
 from dashboard.models import (
     Customer,
     CustomerTimelineEntry,
@@ -30,6 +32,8 @@ from dashboard.payments.gateway import gateway
 MAX_NAME_LENGTH = 200
 # Tries of the insert when another request stores the same email in between.
 _ATTEMPTS = 3
+# The page of webhook events being applied: its buyers' customers by email (None: none yet).
+_PAGE: ContextVar[dict[str, Customer | None] | None] = ContextVar("page_buyers", default=None)
 
 
 class CustomerError(ValueError):
@@ -43,24 +47,60 @@ def find_or_create(email: str, name: str | None = None) -> Customer:
     if not email or "@" not in email or len(email) > MAX_EMAIL_LENGTH:
         raise CustomerError("A customer needs a valid email address.")
     name = (name or "").strip()[:MAX_NAME_LENGTH]
+    known = _PAGE.get()
     for _ in range(_ATTEMPTS):
-        found = find_by_email(email)
-        if found is not None:
-            if name and not found.name:
+        # Neither the read nor the insert flushes what the caller has pending (a page of
+        # webhook events is written once, at its end), and no savepoint is needed: the
+        # unique email decides between two requests at once, the loser inserting nothing
+        # (on PostgreSQL after the winner's commit) and reading the winner's row next turn.
+        with db.session.no_autoflush:
+            if known is not None and email in known:  # the page read it (None: no one)
+                found = known.pop(email)
+            else:
+                found = find_by_email(email)
+            if found is None:
+                found = db.session.scalar(
+                    upsert_insert()(Customer)
+                    .values(email=email, name=name)
+                    .on_conflict_do_nothing(index_elements=["email"])
+                    .returning(Customer)
+                )
+                if found is None:
+                    continue  # stored by someone else just now: read theirs
+                note(found, TimelineKind.STATE_CHANGE, "Customer created", data={"email": email})
+            elif name and not found.name:
                 found.name = name
-            return found
-        try:
-            with db.session.begin_nested():
-                customer = Customer(email=email, name=name)
-                db.session.add(customer)
-                db.session.flush()
-            note(customer, TimelineKind.STATE_CHANGE, "Customer created", data={"email": email})
-            return customer
-        except IntegrityError:
-            # Another request stored this email first (on PostgreSQL the insert waited for
-            # it to commit): read theirs on the next turn.
-            continue
+        if known is not None:
+            known[email] = found
+        return found
     raise RuntimeError(f"could not find or store the customer of {email!r}")
+
+
+@contextmanager
+def page_of_buyers() -> Iterator[None]:
+    """While a page of webhook events is applied: the customers of its orders are read in
+    one query (`prefetch`) and those it makes are remembered, instead of a read per event."""
+    token = _PAGE.set({})
+    try:
+        yield
+    finally:
+        _PAGE.reset(token)
+
+
+def prefetch(emails: list[str]) -> None:
+    """Read these buyers' customers at once for the page being applied (nothing outside a
+    page). An email with no customer is remembered as none, so making it is one insert."""
+    known = _PAGE.get()
+    if known is None:
+        return
+    wanted = {normalize_email(email) for email in emails} - known.keys()
+    if not wanted:
+        return
+    found = {
+        customer.email: customer
+        for customer in db.session.scalars(select(Customer).where(Customer.email.in_(wanted)))
+    }
+    known.update({email: found.get(email) for email in wanted})
 
 
 def find_by_email(email: str) -> Customer | None:

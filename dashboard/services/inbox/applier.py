@@ -33,6 +33,7 @@ from sqlalchemy import select, update
 
 from dashboard.extensions import db
 from dashboard.models import EventStatus, StripeEvent
+from dashboard.services import customers
 from dashboard.services.inbox import reconcile, store
 from dashboard.services.inbox.handlers.registry import rereads_stripe
 from dashboard.services.inbox.matching import OrderLookup, PageOrders
@@ -77,7 +78,7 @@ def apply_page(limit: int) -> tuple[int, list[int]]:
         key=lambda row: row.id,
     )
     try:
-        with db.session.begin_nested():
+        with db.session.begin_nested(), customers.page_of_buyers():
             page = PageOrders()
             page.lock([row.data_object for row in rows])
             for row in rows:

@@ -25,6 +25,7 @@ from dashboard.models import (
     StripeRequest,
 )
 from dashboard.payments.snapshots import object_refs
+from dashboard.services import customers
 
 OrderKey = tuple[str, int | str]
 # Our money requests that Stripe took, or may have taken.
@@ -150,6 +151,7 @@ class PageOrders(OrderLookup):
         if not ids:
             return
         self.orders.update({order.id: order for order in orders})
+        customers.prefetch([o.buyer_email for o in orders if o.customer_id is None])
         for order_id, latest in db.session.execute(
             select(StripeEvent.order_id, func.max(StripeEvent.created))
             .where(StripeEvent.order_id.in_(ids), StripeEvent.processed_at.is_not(None))
