@@ -6,13 +6,21 @@ as unmatched, never lost."""
 from __future__ import annotations
 
 import itertools
+import threading
+import time
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from dashboard.extensions import db
-from dashboard.models import Customer, CustomerTimelineEntry, Order, SavedPaymentMethod
+from dashboard.models import (
+    Customer,
+    CustomerTimelineEntry,
+    Order,
+    SavedPaymentMethod,
+    StripeEvent,
+)
 from dashboard.services import customers
 from tests.support.customer_stripe import card_method
 from tests.support.database import stored_events
@@ -180,3 +188,47 @@ def test_a_page_of_holds_finds_each_buyer_once(app, make_order):
             )
         ).all()
         assert sorted(made) == sorted([known, twin.id])
+
+
+def test_a_buyer_stored_by_someone_else_while_a_page_is_applied_is_theirs(app, make_order):
+    """The page found no customer for a new buyer and made one with its other rows; another
+    transaction stored the same buyer first (a buyer saving a card at that moment). The
+    page's write waits for it, fails on the unique email, and the page is applied again one
+    event at a time: the hold is applied, the order linked to the other's customer, and
+    nothing is made twice."""
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    if not url.startswith("postgresql"):
+        pytest.skip("PostgreSQL's row locks are what this shows")
+    order = make_order(buyer_email="race@example.com", stripe_payment_intent_id="pi_race")
+    client = app.test_client()
+    event = hold_event(order.id, payment_intent="pi_race")
+    assert send_event(client, event, apply=False).status_code == 200
+    with app.app_context():
+        other = db.engine.connect()
+        theirs = other.execute(
+            text(
+                "INSERT INTO customers (email, name, created_at, updated_at) "
+                "VALUES ('race@example.com', 'Theirs', now(), now()) RETURNING id"
+            )
+        ).scalar_one()
+        applying = threading.Thread(target=apply_stored, args=(app,))
+        applying.start()
+        try:
+            waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            for _ in range(200):
+                with db.engine.connect() as look:
+                    if look.execute(text(waiting)).scalar_one():
+                        break
+                time.sleep(0.05)
+            else:
+                pytest.fail("the page never waited for the other transaction's buyer")
+            other.commit()
+        finally:
+            other.close()
+            applying.join(timeout=60)
+        assert not applying.is_alive()
+        db.session.remove()
+        assert db.session.get(Order, order.id).customer_id == theirs
+        assert db.session.scalar(select(func.count()).select_from(Customer)) == 1
+        stored = db.session.scalar(select(StripeEvent).where(StripeEvent.event_id == event["id"]))
+        assert stored.status == "applied"

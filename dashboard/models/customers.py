@@ -126,3 +126,5 @@ class CustomerTimelineEntry(Model):
 
     actor: Mapped[User | None] = relationship()
     stripe_event: Mapped[StripeEvent | None] = relationship()
+    # Also tells a flush to write a customer made in the same page before its entries.
+    customer: Mapped[Customer] = relationship()

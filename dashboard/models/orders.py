@@ -17,6 +17,7 @@ from dashboard.models.base import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
     from dashboard.models.agents import Agent
+    from dashboard.models.customers import Customer
     from dashboard.models.inbox import StripeEvent
     from dashboard.models.users import User
 
@@ -90,6 +91,8 @@ class Order(Model):
 
     created_by: Mapped[User | None] = relationship()
     agent: Mapped[Agent | None] = relationship()
+    # Also tells a flush to write a customer made in the same page before the order.
+    customer: Mapped[Customer | None] = relationship()
     lines: Mapped[list[OrderLine]] = relationship(
         back_populates="order", order_by="OrderLine.position", cascade="all, delete-orphan"
     )

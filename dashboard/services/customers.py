@@ -13,9 +13,10 @@ import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from dashboard.domain.emails import MAX_EMAIL_LENGTH, normalize_email
 from dashboard.extensions import db, upsert_insert
@@ -33,7 +34,7 @@ MAX_NAME_LENGTH = 200
 # Tries of the insert when another request stores the same email in between.
 _ATTEMPTS = 3
 # The page of webhook events being applied: its buyers' customers by email (None: none yet).
-_PAGE: ContextVar[dict[str, Customer | None] | None] = ContextVar("page_buyers", default=None)
+_PAGE: ContextVar[_PageBuyers | None] = ContextVar("page_buyers", default=None)
 
 
 class CustomerError(ValueError):
@@ -47,15 +48,25 @@ def find_or_create(email: str, name: str | None = None) -> Customer:
     if not email or "@" not in email or len(email) > MAX_EMAIL_LENGTH:
         raise CustomerError("A customer needs a valid email address.")
     name = (name or "").strip()[:MAX_NAME_LENGTH]
-    known = _PAGE.get()
+    page = _PAGE.get()
+    if page is not None and page.known.get(email, False) is None and page.ids:
+        # New to the page and to the database when the page began: made with an id the
+        # page reserved, written with the page's other rows at its end (a buyer stored by
+        # someone else in between fails that write, and the page is applied again one event
+        # at a time, through the insert below).
+        customer = Customer(id=page.ids.pop(), email=email, name=name)
+        db.session.add(customer)
+        note(customer, TimelineKind.STATE_CHANGE, "Customer created", data={"email": email})
+        page.known[email] = customer
+        return customer
     for _ in range(_ATTEMPTS):
         # Neither the read nor the insert flushes what the caller has pending (a page of
         # webhook events is written once, at its end), and no savepoint is needed: the
         # unique email decides between two requests at once, the loser inserting nothing
         # (on PostgreSQL after the winner's commit) and reading the winner's row next turn.
         with db.session.no_autoflush:
-            if known is not None and email in known:  # the page read it (None: no one)
-                found = known.pop(email)
+            if page is not None and email in page.known:  # the page read it (None: no one)
+                found = page.known.pop(email)
             else:
                 found = find_by_email(email)
             if found is None:
@@ -70,17 +81,27 @@ def find_or_create(email: str, name: str | None = None) -> Customer:
                 note(found, TimelineKind.STATE_CHANGE, "Customer created", data={"email": email})
             elif name and not found.name:
                 found.name = name
-        if known is not None:
-            known[email] = found
+        if page is not None:
+            page.known[email] = found
         return found
     raise RuntimeError(f"could not find or store the customer of {email!r}")
+
+
+@dataclass
+class _PageBuyers:
+    """The page's buyers by email (None: no customer when the page read them), and ids
+    reserved on PostgreSQL for the customers the page may make."""
+
+    known: dict[str, Customer | None] = field(default_factory=dict)
+    ids: list[int] = field(default_factory=list)
 
 
 @contextmanager
 def page_of_buyers() -> Iterator[None]:
     """While a page of webhook events is applied: the customers of its orders are read in
-    one query (`prefetch`) and those it makes are remembered, instead of a read per event."""
-    token = _PAGE.set({})
+    one query (`prefetch`), and those it makes are written with the page's other rows,
+    instead of a read and an insert per event."""
+    token = _PAGE.set(_PageBuyers())
     try:
         yield
     finally:
@@ -89,18 +110,28 @@ def page_of_buyers() -> Iterator[None]:
 
 def prefetch(emails: list[str]) -> None:
     """Read these buyers' customers at once for the page being applied (nothing outside a
-    page). An email with no customer is remembered as none, so making it is one insert."""
-    known = _PAGE.get()
-    if known is None:
+    page). An email with no customer is remembered as none, and on PostgreSQL an id is
+    reserved for it (one query for all), so making it costs no statement of its own."""
+    page = _PAGE.get()
+    if page is None:
         return
-    wanted = {normalize_email(email) for email in emails} - known.keys()
+    wanted = {normalize_email(email) for email in emails} - page.known.keys()
     if not wanted:
         return
     found = {
         customer.email: customer
         for customer in db.session.scalars(select(Customer).where(Customer.email.in_(wanted)))
     }
-    known.update({email: found.get(email) for email in wanted})
+    page.known.update({email: found.get(email) for email in wanted})
+    missing = len(wanted) - len(found)
+    if missing and db.session.get_bind().dialect.name == "postgresql":
+        page.ids.extend(
+            db.session.scalars(
+                select(func.nextval(func.pg_get_serial_sequence("customers", "id"))).select_from(
+                    func.generate_series(1, missing)
+                )
+            )
+        )
 
 
 def find_by_email(email: str) -> Customer | None:
@@ -143,6 +174,7 @@ def link_order(order: Order) -> Customer:
         if customer is not None:
             return customer
     customer = find_or_create(order.buyer_email, order.buyer_name)
+    order.customer = customer  # a customer the page made is written before the order
     order.customer_id = customer.id
     return customer
 
