@@ -31,6 +31,7 @@ from dashboard.payments.charges import BalanceFacts, ChargeFacts, RefundDetails
 from dashboard.services.overview import rollups
 from dashboard.services.overview.home import home_figures
 from dashboard.services.payments import records
+from tests.support.stripe import hold_event, send_event
 
 
 def _attempt(order: Order, key: str, status: str, **facts: object) -> None:
@@ -388,3 +389,20 @@ def test_the_rebuild_command_recomputes_what_was_lost(app, make_order):
     assert "from 17 captures, refunds and attempts" in result.output
     with app.app_context():
         assert stored_rollups() == before
+
+
+def test_a_currency_with_attempts_and_nothing_captured_reads_plainly(app, make_order, signed_in):
+    """A currency where cards were tried but nothing was captured or refunded in 30 days:
+    its money chart says so on its scale instead of "$0.01", and one webhook delivery is
+    "1 event"."""
+    order = make_order()
+    with app.app_context():
+        _attempt(db.session.get(Order, order.id), "ch_declined", "failed")
+        db.session.commit()
+    client = app.test_client()
+    assert send_event(client, hold_event(order.id)).status_code == 200
+    html = signed_in(Role.STAFF, quick_hash=True).get("/").get_data(as_text=True)
+    chart = html.split('id="chart-money-usd"', 1)[1].split("</svg>", 1)[0]
+    assert "none in 30 days" in chart and "$0.01" not in chart
+    webhooks = html.split('id="home-webhooks"', 1)[1].split("</div>", 1)[0]
+    assert re.search(r"over 1 event\.", webhooks), webhooks

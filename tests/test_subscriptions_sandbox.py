@@ -221,6 +221,13 @@ def test_staff_cancel_at_period_end_after_confirming(
     page = staff.get(f"/subscriptions/{sub.id}").get_data(as_text=True)
     assert "ends at the end of the period" in page
     assert re.search(r'id="next-invoice">none<', page)
+    # A link or a form that does not say which cancel is a bad request, said on the page.
+    for unsaid in (
+        staff.get(f"/subscriptions/{sub.id}/cancel?when=later"),
+        post_form(staff, f"/subscriptions/{sub.id}/cancel/confirm"),
+    ):
+        assert unsaid.status_code == 400
+        assert "Choose to cancel now or at the end of the period." in unsaid.get_data(as_text=True)
     # A second confirmation (another tab) is refused: nothing more is sent.
     second = post_form(staff, f"/subscriptions/{sub.id}/cancel/confirm", {"when": "period_end"})
     assert second.status_code == 409

@@ -90,8 +90,10 @@ def _money_chart(currency: CurrencyFigures) -> Chart:
         legend=[("bar-captured", "Captured"), ("bar-refunded", "Refunded")],
         x_labels=_x_labels(currency),
     )
-    peak = max([max(day.captured, day.refunded) for day in currency.days] + [1])
-    chart.top_label = money(peak, code)
+    peak = max([max(day.captured, day.refunded) for day in currency.days] + [0])
+    # Nothing captured or refunded in 30 days: the scale is labelled as such, not "$0.01".
+    chart.top_label = money(peak, code) if peak else "none in 30 days"
+    peak = peak or 1
     slot = _slots(len(currency.days))
     plot = HEIGHT - TOP - BOTTOM
     for n, day in enumerate(currency.days):

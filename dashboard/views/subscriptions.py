@@ -176,8 +176,11 @@ def detail(subscription_id: int) -> ResponseReturnValue:
 @roles_required(*STAFF)
 def cancel(subscription_id: int) -> ResponseReturnValue:
     """What canceling will do, and the button that does it."""
+    when = request.args.get("when", "")
+    if when not in staff.WHEN:  # a link that does not say which cancel: nothing to review
+        return _detail(subscription_id, 400, problem=staff.CHOOSE_WHEN)
     try:
-        review = staff.review_cancel(subscription_id, request.args.get("when", ""))
+        review = staff.review_cancel(subscription_id, when)
     except staff.SubscriptionNotFound:
         abort(404)
     except ActionRefused as refused:
@@ -196,8 +199,11 @@ def cancel_confirmed(subscription_id: int) -> ResponseReturnValue:
     """Send the cancel to Stripe (its idempotency key saved first)."""
     if not EmptyForm().validate_on_submit():
         abort(400)
+    when = request.form.get("when", "")
+    if when not in staff.WHEN:
+        return _detail(subscription_id, 400, problem=staff.CHOOSE_WHEN)
     try:
-        result = staff.cancel(subscription_id, request.form.get("when", ""), current_user)
+        result = staff.cancel(subscription_id, when, current_user)
     except staff.SubscriptionNotFound:
         abort(404)
     except ActionRefused as refused:

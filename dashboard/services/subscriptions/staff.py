@@ -26,6 +26,7 @@ from dashboard.services.subscriptions import links, records
 from dashboard.transactions import commit_before_stripe
 
 WHEN = ("now", "period_end")
+CHOOSE_WHEN = "Choose to cancel now or at the end of the period."
 
 
 class SubscriptionNotFound(LookupError):
@@ -51,7 +52,7 @@ def review_cancel(subscription_id: int, when: str) -> CancelReview:
     """What a cancel will do, in words; ActionRefused when it cannot be done."""
     subscription = _get(subscription_id)
     if when not in WHEN:
-        raise ActionRefused("Choose to cancel now or at the end of the period.")
+        raise ActionRefused(CHOOSE_WHEN)
     if subscription.status in ENDED:
         raise ActionRefused("This subscription has ended already.")
     end = subscription.current_period_end
