@@ -112,9 +112,17 @@ def _count(status: EventStatus, since: datetime) -> int:
 
 
 def _oldest_unprocessed() -> StripeEvent | None:
-    return db.session.scalar(
-        select(StripeEvent)
-        .where(StripeEvent.status.in_(RETRYABLE))
+    """The first event of each retryable status, each off the (status, id) index, and the
+    older of the two. (`status IN (…) ORDER BY id` may be planned as a walk of the whole
+    primary key, filtered: the whole inbox when nothing is left to apply.)"""
+    firsts = [
+        select(StripeEvent.id)
+        .where(StripeEvent.status == status)
         .order_by(StripeEvent.id)
         .limit(1)
+        .scalar_subquery()
+        for status in RETRYABLE
+    ]
+    return db.session.scalar(
+        select(StripeEvent).where(StripeEvent.id.in_(firsts)).order_by(StripeEvent.id).limit(1)
     )
