@@ -168,6 +168,8 @@ def _facts(order: Order, checkout_session_id: str) -> acp.OrderFacts:
 def _order_id_changed(obj: Any, is_new: bool) -> int | None:
     """The order whose agent may hear of this object's change, if it is one we watch."""
     if isinstance(obj, Order):
+        if obj.agent_id is None:  # only an agent's orders are announced (set when made)
+            return None
         state = inspect(obj)
         if is_new or any(state.attrs[name].history.has_changes() for name in WATCHED):
             return obj.id
