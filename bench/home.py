@@ -160,7 +160,7 @@ def seed_history(have: int, target: int, now: datetime) -> None:
     large as such a history makes it)."""
     postgres = db.engine.dialect.name == "postgresql"
     if postgres:
-        series = "SELECT g FROM generate_series(:lo, :hi) g"
+        series = "SELECT g FROM generate_series(CAST(:lo AS integer), CAST(:hi AS integer)) g"
         at = "(CAST(:now AS timestamptz) - make_interval(secs => 270.0 * (g - 1)))"
         json = "CAST({} AS json)"
         bucket = "date_bin('15 minutes', occurred_at, TIMESTAMPTZ '2000-01-01')"
@@ -186,12 +186,13 @@ def seed_history(have: int, target: int, now: datetime) -> None:
         f" CASE WHEN {failed} THEN 0 ELSE {amount} END, {at}"
         f" FROM ({series}) AS gen",
         "INSERT INTO payment_attempts (order_id, attempt_key, status, details, first_seen_at,"  # noqa: S608
-        " updated_at)"
+        " updated_at, currency, decline_reason)"
         f" SELECT g, 'ch_' || g, CASE WHEN {failed} THEN 'failed' ELSE 'succeeded' END,"
         + json.format(
             'CASE WHEN g % 4 = 0 THEN \'{"currency": "eur"}\' ELSE \'{"currency": "usd"}\' END'
         )
-        + f", {at}, {at} FROM ({series}) AS gen",
+        + f", {at}, {at}, CASE WHEN g % 4 = 0 THEN 'EUR' ELSE 'USD' END,"
+        f" CASE WHEN {failed} THEN 'unknown' END FROM ({series}) AS gen",
         "INSERT INTO money_movements (order_id, kind, movement_key, amount, currency, status,"  # noqa: S608
         " occurred_at)"
         f" SELECT g, 'capture', 'capture:ch_' || g, {amount},"

@@ -49,6 +49,9 @@ SIGNED_IN_PAGES = {
     "captures behind a home figure": (
         "/movements?kind=capture&currency=USD&from=2026-11-01&to=2026-12-31"
     ),
+    "payment attempts behind the authorization rate": (
+        "/movements?kind=attempt&currency=USD&from=2026-11-01&to=2026-12-31"
+    ),
     "order list": "/orders",
     "order page": "/orders/{held}",
     "order page, disputed": "/orders/{disputed}",

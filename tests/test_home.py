@@ -135,7 +135,13 @@ def mixed_history(app, make_order) -> dict[str, int]:
         _attempt(d, f"ch_never_{d.id}", "succeeded")
         db.session.flush()
         db.session.rollback()
-    return {"usd": usd.id, "eur": eur.id, "voided": voided.id, "multi": multi.id}
+    return {
+        "usd": usd.id,
+        "eur": eur.id,
+        "voided": voided.id,
+        "multi": multi.id,
+        "declined": declined.id,
+    }
 
 
 def stored_rollups() -> tuple[dict, dict]:
@@ -293,6 +299,44 @@ def test_each_money_figure_links_to_the_rows_it_counted(app, make_order, signed_
     # The Kolkata user's days: the link names their today.
     today = datetime.now(ZoneInfo("Asia/Kolkata")).date().isoformat()
     assert f"to={today}" in unescape(_cell(html, "USD", "captured", "today"))
+
+
+def test_the_rate_and_each_decline_reason_link_to_the_attempts_counted(app, make_order, signed_in):
+    """USD in the mixed history: 3 of 6 decided attempts authorized (a pending one not
+    counted), declined twice for insufficient_funds and once for card_declined. The rate's
+    link lists those 6 attempts; each reason's link lists its declines and no other."""
+    ids = mixed_history(app, make_order)
+    client = signed_in(Role.STAFF, quick_hash=True)
+    html = client.get("/").get_data(as_text=True)
+    rate = _cell(html, "USD", "rate", "7d")
+    listed = client.get(unescape(re.search(r'href="([^"]+)"', rate).group(1)))
+    assert listed.status_code == 200
+    body = listed.get_data(as_text=True)
+    assert re.search(r'id="attempt-authorized">3<', body) and 'id="attempt-count">6<' in body
+    assert len(re.findall(r"data-attempt=", body)) == 6
+    assert body.count(">Authorized<") == 3 and body.count(">Declined<") == 3
+    assert {int(n) for n in re.findall(r'href="/orders/(\d+)"', body)} == {
+        ids["usd"],
+        ids["voided"],
+        ids["multi"],
+        ids["declined"],
+    }
+    declines = _cell(html, "USD", "declines", "7d")
+    links = dict(
+        (unescape(code), unescape(href))
+        for href, code in re.findall(r'<a href="([^"]+)"><code>([^<]+)</code>', declines)
+    )
+    assert set(links) == {"insufficient_funds", "card_declined"}
+    for reason, count in (("insufficient_funds", 2), ("card_declined", 1)):
+        body = client.get(links[reason]).get_data(as_text=True)
+        assert f'id="attempt-count">{count}<' in body
+        assert (
+            re.findall(r"<td data-label=\"Reason\"><code>([^<]+)</code>", body) == [reason] * count
+        )
+    # A reason on captures, or a reason no code looks like, is refused as itself.
+    for bad in ("kind=capture&reason=card_declined", "kind=decline&reason=" + "x" * 65):
+        refused = client.get(f"/movements?{bad}&currency=USD&from=2026-12-01&to=2026-12-07")
+        assert refused.status_code == 400 and 'id="list-problem"' in refused.get_data(as_text=True)
 
 
 def test_the_charts_tables_hold_what_the_bars_draw(app, make_order, signed_in):

@@ -10,7 +10,7 @@ from sqlalchemy import event
 
 from dashboard.extensions import db
 from dashboard.services.overview.home import home_figures
-from dashboard.services.overview.movements import list_movements
+from dashboard.services.overview.movements import list_attempts, list_movements
 
 # Each table Home reads, and what must serve the read.
 SERVED_BY = {
@@ -19,6 +19,11 @@ SERVED_BY = {
     "orders": ("ix_orders_state",),
     "disputes": ("ix_disputes_status_evidence_due_by",),
     "stripe_events": ("ix_stripe_events_created", "ix_stripe_events_status_id"),
+    "payment_attempts": (
+        "ix_payment_attempts_currency_first_seen_at_id",
+        "INTEGER PRIMARY KEY",  # the page cursor's row, by id
+        "pk_payment_attempts",
+    ),
     "money_movements": (
         "ix_money_movements_kind_currency_occurred_at",
         # The exports' index: a range of instants, as the planner may prefer on small tables.
@@ -48,6 +53,9 @@ def home_plans(app) -> list[tuple[str, str]]:
             now = datetime(2026, 12, 7, 12, tzinfo=UTC)
             home_figures(UTC, timedelta(hours=48), now)
             list_movements("refund", "USD", now - timedelta(days=7), now, older_than=1)
+            week = (now - timedelta(days=7), now)
+            list_attempts("USD", *week, reason="card_declined", older_than=1)
+            list_attempts("USD", *week)
         finally:
             event.remove(engine, "before_cursor_execute", keep)
         plans = []

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import column, insert, inspect, select, table, text
+from sqlalchemy import JSON, column, insert, inspect, select, table, text
 
 from dashboard import MIGRATIONS_DIR, create_app
 from dashboard.extensions import db
@@ -237,3 +237,50 @@ def test_0021_takes_over_buyer_customers_and_links_paid_orders(app):
         (3, None),
     ]
     assert [tuple(row) for row in cards] == [("pm_kept", "attached")]
+
+
+def test_0026_labels_the_attempts_kept_before_it_as_home_counts_them(app, make_order):
+    """Attempts kept before 0026 get the currency Home counted them under (their own, else
+    their order's) and, when declined, the reason; a success has none."""
+    eur = make_order(currency="EUR")
+    attempts = table(
+        "payment_attempts",
+        *(column(name) for name in ("id", "order_id", "attempt_key", "status")),
+        column("details", JSON),
+        *(column(name) for name in ("first_seen_at", "updated_at")),
+    )
+    now = datetime.now(UTC)
+    with app.app_context():
+        downgrade(directory=str(MIGRATIONS_DIR), revision="0025")
+        with db.engine.begin() as connection:
+            rows = [
+                (1, "failed", {"currency": "usd", "decline_code": "insufficient_funds"}),
+                (2, "failed", {"failure_code": "card_declined"}),
+                (3, "succeeded", {}),
+                (4, "failed", {}),
+            ]
+            connection.execute(
+                insert(attempts),
+                [
+                    {
+                        "id": row_id,
+                        "order_id": eur.id,
+                        "attempt_key": f"ch_{row_id}",
+                        "status": status,
+                        "details": details,
+                        "first_seen_at": now,
+                        "updated_at": now,
+                    }
+                    for row_id, status, details in rows
+                ],
+            )
+        upgrade(directory=str(MIGRATIONS_DIR))
+        labelled = db.session.execute(
+            text("SELECT id, currency, decline_reason FROM payment_attempts ORDER BY id")
+        ).all()
+    assert [tuple(row) for row in labelled] == [
+        (1, "USD", "insufficient_funds"),
+        (2, "EUR", "card_declined"),
+        (3, "EUR", None),
+        (4, "EUR", "unknown"),
+    ]

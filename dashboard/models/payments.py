@@ -109,7 +109,11 @@ class PaymentAttempt(Model):
     """
 
     __tablename__ = "payment_attempts"
-    __table_args__ = (Index("ix_payment_attempts_order_id_id", "order_id", "id"),)
+    __table_args__ = (
+        Index("ix_payment_attempts_order_id_id", "order_id", "id"),
+        # The list behind Home's authorization rate and declines: one currency's days.
+        Index("ix_payment_attempts_currency_first_seen_at_id", "currency", "first_seen_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
@@ -120,6 +124,10 @@ class PaymentAttempt(Model):
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # What Home counts it under (services/overview/rollups.py): its currency (its own, else
+    # the order's) and, once declined, the reason. Kept by payments.records.keep_attempt.
+    currency: Mapped[str | None] = mapped_column(String(3))
+    decline_reason: Mapped[str | None] = mapped_column(String(64))
 
 
 class MovementKind(StrEnum):

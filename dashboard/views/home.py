@@ -1,5 +1,5 @@
 """Home: the page after sign-in (how the business is doing, what needs staff today), and
-the list behind its captured and refunded figures."""
+the lists behind its figures (captures, refunds, payment attempts and declines)."""
 
 from __future__ import annotations
 
@@ -39,22 +39,50 @@ def index() -> ResponseReturnValue:
 @bp.route("/movements")
 @roles_required(*READERS)
 def movement_list() -> ResponseReturnValue:
-    """The captures or refunds of one currency over whole days, as the home page counts
-    them."""
-    args = {name: request.args.get(name, "").strip() for name in ("kind", "currency", "from", "to")}
+    """The captures, refunds or payment attempts (all decided ones, or the declined ones,
+    of one reason) of one currency over whole days, as the home page counts them."""
+    names = ("kind", "currency", "from", "to", "reason")
+    args = {name: request.args.get(name, "").strip() for name in names}
+    kind = args["kind"]
+    template = "pages/attempts.html" if kind in movements.ATTEMPT_KINDS else "pages/movements.html"
     try:
-        kind, currency, span = _movement_query(args)
-        page = movements.list_movements(
-            kind, currency, span[0], span[1], older_than=cursor_arg("older_than")
-        )
+        currency, span = _movement_query(args)
+        if kind in movements.ATTEMPT_KINDS:
+            page: movements.AttemptPage | movements.MovementPage = movements.list_attempts(
+                currency,
+                span[0],
+                span[1],
+                reason=_reason(args["reason"], kind),
+                declined_only=kind == "decline",
+                older_than=cursor_arg("older_than"),
+            )
+        else:
+            if args["reason"]:
+                raise BadListQuery("Only declines are listed by reason.")
+            page = movements.list_movements(
+                kind, currency, span[0], span[1], older_than=cursor_arg("older_than")
+            )
     except BadListQuery as problem:
-        return render_template("pages/movements.html", args=args, problem=str(problem)), 400
-    return render_template("pages/movements.html", args=args, page=page)
+        return render_template(template, args=args, problem=str(problem)), 400
+    return render_template(template, args=args, page=page)
 
 
-def _movement_query(args: dict[str, str]) -> tuple[str, str, tuple[datetime, datetime]]:
-    if args["kind"] not in movements.KINDS:
-        raise BadListQuery("Choose captures (kind=capture) or refunds (kind=refund).")
+def _reason(reason: str, kind: str) -> str | None:
+    if not reason:
+        return None
+    if kind != "decline":
+        raise BadListQuery("Only declines are listed by reason.")
+    if len(reason) > 64 or not reason.isascii() or not reason.isprintable():
+        raise BadListQuery("A decline reason is a code such as insufficient_funds.")
+    return reason
+
+
+def _movement_query(args: dict[str, str]) -> tuple[str, tuple[datetime, datetime]]:
+    if args["kind"] not in (*movements.KINDS, *movements.ATTEMPT_KINDS):
+        raise BadListQuery(
+            "Choose captures (kind=capture), refunds (kind=refund), payment attempts "
+            "(kind=attempt) or declines (kind=decline)."
+        )
     currency = args["currency"]
     if not (len(currency) == 3 and currency.isascii() and currency.isalpha()):
         raise BadListQuery("The currency is a three-letter code, such as USD.")
@@ -67,4 +95,4 @@ def _movement_query(args: dict[str, str]) -> tuple[str, str, tuple[datetime, dat
     span = days_span(first, last, viewer_time_zone().zone)
     if span.start is None or span.end is None:
         raise BadListQuery("Those days are beyond the calendar.")
-    return args["kind"], currency.upper(), (span.start, span.end)
+    return currency.upper(), (span.start, span.end)

@@ -1,8 +1,9 @@
-"""The list behind the home page's captured and refunded figures: the very ledger rows the
-rollups counted (one kind, one currency, a span of time), newest first, with their count
-and sum, so the list and the figure can be compared at a glance.
-
-Served by the (kind, currency, occurred_at, id) index: a page costs what its rows cost.
+"""The lists behind the home page's figures: the very rows the rollups counted (one
+currency, a span of time), newest first, with their count and sum, so the list and the
+figure can be compared at a glance. Captured and refunded: the ledger's rows, served by
+the (kind, currency, occurred_at, id) index. The authorization rate and the declines: the
+payment attempts, served by the (currency, first_seen_at, id) index. A page costs what its
+rows cost.
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, func, select, tuple_
+from sqlalchemy import ColumnElement, and_, case, func, select, tuple_
 
+from dashboard.domain.overview import DECIDED
 from dashboard.domain.stripe_mapping import REFUND_STATUS_COUNTS
 from dashboard.extensions import db
-from dashboard.models import MoneyMovement, MovementKind
+from dashboard.models import MoneyMovement, MovementKind, PaymentAttempt
 
 KINDS = (MovementKind.CAPTURE.value, MovementKind.REFUND.value)
 # A refund counts while it is pending or succeeded (domain/stripe_mapping.py).
@@ -77,5 +79,69 @@ def list_movements(
         rows=rows,
         count=int(count),
         total=int(total),
+        older_than=rows[-1].id if more and rows else None,
+    )
+
+
+# The list behind the authorization rate (every decided attempt) and the declines.
+ATTEMPT_KINDS = ("attempt", "decline")
+
+
+@dataclass(frozen=True)
+class AttemptPage:
+    rows: list[PaymentAttempt]
+    count: int  # attempts the filter takes (the rate's denominator, or the declines)
+    authorized: int  # of them, those that succeeded (the rate's numerator)
+    older_than: int | None
+
+
+def list_attempts(
+    currency: str,
+    start: datetime,
+    end: datetime,
+    *,
+    reason: str | None = None,
+    declined_only: bool = False,
+    older_than: int | None = None,
+    per_page: int = 50,
+) -> AttemptPage:
+    """One page of the decided payment attempts Home counted in `currency` from `start` to
+    `end` (excluded), newest first: all of them (the authorization rate), or the declined
+    ones, of one reason if given. A range of the (currency, first_seen_at, id) index."""
+    condition = and_(
+        PaymentAttempt.currency == currency,
+        PaymentAttempt.first_seen_at >= start,
+        PaymentAttempt.first_seen_at < end,
+        PaymentAttempt.status.in_(DECIDED),
+    )
+    if declined_only or reason is not None:
+        condition = and_(condition, PaymentAttempt.status == "failed")
+    if reason is not None:
+        condition = and_(condition, PaymentAttempt.decline_reason == reason)
+    succeeded = case((PaymentAttempt.status == "succeeded", 1), else_=0)
+    count, authorized = db.session.execute(
+        select(func.count(), func.coalesce(func.sum(succeeded), 0)).where(condition)
+    ).one()
+    query = select(PaymentAttempt).where(condition)
+    if older_than is not None:
+        after = db.session.get(PaymentAttempt, older_than)
+        if after is not None:
+            query = query.where(
+                tuple_(PaymentAttempt.first_seen_at, PaymentAttempt.id)
+                < tuple_(after.first_seen_at, after.id)
+            )
+    rows = list(
+        db.session.scalars(
+            query.order_by(PaymentAttempt.first_seen_at.desc(), PaymentAttempt.id.desc()).limit(
+                per_page + 1
+            )
+        )
+    )
+    more = len(rows) > per_page
+    rows = rows[:per_page]
+    return AttemptPage(
+        rows=rows,
+        count=int(count),
+        authorized=int(authorized),
         older_than=rows[-1].id if more and rows else None,
     )

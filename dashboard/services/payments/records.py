@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from dashboard.domain import overview
 from dashboard.domain.orders import OrderState
 from dashboard.domain.state_machine import AFTER_CAPTURE, StaffAction
 from dashboard.domain.stripe_mapping import (
@@ -75,12 +76,23 @@ def keep_attempt(order: Order, facts: ChargeFacts) -> PaymentAttempt:
             details=facts.stored(),
         )
         db.session.add(attempt)
-        return attempt
+        return _labelled(attempt, order)
     merged = facts.merged_over(ChargeFacts.from_stored(attempt.details))
     attempt.details = merged.stored()
     attempt.status = merged.status or attempt.status
     attempt.payment_intent_id = attempt.payment_intent_id or facts.payment_intent_id
     attempt.updated_at = utcnow()
+    return _labelled(attempt, order)
+
+
+def _labelled(attempt: PaymentAttempt, order: Order) -> PaymentAttempt:
+    """The currency and decline reason Home counts the attempt under (overview rollups)."""
+    details = attempt.details or {}
+    code = details.get("currency")
+    own = isinstance(code, str) and len(code) == 3
+    attempt.currency = str(code if own else order.currency).upper()
+    failed = attempt.status == ChargeStatus.FAILED.value
+    attempt.decline_reason = overview.decline_reason(details)[:64] if failed else None
     return attempt
 
 
