@@ -71,14 +71,18 @@ LIST_PAGES = {
 # Pages that refuse a parameter they cannot use, as themselves with the reason: the lists,
 # the order page (its timeline's `sort`), the subscription list (no htmx rows), the list
 # behind Home's figures (a kind, a currency and two days, or the reason it cannot list),
-# the Disputes page and the exports.
+# the Disputes page, the exports, and a cancel page that does not say which cancel.
 REFUSING_PAGES = LIST_PAGES | {
     "orders.detail",
     "subscriptions.index",
     "home.movement_list",
     "disputes.index",
     "exports.download",
+    "subscriptions.cancel",
 }
+# Where each refusing page says why (a list's problem line unless named here): a cancel
+# page without `when` (now or period_end) is the subscription's page saying to choose.
+PROBLEM_ID = {"subscriptions.cancel": "subscription-problem"}
 BARE_ERROR_PAGE = re.compile(r'<p class="muted">Error \d{3}</p>')
 
 
@@ -101,7 +105,8 @@ def check(response, endpoint, where):
     if status == 400:
         # Only these pages refuse a parameter, and they do it as themselves.
         assert endpoint in REFUSING_PAGES, f"{where}: 400"
-        assert 'id="list-problem"' in body, f"{where}: no message on the page"
+        problem = PROBLEM_ID.get(endpoint, "list-problem")
+        assert f'id="{problem}"' in body, f"{where}: no message on the page"
         assert not BARE_ERROR_PAGE.search(body), f"{where}: a bare error page"
 
 
