@@ -61,6 +61,7 @@ MATRIX = {
     ),
     ("two_factor.turn_off", "POST"): ("/account/two-step/off", {}, (302, 303, 303, 303)),
     ("home.index", "GET"): ("/", None, (302, 200, 200, 200)),
+    ("home.hold_list", "GET"): ("/holds?currency=USD", None, (302, 200, 200, 200)),
     ("home.movement_list", "GET"): (
         "/movements?kind=capture&currency=USD&from=2026-12-01&to=2026-12-07",
         None,

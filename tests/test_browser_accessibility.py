@@ -92,6 +92,7 @@ def test_axe_finds_nothing_serious_on_the_later_pages(
     sign_in(page, server, admin.email, PASSWORD)
     for name, path in [
         ("captures behind a home figure", "/movements?kind=capture&currency=USD"),
+        ("open holds behind a home figure", "/holds?currency=USD"),
         (
             "declines behind a home figure",
             "/movements?kind=decline&currency=USD&from=2026-11-01&to=2026-12-31"

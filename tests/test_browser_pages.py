@@ -49,6 +49,7 @@ SIGNED_IN_PAGES = {
     "captures behind a home figure": (
         "/movements?kind=capture&currency=USD&from=2026-11-01&to=2026-12-31"
     ),
+    "open holds behind a home figure": "/holds?currency=USD",
     "payment attempts behind the authorization rate": (
         "/movements?kind=attempt&currency=USD&from=2026-11-01&to=2026-12-31"
     ),

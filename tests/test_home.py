@@ -450,3 +450,41 @@ def test_a_currency_with_attempts_and_nothing_captured_reads_plainly(app, make_o
     assert "none in 30 days" in chart and "$0.01" not in chart
     webhooks = html.split('id="home-webhooks"', 1)[1].split("</div>", 1)[0]
     assert re.search(r"over 1 event\.", webhooks), webhooks
+
+
+def test_the_holds_figures_link_to_the_orders_holding_money(app, make_order, signed_in):
+    """USD holds: two authorized orders and one partly captured (what is left of it is
+    still held), one of them running out within the alert window; a EUR hold and a
+    captured order are not listed. The count's link lists the three, soonest deadline
+    first; the "run out" link lists the one."""
+    now = utcnow()
+    soon, later = now + timedelta(hours=10), now + timedelta(days=5)
+    held = {"amount_authorized": 2500, "amount_capturable": 2500}
+    first = make_order(state="authorized", **held, capture_before=soon)
+    second = make_order(state="authorized", **held, capture_before=later + timedelta(days=1))
+    part = make_order(
+        state="partly_captured",
+        amount_authorized=2500,
+        amount_captured=1000,
+        amount_capturable=1500,
+        capture_before=later,
+    )
+    make_order(state="authorized", currency="EUR", **held, capture_before=soon)
+    make_order(state="captured", amount_captured=2500)
+    client = signed_in(Role.SUPPORT, quick_hash=True)
+    html = client.get("/").get_data(as_text=True)
+    usd = html.split('id="home-holds"', 1)[1].split('data-currency="USD"', 1)[1].split("</p>")[0]
+    count_link, expiring_link = (unescape(h) for h in re.findall(r'href="([^"]+)"', usd))
+    listed = client.get(count_link).get_data(as_text=True)
+    assert 'id="hold-count">3<' in listed and "$65.00" in listed
+    assert [int(n) for n in re.findall(r'data-order="(\d+)"', listed)] == [
+        first.id,
+        part.id,
+        second.id,
+    ]
+    assert "(partly captured)" in listed
+    expiring = client.get(expiring_link).get_data(as_text=True)
+    assert [int(n) for n in re.findall(r'data-order="(\d+)"', expiring)] == [first.id]
+    for bad in ("currency=US", "currency=USD&expiring=yes", "currency=USD&after=x"):
+        refused = client.get(f"/holds?{bad}")
+        assert refused.status_code == 400 and 'id="list-problem"' in refused.get_data(as_text=True)

@@ -10,13 +10,17 @@ from sqlalchemy import event
 
 from dashboard.extensions import db
 from dashboard.services.overview.home import home_figures
-from dashboard.services.overview.movements import list_attempts, list_movements
+from dashboard.services.overview.movements import list_attempts, list_holds, list_movements
 
 # Each table Home reads, and what must serve the read.
 SERVED_BY = {
     "overview_buckets": ("pk_overview_buckets", "sqlite_autoindex_overview_buckets"),
     "overview_declines": ("pk_overview_declines", "sqlite_autoindex_overview_declines"),
-    "orders": ("ix_orders_state",),
+    "orders": (
+        "ix_orders_state",  # ix_orders_state_id and ix_orders_state_capture_before_id
+        "INTEGER PRIMARY KEY",  # the holds page cursor's row, by id
+        "pk_orders",
+    ),
     "disputes": ("ix_disputes_status_evidence_due_by",),
     "stripe_events": ("ix_stripe_events_created", "ix_stripe_events_status_id"),
     "payment_attempts": (
@@ -56,6 +60,7 @@ def home_plans(app) -> list[tuple[str, str]]:
             week = (now - timedelta(days=7), now)
             list_attempts("USD", *week, reason="card_declined", older_than=1)
             list_attempts("USD", *week)
+            list_holds("USD", now, timedelta(hours=48), expiring_only=True, after=1)
         finally:
             event.remove(engine, "before_cursor_execute", keep)
         plans = []

@@ -70,12 +70,14 @@ LIST_PAGES = {
 }
 # Pages that refuse a parameter they cannot use, as themselves with the reason: the lists,
 # the order page (its timeline's `sort`), the subscription list (no htmx rows), the list
-# behind Home's figures (a kind, a currency and two days, or the reason it cannot list),
+# behind Home's figures (a kind, a currency and two days, or the reason it cannot list), the
+# holds behind Home's (a currency),
 # the Disputes page, the exports, and a cancel page that does not say which cancel.
 REFUSING_PAGES = LIST_PAGES | {
     "orders.detail",
     "subscriptions.index",
     "home.movement_list",
+    "home.hold_list",
     "disputes.index",
     "exports.download",
     "subscriptions.cancel",

@@ -163,10 +163,13 @@ def get_routes(app, make_order, make_user):
     # The sandbox's mail page is a 404 outside the sandbox, where this runs: an error page
     # below (tests/test_sandbox_mail.py shows it in the sandbox).
     gets = [(e, p) for e, m, p in routes if m == "GET" and e != "sandbox_mail.index"]
-    # The list behind Home's figures lists nothing without what to list (its 400 is checked
-    # in tests/test_query_strings.py): here, one it can list.
-    movements = "?kind=capture&currency=USD&from=2026-12-01&to=2026-12-07"
-    gets = [(e, p + movements if e == "home.movement_list" else p) for e, p in gets]
+    # The lists behind Home's figures list nothing without what to list (their 400 is
+    # checked in tests/test_query_strings.py): here, one each can list.
+    listing = {
+        "home.movement_list": "?kind=capture&currency=USD&from=2026-12-01&to=2026-12-07",
+        "home.hold_list": "?currency=USD",
+    }
+    gets = [(e, p + listing.get(e, "")) for e, p in gets]
     assert {"static", "pay.show", "orders.detail", "events.raw"} <= {e for e, _ in gets}
     return gets
 

@@ -1,5 +1,6 @@
 """Home: the page after sign-in (how the business is doing, what needs staff today), and
-the lists behind its figures (captures, refunds, payment attempts and declines)."""
+the lists behind its figures (open holds, captures, refunds, payment attempts and
+declines)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from flask import Blueprint, render_template, request
 from flask.typing import ResponseReturnValue
 
 from dashboard.domain.days import NotADay, days_span, parse_day
+from dashboard.models import utcnow
 from dashboard.services import alerts
 from dashboard.services.overview import movements
 from dashboard.services.overview.home import home_figures
@@ -34,6 +36,36 @@ def index() -> ResponseReturnValue:
         zone_name=zone.key,
         now=figures.now,
     )
+
+
+@bp.route("/holds")
+@roles_required(*READERS)
+def hold_list() -> ResponseReturnValue:
+    """The orders holding money in one currency, as Home counts them: all, or (with
+    `expiring=1`) those whose capture deadline falls within the alert window or has passed."""
+    args = {name: request.args.get(name, "").strip() for name in ("currency", "expiring")}
+    window = alerts.alert_window()
+    try:
+        currency = _currency(args["currency"])
+        if args["expiring"] not in ("", "1"):
+            raise BadListQuery("Add expiring=1 for the holds running out soon, or leave it out.")
+        page = movements.list_holds(
+            currency,
+            utcnow(),
+            window,
+            expiring_only=args["expiring"] == "1",
+            after=cursor_arg("after"),
+        )
+    except BadListQuery as problem:
+        return render_template("pages/holds.html", args=args, problem=str(problem)), 400
+    hours = int(window.total_seconds() // 3600)
+    return render_template("pages/holds.html", args=args, page=page, hours=hours, now=utcnow())
+
+
+def _currency(currency: str) -> str:
+    if not (len(currency) == 3 and currency.isascii() and currency.isalpha()):
+        raise BadListQuery("The currency is a three-letter code, such as USD.")
+    return currency.upper()
 
 
 @bp.route("/movements")
@@ -83,9 +115,7 @@ def _movement_query(args: dict[str, str]) -> tuple[str, tuple[datetime, datetime
             "Choose captures (kind=capture), refunds (kind=refund), payment attempts "
             "(kind=attempt) or declines (kind=decline)."
         )
-    currency = args["currency"]
-    if not (len(currency) == 3 and currency.isascii() and currency.isalpha()):
-        raise BadListQuery("The currency is a three-letter code, such as USD.")
+    currency = _currency(args["currency"])
     try:
         first, last = parse_day(args["from"]), parse_day(args["to"])
     except NotADay:
@@ -95,4 +125,4 @@ def _movement_query(args: dict[str, str]) -> tuple[str, tuple[datetime, datetime
     span = days_span(first, last, viewer_time_zone().zone)
     if span.start is None or span.end is None:
         raise BadListQuery("Those days are beyond the calendar.")
-    return currency.upper(), (span.start, span.end)
+    return currency, (span.start, span.end)

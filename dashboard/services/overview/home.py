@@ -17,13 +17,12 @@ from datetime import date, datetime, timedelta, tzinfo
 from sqlalchemy import case, func, select
 
 from dashboard.domain import overview as rules
-from dashboard.domain.orders import OrderState
 from dashboard.domain.stripe_mapping import DISPUTE_OUTCOMES, DisputeStatus
 from dashboard.extensions import db
 from dashboard.models import DeclineBucket, Dispute, Order, OverviewBucket, utcnow
 from dashboard.services.inbox import health
+from dashboard.services.overview.movements import HELD
 
-HELD = (OrderState.AUTHORIZED.value, OrderState.PARTLY_CAPTURED.value)
 OPEN_DISPUTES = tuple(status.value for status in DisputeStatus if status not in DISPUTE_OUTCOMES)
 TOP_DECLINES = 3
 

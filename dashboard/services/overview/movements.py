@@ -2,21 +2,22 @@
 currency, a span of time), newest first, with their count and sum, so the list and the
 figure can be compared at a glance. Captured and refunded: the ledger's rows, served by
 the (kind, currency, occurred_at, id) index. The authorization rate and the declines: the
-payment attempts, served by the (currency, first_seen_at, id) index. A page costs what its
-rows cost.
+payment attempts, served by the (currency, first_seen_at, id) index. Open holds: the orders
+holding money now, off the (state, capture_before) index. A page costs what its rows cost.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, case, func, select, tuple_
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, tuple_
 
+from dashboard.domain.orders import OrderState
 from dashboard.domain.overview import DECIDED
 from dashboard.domain.stripe_mapping import REFUND_STATUS_COUNTS
 from dashboard.extensions import db
-from dashboard.models import MoneyMovement, MovementKind, PaymentAttempt
+from dashboard.models import MoneyMovement, MovementKind, Order, PaymentAttempt
 
 KINDS = (MovementKind.CAPTURE.value, MovementKind.REFUND.value)
 # A refund counts while it is pending or succeeded (domain/stripe_mapping.py).
@@ -83,6 +84,9 @@ def list_movements(
     )
 
 
+# What Home counts as a hold: an order still holding money (services/overview/home.py).
+HELD = (OrderState.AUTHORIZED.value, OrderState.PARTLY_CAPTURED.value)
+
 # The list behind the authorization rate (every decided attempt) and the declines.
 ATTEMPT_KINDS = ("attempt", "decline")
 
@@ -144,4 +148,64 @@ def list_attempts(
         count=int(count),
         authorized=int(authorized),
         older_than=rows[-1].id if more and rows else None,
+    )
+
+
+@dataclass(frozen=True)
+class HoldPage:
+    rows: list[Order]
+    count: int  # orders holding money in the currency (Home's figure)
+    total: int  # what they hold
+    expiring: int  # of them, those whose deadline is within the window (or past)
+    after: int | None  # the cursor of the next page (an order id)
+
+
+def list_holds(
+    currency: str,
+    now: datetime,
+    window: timedelta,
+    *,
+    expiring_only: bool = False,
+    after: int | None = None,
+    per_page: int = 50,
+) -> HoldPage:
+    """The orders holding money in `currency` that Home counts, the soonest deadline first
+    (those without one last): all, or those running out within `window`. A range of the
+    (state, capture_before) index; the holds are the orders awaiting capture, not the
+    history."""
+    soon = now + window
+    condition = and_(Order.state.in_(HELD), Order.currency == currency)
+    if expiring_only:
+        condition = and_(condition, Order.capture_before <= soon)
+    expiring = func.coalesce(func.sum(case((Order.capture_before <= soon, 1), else_=0)), 0)
+    count, total, expiring_count = db.session.execute(
+        select(func.count(), func.coalesce(func.sum(Order.amount_capturable), 0), expiring).where(
+            condition
+        )
+    ).one()
+    query = select(Order).where(condition)
+    last = db.session.get(Order, after) if after is not None else None
+    if last is not None and last.capture_before is not None:
+        query = query.where(
+            or_(
+                Order.capture_before > last.capture_before,
+                and_(Order.capture_before == last.capture_before, Order.id > last.id),
+                Order.capture_before.is_(None),
+            )
+        )
+    elif last is not None:
+        query = query.where(Order.capture_before.is_(None), Order.id > last.id)
+    rows = list(
+        db.session.scalars(
+            query.order_by(Order.capture_before.asc().nulls_last(), Order.id).limit(per_page + 1)
+        )
+    )
+    more = len(rows) > per_page
+    rows = rows[:per_page]
+    return HoldPage(
+        rows=rows,
+        count=int(count),
+        total=int(total),
+        expiring=int(expiring_count),
+        after=rows[-1].id if more and rows else None,
     )
