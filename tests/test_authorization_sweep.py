@@ -14,12 +14,13 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from dashboard.config import ConfigError, from_environment
 from dashboard.domain.orders import OrderState
 from dashboard.extensions import db
 from dashboard.models import Order, Role, StripeRequest, TimelineEntry, utcnow
+from dashboard.services.sweep_lock import sweep_lock
 from tests.support.database import reload, requests_of, state_changes, sweep_lock_held_elsewhere
 from tests.support.localstripe import capture_at_stripe, localstripe, stripe_pi
 from tests.support.web import pay_link, pay_with_test_card, post_form
@@ -319,3 +320,21 @@ def test_a_second_sweep_exits_cleanly_while_another_holds_the_lock(
     # The finished sweep let its lock go: another process can take it at once.
     with sweep_lock_held_elsewhere(sandbox_app, "stripe-sweep-holds"):
         pass
+
+
+def test_a_sweep_lets_its_lock_go_before_it_ends(app):
+    """Back-to-back sweeps (cron, then a person at the terminal): the first's advisory lock
+    is released before it returns, not whenever the server notices its connection closed,
+    so the second is never told another sweep is running."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        pytest.skip("PostgreSQL's advisory lock (SQLite's flock goes with the file handle)")
+    advisory = text(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    )
+    with app.app_context(), db.engine.connect() as look:
+        for _ in range(20):
+            with sweep_lock("stripe-sweep-holds") as held:
+                assert held
+            assert look.execute(advisory).scalar_one() == 0
+            look.rollback()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +24,8 @@ from flask import current_app
 from sqlalchemy import text
 
 from dashboard.extensions import db
+
+log = logging.getLogger(__name__)
 
 
 def lock_key(name: str) -> int:
@@ -45,17 +48,24 @@ def sweep_lock(name: str) -> Iterator[bool]:
 @contextmanager
 def _advisory_lock(name: str) -> Iterator[bool]:
     connection = db.engine.connect()
+    key = {"key": lock_key(name)}
+    held = False
     try:
-        held = bool(
-            connection.execute(
-                text("SELECT pg_try_advisory_lock(:key)"), {"key": lock_key(name)}
-            ).scalar()
-        )
+        held = bool(connection.execute(text("SELECT pg_try_advisory_lock(:key)"), key).scalar())
         # The lock belongs to the session, not the transaction: ending the transaction keeps
         # the connection from idling in one (and being cut by idle_in_transaction timeouts).
         connection.commit()
         yield held
     finally:
+        if held:
+            # Released before the answer comes back: closing the connection releases it too,
+            # but only once the server has noticed, so a sweep started right after this
+            # one could find it still taken and do nothing.
+            try:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), key)
+                connection.commit()
+            except Exception as error:  # a broken connection: closing it releases the lock
+                log.info("sweep lock %s: released by closing its connection (%s)", name, error)
         # Never back to the pool still holding the lock: closing the connection releases it.
         connection.invalidate()
         connection.close()
