@@ -28,7 +28,7 @@ from dashboard.models import (
     utcnow,
 )
 from dashboard.payments.charges import BalanceFacts, ChargeFacts, RefundDetails
-from dashboard.services.overview import rollups
+from dashboard.services.overview import movements, rollups
 from dashboard.services.overview.home import home_figures
 from dashboard.services.payments import records
 from tests.support.stripe import hold_event, send_event
@@ -488,3 +488,46 @@ def test_the_holds_figures_link_to_the_orders_holding_money(app, make_order, sig
     for bad in ("currency=US", "currency=USD&expiring=yes", "currency=USD&after=x"):
         refused = client.get(f"/holds?{bad}")
         assert refused.status_code == 400 and 'id="list-problem"' in refused.get_data(as_text=True)
+
+
+def test_the_lists_behind_home_page_through_every_row_once(app, make_order):
+    """Two rows a page: walking the captures, the attempts and the holds page by page
+    gives each row once, in the order of the whole list."""
+    mixed_history(app, make_order)
+    for n in range(3):
+        make_order(state="authorized", amount_capturable=100 + n, capture_before=utcnow())
+    make_order(state="authorized", amount_capturable=100)  # no deadline known: last
+    now = utcnow()
+    week = (now - timedelta(days=7), now + timedelta(minutes=1))
+
+    def walk(page_of, cursor_name):
+        whole = page_of(None, 100).rows
+        seen, cursor = [], None
+        while True:
+            page = page_of(cursor, 2)
+            seen += page.rows
+            cursor = getattr(page, cursor_name)
+            if cursor is None:
+                return [r.id for r in whole], [r.id for r in seen]
+
+    with app.app_context():
+        for page_of, cursor_name in (
+            (
+                lambda c, n: movements.list_movements(
+                    "capture", "USD", *week, older_than=c, per_page=n
+                ),
+                "older_than",
+            ),
+            (
+                lambda c, n: movements.list_attempts("USD", *week, older_than=c, per_page=n),
+                "older_than",
+            ),
+            (
+                lambda c, n: movements.list_holds(
+                    "USD", now, timedelta(hours=1), after=c, per_page=n
+                ),
+                "after",
+            ),
+        ):
+            whole, seen = walk(page_of, cursor_name)
+            assert len(whole) >= 3 and seen == whole

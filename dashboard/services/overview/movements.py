@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func, or_, select, tuple_
 
@@ -59,29 +60,27 @@ def list_movements(
     count, total = db.session.execute(
         select(func.count(), func.coalesce(func.sum(MoneyMovement.amount), 0)).where(condition)
     ).one()
-    query = select(MoneyMovement).where(condition)
-    if older_than is not None:
-        after = db.session.get(MoneyMovement, older_than)
-        if after is not None:
-            query = query.where(
-                tuple_(MoneyMovement.occurred_at, MoneyMovement.id)
-                < tuple_(after.occurred_at, after.id)
-            )
+    rows, cursor = _newest_first(
+        MoneyMovement, MoneyMovement.occurred_at, condition, older_than, per_page
+    )
+    return MovementPage(rows=rows, count=int(count), total=int(total), older_than=cursor)
+
+
+def _newest_first(
+    model: Any, moment: Any, condition: ColumnElement[bool], older_than: int | None, per_page: int
+) -> tuple[list[Any], int | None]:
+    """A keyset page of `model`'s rows, newest `moment` first (then id), below the row
+    `older_than`; and the cursor of the next page (None: this is the last)."""
+    query = select(model).where(condition)
+    after = db.session.get(model, older_than) if older_than is not None else None
+    if after is not None:
+        query = query.where(tuple_(moment, model.id) < tuple_(getattr(after, moment.key), after.id))
     rows = list(
-        db.session.scalars(
-            query.order_by(MoneyMovement.occurred_at.desc(), MoneyMovement.id.desc()).limit(
-                per_page + 1
-            )
-        )
+        db.session.scalars(query.order_by(moment.desc(), model.id.desc()).limit(per_page + 1))
     )
     more = len(rows) > per_page
     rows = rows[:per_page]
-    return MovementPage(
-        rows=rows,
-        count=int(count),
-        total=int(total),
-        older_than=rows[-1].id if more and rows else None,
-    )
+    return rows, rows[-1].id if more and rows else None
 
 
 # What Home counts as a hold: an order still holding money (services/overview/home.py).
@@ -126,29 +125,10 @@ def list_attempts(
     count, authorized = db.session.execute(
         select(func.count(), func.coalesce(func.sum(succeeded), 0)).where(condition)
     ).one()
-    query = select(PaymentAttempt).where(condition)
-    if older_than is not None:
-        after = db.session.get(PaymentAttempt, older_than)
-        if after is not None:
-            query = query.where(
-                tuple_(PaymentAttempt.first_seen_at, PaymentAttempt.id)
-                < tuple_(after.first_seen_at, after.id)
-            )
-    rows = list(
-        db.session.scalars(
-            query.order_by(PaymentAttempt.first_seen_at.desc(), PaymentAttempt.id.desc()).limit(
-                per_page + 1
-            )
-        )
+    rows, cursor = _newest_first(
+        PaymentAttempt, PaymentAttempt.first_seen_at, condition, older_than, per_page
     )
-    more = len(rows) > per_page
-    rows = rows[:per_page]
-    return AttemptPage(
-        rows=rows,
-        count=int(count),
-        authorized=int(authorized),
-        older_than=rows[-1].id if more and rows else None,
-    )
+    return AttemptPage(rows=rows, count=int(count), authorized=int(authorized), older_than=cursor)
 
 
 @dataclass(frozen=True)
