@@ -85,6 +85,13 @@ def attempt_figures(status: str, currency: str) -> Figures:
     return {}
 
 
+def own_currency(details: Mapping[str, Any]) -> str | None:
+    """The currency an attempt names itself (upper case), or None: it is then counted in
+    its order's currency."""
+    code = details.get("currency")
+    return code.upper() if isinstance(code, str) and len(code) == 3 else None
+
+
 def decline_reason(details: Mapping[str, Any]) -> str:
     """The reason a failed attempt is counted under."""
     return str(details.get("decline_code") or details.get("failure_code") or UNKNOWN_REASON)

@@ -44,14 +44,14 @@ def hold_list() -> ResponseReturnValue:
     """The orders holding money in one currency, as Home counts them: all, or (with
     `expiring=1`) those whose capture deadline falls within the alert window or has passed."""
     args = {name: request.args.get(name, "").strip() for name in ("currency", "expiring")}
-    window = alerts.alert_window()
+    window, now = alerts.alert_window(), utcnow()
     try:
         currency = _currency(args["currency"])
         if args["expiring"] not in ("", "1"):
             raise BadListQuery("Add expiring=1 for the holds running out soon, or leave it out.")
         page = movements.list_holds(
             currency,
-            utcnow(),
+            now,
             window,
             expiring_only=args["expiring"] == "1",
             after=cursor_arg("after"),
@@ -59,7 +59,7 @@ def hold_list() -> ResponseReturnValue:
     except BadListQuery as problem:
         return render_template("pages/holds.html", args=args, problem=str(problem)), 400
     hours = int(window.total_seconds() // 3600)
-    return render_template("pages/holds.html", args=args, page=page, hours=hours, now=utcnow())
+    return render_template("pages/holds.html", args=args, page=page, hours=hours, now=now)
 
 
 def _currency(currency: str) -> str:
@@ -79,18 +79,17 @@ def movement_list() -> ResponseReturnValue:
     template = "pages/attempts.html" if kind in movements.ATTEMPT_KINDS else "pages/movements.html"
     try:
         currency, span = _movement_query(args)
+        reason = _reason(args["reason"], kind)
         if kind in movements.ATTEMPT_KINDS:
             page: movements.AttemptPage | movements.MovementPage = movements.list_attempts(
                 currency,
                 span[0],
                 span[1],
-                reason=_reason(args["reason"], kind),
+                reason=reason,
                 declined_only=kind == "decline",
                 older_than=cursor_arg("older_than"),
             )
         else:
-            if args["reason"]:
-                raise BadListQuery("Only declines are listed by reason.")
             page = movements.list_movements(
                 kind, currency, span[0], span[1], older_than=cursor_arg("older_than")
             )

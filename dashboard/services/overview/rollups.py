@@ -163,8 +163,8 @@ def attempt_values(
     details = details or {}
     if status not in rules.DECIDED:
         return  # a pending attempt counts once it is decided
-    code = details.get("currency")
-    if not (isinstance(code, str) and len(code) == 3):
+    code = rules.own_currency(details)
+    if code is None:
         found = session.connection().scalar(select(Order.currency).where(Order.id == order_id))
         code = str(found or "XXX")
     at = at or utcnow()

@@ -88,9 +88,7 @@ def keep_attempt(order: Order, facts: ChargeFacts) -> PaymentAttempt:
 def _labelled(attempt: PaymentAttempt, order: Order) -> PaymentAttempt:
     """The currency and decline reason Home counts the attempt under (overview rollups)."""
     details = attempt.details or {}
-    code = details.get("currency")
-    own = isinstance(code, str) and len(code) == 3
-    attempt.currency = str(code if own else order.currency).upper()
+    attempt.currency = overview.own_currency(details) or order.currency.upper()
     failed = attempt.status == ChargeStatus.FAILED.value
     attempt.decline_reason = overview.decline_reason(details)[:64] if failed else None
     return attempt
