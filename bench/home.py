@@ -29,6 +29,7 @@ from bench.common import (
     print_table,
 )
 from bench.list_sizes import add_size_arguments, page_p50s, parse_sizes
+from dashboard.domain.overview import settled_in
 from dashboard.extensions import db
 from dashboard.models import Dispute, MoneyMovement, Order, PaymentAttempt, utcnow
 from dashboard.services.overview import rollups
@@ -112,6 +113,7 @@ def seed(target: int, batch: int = 10_000) -> None:
                         "status": row_status,
                         "occurred_at": at,
                         "balance": row_balance,
+                        "settlement_currency": settled_in(row_balance, currency),
                     }
                 )
                 rollups.movement_values(

@@ -94,6 +94,10 @@ def test_axe_finds_nothing_serious_on_the_later_pages(
         ("captures behind a home figure", "/movements?kind=capture&currency=USD"),
         ("open holds behind a home figure", "/holds?currency=USD"),
         (
+            "fees and net behind a home figure",
+            "/movements?kind=settled&currency=USD&from=2026-11-01&to=2026-12-31",
+        ),
+        (
             "declines behind a home figure",
             "/movements?kind=decline&currency=USD&from=2026-11-01&to=2026-12-31"
             "&reason=insufficient_funds",

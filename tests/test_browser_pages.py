@@ -15,7 +15,9 @@ from playwright.sync_api import Browser, Page, expect
 
 from dashboard.extensions import db
 from dashboard.models import Order, Role, TimelineKind, User
+from dashboard.payments.charges import BalanceFacts
 from dashboard.services import agents, card_setup, customers
+from dashboard.services.payments import records
 from tests.support.app import free_port
 from tests.support.browser import (
     Problems,
@@ -50,6 +52,10 @@ SIGNED_IN_PAGES = {
         "/movements?kind=capture&currency=USD&from=2026-11-01&to=2026-12-31"
     ),
     "open holds behind a home figure": "/holds?currency=USD",
+    "open disputes behind a home figure": "/disputes?open=1&currency=USD",
+    "fees and net behind a home figure": (
+        "/movements?kind=settled&currency=USD&from=2026-11-01&to=2026-12-31"
+    ),
     "payment attempts behind the authorization rate": (
         "/movements?kind=attempt&currency=USD&from=2026-11-01&to=2026-12-31"
     ),
@@ -148,6 +154,24 @@ def not_found_loads(problems: Problems) -> list[str]:
     return [seen for seen in problems.seen if "status of 404" not in seen]
 
 
+def settled_capture(app: Flask, order: Order) -> None:
+    """A capture Stripe settled, with its fee and net: a row on the lists behind Home's
+    captured, fees and net."""
+    with app.app_context():
+        captured = db.session.get(Order, order.id)
+        assert captured is not None
+        captured.stripe_charge_id = f"ch_settled_{order.id}"
+        captured.stripe_payment_intent_id = f"pi_settled_{order.id}"
+        captured.amount_authorized = captured.amount_captured = 123456
+        captured.state = "captured"
+        records.note_movements(captured)
+        records.keep_balance(
+            captured,
+            BalanceFacts(id="txn_settled", amount=123456, currency="USD", net=119851, fee=3605),
+        )
+        db.session.commit()
+
+
 def test_every_staff_page_fits_a_phone_and_a_desktop(
     sandbox_app: Flask,
     server: str,
@@ -182,6 +206,7 @@ def test_every_staff_page_fits_a_phone_and_a_desktop(
         db.session.commit()
         agent_id = agent.agent.id
     make_order(agent_id=agent_id, state="authorized")
+    settled_capture(sandbox_app, make_order(buyer_email=LONG_BUYER))
     sandbox_app.test_cli_runner().invoke(args=["outbox", "relay", "--once"])
     seeded = buyer_with_card_and_subscription(sandbox_app)
     ids.update(customer=seeded.customer, card=seeded.card, subscription=seeded.subscription)

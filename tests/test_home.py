@@ -339,6 +339,77 @@ def test_the_rate_and_each_decline_reason_link_to_the_attempts_counted(app, make
         assert refused.status_code == 400 and 'id="list-problem"' in refused.get_data(as_text=True)
 
 
+def test_fees_and_net_link_to_what_stripe_settled_in_that_currency(app, make_order, signed_in):
+    """Fees and net are counted in the currency Stripe settled in: the USD sale's and the
+    EUR sale's captures (settled in USD), and a USD refund whose fee Stripe did not report.
+    A refund that failed is left out although it has a balance transaction. Both figures
+    link to those rows, with the same sums; nothing was settled in EUR."""
+    ids = mixed_history(app, make_order)
+    with app.app_context():
+        usd, eur = db.session.get(Order, ids["usd"]), db.session.get(Order, ids["eur"])
+        for order, refund_id, status in ((usd, "re_a", "succeeded"), (eur, "re_e", "failed")):
+            records.keep_refund(
+                order,
+                RefundDetails(
+                    id=refund_id,
+                    amount=500 if order is usd else 1000,
+                    currency=order.currency.lower(),
+                    status=status,
+                    reason=None,
+                    created=None,
+                    failure_reason=None,
+                    idempotency_key=None,
+                    balance_transaction_id=f"txn_{refund_id}",
+                    balance=BalanceFacts(
+                        id=f"txn_{refund_id}", amount=-500, currency="USD", net=-500, fee=None
+                    ),
+                ),
+            )
+        db.session.commit()
+        settled = dict(
+            db.session.execute(
+                select(MoneyMovement.movement_key, MoneyMovement.settlement_currency).where(
+                    MoneyMovement.balance_transaction_id.is_not(None)
+                )
+            ).all()
+        )
+    assert settled == {
+        f"capture:ch_{ids['usd']}": "USD",
+        f"capture:ch_{ids['eur']}": "USD",
+        "refund:re_a": "USD",
+        "refund:re_e": "USD",
+    }
+    client = signed_in(Role.SUPPORT, quick_hash=True)
+    html = client.get("/").get_data(as_text=True)
+    fee, net = _cell(html, "USD", "fee", "7d"), _cell(html, "USD", "net", "7d")
+    assert "$2.08" in unescape(fee) and "(1 not reported)" in fee
+    assert "$43.92" in unescape(net)  # 1,718 + 3,174 - 500 cents
+    link = unescape(re.search(r'href="([^"]+)"', fee).group(1))
+    assert link == unescape(re.search(r'href="([^"]+)"', net).group(1))
+    listed = client.get(link)
+    assert listed.status_code == 200
+    body = unescape(listed.get_data(as_text=True))
+    assert 'id="settled-count">3<' in body
+    assert 'id="settled-fee">$2.08<' in body and 'id="settled-net">$43.92<' in body
+    assert 'id="settled-unreported">1<' in body
+    assert {int(n) for n in re.findall(r'href="/orders/(\d+)"', body)} == {ids["usd"], ids["eur"]}
+    assert len(re.findall(r"data-movement=", body)) == 3 and body.count("not reported") == 1
+    assert "€30.00" in body  # the EUR sale, in its own currency, its fee and net in USD
+    # Nothing settled in EUR: the figures are zero and so is the list.
+    eur_fee = _cell(html, "EUR", "fee", "7d")
+    assert "€0.00" in unescape(eur_fee)
+    nothing = client.get(unescape(re.search(r'href="([^"]+)"', eur_fee).group(1)))
+    assert 'id="settled-count">0<' in nothing.get_data(as_text=True)
+    # Paged two rows at a time, newest first, every row once.
+    with app.app_context():
+        first = movements.list_settled("USD", utcnow() - timedelta(days=1), utcnow(), per_page=2)
+        rest = movements.list_settled(
+            "USD", utcnow() - timedelta(days=1), utcnow(), per_page=2, older_than=first.older_than
+        )
+        seen = [row.movement_key for row in first.rows + rest.rows]
+    assert len(seen) == len(set(seen)) == 3 and rest.older_than is None
+
+
 def test_the_charts_tables_hold_what_the_bars_draw(app, make_order, signed_in):
     mixed_history(app, make_order)
     client = signed_in(Role.STAFF, quick_hash=True)
@@ -393,8 +464,20 @@ def test_holds_disputes_and_webhooks_now(app, make_order, signed_in):
                     evidence_due_by=later + timedelta(days=n),
                 )
             )
+        db.session.add(  # open, but in another currency
+            Dispute(
+                order_id=disputed.id,
+                stripe_dispute_id="dp_eur",
+                amount=900,
+                currency="EUR",
+                reason="fraudulent",
+                status="needs_response",
+                evidence_due_by=soon,
+            )
+        )
         db.session.commit()
-    html = signed_in(Role.STAFF, quick_hash=True).get("/").get_data(as_text=True)
+    client = signed_in(Role.STAFF, quick_hash=True)
+    html = client.get("/").get_data(as_text=True)
     holds = html.split('id="home-holds"', 1)[1].split('id="home-disputes"', 1)[0]
     usd = holds.split('data-currency="USD"', 1)[1].split("</p>", 1)[0]
     assert re.search(r'holds-count">2<', usd) and "$35.00" in usd
@@ -402,7 +485,31 @@ def test_holds_disputes_and_webhooks_now(app, make_order, signed_in):
     eur = holds.split('data-currency="EUR"', 1)[1].split("</p>", 1)[0]
     assert 'holds-count">1<' in eur and "€7.00" in eur
     disputes = html.split('id="home-disputes"', 1)[1].split('id="home-webhooks"', 1)[0]
-    assert 'disputes-count">2<' in disputes and 'href="/disputes"' in disputes
+    usd = disputes.split('data-currency="USD"', 1)[1].split("</p>", 1)[0]
+    assert 'disputes-count">2<' in usd and "$10.00" in usd
+    # The figure links to those two: the open USD disputes, soonest deadline first.
+    listed = client.get(unescape(re.search(r'href="([^"]+)"', usd).group(1)))
+    assert listed.status_code == 200
+    body = listed.get_data(as_text=True)
+    assert "<h1>Open disputes in USD</h1>" in body and 'id="all-disputes"' in body
+    with app.app_context():
+        expected = [
+            f"dispute-{d.id}"
+            for d in db.session.scalars(
+                select(Dispute)
+                .where(Dispute.stripe_dispute_id.in_(("dp_0", "dp_1")))
+                .order_by(Dispute.evidence_due_by)
+            )
+        ]
+    assert re.findall(r'<tr id="(dispute-\d+)"', body) == expected
+    # Every dispute is still one link away, and a figure for nothing open lists nothing.
+    assert len(re.findall(r'<tr id="dispute-', client.get("/disputes").get_data(as_text=True))) == 4
+    none = client.get("/disputes?open=1&currency=GBP").get_data(as_text=True)
+    assert "No open disputes in GBP." in none
+    for bad in ("open=1", "currency=USD", "open=yes&currency=USD", "open=1&currency=US$"):
+        refused = client.get(f"/disputes?{bad}")
+        assert refused.status_code == 400, bad
+        assert 'id="list-problem"' in refused.get_data(as_text=True)
 
 
 def test_movement_list_refuses_what_it_cannot_use(signed_in):
@@ -413,6 +520,9 @@ def test_movement_list_refuses_what_it_cannot_use(signed_in):
         "kind=capture&currency=USD&from=2026-13-01&to=2026-12-02",
         "kind=capture&currency=USD&from=2026-12-03&to=2026-12-02",
         "kind=capture&currency=USD&from=2026-12-01&to=2026-12-02&older_than=x",
+        "kind=settled&currency=U$D&from=2026-12-01&to=2026-12-02",
+        "kind=settled&currency=USD&from=2026-12-01&to=2026-12-02&reason=card_declined",
+        "kind=settled&currency=USD&from=2026-12-01&to=2026-12-02&older_than=-1",
     ):
         response = client.get(f"/movements?{query}")
         assert response.status_code == 400, query

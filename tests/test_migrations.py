@@ -284,3 +284,45 @@ def test_0026_labels_the_attempts_kept_before_it_as_home_counts_them(app, make_o
         (3, "EUR", None),
         (4, "EUR", "unknown"),
     ]
+
+
+def test_0027_notes_the_currency_each_kept_balance_settled_in(app, make_order):
+    """Ledger rows kept before 0027 get the currency Home counted their fee and net in:
+    their balance transaction's, else their own; a row Stripe has not settled gets none."""
+    eur = make_order(currency="EUR")
+    ledger = table(
+        "money_movements",
+        *(column(name) for name in ("id", "order_id", "kind", "movement_key", "amount")),
+        *(column(name) for name in ("currency", "status", "occurred_at")),
+        column("balance", JSON),
+    )
+    rows = [
+        (1, {"id": "txn_1", "currency": "usd", "net": 3174, "fee": 126}),
+        (2, {"id": "txn_2", "net": 2900, "fee": 100}),  # no currency: the row's own
+        (3, None),
+    ]
+    with app.app_context():
+        downgrade(directory=str(MIGRATIONS_DIR), revision="0026")
+        with db.engine.begin() as connection:
+            connection.execute(
+                insert(ledger),
+                [
+                    {
+                        "id": row_id,
+                        "order_id": eur.id,
+                        "kind": "capture",
+                        "movement_key": f"capture:ch_{row_id}",
+                        "amount": 3000,
+                        "currency": "EUR",
+                        "status": "succeeded",
+                        "occurred_at": datetime.now(UTC),
+                        "balance": balance,
+                    }
+                    for row_id, balance in rows
+                ],
+            )
+        upgrade(directory=str(MIGRATIONS_DIR))
+        settled = db.session.execute(
+            text("SELECT id, settlement_currency FROM money_movements ORDER BY id")
+        ).all()
+    assert [tuple(row) for row in settled] == [(1, "USD"), (2, "EUR"), (3, None)]

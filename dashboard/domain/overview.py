@@ -59,8 +59,8 @@ def movement_figures(
         figures[code] |= {"refunded": amount, "refunds": 1}
     else:
         return {}
-    if balance is not None:
-        settled = str(balance.get("currency") or code).upper()
+    settled = settled_in(balance, currency)
+    if balance is not None and settled is not None:
         net = int(balance.get("net") or 0)
         fee = balance.get("fee")
         row = figures[settled]
@@ -70,6 +70,15 @@ def movement_figures(
         else:
             row["fee"] = row.get("fee", 0) + int(fee)
     return dict(figures)
+
+
+def settled_in(balance: Mapping[str, Any] | None, currency: str | None) -> str | None:
+    """The currency a ledger row's fee and net are counted in (upper case): its balance
+    transaction's, else the row's own; None while Stripe has not reported the balance."""
+    if balance is None:
+        return None
+    code = balance.get("currency") or currency
+    return str(code).upper() if code else None
 
 
 DECIDED = ("succeeded", "failed")

@@ -180,6 +180,8 @@ DISPUTE_OUTCOMES: dict[str, str] = {
     D.PREVENTED: "Prevented",
 }
 DISPUTE_APPEALS = frozenset({D.APPEAL_NEEDS_RESPONSE, D.APPEAL_UNDER_REVIEW})
+# Still to be decided (appeals included): what Home counts as open, and what its link lists.
+OPEN_DISPUTES = tuple(status.value for status in D if status not in DISPUTE_OUTCOMES)
 
 
 def dispute_status_follows(current: str, new: str) -> bool:

@@ -7,8 +7,9 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from dashboard.domain.overview import settled_in
 from dashboard.domain.state_machine import StaffAction
 from dashboard.extensions import Model
 from dashboard.models.base import UTCDateTime, utcnow
@@ -161,6 +162,13 @@ class MoneyMovement(Model):
             "occurred_at",
             "id",
         ),
+        # The list behind its fees and net: what Stripe settled in a currency, newest first.
+        Index(
+            "ix_money_movements_settlement_currency_occurred_at_id",
+            "settlement_currency",
+            "occurred_at",
+            "id",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -182,6 +190,16 @@ class MoneyMovement(Model):
     balance_transaction_id: Mapped[str | None] = mapped_column(String(255))
     # `payments.charges.BalanceFacts` as JSON, once Stripe has reported it.
     balance: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The currency `balance` settled in (upper case), kept with it so the fees and net Home
+    # counts per settlement currency can be listed off an index; None until it is reported.
+    settlement_currency: Mapped[str | None] = mapped_column(String(3))
 
     actor: Mapped[User | None] = relationship()
     request: Mapped[StripeRequest | None] = relationship()
+
+    @validates("balance", "currency")
+    def _settles(self, name: str, value: Any) -> Any:
+        balance = value if name == "balance" else self.balance
+        currency = value if name == "currency" else self.currency
+        self.settlement_currency = settled_in(balance, currency)
+        return value

@@ -21,16 +21,44 @@ bp = Blueprint("disputes", __name__)
 @bp.route("/disputes")
 @roles_required(*READERS)
 def index() -> ResponseReturnValue:
-    """Every dispute, the soonest evidence deadline first (`after`: the page cursor)."""
+    """Every dispute, the soonest evidence deadline first (`after`: the page cursor); with
+    `open=1&currency=USD`, the open disputes in that currency, as Home counts them."""
     raw = request.args.get("after", "")
+    shown = {name: request.args.get(name, "").strip() for name in ("open", "currency")}
+    shown = {name: value for name, value in shown.items() if value}
     try:
+        open_in = _open_in(shown)
         after = Cursor.parse(raw) if raw else None
     except BadCursor:
-        empty = DisputePage(rows=[], next=None)
-        problem = "This page link is broken: start again from the first page."
-        return render_template(_LIST, page=empty, problem=problem, **_words()), 400
-    page = list_disputes(after=after, per_page=current_app.config["ORDERS_PER_PAGE"])
-    return render_template(_LIST, page=page, first=after is None, **_words())
+        return _refused("This page link is broken: start again from the first page.", shown)
+    except ValueError as problem:
+        return _refused(str(problem), shown)
+    page = list_disputes(
+        after=after, per_page=current_app.config["ORDERS_PER_PAGE"], open_in=open_in
+    )
+    return render_template(
+        _LIST, page=page, first=after is None, shown=shown, open_in=open_in, **_words()
+    )
+
+
+def _open_in(shown: dict[str, str]) -> str | None:
+    """The currency whose open disputes are asked for, or None for every dispute."""
+    if not shown:
+        return None
+    code = shown.get("currency", "")
+    if shown.get("open") != "1" or not (len(code) == 3 and code.isascii() and code.isalpha()):
+        raise ValueError(
+            "To list the open disputes of one currency, ask for open=1 and a three-letter "
+            "currency such as USD; or list every dispute."
+        )
+    return code.upper()
+
+
+def _refused(problem: str, shown: dict[str, str]) -> ResponseReturnValue:
+    empty = DisputePage(rows=[], next=None)
+    return render_template(
+        _LIST, page=empty, problem=problem, shown=shown, open_in=None, **_words()
+    ), 400
 
 
 _LIST = "pages/disputes/index.html"

@@ -68,26 +68,38 @@ def _currency(currency: str) -> str:
     return currency.upper()
 
 
+_LIST_PAGES = {
+    movements.SETTLED: "pages/settled.html",
+    **{kind: "pages/attempts.html" for kind in movements.ATTEMPT_KINDS},
+}
+
+
 @bp.route("/movements")
 @roles_required(*READERS)
 def movement_list() -> ResponseReturnValue:
-    """The captures, refunds or payment attempts (all decided ones, or the declined ones,
-    of one reason) of one currency over whole days, as the home page counts them."""
+    """The captures, refunds, what Stripe settled (fees and net) or payment attempts (all
+    decided ones, or the declined ones, of one reason) of one currency over whole days, as
+    the home page counts them."""
     names = ("kind", "currency", "from", "to", "reason")
     args = {name: request.args.get(name, "").strip() for name in names}
     kind = args["kind"]
-    template = "pages/attempts.html" if kind in movements.ATTEMPT_KINDS else "pages/movements.html"
+    template = _LIST_PAGES.get(kind, "pages/movements.html")
     try:
         currency, span = _movement_query(args)
         reason = _reason(args["reason"], kind)
+        page: movements.AttemptPage | movements.MovementPage | movements.SettledPage
         if kind in movements.ATTEMPT_KINDS:
-            page: movements.AttemptPage | movements.MovementPage = movements.list_attempts(
+            page = movements.list_attempts(
                 currency,
                 span[0],
                 span[1],
                 reason=reason,
                 declined_only=kind == "decline",
                 older_than=cursor_arg("older_than"),
+            )
+        elif kind == movements.SETTLED:
+            page = movements.list_settled(
+                currency, span[0], span[1], older_than=cursor_arg("older_than")
             )
         else:
             page = movements.list_movements(
@@ -109,10 +121,10 @@ def _reason(reason: str, kind: str) -> str | None:
 
 
 def _movement_query(args: dict[str, str]) -> tuple[str, tuple[datetime, datetime]]:
-    if args["kind"] not in (*movements.KINDS, *movements.ATTEMPT_KINDS):
+    if args["kind"] not in (*movements.KINDS, movements.SETTLED, *movements.ATTEMPT_KINDS):
         raise BadListQuery(
-            "Choose captures (kind=capture), refunds (kind=refund), payment attempts "
-            "(kind=attempt) or declines (kind=decline)."
+            "Choose captures (kind=capture), refunds (kind=refund), what Stripe settled "
+            "(kind=settled), payment attempts (kind=attempt) or declines (kind=decline)."
         )
     currency = _currency(args["currency"])
     try:

@@ -17,13 +17,12 @@ from datetime import date, datetime, timedelta, tzinfo
 from sqlalchemy import case, func, select
 
 from dashboard.domain import overview as rules
-from dashboard.domain.stripe_mapping import DISPUTE_OUTCOMES, DisputeStatus
+from dashboard.domain.stripe_mapping import OPEN_DISPUTES
 from dashboard.extensions import db
 from dashboard.models import DeclineBucket, Dispute, Order, OverviewBucket, utcnow
 from dashboard.services.inbox import health
 from dashboard.services.overview.movements import HELD
 
-OPEN_DISPUTES = tuple(status.value for status in DisputeStatus if status not in DISPUTE_OUTCOMES)
 TOP_DECLINES = 3
 
 

@@ -1,7 +1,9 @@
 """The lists behind the home page's figures: the very rows the rollups counted (one
 currency, a span of time), newest first, with their count and sum, so the list and the
 figure can be compared at a glance. Captured and refunded: the ledger's rows, served by
-the (kind, currency, occurred_at, id) index. The authorization rate and the declines: the
+the (kind, currency, occurred_at, id) index. Fees and net: the captures and refunds
+Stripe settled in the currency, served by the (settlement_currency, occurred_at, id)
+index. The authorization rate and the declines: the
 payment attempts, served by the (currency, first_seen_at, id) index. Open holds: the orders
 holding money now, off the (state, capture_before) index. A page costs what its rows cost.
 """
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select, tuple_
+from sqlalchemy import BigInteger, ColumnElement, and_, case, cast, func, or_, select, tuple_
 
 from dashboard.domain.orders import OrderState
 from dashboard.domain.overview import DECIDED
@@ -83,8 +85,74 @@ def _newest_first(
     return rows, rows[-1].id if more and rows else None
 
 
+@dataclass(frozen=True)
+class SettledPage:
+    rows: list[MoneyMovement]
+    count: int  # the captures and refunds settled in the currency in the span
+    fee: int  # their fees, as Home's "Fees settled" figure
+    net: int  # their net, as Home's "Net settled" figure
+    fees_unreported: int  # of them, those whose fee Stripe did not report
+    older_than: int | None
+
+
+def _settled(currency: str, start: datetime, end: datetime) -> ColumnElement[bool]:
+    """The rows whose fee and net Home counts in `currency`: captures, and refunds while
+    they count, that Stripe settled in it (domain/overview.py movement_figures)."""
+    return and_(
+        MoneyMovement.settlement_currency == currency,
+        MoneyMovement.occurred_at >= start,
+        MoneyMovement.occurred_at < end,
+        or_(
+            MoneyMovement.kind == MovementKind.CAPTURE.value,
+            and_(
+                MoneyMovement.kind == MovementKind.REFUND.value,
+                MoneyMovement.status.not_in(NOT_COUNTED),
+            ),
+        ),
+    )
+
+
+def list_settled(
+    currency: str,
+    start: datetime,
+    end: datetime,
+    *,
+    older_than: int | None = None,
+    per_page: int = 50,
+) -> SettledPage:
+    """One page of the captures and refunds whose fees and net Home counted as settled in
+    `currency` from `start` to `end` (excluded), newest first, with the sums of both. A
+    range of the (settlement_currency, occurred_at, id) index."""
+    condition = _settled(currency, start, end)
+    fee = cast(MoneyMovement.balance["fee"].as_string(), BigInteger)
+    net = cast(MoneyMovement.balance["net"].as_string(), BigInteger)
+    unreported = case((fee.is_(None), 1), else_=0)
+    count, fees, nets, missing = db.session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(fee), 0),
+            func.coalesce(func.sum(net), 0),
+            func.coalesce(func.sum(unreported), 0),
+        ).where(condition)
+    ).one()
+    rows, cursor = _newest_first(
+        MoneyMovement, MoneyMovement.occurred_at, condition, older_than, per_page
+    )
+    return SettledPage(
+        rows=rows,
+        count=int(count),
+        fee=int(fees),
+        net=int(nets),
+        fees_unreported=int(missing),
+        older_than=cursor,
+    )
+
+
 # What Home counts as a hold: an order still holding money (services/overview/home.py).
 HELD = (OrderState.AUTHORIZED.value, OrderState.PARTLY_CAPTURED.value)
+
+# The list behind the fees and net settled in a currency.
+SETTLED = "settled"
 
 # The list behind the authorization rate (every decided attempt) and the declines.
 ATTEMPT_KINDS = ("attempt", "decline")
