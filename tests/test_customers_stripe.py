@@ -180,3 +180,44 @@ def test_a_card_staff_removed_is_not_brought_back_by_a_late_event(
     with customer_app.app_context():
         (method,) = db.session.get_one(Customer, customer_id).payment_methods
         assert method.status == "detached"
+
+
+def test_a_save_card_link_reaches_stripe_only_so_often(customer_app, stripe_http, signed_in):
+    """As a pay link: each step that calls Stripe (our card page, Checkout, the return
+    pages) counts against the link's and the address's share of the window; past it, the
+    page says to wait (429, Retry-After) and nothing is sent. No consent, no count."""
+    customer_app.config.update(
+        PAY_STRIPE_CALL_WINDOW=3600, PAY_STRIPE_CALLS_PER_LINK=2, PAY_STRIPE_CALLS_PER_ADDRESS=3
+    )
+    staff = signed_in(Role.STAFF, quick_hash=True)
+    _, link = customer_with_link(customer_app, staff)
+    buyer = customer_app.test_client()
+    for _ in range(3):
+        assert post_form(buyer, f"{link}/checkout").status_code == 422  # no consent: no call
+    assert post_form(buyer, f"{link}/checkout", {"consent": "y"}).status_code == 303
+    session_id = stripe_http.only_session()["id"]
+    stripe_http.buyer_completes_setup(session_id, wallet=None, last4="4242")
+    back = buyer.get(f"{link}/checkout-done?session_id={session_id}")
+    assert "Visa •••• 4242 is saved with the shop." in back.get_data(as_text=True)
+    made = len(stripe_http.calls)
+    for step in (
+        lambda: post_form(buyer, f"{link}/checkout", {"consent": "y"}),
+        lambda: post_form(buyer, f"{link}/card", {"consent": "y"}),  # would make a SetupIntent
+        lambda: buyer.get(f"{link}/checkout-done?session_id={session_id}"),
+        lambda: buyer.get(f"{link}/done?setup_intent=seti_123"),
+    ):
+        refused = step()
+        assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 3500
+        assert "too many attempts from here" in refused.get_data(as_text=True)
+    assert len(stripe_http.calls) == made
+    # Another customer's link from the same address: one step left for the address.
+    with customer_app.test_request_context():
+        other = customers.find_or_create("leo@example.com", "Leo")
+        db.session.commit()
+        other_id = other.id
+    page = post_form(staff, f"/customers/{other_id}/save-card-link", follow_redirects=True)
+    found = re.findall(r"http://dashboard\.test(/save-card/[A-Za-z0-9_.\-]+)", page.get_data(True))
+    assert found
+    second = found[-1]
+    assert post_form(buyer, f"{second}/checkout", {"consent": "y"}).status_code == 303
+    assert post_form(buyer, f"{second}/checkout", {"consent": "y"}).status_code == 429

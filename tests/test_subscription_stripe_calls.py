@@ -276,3 +276,46 @@ def test_the_buyers_links_are_kept_out_of_logs_and_caches(live_app, stripe_http,
     assert redact_pay_links("POST /billing/abc.def HTTP/1.1") == "POST /billing/<redacted> HTTP/1.1"
     page = live_app.test_client().get(f"/subscribe/{token}")
     assert "no-store" in page.headers["Cache-Control"]
+
+
+def limits(app, *, per_link=1000, per_address=1000):
+    app.config.update(
+        PAY_STRIPE_CALL_WINDOW=3600,
+        PAY_STRIPE_CALLS_PER_LINK=per_link,
+        PAY_STRIPE_CALLS_PER_ADDRESS=per_address,
+    )
+
+
+def test_a_subscribe_link_reaches_stripe_only_so_often(live_app, stripe_http, staff):
+    """As a pay link: past its share of the window, the offer page says to wait (429,
+    Retry-After) and Stripe is not called. Another link from the same address shares the
+    address's share; a tampered link is refused as before, counting nothing."""
+    plan = made_plan(live_app, stripe_http, staff)
+    limits(live_app, per_link=1, per_address=2)
+    first = subscribe_token(live_app, plan.id, "ada@shop.example", "Ada")
+    buyer = live_app.test_client()
+    for bad in tampered(first):
+        assert post_form(buyer, f"/subscribe/{bad}/checkout").status_code == 404
+    assert post_form(buyer, f"/subscribe/{first}/checkout").status_code == 303
+    made = len(stripe_http.calls)
+    again = post_form(buyer, f"/subscribe/{first}/checkout")
+    assert again.status_code == 429 and int(again.headers["Retry-After"]) > 3500
+    assert "too many attempts from here" in again.get_data(as_text=True)
+    assert "Subscribe with Stripe" in again.get_data(as_text=True)  # the offer is still there
+    second = subscribe_token(live_app, plan.id, "bo@shop.example", "Bo")
+    assert post_form(buyer, f"/subscribe/{second}/checkout").status_code == 303
+    assert post_form(buyer, f"/subscribe/{second}/checkout").status_code == 429  # the address
+    assert len(stripe_http.calls) == made + 2  # Bo's customer and session, nothing after
+
+
+def test_a_billing_link_opens_the_portal_only_so_often(live_app, stripe_http, staff):
+    sub = subscribed(live_app, made_plan(live_app, stripe_http, staff), stripe_http)
+    limits(live_app, per_link=2)
+    with live_app.test_request_context():
+        path = links.billing_url(sub.id).split(live_app.config["PUBLIC_BASE_URL"], 1)[1]
+    buyer = live_app.test_client()
+    assert [post_form(buyer, path).status_code for _ in range(2)] == [303, 303]
+    refused = post_form(buyer, path)
+    assert refused.status_code == 429 and "Retry-After" in refused.headers
+    assert "too many attempts from here" in refused.get_data(as_text=True)
+    assert [call.path for call in stripe_http.calls] == ["/v1/billing_portal/sessions"] * 2

@@ -29,7 +29,8 @@ class BuyerStripeCall(Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    # None for a save-a-card or subscribe link's call: they name no order.
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
     # SHA-256 of the pay link's token: the token itself opens the order's pay page.
     link_digest: Mapped[str] = mapped_column(String(64))
     remote_addr: Mapped[str] = mapped_column(String(64))

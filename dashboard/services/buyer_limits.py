@@ -1,10 +1,12 @@
 """How often a buyer's pages may call Stripe on the merchant's account.
 
 A pay link is public to whoever holds it, and each return-page visit or payment step costs
-Stripe API calls counted against the merchant's rate limit. So: an order is re-read from
-Stripe for its return page at most once per `reread_interval` (other visits answer from
-what is stored), and one pay link, or one address, may reach Stripe at most so many times
-per `window`. The counts are rows in the database, so every worker shares them.
+Stripe API calls counted against the merchant's rate limit; so does each step of a
+save-a-card or subscribe link (a SetupIntent, a Checkout Session, a billing portal). So:
+an order is re-read from Stripe for its return page at most once per `reread_interval`
+(other visits answer from what is stored), and one link, or one address, may reach Stripe
+at most so many times per `window` (an address is counted across every link it holds).
+The counts are rows in the database, so every worker shares them.
 """
 
 from __future__ import annotations
@@ -76,9 +78,12 @@ def reread_due(order_id: int, limits: BuyerLimits, now: datetime | None = None) 
     return last is None or now - last >= limits.reread_interval
 
 
-def admit(order_id: int, caller: BuyerCaller, kind: str, now: datetime | None = None) -> None:
+def admit(
+    order_id: int | None, caller: BuyerCaller, kind: str, now: datetime | None = None
+) -> None:
     """Count one call to Stripe for this caller, or raise TooManyStripeCalls (counting
-    nothing) when their pay link or their address has had its share of the window."""
+    nothing) when their link or their address has had its share of the window. A
+    save-a-card or subscribe link's call names no order."""
     now = now or utcnow()
     limits = caller.limits
     since = now - limits.window

@@ -31,7 +31,7 @@ from dashboard.models import Order
 from dashboard.payments import errors
 from dashboard.payments.gateway import is_sandbox
 from dashboard.services import buyer_limits, orders, sandbox_payments
-from dashboard.services.buyer_limits import BuyerCaller, BuyerLimits, TooManyStripeCalls
+from dashboard.services.buyer_limits import TooManyStripeCalls
 from dashboard.services.pay_links import PayLinkExpired, PayLinkInvalid, pay_links
 from dashboard.services.payments import buyer_renewal, renewal
 from dashboard.services.payments.checkout import (
@@ -44,6 +44,7 @@ from dashboard.services.payments.checkout import (
 )
 from dashboard.services.payments.results import ActionRefused, ActionResult
 from dashboard.views.access import public
+from dashboard.views.buyer_calls import caller
 from dashboard.views.forms import EmptyForm, PayForm, SandboxCardForm
 from dashboard.web import STRIPE_JS_CSP
 
@@ -82,14 +83,6 @@ def _order_for(token: str) -> Order:
     if order is None:
         raise _LinkProblem("invalid", 404)
     return order
-
-
-def _caller(token: str) -> BuyerCaller:
-    return BuyerCaller(
-        token=token,
-        remote_addr=request.remote_addr or "unknown",
-        limits=BuyerLimits.from_config(current_app.config),
-    )
 
 
 def _method(order: Order) -> str:
@@ -154,7 +147,7 @@ def _step(order: Order, token: str, start: Callable[[], T]) -> T | Response:
     """Run a payment step that calls Stripe, counted against the caller's limits. Over them,
     or refused, or failed at Stripe: to the pay page with the reason."""
     try:
-        buyer_limits.admit(order.id, _caller(token), buyer_limits.PAYMENT)
+        buyer_limits.admit(order.id, caller(token), buyer_limits.PAYMENT)
         return start()
     except TooManyStripeCalls:
         return _to_pay_page(token, TOO_MANY_ATTEMPTS)
@@ -229,7 +222,7 @@ def card_page(token: str) -> ResponseReturnValue:
     if is_sandbox(current_app.config):
         return redirect(url_for("pay.show", token=token), code=303)
     try:
-        intent = payable_intent(order.id, _caller(token))
+        intent = payable_intent(order.id, caller(token))
     except TooManyStripeCalls as limited:
         return _page(order, token, message=TOO_MANY_ATTEMPTS), 429, _retry(limited)
     except errors.PaymentError as failed:
@@ -295,7 +288,7 @@ def done(token: str) -> ResponseReturnValue:
     order per few seconds), never from the redirect itself."""
     order = _order_for(token)
     try:
-        result = refresh_for_buyer(order.id, _caller(token))
+        result = refresh_for_buyer(order.id, caller(token))
     except TooManyStripeCalls as limited:
         return _page(order, token, message=TOO_MANY_CHECKS), 429, _retry(limited)
     except (ActionRefused, errors.PaymentError) as refused:

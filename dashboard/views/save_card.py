@@ -13,6 +13,7 @@ from dashboard.payments import errors
 from dashboard.payments.gateway import is_sandbox
 from dashboard.payments.localstripe_compat import SANDBOX_CARDS
 from dashboard.services import card_setup
+from dashboard.services.buyer_limits import TooManyStripeCalls
 from dashboard.services.card_setup import (
     SetupLink,
     SetupLinkExpired,
@@ -21,6 +22,7 @@ from dashboard.services.card_setup import (
 )
 from dashboard.services.payment_methods import describe
 from dashboard.views.access import public
+from dashboard.views.buyer_calls import TOO_MANY_STEPS, admit_step
 from dashboard.views.customer_forms import SandboxSaveCardForm, SaveCardForm
 from dashboard.web import STRIPE_JS_CSP
 
@@ -47,6 +49,17 @@ def _link(token: str) -> SetupLink:
         raise _LinkProblem("This link has expired. Ask the shop for a new one.", 410) from error
     except SetupLinkInvalid as error:
         raise _LinkProblem("This link is not valid. Check it was copied whole.", 404) from error
+
+
+def _over_the_limit(link: SetupLink, token: str) -> ResponseReturnValue | None:
+    """Count a step that calls Stripe against the link's and the address's limits; over
+    them, the page saying so (429), and nothing is sent."""
+    try:
+        admit_step(token)
+    except TooManyStripeCalls as limited:
+        headers = {**NO_STORE, "Retry-After": str(limited.retry_after)}
+        return _page(link, token, message=TOO_MANY_STEPS), 429, headers
+    return None
 
 
 def _page(link: SetupLink | None, token: str, *, message: str = "", saved: str = "") -> str:
@@ -76,6 +89,8 @@ def card(token: str) -> ResponseReturnValue:
     link = _link(token)
     if not SaveCardForm().validate_on_submit():
         return _page(link, token, message="Tick the box to let the shop keep the card."), 422
+    if (refused := _over_the_limit(link, token)) is not None:
+        return refused
     try:
         intent = card_setup.open_setup(link)
     except errors.PaymentError as failed:
@@ -97,6 +112,8 @@ def checkout(token: str) -> ResponseReturnValue:
     link = _link(token)
     if not SaveCardForm().validate_on_submit():
         return _page(link, token, message="Tick the box to let the shop keep the card."), 422
+    if (refused := _over_the_limit(link, token)) is not None:
+        return refused
     base = current_app.config["PUBLIC_BASE_URL"]
     done = base + url_for("save_card.checkout_done", token=token)
     try:
@@ -119,6 +136,8 @@ def sandbox_card(token: str) -> ResponseReturnValue:
     form = SandboxSaveCardForm()
     if not form.validate_on_submit() or form.card.data not in SANDBOX_CARDS:
         return _page(link, token, message="Tick the box and choose a test card."), 422
+    if (refused := _over_the_limit(link, token)) is not None:
+        return refused
     try:
         saved = card_setup.sandbox_save(link, SANDBOX_CARDS[form.card.data or ""][0])
     except errors.PaymentError as failed:
@@ -134,6 +153,8 @@ def done(token: str) -> ResponseReturnValue:
     intent_id = request.args.get("setup_intent", "")
     if not intent_id.startswith("seti_") or len(intent_id) > 255:
         return _page(link, token, message=NOT_SAVED), 400
+    if (refused := _over_the_limit(link, token)) is not None:
+        return refused
     try:
         saved = card_setup.finish_intent(link, intent_id)
     except (errors.PaymentError, SetupMismatch):
@@ -148,6 +169,8 @@ def checkout_done(token: str) -> ResponseReturnValue:
     session_id = request.args.get("session_id", "")
     if not session_id.startswith("cs_") or len(session_id) > 255:
         return _page(link, token, message=NOT_SAVED), 400
+    if (refused := _over_the_limit(link, token)) is not None:
+        return refused
     try:
         saved = card_setup.finish_checkout(link, session_id)
     except (errors.PaymentError, SetupMismatch):

@@ -4,22 +4,29 @@ customer portal. Every form answers 303 to a page that shows how it went."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 
 from dashboard.domain.subscriptions import STATUS_WORDS, cadence
 from dashboard.payments.errors import PaymentError
+from dashboard.services.buyer_limits import TooManyStripeCalls
 from dashboard.services.payments.results import ActionRefused
 from dashboard.services.subscriptions import buyer, links
 from dashboard.views.access import public
+from dashboard.views.buyer_calls import TOO_MANY_STEPS, admit_step
 from dashboard.views.forms import EmptyForm
 from dashboard.views.subscription_forms import SubscribeCardForm
 
 bp = Blueprint("subscribe", __name__)
 
 
-def _problem(title: str, message: str, status: int) -> ResponseReturnValue:
-    return render_template("pages/pay/error.html", title=title, message=message, token=None), status
+def _problem(
+    title: str, message: str, status: int, headers: dict[str, str] | None = None
+) -> ResponseReturnValue:
+    page = render_template("pages/pay/error.html", title=title, message=message, token=None)
+    return page, status, headers or {}
 
 
 def _bad_link(error: Exception) -> ResponseReturnValue:
@@ -32,12 +39,31 @@ def _bad_link(error: Exception) -> ResponseReturnValue:
     )
 
 
-def _offer_page(token: str, *, message: str | None = None, ok: bool = False) -> ResponseReturnValue:
+def _admitted(token: str, check_link: Callable[[str], object]) -> None:
+    """A link that is its own (else LinkInvalid or LinkExpired, counting nothing), then a
+    step that calls Stripe counted against its and the address's limits (else
+    TooManyStripeCalls)."""
+    check_link(token)
+    admit_step(token)
+
+
+def _retry(limited: TooManyStripeCalls) -> dict[str, str]:
+    return {"Retry-After": str(limited.retry_after)}
+
+
+def _offer_page(
+    token: str,
+    *,
+    message: str | None = None,
+    ok: bool = False,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> ResponseReturnValue:
     try:
         offer = buyer.offer(token)
     except (links.LinkInvalid, links.LinkExpired) as error:
         return _bad_link(error)
-    return render_template(
+    page = render_template(
         "pages/subscribe/show.html",
         offer=offer,
         token=token,
@@ -49,6 +75,7 @@ def _offer_page(token: str, *, message: str | None = None, ok: bool = False) -> 
         cadence=cadence,
         withdrawn=buyer.WITHDRAWN,
     )
+    return page, status, headers or {}
 
 
 @bp.route("/subscribe/<token>")
@@ -65,9 +92,12 @@ def checkout(token: str) -> ResponseReturnValue:
     if not EmptyForm().validate_on_submit():
         return _problem("This form has expired", "Go back and try again.", 400)
     try:
+        _admitted(token, links.subscribe_target)
         url = buyer.checkout_url(token)
     except (links.LinkInvalid, links.LinkExpired) as error:
         return _bad_link(error)
+    except TooManyStripeCalls as limited:
+        return _offer_page(token, message=TOO_MANY_STEPS, status=429, headers=_retry(limited))
     except (ActionRefused, PaymentError) as error:
         return _offer_page(token, message=error.message)
     return redirect(url, code=303)
@@ -81,9 +111,12 @@ def sandbox_card(token: str) -> ResponseReturnValue:
     if not form.validate_on_submit():
         return _problem("This form has expired", "Go back and try again.", 400)
     try:
+        _admitted(token, links.subscribe_target)
         result = buyer.subscribe_with_test_card(token, form.card.data or "")
     except (links.LinkInvalid, links.LinkExpired) as error:
         return _bad_link(error)
+    except TooManyStripeCalls as limited:
+        return _offer_page(token, message=TOO_MANY_STEPS, status=429, headers=_retry(limited))
     except (ActionRefused, PaymentError) as error:
         return _offer_page(token, message=error.message)
     return redirect(url_for("subscribe.done", token=token, ok=int(result.ok)), code=303)
@@ -114,9 +147,13 @@ def billing_portal(token: str) -> ResponseReturnValue:
     if not EmptyForm().validate_on_submit():
         return _problem("This form has expired", "Go back and try again.", 400)
     try:
+        _admitted(token, links.billing_target)
         url = buyer.portal_url(token)
     except (links.LinkInvalid, links.LinkExpired) as error:
         return _bad_link(error)
+    except TooManyStripeCalls as limited:
+        title = "The billing page is not available"
+        return _problem(title, TOO_MANY_STEPS, 429, _retry(limited))
     except PaymentError as error:
         return _problem("The billing page is not available", error.message, 502)
     return redirect(url, code=303)
