@@ -2,6 +2,8 @@
 
 import os
 
+# wsgi.py sets the garbage collector for a long-lived process once the app is loaded
+# (dashboard/collector.py).
 wsgi_app = "wsgi:app"
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -34,16 +36,3 @@ def worker_exit(server: object, worker: object) -> None:
     from dashboard.services.inbox.applier import stop_all
 
     stop_all()
-
-
-def post_worker_init(worker: object) -> None:
-    """Once the app is loaded, its modules, mappers and templates are frozen out of the
-    garbage collector's sight and it runs less often. Without this, a full collection
-    scanned them all every second or so under load, 140-275 ms with every thread of the
-    worker stopped: the webhook endpoint's slowest answers were those pauses
-    (docs/benchmarks.md, eighth run)."""
-    import gc
-
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 50, 100)

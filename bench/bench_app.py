@@ -16,7 +16,7 @@ import stripe
 from flask import Blueprint, current_app, request
 from flask.typing import ResponseReturnValue
 
-from dashboard import create_app
+from dashboard import collector, create_app
 from dashboard.extensions import csrf, db
 from dashboard.models import StripeEvent
 from dashboard.views.access import public
@@ -66,3 +66,4 @@ def naive() -> ResponseReturnValue:
 
 app = create_app()
 app.register_blueprint(bp)
+collector.settle()

@@ -1,5 +1,6 @@
 """The app factory and configuration from the environment."""
 
+import gc
 import os
 import stat
 
@@ -102,16 +103,31 @@ def test_hsts_when_served_over_https(database_url, tmp_path):
     assert "max-age=" in app.test_client().get("/login").headers["Strict-Transport-Security"]
 
 
-def test_wsgi_module_exposes_the_app(clean_env, tmp_path, monkeypatch):
+@pytest.fixture
+def collector_restored():
+    """wsgi.py sets this process's garbage collector for a long-lived server; put it back
+    afterwards, so the rest of the suite collects as before."""
+    thresholds = gc.get_threshold()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*thresholds)
+
+
+def test_wsgi_module_exposes_the_app(clean_env, tmp_path, collector_restored):
+    """The app, loaded, then kept out of the collector's sight and collected less often
+    (dashboard/collector.py): what gunicorn's workers and `flask --app wsgi` run."""
     clean_env.setenv("SECRET_KEY", "k")
     clean_env.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'w.sqlite'}")
     import importlib
 
     import wsgi
 
+    gc.unfreeze()
     importlib.reload(wsgi)
     assert wsgi.app.name == "dashboard"
     assert "orders.index" in wsgi.app.view_functions
+    assert gc.get_threshold() == (50_000, 50, 100)
+    assert gc.get_freeze_count() > 0  # the loaded app among them
 
 
 def test_a_live_key_never_talks_to_a_stand_in(clean_env, tmp_path):
