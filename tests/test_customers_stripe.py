@@ -7,9 +7,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from sqlalchemy import select
 
 from dashboard.extensions import db
-from dashboard.models import Customer, Role
+from dashboard.models import Customer, Role, StripeEvent
 from dashboard.payments.stripe_gateway import StripeGateway
 from dashboard.services import customers
 from tests.support.customer_stripe import CustomerStripeHTTP, card_method
@@ -221,3 +222,78 @@ def test_a_save_card_link_reaches_stripe_only_so_often(customer_app, stripe_http
     second = found[-1]
     assert post_form(buyer, f"{second}/checkout", {"consent": "y"}).status_code == 303
     assert post_form(buyer, f"{second}/checkout", {"consent": "y"}).status_code == 429
+
+
+def session_event(stripe_http, session_id: str, type_: str = "checkout.session.completed"):
+    """Stripe's event about the session, as Stripe sends it (the double's own keys left out)."""
+    session = {
+        k: v for k, v in stripe_http.sessions[session_id].items() if k != "setup_intent_metadata"
+    }
+    return stripe_event(type_, session)
+
+
+def stored_event(app, event_id: str) -> StripeEvent:
+    with app.app_context():
+        found = db.session.scalar(select(StripeEvent).where(StripeEvent.event_id == event_id))
+        assert found is not None
+        db.session.expunge(found)
+        return found
+
+
+def test_a_buyer_who_never_comes_back_from_checkout_still_has_the_card_kept(
+    customer_app, stripe_http, signed_in
+):
+    """The buyer saves a card on Stripe's page and closes the tab: Stripe's
+    checkout.session.completed keeps it with their consent, on the customer's timeline
+    (not an unmatched event). Delivered twice, or followed by the return page after all,
+    it is kept once."""
+    staff = signed_in(Role.STAFF, quick_hash=True)
+    customer_id, link = customer_with_link(customer_app, staff)
+    buyer = customer_app.test_client()
+    post_form(buyer, f"{link}/checkout", {"consent": "y"})
+    session_id = stripe_http.only_session()["id"]
+    method_id = stripe_http.buyer_completes_setup(session_id, wallet=None, last4="1881")
+    stripe = customer_app.test_client()
+    event = session_event(stripe_http, session_id)
+    for _ in range(2):
+        assert send_event(stripe, event).status_code == 200
+    stored = stored_event(customer_app, event["id"])
+    assert stored.status == "applied"
+    assert stored.reason == f"Visa •••• 1881 kept on file from Checkout session {session_id}"
+    back = buyer.get(f"{link}/checkout-done?session_id={session_id}")
+    assert "Visa •••• 1881 is saved with the shop." in back.get_data(as_text=True)
+    with customer_app.app_context():
+        (kept,) = db.session.get_one(Customer, customer_id).payment_methods
+        assert kept.stripe_payment_method_id == method_id and kept.consent_at is not None
+        assert kept.source == "save-a-card link"
+    page = staff.get(f"/customers/{customer_id}").get_data(as_text=True)
+    assert "•••• 1881" in page
+    assert "Stripe event checkout.session.completed: Visa •••• 1881 kept on file" in page
+
+
+def test_a_setup_session_that_saved_nothing_or_is_not_ours_keeps_nothing(
+    customer_app, stripe_http, signed_in
+):
+    staff = signed_in(Role.STAFF, quick_hash=True)
+    customer_id, link = customer_with_link(customer_app, staff)
+    buyer = customer_app.test_client()
+    post_form(buyer, f"{link}/checkout", {"consent": "y"})
+    session_id = stripe_http.only_session()["id"]
+    stripe = customer_app.test_client()
+    # Given up on Stripe's page: the session expires, nothing was saved.
+    expired = session_event(stripe_http, session_id, "checkout.session.expired")
+    assert send_event(stripe, expired).status_code == 200
+    assert stored_event(customer_app, expired["id"]).status == "ignored"
+    # Another link's session for this customer (its SetupIntent names another nonce).
+    stripe_http.sessions[session_id]["metadata"]["save_card_link"] = "someoneelse"
+    stripe_http.buyer_completes_setup(session_id)
+    other = session_event(stripe_http, session_id)
+    assert send_event(stripe, other).status_code == 200
+    assert stored_event(customer_app, other["id"]).status == "ignored"
+    # A setup session that names no customer of ours.
+    stripe_http.sessions[session_id]["metadata"]["customer_id"] = "999999"
+    stranger = session_event(stripe_http, session_id)
+    assert send_event(stripe, stranger).status_code == 200
+    assert stored_event(customer_app, stranger["id"]).status == "unmatched"
+    with customer_app.app_context():
+        assert db.session.get_one(Customer, customer_id).payment_methods == []

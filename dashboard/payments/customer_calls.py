@@ -182,14 +182,14 @@ class CustomerCalls:
                 params=params, options={"idempotency_key": idempotency_key}
             ),
         )
-        return _setup_session(session.to_dict())
+        return setup_session_snapshot(session.to_dict())
 
     def retrieve_setup_session(self, session_id: str) -> SetupSessionSnapshot:
         session = self._call(
             "read checkout session",
             lambda: self._client.v1.checkout.sessions.retrieve(session_id),
         )
-        return _setup_session(session.to_dict())
+        return setup_session_snapshot(session.to_dict())
 
     def register_payment_method_domain(self, domain: str) -> dict[str, str]:
         """Register a domain for wallets (Apple Pay, Google Pay, Link); each wallet's
@@ -215,7 +215,7 @@ class CustomerCalls:
         return statuses
 
 
-def _setup_session(raw: dict[str, Any]) -> SetupSessionSnapshot:
+def setup_session_snapshot(raw: dict[str, Any]) -> SetupSessionSnapshot:
     intent = raw.get("setup_intent")
     if isinstance(intent, dict):
         intent = intent.get("id")

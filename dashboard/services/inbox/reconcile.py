@@ -20,6 +20,7 @@ from dashboard.extensions import db
 from dashboard.models import EventStatus, StripeEvent, TimelineEntry, TimelineKind, utcnow
 from dashboard.payments.gateway import is_live_key
 from dashboard.services import alerts, timeline
+from dashboard.services.inbox.handlers.customer import on_setup_session
 from dashboard.services.inbox.handlers.outcomes import Outcome, ignored
 from dashboard.services.inbox.handlers.registry import MatchedEvent, registration
 from dashboard.services.inbox.matching import OrderLookup, no_match_reason
@@ -79,6 +80,10 @@ def _reconcile(row: StripeEvent, orders: OrderLookup) -> Outcome:
         with db.session.no_autoflush:
             return registered.customer_handler(row)
     obj = row.data_object
+    if obj.get("object") == "checkout.session" and obj.get("mode") == "setup":
+        # A save-a-card link's Checkout: about its customer, not an order.
+        with db.session.no_autoflush:
+            return on_setup_session(row)
     if obj.get("object") == "checkout.session" and obj.get("mode") == "subscription":
         return ignored(
             "A subscription's Checkout Session: the subscription's own events carry what it made."

@@ -17,8 +17,9 @@ from dashboard.models import (
     StripeEvent,
     TimelineKind,
 )
-from dashboard.payments.customer_calls import payment_method_snapshot
-from dashboard.services import customers, payment_methods
+from dashboard.payments.customer_calls import payment_method_snapshot, setup_session_snapshot
+from dashboard.payments.gateway import gateway
+from dashboard.services import card_setup, customers, payment_methods
 from dashboard.services.inbox.handlers.outcomes import Outcome, applied, ignored
 from dashboard.services.inbox.handlers.registry import handles_customer
 
@@ -129,6 +130,49 @@ def on_payment_method(row: StripeEvent) -> Outcome:
     label = payment_methods.describe(method)
     _note(customer, row, f"{label}: {reason}")
     return _outcome(f"{method_id}: {reason}")
+
+
+def on_setup_session(row: StripeEvent) -> Outcome:
+    """A save-a-card link's Stripe Checkout (setup mode), about the link's customer, not an
+    order. Completed: the card its SetupIntent saved (re-read from Stripe) is kept with the
+    buyer's consent, given on our page before they left for Stripe's, and offered to their
+    holds, as the return page does; so a buyer who never comes back loses nothing, and one
+    who does finds it kept once. Anything else saved nothing."""
+    session = setup_session_snapshot(row.data_object)
+    customer_id = session.metadata.get("customer_id", "")
+    nonce = session.metadata.get("save_card_link", "")
+    customer = (
+        db.session.get(Customer, int(customer_id))
+        if customer_id.isascii() and customer_id.isdigit() and len(customer_id) < 10
+        else None
+    )
+    if customer is None or not nonce:
+        return Outcome(
+            EventStatus.UNMATCHED,
+            f"A setup-mode Checkout Session of no save-a-card link of ours ({session.id}).",
+        )
+    if (
+        row.type != "checkout.session.completed"
+        or session.status != "complete"
+        or session.setup_intent_id is None
+    ):
+        reason = f"Checkout session {session.id} saved no card ({row.type})"
+        _note(customer, row, reason)
+        return ignored(reason)
+    intent = gateway().retrieve_setup_intent(session.setup_intent_id)
+    try:
+        kept = card_setup.finish(card_setup.SetupLink(customer, nonce), intent)
+    except card_setup.SetupMismatch as mismatch:
+        reason = f"Checkout session {session.id}: {mismatch}; nothing kept"
+        _note(customer, row, reason)
+        return ignored(reason)
+    if kept is None:
+        reason = f"Checkout session {session.id}: its card setup is {intent.status}; nothing kept"
+        _note(customer, row, reason)
+        return ignored(reason)
+    reason = f"{payment_methods.describe(kept)} kept on file from Checkout session {session.id}"
+    _note(customer, row, reason)
+    return applied(reason)
 
 
 def _moves(method: SavedPaymentMethod, status: PaymentMethodStatus, said_at: datetime) -> bool:
