@@ -49,7 +49,9 @@ def _captured(order: Order, authorized: int, captured: int, state: str) -> None:
     records.note_movements(order)
 
 
-def _refund(order: Order, refund_id: str, amount: int, status: str) -> MoneyMovement:
+def _refund(
+    order: Order, refund_id: str, amount: int, status: str, balance: BalanceFacts | None = None
+) -> MoneyMovement:
     order.amount_refunded = amount if status in ("pending", "succeeded") else 0
     return records.keep_refund(
         order,
@@ -62,8 +64,8 @@ def _refund(order: Order, refund_id: str, amount: int, status: str) -> MoneyMove
             created=None,
             failure_reason=None,
             idempotency_key=None,
-            balance_transaction_id=None,
-            balance=None,
+            balance_transaction_id=balance.id if balance else None,
+            balance=balance,
         ),
     )
 
@@ -347,24 +349,14 @@ def test_fees_and_net_link_to_what_stripe_settled_in_that_currency(app, make_ord
     ids = mixed_history(app, make_order)
     with app.app_context():
         usd, eur = db.session.get(Order, ids["usd"]), db.session.get(Order, ids["eur"])
-        for order, refund_id, status in ((usd, "re_a", "succeeded"), (eur, "re_e", "failed")):
-            records.keep_refund(
-                order,
-                RefundDetails(
-                    id=refund_id,
-                    amount=500 if order is usd else 1000,
-                    currency=order.currency.lower(),
-                    status=status,
-                    reason=None,
-                    created=None,
-                    failure_reason=None,
-                    idempotency_key=None,
-                    balance_transaction_id=f"txn_{refund_id}",
-                    balance=BalanceFacts(
-                        id=f"txn_{refund_id}", amount=-500, currency="USD", net=-500, fee=None
-                    ),
-                ),
+        for order, refund_id, amount, status in (
+            (usd, "re_a", 500, "succeeded"),
+            (eur, "re_e", 1000, "failed"),
+        ):
+            settled = BalanceFacts(
+                id=f"txn_{refund_id}", amount=-500, currency="USD", net=-500, fee=None
             )
+            _refund(order, refund_id, amount, status, settled)
         db.session.commit()
         settled = dict(
             db.session.execute(
