@@ -33,7 +33,7 @@ from pathlib import Path
 import pytest
 
 from dashboard import PROJECT_ROOT
-from dashboard.sandbox.demo import DEMO_DOMAIN, DEMO_ORDERS
+from dashboard.sandbox.demo import DEMO_DOMAIN, DEMO_ORDERS, DEMO_PRODUCTS
 from tests.support.app import free_port
 
 pytestmark = pytest.mark.skipif(
@@ -602,12 +602,14 @@ def test_seed_demo_twice_writes_the_demo_data_once(
                 database.execute("SELECT count(*) FROM users").fetchone()[0],
                 database.execute("SELECT count(*) FROM orders").fetchone()[0],
                 database.execute("SELECT count(*) FROM order_lines").fetchone()[0],
+                database.execute("SELECT count(*) FROM products WHERE active").fetchone()[0],
             )
         return printed_logins(seeding), counts
 
     first_logins, first_counts = seed_and_count()
     assert set(first_logins) == {"admin", "staff", "support"}
     assert first_counts[:2] == (3, len(DEMO_ORDERS))
+    assert first_counts[-1] == len(DEMO_PRODUCTS)  # a catalog to add lines from, or to sell
 
     second_logins, second_counts = seed_and_count()
     assert second_logins == first_logins

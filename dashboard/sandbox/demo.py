@@ -1,4 +1,5 @@
-"""Demo data for the sandbox: three logins and a handful of orders, written once."""
+"""Demo data for the sandbox: three logins, a handful of orders and a small product catalog
+(what staff add as order lines and AI agents buy), written once."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
+from dashboard.domain.catalog import ProductDraft
 from dashboard.domain.orders import LineDraft, OrderState
 from dashboard.extensions import db
 from dashboard.models import Order, Role
-from dashboard.services import orders, sandbox_payments, users
+from dashboard.services import orders, products, sandbox_payments, users
 from dashboard.services.payments import staff
 from dashboard.services.payments.results import ActionResult
 from dashboard.transactions import unit_of_work
@@ -37,6 +39,13 @@ DEMO_ORDERS: list[tuple[str, str, str, list[LineDraft]]] = [
     ("Émilie du Châtelet", "emilie@buyer.example", "EUR", [LineDraft("Translation", 2, 4_999)]),
 ]
 
+DEMO_PRODUCTS = [
+    ProductDraft("punch-cards", "Punch cards", "A box of 80-column cards.", 450, "USD", 200),
+    ProductDraft("nanosecond-wire", "Nanosecond wire", "11.8 inches of it.", 99, "USD", None),
+    ProductDraft("capsule-toy", "Capsule toy", "One at random.", 500, "JPY", 40),
+    ProductDraft("translation", "Translation", "Of one book, annotated.", 4_999, "EUR", None),
+]
+
 
 @dataclass(frozen=True)
 class DemoLogin:
@@ -50,7 +59,8 @@ def demo_logins(passwords: dict[str, str]) -> list[DemoLogin]:
 
 
 def seed(passwords: dict[str, str]) -> bool:
-    """Create the demo users and orders unless they exist; reset the demo passwords.
+    """Create the demo users, products and orders unless they exist; reset the demo
+    passwords.
 
     Returns whether anything new was written. Running it again changes nothing else.
     """
@@ -62,6 +72,10 @@ def seed(passwords: dict[str, str]) -> bool:
             created = True
         elif not user.check_password(login.password):
             users.set_password(user, login.password)  # ends the old password's sessions
+    for draft in DEMO_PRODUCTS:
+        if products.find(draft.id) is None:
+            products.create(draft)
+            created = True
     demo_buyers = [email for _, email, _, _ in DEMO_ORDERS]
     existing = db.session.scalar(
         select(func.count()).select_from(Order).where(Order.buyer_email.in_(demo_buyers))
