@@ -46,8 +46,12 @@ SERVED_BY = {
 
 
 # The open disputes a figure links to that have no deadline (no response possible) come
-# last, from the deadline index's range of NULLs, as on the whole list.
-UNDATED_DISPUTES = ("evidence_due_by IS NULL", ("ix_disputes_evidence_due_by_id",))
+# last: the deadline index's range of NULLs (as on the whole list), or the status index's
+# (open statuses, no deadline), whichever the planner takes.
+UNDATED_DISPUTES = (
+    "evidence_due_by IS NULL",
+    ("ix_disputes_evidence_due_by_id", "ix_disputes_status_evidence_due_by"),
+)
 
 
 def home_plans(app) -> list[tuple[str, str]]:
