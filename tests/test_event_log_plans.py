@@ -49,6 +49,7 @@ def explain_event_log(app, *, drop=()):
         try:
             event_log.event_log()
             event_log.list_events(status=EventStatus.APPLIED)
+            event_log.list_events(status=EventStatus.FAILED, hours=24)  # Home's failures
             event_log.list_events(type_="charge.captured")
             event_log.list_events(older_than=2500)
             event_log.list_events(search="evt_plan42")

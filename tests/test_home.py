@@ -24,6 +24,7 @@ from dashboard.models import (
     OverviewBucket,
     PaymentAttempt,
     Role,
+    StripeEvent,
     User,
     utcnow,
 )
@@ -633,3 +634,45 @@ def test_the_lists_behind_home_page_through_every_row_once(app, make_order):
         ):
             whole, seen = walk(page_of, cursor_name)
             assert len(whole) >= 3 and seen == whole
+
+
+def test_the_failures_of_the_last_day_link_to_those_events(app, signed_in):
+    """Home's "failed" counts the events that failed and were last received in the last 24
+    hours; its link lists those and not the older failures the event log also keeps."""
+    now = utcnow()
+    with app.app_context():
+        for name, received, status in (
+            ("evt_failed_now", now - timedelta(hours=1), "failed"),
+            ("evt_failed_before", now - timedelta(days=2), "failed"),
+            ("evt_applied_now", now - timedelta(hours=1), "applied"),
+        ):
+            db.session.add(
+                StripeEvent(
+                    event_id=name,
+                    type="charge.captured",
+                    livemode=False,
+                    created=received,
+                    payload={"id": name, "type": "charge.captured", "data": {"object": {}}},
+                    source="webhook",
+                    status=status,
+                    first_received_at=received,
+                    last_received_at=received,
+                )
+            )
+        db.session.commit()
+    client = signed_in(Role.SUPPORT, quick_hash=True)
+    html = client.get("/").get_data(as_text=True)
+    failed = html.split('id="home-webhooks"', 1)[1].split("failed</a>", 1)[0]
+    assert 'id="webhooks-failed">1<' in failed
+    listed = client.get(unescape(re.findall(r'href="([^"]+)"', failed)[-1]))
+    assert listed.status_code == 200
+    body = listed.get_data(as_text=True)
+    assert "evt_failed_now" in body
+    assert "evt_failed_before" not in body and "evt_applied_now" not in body
+    assert '<option value="24" selected>Received in the last 24 hours</option>' in body
+    everything = client.get("/events?status=failed").get_data(as_text=True)
+    assert "evt_failed_now" in everything and "evt_failed_before" in everything
+    for bad in ("0", "721", "24h", "-1", "1e3", "٣"):
+        refused = client.get(f"/events?status=failed&hours={bad}")
+        assert refused.status_code == 400, bad
+        assert "a number of hours from 1 to 720" in refused.get_data(as_text=True)

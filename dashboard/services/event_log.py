@@ -6,6 +6,7 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Select, false, func, select
@@ -13,7 +14,7 @@ from sqlalchemy.orm import defer
 
 from dashboard.domain.ids import MAX_ROW_ID, parse_order_number
 from dashboard.extensions import db
-from dashboard.models import EventStatus, Order, StripeEvent
+from dashboard.models import EventStatus, Order, StripeEvent, utcnow
 from dashboard.payments.snapshots import dashboard_url
 from dashboard.payments.webhooks import redact
 from dashboard.services import order_search
@@ -55,6 +56,22 @@ def parse_status(text: str) -> EventStatus | None:
         raise InvalidFilter(f"There is no event status called {text!r}; try {names}.") from None
 
 
+# "Received in the last N hours": at most 30 days, what Stripe keeps and Home looks back on.
+MAX_HOURS = 720
+
+
+def parse_hours(text: str) -> int | None:
+    """The events received in the last N hours (1 to MAX_HOURS), or None for any time."""
+    text = text.strip()
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit() and len(text) <= 3 and 1 <= int(text) <= MAX_HOURS):
+        raise InvalidFilter(
+            f"Received within is a number of hours from 1 to {MAX_HOURS}, such as 24."
+        )
+    return int(text)
+
+
 SEARCH_TAKES = (
     "Search by an event id (evt_…), a PaymentIntent id (pi_…), another Stripe id "
     "(ch_…, cs_…, re_…, dp_…), an order number (42 or #42) or a buyer's email."
@@ -90,12 +107,17 @@ def list_events(
     status: EventStatus | None = None,
     search: str = "",
     flagged: bool = False,
+    hours: int | None = None,
     older_than: int | None = None,
     newer_than: int | None = None,
     per_page: int = 50,
 ) -> Page[StripeEvent]:
-    """Newest first, keyset-paginated by row id; payloads are not read for the list."""
+    """Newest first, keyset-paginated by row id; payloads are not read for the list.
+    `hours`: only the events last received within that many hours (as Home counts the
+    failures of the last 24 hours, services/inbox/health.py)."""
     query = select(StripeEvent).options(defer(StripeEvent.payload), defer(StripeEvent.traceback))
+    if hours is not None:
+        query = query.where(StripeEvent.last_received_at >= utcnow() - timedelta(hours=hours))
     if flagged:
         query = query.where(StripeEvent.flag.is_not(None))
     if type_ is not None:
@@ -156,6 +178,7 @@ def event_log(
     status: EventStatus | None = None,
     search: str = "",
     flagged: bool = False,
+    hours: int | None = None,
     older_than: int | None = None,
     newer_than: int | None = None,
     per_page: int = 50,
@@ -167,6 +190,7 @@ def event_log(
             status=status,
             search=search,
             flagged=flagged,
+            hours=hours,
             older_than=older_than,
             newer_than=newer_than,
             per_page=per_page,

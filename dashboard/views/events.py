@@ -22,20 +22,24 @@ def _event(event_id: int) -> StripeEvent:
 @bp.route("/events")
 @roles_required(*READERS)
 def index() -> ResponseReturnValue:
-    """Stored events, newest first: filter by type and status, search by id, order or email."""
+    """Stored events, newest first: filter by type, status and when they were last received
+    (`hours`), search by id, order or email."""
     search = request.args.get("q", "").strip()
     flagged = request.args.get("flagged") == "1"
     type_ = status = None
+    hours: int | None = None
     problem = None
     try:
         search = search_arg(MAX_SEARCH)
         type_ = event_log.parse_type(request.args.get("type", ""))
         status = event_log.parse_status(request.args.get("status", ""))
+        hours = event_log.parse_hours(request.args.get("hours", ""))
         log = event_log.event_log(
             type_=type_,
             status=status,
             search=search,
             flagged=flagged,
+            hours=hours,
             older_than=cursor_arg("older_than"),
             newer_than=cursor_arg("newer_than"),
             per_page=current_app.config["EVENTS_PER_PAGE"],
@@ -52,6 +56,7 @@ def index() -> ResponseReturnValue:
         "statuses": list(EventStatus),
         "search": search,
         "flagged": flagged,
+        "hours": hours,
         "now": utcnow(),
         "problem": problem,
     }
