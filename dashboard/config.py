@@ -120,8 +120,11 @@ def _from_environment(instance_path: Path) -> dict[str, Any]:
         # Stripe's events are a few KB; anything near this is not one of them.
         "WEBHOOK_MAX_BYTES": _int("WEBHOOK_MAX_BYTES", 512 * 1024),
         # Any request body: the largest is a dispute's document (Stripe takes 5 MB) and its
-        # form. Larger ones are refused (413) before they are read.
+        # form. Larger ones are refused (413) before they are read. Only the views marked
+        # `takes_large_bodies` (dashboard/web.py) take that much; every other form is held
+        # to FORM_MAX_BYTES.
         "MAX_CONTENT_LENGTH": 5 * 1024 * 1024 + 64 * 1024,
+        "FORM_MAX_BYTES": _int("FORM_MAX_BYTES", 256 * 1024),
         # At most this many deliveries arriving together on a worker share one transaction
         # (dashboard/services/group_commit.py); 1 receives each on its own.
         "WEBHOOK_GROUP_LIMIT": _int("WEBHOOK_GROUP_LIMIT", 32),

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 from flask import (
@@ -93,6 +93,15 @@ def wants_json() -> bool:
 
 
 BUYER_PREFIXES = ("/pay/", "/subscribe/", "/billing/")
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def takes_large_bodies(view: F) -> F:
+    """This view takes bodies up to MAX_CONTENT_LENGTH rather than FORM_MAX_BYTES."""
+    view.takes_large_bodies = True  # type: ignore[attr-defined]
+    return view
 
 
 def is_buyer_page() -> bool:
@@ -231,6 +240,17 @@ def init_app(app: Flask) -> None:
                 session["_flashes"] = unique
         return response
 
+    def bound_the_body() -> None:
+        """A form is held to FORM_MAX_BYTES; only a view that takes large bodies (a
+        dispute's documents and evidence, Stripe's webhooks, which bound themselves) gets
+        the app's MAX_CONTENT_LENGTH. Past it: 413, before the body is read."""
+        view = app.view_functions.get(request.endpoint or "")
+        if not getattr(view, "takes_large_bodies", False):
+            request.max_content_length = app.config["FORM_MAX_BYTES"]
+
+    # First of all the request hooks: CSRF protection's reads the form, under the limit.
+    app.before_request_funcs.setdefault(None, []).insert(0, bound_the_body)
+
     @app.before_request
     def note_who_asked() -> None:
         """Whether the request came signed in: it may sign out before its answer is sent."""
@@ -256,11 +276,17 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(error: RequestEntityTooLarge) -> tuple[Response | str, int]:
+        view = app.view_functions.get(request.endpoint or "")
+        limit = (
+            "a dispute's document may be at most 5 MB"
+            if getattr(view, "takes_large_bodies", False)
+            else "a form may be at most {:,} KB".format(app.config["FORM_MAX_BYTES"] // 1024)
+        )
         return _error_page(
             413,
             "Too large to take",
-            "What was sent is larger than the dashboard takes: a dispute's document may be "
-            "at most 5 MB. Make it smaller and try again; nothing was changed.",
+            f"What was sent is larger than the dashboard takes: {limit}. Make it smaller "
+            "and try again; nothing was changed.",
         )
 
     @app.errorhandler(HTTPException)

@@ -10,10 +10,10 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from dashboard.extensions import db
-from dashboard.models import Dispute, Role, TimelineEntry
+from dashboard.models import Dispute, Order, Role, TimelineEntry
 from tests.support.stripe import (
     AMOUNT,
     dispute,
@@ -334,3 +334,23 @@ def test_staff_can_type_evidence_and_support_cannot(signed_in, disputed):
     support_page = signed_in(Role.SUPPORT).get(f"/disputes/{dispute_id}").get_data(as_text=True)
     assert "readonly" not in field.search(staff_page).group(0)
     assert "readonly" in field.search(support_page).group(0)
+
+
+def test_an_ordinary_form_is_held_to_form_max_bytes_but_a_disputes_evidence_is_not(
+    app, signed_in, stripe_http, disputed
+):
+    """Only a dispute's documents and evidence (and Stripe's webhooks) take bodies up to
+    5 MB; any other form past FORM_MAX_BYTES (256 KB) is refused unread, saying so."""
+    dispute_id, _ = disputed
+    staff = signed_in(Role.STAFF)
+    big = "x" * (300 * 1024)
+    with app.app_context():
+        orders_before = db.session.scalar(select(func.count()).select_from(Order))
+    refused = post_form(staff, "/orders/new", {"buyer_name": big, "buyer_email": "a@b.example"})
+    assert refused.status_code == 413
+    assert "a form may be at most 256 KB" in refused.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Order)) == orders_before
+    taken = post_form(staff, f"/disputes/{dispute_id}/evidence", {"uncategorized_text": big})
+    assert taken.status_code != 413  # read, and answered on its merits
+    assert "Too large to take" not in taken.get_data(as_text=True)

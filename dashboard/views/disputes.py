@@ -14,6 +14,7 @@ from dashboard.services import dispute_evidence as evidence
 from dashboard.services.dispute_list import BadCursor, Cursor, DisputePage, list_disputes
 from dashboard.views.access import READERS, STAFF, roles_required
 from dashboard.views.forms import EmptyForm
+from dashboard.web import takes_large_bodies
 
 bp = Blueprint("disputes", __name__)
 
@@ -110,6 +111,7 @@ def _typed() -> dict[str, str]:
 
 
 @bp.route("/disputes/<int:dispute_id>/evidence", methods=["POST"])
+@takes_large_bodies
 @roles_required(*STAFF)
 def save(dispute_id: int) -> ResponseReturnValue:
     """Save draft (sent to Stripe with submit=false), or Submit: first the confirmation."""
@@ -142,6 +144,7 @@ def save(dispute_id: int) -> ResponseReturnValue:
 
 
 @bp.route("/disputes/<int:dispute_id>/submit", methods=["POST"])
+@takes_large_bodies
 @roles_required(*STAFF)
 def submit(dispute_id: int) -> ResponseReturnValue:
     """The confirmed Submit: the evidence goes to the bank (submit=true), once."""
@@ -157,6 +160,7 @@ def submit(dispute_id: int) -> ResponseReturnValue:
 
 
 @bp.route("/disputes/<int:dispute_id>/documents", methods=["POST"])
+@takes_large_bodies
 @roles_required(*STAFF)
 def upload(dispute_id: int) -> ResponseReturnValue:
     """A document for one piece of evidence, sent to Stripe's Files API."""

@@ -20,6 +20,7 @@ from dashboard.services.inbox import store
 from dashboard.services.inbox.applier import BackgroundApplier
 from dashboard.services.inbox.group_commit import GroupCommit
 from dashboard.views.access import public
+from dashboard.web import takes_large_bodies
 
 bp = Blueprint("webhooks", __name__)
 # Stripe cannot send our CSRF token; the signature is what authenticates it.
@@ -49,6 +50,7 @@ def _body(limit: int) -> bytes:
 
 @bp.post("/webhooks/stripe")
 @public
+@takes_large_bodies  # bounded by WEBHOOK_MAX_BYTES below, with Stripe's answer
 def stripe_webhook() -> ResponseReturnValue:
     config = current_app.config
     try:
