@@ -435,7 +435,9 @@ def order_form(**overrides):
     }
 
 
-MEGABYTE = "<script>" + "x" * 1_000_000
+# Far past every field's length, within a form's FORM_MAX_BYTES (a larger body is refused
+# unread: test_a_megabyte_order_form_is_refused_unread).
+LONG = "<script>" + "x" * 200_000
 REFUSED_ORDER_INPUT = [
     ({"buyer_name": "Ada\x00Lovelace"}, "control characters"),
     ({"buyer_name": "Ada \u202eecalevoL"}, "control characters"),
@@ -446,11 +448,11 @@ REFUSED_ORDER_INPUT = [
     ({"buyer_email": "<script>@example.com"}, "Invalid email address"),
     ({"buyer_email": "ada@example.com\r\nBcc: all@example.com"}, "Invalid email address"),
     ({"buyer_email": "a" * 300 + "@example.com"}, "Invalid email address"),
-    ({"buyer_name": MEGABYTE}, "cannot be longer than 200 characters"),
-    ({"lines-0-description": MEGABYTE}, "cannot be longer than 500 characters"),
-    ({"buyer_email": MEGABYTE}, "Invalid email address"),
-    ({"lines-0-unit_price": MEGABYTE}, "cannot be longer than 32 characters"),
-    ({"lines-0-quantity": MEGABYTE}, "cannot be longer than 12 characters"),
+    ({"buyer_name": LONG}, "cannot be longer than 200 characters"),
+    ({"lines-0-description": LONG}, "cannot be longer than 500 characters"),
+    ({"buyer_email": LONG}, "Invalid email address"),
+    ({"lines-0-unit_price": LONG}, "cannot be longer than 32 characters"),
+    ({"lines-0-quantity": LONG}, "cannot be longer than 12 characters"),
     ({"currency": "<script>"}, "Not a valid choice"),
 ]
 
@@ -468,6 +470,17 @@ def test_hostile_order_input_gets_a_clean_422_and_writes_nothing(
     text = response.get_data(as_text=True)
     assert message in html.unescape(text)
     assert_no_live_markup(text, "re-rendered form")
+    assert count(app, Order) == 0
+
+
+def test_a_megabyte_order_form_is_refused_unread(app, signed_in):
+    staff = signed_in(Role.STAFF)
+    big = order_form(buyer_name="<script>" + "x" * 1_000_000)
+    response = post_form(staff, "/orders/new", big)
+    assert response.status_code == 413
+    text = response.get_data(as_text=True)
+    assert "a form may be at most 256 KB" in text
+    assert_no_live_markup(text, "413 page")
     assert count(app, Order) == 0
 
 
