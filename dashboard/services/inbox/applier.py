@@ -33,7 +33,7 @@ from sqlalchemy import select, update
 
 from dashboard.extensions import db
 from dashboard.models import EventStatus, StripeEvent
-from dashboard.services import customers
+from dashboard.services import customers, planner_statistics
 from dashboard.services.inbox import reconcile, store
 from dashboard.services.inbox.handlers.registry import rereads_stripe
 from dashboard.services.inbox.matching import OrderLookup, PageOrders
@@ -100,6 +100,7 @@ def drain(page_size: int) -> Drained:
         for row_id in rereading:
             with unit_of_work():
                 store.process(row_id)
+        planner_statistics.refresh()  # a burst into a young database grows its tables
         passes += 1
         applied += taken
         if taken < page_size:

@@ -27,6 +27,7 @@ from dashboard.models import EventStatus, SyncWatermark, utcnow
 from dashboard.payments.event_list import EVENT_RETENTION, EVENTS_PAGE_SIZE, EventCursor
 from dashboard.payments.gateway import gateway
 from dashboard.payments.webhooks import WebhookRejected, check_event_shape
+from dashboard.services import planner_statistics
 from dashboard.services.inbox import store
 from dashboard.services.inbox.handlers.registry import registration
 from dashboard.transactions import unit_of_work
@@ -127,6 +128,7 @@ class EventSync:
                 if plan.moves_watermark:
                     self._advance(cursor.created, cursor.event_id)
                     result.watermark = cursor
+            planner_statistics.refresh()  # a first sync grows tables from nothing
             result.pages += 1
             log.info(
                 "stripe sync: page read",
