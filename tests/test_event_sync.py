@@ -10,23 +10,26 @@ tested at the SDK's HTTP boundary with a double, the one thing localstripe canno
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select, text
 
 from dashboard.domain.orders import OrderState
 from dashboard.extensions import db
-from dashboard.models import Role, StripeEvent, SyncWatermark, TimelineEntry, utcnow
+from dashboard.models import Customer, Role, StripeEvent, SyncWatermark, TimelineEntry, utcnow
 from dashboard.payments import errors
 from dashboard.payments.event_list import EventCursor
 from dashboard.payments.localstripe_compat import LocalstripeCompat
 from dashboard.payments.stripe_gateway import StripeGateway
+from dashboard.services import planner_statistics
 from dashboard.services.inbox.sync import STREAM, EventSync
 from tests.support.app import free_port
 from tests.support.database import (
+    BACKENDS,
     outbox_types,
     reload,
     state_changes,
@@ -246,6 +249,8 @@ class StripeEventList(FakeStripeHTTP):
         super().__init__()
         self.events = events  # oldest first
         self.fail_on: int | None = None  # answer this list request (1-based) with a 500
+        self.fail_forward_on: int | None = None  # or this request with `ending_before`
+        self.ignores_time = False  # a list that does not honour `created[...]`
         self.garbled: dict[str, Any] | None = None  # answer 200 with this instead of a list
 
     def _routes(self):
@@ -260,9 +265,12 @@ class StripeEventList(FakeStripeHTTP):
     def _list_events(self, call):
         if self.garbled is not None:
             return self._answer(self.garbled)
-        if self.fail_on == len(self.calls_to("GET", "/v1/events")):
-            return self._answer({"error": {"type": "api_error", "message": "Try again."}}, 500)
         query = {key: values[-1] for key, values in call.query.items()}
+        forward = [q for q in self.listed() if "ending_before" in q]
+        if self.fail_on == len(self.calls_to("GET", "/v1/events")) or (
+            "ending_before" in query and self.fail_forward_on == len(forward)
+        ):
+            return self._answer({"error": {"type": "api_error", "message": "Try again."}}, 500)
         newest_first = list(reversed(self.events))
         for bound, keep in (
             ("gt", lambda c, v: c > v),
@@ -270,7 +278,7 @@ class StripeEventList(FakeStripeHTTP):
             ("lt", lambda c, v: c < v),
             ("lte", lambda c, v: c <= v),
         ):
-            if f"created[{bound}]" in query:
+            if f"created[{bound}]" in query and not self.ignores_time:
                 value = int(query[f"created[{bound}]"])
                 newest_first = [e for e in newest_first if keep(e["created"], value)]
         ids = [e["id"] for e in newest_first]
@@ -325,18 +333,95 @@ def test_a_first_sync_reads_stripes_newest_first_list_oldest_first(app, stripe_e
     assert (result.read, result.new, result.pages) == (7, 7, 3)
     assert {e.status for e in stored_events(app)} == {"unmatched"}
     assert watermark(app)[0] == "evt_007"
-    # Nothing older than 30 days ago: the oldest page is found by walking, then paged forward.
-    paging = [
-        (q.get("starting_after"), q.get("ending_before")) for q in stripe_events_list.listed()
+    # Nothing older than 30 days ago: the second of the oldest event is found by halving
+    # the 30 days, a one-event page at a time; its events are read, then paged forward.
+    listed = stripe_events_list.listed()
+    since = int(listed[0]["created[lt]"])
+    assert listed[0]["limit"] == "1"  # is anything older than 30 days listed? no
+    assert listed[1] == {"created[gte]": str(since), "limit": "1"}  # the newest: evt_007
+    halving, rest = listed[2:-3], listed[-3:]
+    assert 1 <= len(halving) <= math.ceil(math.log2(31 * 86400))
+    assert all(q["limit"] == "1" and "created[lt]" in q for q in halving)
+    oldest = stripe_events_list.events[0]["created"]
+    assert rest == [
+        {"created[gte]": str(oldest), "created[lt]": str(oldest + 1), "limit": "3"},
+        {"ending_before": "evt_001", "limit": "3"},
+        {"ending_before": "evt_004", "limit": "3"},
     ]
-    assert paging == [
-        (None, None),  # is anything older than 30 days listed? no
-        (None, None),
-        ("evt_005", None),
-        ("evt_002", None),  # evt_001 is the oldest: yielded first
-        (None, "evt_001"),
-        (None, "evt_004"),
-    ]
+
+
+def test_a_first_sync_finds_the_oldest_of_many_events_in_a_few_small_answers(app):
+    """A month of events: the start is found in about 22 answers of one event, not by
+    reading the month twice; events sharing the oldest second are all read, oldest first,
+    even when they fill more than a page."""
+    now = int(time.time())
+    first = now - 29 * 86400
+    events = [canceled_payment(n, first) for n in range(1, 6)]  # five in the oldest second
+    events += [canceled_payment(n, first + (n - 5) * 2591) for n in range(6, 1006)]
+    double = StripeEventList(events)
+    app.config.update(STRIPE_SECRET_KEY=TEST_KEY, STRIPE_API_BASE="")
+    app.extensions["stripe_gateway"] = StripeGateway(
+        secret_key=TEST_KEY, http_client=double, max_network_retries=0
+    )
+    with app.app_context():
+        sync = EventSync(page_size=2)
+        result = sync.run(sync.plan())
+
+    assert inbox_ids(app) == [e["id"] for e in events]
+    assert (result.read, result.new) == (1005, 1005)
+    listed = double.listed()
+    probes = [q for q in listed if q["limit"] == "1"]
+    assert len(probes) <= 2 + math.ceil(math.log2(31 * 86400))
+    in_the_oldest_second = [q for q in listed if q.get("created[lt]") == str(first + 1)]
+    assert [q.get("starting_after") for q in in_the_oldest_second] == [None, "evt_004", "evt_002"]
+    forward = [q for q in listed if "ending_before" in q]
+    assert len(forward) == math.ceil(1004 / 2)  # every event after the oldest, read once
+    assert not double.unrouted
+
+
+def test_a_list_that_answers_outside_the_time_asked_stops_the_first_sync(app, stripe_events_list):
+    """The search for the oldest event trusts the list's `created` filters; a list that
+    does not honour them stops the sync, with nothing read and its place kept."""
+    stripe_events_list.ignores_time = True
+
+    result = app.test_cli_runner().invoke(args=["stripe", "sync"])
+
+    assert result.exit_code == 1
+    assert "an event outside the time asked for" in result.output
+    assert watermark(app) is None
+    assert inbox_ids(app) == []
+
+
+@pytest.mark.skipif("postgresql" not in BACKENDS, reason="needs PostgreSQL: set TEST_DATABASE_URL")
+def test_a_sync_analyzes_a_table_grown_past_its_statistics(
+    app, database_url, stripe_events_list, monkeypatch
+):
+    """PostgreSQL plans from statistics autovacuum takes about once a minute; a first sync
+    grows tables from nothing far faster, so it takes them again itself after its pages
+    (`services.planner_statistics`)."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite's planner reads no statistics that go stale this way")
+    monkeypatch.setattr(planner_statistics, "_checked_at", -planner_statistics.CHECK_SECONDS)
+    last_analyze = text("SELECT last_analyze FROM pg_stat_user_tables WHERE relname = :t")
+    with app.app_context():
+        db.session.execute(text("ANALYZE customers"))
+        db.session.commit()
+        analyzed = db.session.scalar(last_analyze, {"t": "customers"})
+        db.session.execute(  # as many buyers as pages of events would have made
+            insert(Customer),
+            [{"email": f"buyer{n}@example.com", "name": ""} for n in range(1200)],
+        )
+        db.session.execute(text("SELECT pg_stat_force_next_flush()"))  # counted on commit
+        db.session.commit()
+
+        sync = EventSync(page_size=3)
+        sync.run(sync.plan())
+
+        assert db.session.scalar(last_analyze, {"t": "customers"}) > analyzed
+        assert (
+            db.session.scalar(text("SELECT reltuples FROM pg_class WHERE relname = 'customers'"))
+            == 1200
+        )
 
 
 def test_a_sync_from_the_watermark_reads_only_newer_events(app, stripe_events_list):
@@ -371,7 +456,7 @@ def test_since_starts_after_the_newest_event_before_it(app, stripe_events_list):
 
 
 def test_an_interrupted_sync_resumes_after_the_last_page_it_read(app, stripe_events_list):
-    stripe_events_list.fail_on = 6  # the probe and the walk (4), a page forward, then a 500
+    stripe_events_list.fail_forward_on = 2  # the start is found, a page forward, then a 500
     with app.app_context():
         sync = EventSync(page_size=3)
         with pytest.raises(errors.OutcomeUnknown):
@@ -379,7 +464,7 @@ def test_an_interrupted_sync_resumes_after_the_last_page_it_read(app, stripe_eve
     assert inbox_ids(app) == ["evt_001", "evt_002", "evt_003", "evt_004"]
     assert watermark(app)[0] == "evt_004"
 
-    stripe_events_list.fail_on = None
+    stripe_events_list.fail_forward_on = None
     with app.app_context():
         sync = EventSync(page_size=3)
         plan = sync.plan()
@@ -430,7 +515,7 @@ def test_event_types_the_dashboard_does_not_act_on_are_skipped(app, stripe_event
     result = app.test_cli_runner().invoke(args=["stripe", "sync"])
 
     assert result.exit_code == 0, result.output
-    assert "Read 8 events (1 page): 7 new, 0 received before, 1 skipped" in result.stdout
+    assert "Read 8 events (2 pages): 7 new, 0 received before, 1 skipped" in result.stdout
     assert "evt_c" not in inbox_ids(app)
     assert watermark(app)[0] == "evt_c"
 
@@ -453,7 +538,7 @@ def test_listed_events_not_shaped_like_events_are_named_and_not_stored(app, stri
     assert "3 not shaped like Stripe events, not stored: evt_list, evt_number, evt_hollow" in (
         result.stdout
     )
-    assert "Read 10 events (1 page): 7 new" in result.stdout
+    assert "Read 10 events (2 pages): 7 new" in result.stdout
     assert not {"evt_list", "evt_number", "evt_hollow"} & set(inbox_ids(app))
 
 

@@ -14,6 +14,8 @@ from typing import Any
 
 from stripe.params import EventListParams
 
+from dashboard.payments.errors import PaymentError
+
 # `GET /v1/events` lists only the last 30 days; its largest page is 100 events.
 EVENT_RETENTION = timedelta(days=30)
 EVENTS_PAGE_SIZE = 100
@@ -72,10 +74,25 @@ class NewestFirst:
         start = int(since.timestamp())
         before = self.fetch({"created": {"lt": start}, "limit": 1})
         if before.events:
+            _created(before.events[0], 0, start)
             return [], str(before.events[0]["id"])
-        # Nothing older is listed (a first sync, as a rule): the oldest event is the last one
-        # of a walk through the list, newest first.
-        params: EventListParams = {"created": {"gte": start}, "limit": page_size}
+        # Nothing older is listed (a first sync, as a rule). The second the oldest event
+        # was created in is found by halving the span it lies in, asking each time for the
+        # newest event of the older half (a page of one): about 22 small answers for 30
+        # days, where walking the list, newest first, read all of it twice.
+        newest = self.fetch({"created": {"gte": start}, "limit": 1})
+        if not newest.events:
+            return [], None
+        low, high = start, _created(newest.events[0], start) + 1  # events in [low, high) only
+        while high - low > 1:
+            middle = (low + high) // 2
+            older = self.fetch({"created": {"gte": low, "lt": middle}, "limit": 1})
+            if older.events:
+                high = _created(older.events[0], low, middle) + 1
+            else:
+                low = middle
+        # The events of that second, newest first: walked to the last page, the oldest.
+        params: EventListParams = {"created": {"gte": low, "lt": low + 1}, "limit": page_size}
         oldest: list[dict[str, Any]] = []
         while True:
             page = self.fetch(params)
@@ -87,6 +104,18 @@ class NewestFirst:
         if not oldest:
             return [], None
         return oldest[::-1], str(oldest[0]["id"])
+
+
+def _created(event: dict[str, Any], low: int, high: int | None = None) -> int:
+    """An event's `created` (Unix seconds), which must lie in [low, high): the search for
+    the oldest event relies on the list honouring what it was asked for."""
+    created = event.get("created")
+    if type(created) is not int or created < low or (high is not None and created >= high):
+        raise PaymentError(
+            "Stripe's event list answered with an event outside the time asked for.",
+            code="unexpected_answer",
+        )
+    return created
 
 
 @dataclass(frozen=True)
