@@ -242,6 +242,7 @@ MATRIX = {
     # The event log; the event rows here do not exist, so past the role check a 404
     # (tests/test_event_log.py shows the same routes on stored events).
     ("events.index", "GET"): ("/events", None, (302, 200, 200, 200)),
+    ("events.lag", "GET"): ("/events/lag", None, (302, 200, 200, 200)),
     ("events.detail", "GET"): ("/events/999999", None, (302, 404, 404, 404)),
     ("events.raw", "GET"): ("/events/999999/raw", None, (302, 404, 404, 404)),
     ("events.reprocess", "POST"): ("/events/999999/reprocess", {}, (302, 403, 404, 404)),

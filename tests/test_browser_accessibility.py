@@ -93,6 +93,7 @@ def test_axe_finds_nothing_serious_on_the_later_pages(
     for name, path in [
         ("captures behind a home figure", "/movements?kind=capture&currency=USD"),
         ("open holds behind a home figure", "/holds?currency=USD"),
+        ("slowest deliveries behind a home figure", "/events/lag"),
         (
             "fees and net behind a home figure",
             "/movements?kind=settled&currency=USD&from=2026-11-01&to=2026-12-31",

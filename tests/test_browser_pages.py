@@ -65,6 +65,7 @@ SIGNED_IN_PAGES = {
     "earlier timeline entries": "/orders/{held}/timeline",
     "new order": "/orders/new",
     "event log": "/events",
+    "slowest deliveries behind a home figure": "/events/lag",
     "plans": "/plans",
     "subscriptions": "/subscriptions",
     "subscription page": "/subscriptions/{subscription}",

@@ -552,7 +552,7 @@ def test_a_currency_with_attempts_and_nothing_captured_reads_plainly(app, make_o
     chart = html.split('id="chart-money-usd"', 1)[1].split("</svg>", 1)[0]
     assert "none in 30 days" in chart and "$0.01" not in chart
     webhooks = html.split('id="home-webhooks"', 1)[1].split("</div>", 1)[0]
-    assert re.search(r"over 1 event\.", webhooks), webhooks
+    assert re.search(r"over 1 event</a>\.", webhooks), webhooks
 
 
 def test_the_holds_figures_link_to_the_orders_holding_money(app, make_order, signed_in):
@@ -634,6 +634,75 @@ def test_the_lists_behind_home_page_through_every_row_once(app, make_order):
         ):
             whole, seen = walk(page_of, cursor_name)
             assert len(whole) >= 3 and seen == whole
+
+
+def test_the_delivery_lag_links_to_the_slowest_deliveries_behind_it(app, signed_in):
+    """Home's median and 99th percentile lag link to the day's deliveries, slowest first,
+    with the same figures; events only the sync found, and older ones, are not counted."""
+    now = utcnow()
+    lags = {
+        "evt_lag_1s": 1,
+        "evt_lag_2s": 2,
+        "evt_lag_3s": 3,
+        "evt_lag_40s": 40,
+        "evt_lag_10m": 600,
+    }
+    with app.app_context():
+        for name, lag, created, deliveries in [
+            *((name, lag, now - timedelta(hours=2), 1) for name, lag in lags.items()),
+            ("evt_sync_only", 5000, now - timedelta(hours=3), 0),
+            ("evt_two_days_ago", 9000, now - timedelta(days=2), 1),
+        ]:
+            received = created + timedelta(seconds=lag)
+            db.session.add(
+                StripeEvent(
+                    event_id=name,
+                    type="charge.captured",
+                    livemode=False,
+                    created=created,
+                    payload={"id": name, "type": "charge.captured", "data": {"object": {}}},
+                    source="webhook" if deliveries else "sync",
+                    status="applied",
+                    delivery_count=deliveries,
+                    sync_count=1 - deliveries,
+                    first_received_at=received,
+                    last_received_at=received,
+                )
+            )
+        db.session.commit()
+    app.config["EVENTS_PER_PAGE"] = 2
+    client = signed_in(Role.SUPPORT, quick_hash=True)
+    home = client.get("/").get_data(as_text=True)
+    webhooks = home.split('id="home-webhooks"', 1)[1].split("</div>", 1)[0]
+    assert 'id="lag-p50">3.0 s<' in webhooks and 'id="lag-p99">10 min<' in webhooks
+    assert re.search(r"over 5 events</a>", webhooks)
+    link = re.search(r'href="([^"]+)" id="lag-link"', webhooks).group(1)
+
+    listed, pages = [], 0
+    while link:
+        response = client.get(unescape(link))
+        assert response.status_code == 200
+        body = response.get_data(as_text=True)
+        assert 'id="lag-deliveries">5<' in body
+        assert 'id="lag-p50">3.0 s<' in body and 'id="lag-p99">10 min<' in body
+        listed += re.findall(r"<code>(evt_[a-z0-9_]+)</code></a>", body)
+        found = re.search(r'<a href="([^"]+)" rel="next">', body)
+        link, pages = (found.group(1) if found else None), pages + 1
+    assert listed == ["evt_lag_10m", "evt_lag_40s", "evt_lag_3s", "evt_lag_2s", "evt_lag_1s"]
+    assert pages == 3
+
+    with app.app_context():
+        old = db.session.scalar(
+            select(StripeEvent.id).where(StripeEvent.event_id == "evt_two_days_ago")
+        )
+    for bad, reason in (
+        ("abc", "must be a whole number"),
+        ("-1", "must be a whole number"),
+        (str(old), "no longer among the day's deliveries"),
+    ):
+        refused = client.get(f"/events/lag?after={bad}")
+        assert refused.status_code == 400, bad
+        assert reason in unescape(refused.get_data(as_text=True)), bad
 
 
 def test_the_failures_of_the_last_day_link_to_those_events(app, signed_in):

@@ -4,12 +4,15 @@ are read from the database, as tests/test_orders.py does for the order list."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import event
 
 from dashboard.extensions import db
+from dashboard.models import StripeEvent
 from dashboard.services.dispute_list import list_disputes
+from dashboard.services.inbox.health import slowest_deliveries
 from dashboard.services.overview.home import home_figures
 from dashboard.services.overview.movements import (
     list_attempts,
@@ -28,7 +31,12 @@ SERVED_BY = {
         "pk_orders",
     ),
     "disputes": ("ix_disputes_status_evidence_due_by",),
-    "stripe_events": ("ix_stripe_events_created", "ix_stripe_events_status_id"),
+    "stripe_events": (
+        "ix_stripe_events_created",
+        "ix_stripe_events_status_id",
+        "INTEGER PRIMARY KEY",  # the slowest deliveries' page, by id
+        "pk_stripe_events",
+    ),
     "payment_attempts": (
         "ix_payment_attempts_currency_first_seen_at_id",
         "INTEGER PRIMARY KEY",  # the page cursor's row, by id
@@ -79,6 +87,7 @@ def home_plans(app) -> list[tuple[str, str]]:
             list_settled("USD", *week, older_than=1)
             list_disputes(open_in="USD")
             list_holds("USD", now, timedelta(hours=48), expiring_only=True, after=1)
+            slowest_deliveries(now)
         finally:
             event.remove(engine, "before_cursor_execute", keep)
         plans = []
@@ -93,7 +102,25 @@ def home_plans(app) -> list[tuple[str, str]]:
 
 def test_home_reads_every_table_through_an_index(app, make_order):
     make_order()
+    with app.app_context():  # one delivery in Home's day, for the slowest deliveries' page
+        created = datetime(2026, 12, 7, 11, tzinfo=UTC)
+        db.session.add(
+            StripeEvent(
+                event_id="evt_plan_lag",
+                type="charge.captured",
+                livemode=False,
+                created=created,
+                payload={"id": "evt_plan_lag", "data": {"object": {}}},
+                source="webhook",
+                status="applied",
+                first_received_at=created + timedelta(seconds=3),
+                last_received_at=created + timedelta(seconds=3),
+            )
+        )
+        db.session.commit()
     plans = home_plans(app)
+    by_id = re.compile(r"stripe_events\.id IN \((?!\s*\(?SELECT)")
+    assert [s for s, _ in plans if by_id.search(s)]  # the slowest deliveries' page, by id
     read = set()
     for statement, plan in plans:
         assert "Seq Scan" not in plan, plan

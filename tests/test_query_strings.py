@@ -72,8 +72,10 @@ LIST_PAGES = {
 # the order page (its timeline's `sort`), the subscription list (no htmx rows), the list
 # behind Home's figures (a kind, a currency and two days, or the reason it cannot list), the
 # holds behind Home's (a currency),
-# the Disputes page, the exports, and a cancel page that does not say which cancel.
+# the Disputes page, the exports, the slowest deliveries behind Home's lag (a page link whose
+# event left the day), and a cancel page that does not say which cancel.
 REFUSING_PAGES = LIST_PAGES | {
+    "events.lag",
     "orders.detail",
     "subscriptions.index",
     "home.movement_list",

@@ -8,7 +8,9 @@ from flask.typing import ResponseReturnValue
 from dashboard.extensions import db
 from dashboard.models import EventStatus, StripeEvent, utcnow
 from dashboard.services import event_log
+from dashboard.services.inbox import health
 from dashboard.views.access import READERS, STAFF, roles_required
+from dashboard.views.charts import seconds
 from dashboard.views.forms import BadListQuery, cursor_arg, search_arg
 from dashboard.web import is_htmx
 
@@ -63,6 +65,25 @@ def index() -> ResponseReturnValue:
     if is_htmx():  # 200 even with a problem: htmx swaps no 4xx answer in
         return render_template("partials/_event_rows.html", **context)
     return render_template("pages/events/index.html", **context), 400 if problem else 200
+
+
+@bp.route("/events/lag")
+@roles_required(*READERS)
+def lag() -> ResponseReturnValue:
+    """The deliveries behind Home's lag figures: the events Stripe created in the last day
+    and delivered, slowest first, with the median and 99th percentile Home shows."""
+    try:
+        page = health.slowest_deliveries(
+            after=cursor_arg("after"), per_page=current_app.config["EVENTS_PER_PAGE"]
+        )
+    except (BadListQuery, health.LostPlace) as problem:
+        return render_template("pages/events/lag.html", problem=str(problem)), 400
+    return render_template(
+        "pages/events/lag.html",
+        page=page,
+        lag={"p50": seconds(page.lag_p50), "p99": seconds(page.lag_p99)},
+        seconds=seconds,
+    )
 
 
 # An event id is at most 255 characters (the column); an email at most 254.
