@@ -134,6 +134,9 @@ def _from_environment(instance_path: Path) -> dict[str, Any]:
         "WEBHOOK_APPLY_IN_BACKGROUND": _choice("WEBHOOK_APPLY_IN_BACKGROUND", ("0", "1"), "1")
         == "1",
         "WEBHOOK_APPLY_PAGE": _at_least("WEBHOOK_APPLY_PAGE", 200, 1),
+        # PostgreSQL: the sync and the appliers ANALYZE a table they have grown past its
+        # statistics (dashboard/services/planner_statistics.py). "0" leaves it to autovacuum.
+        "ANALYZE_GROWN_TABLES": _choice("ANALYZE_GROWN_TABLES", ("0", "1"), "1") == "1",
         "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE", "").rstrip("/"),
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         "PAY_LINK_MAX_AGE": _int("PAY_LINK_MAX_AGE", 7 * 24 * 3600),

@@ -40,6 +40,7 @@ def test_defaults_are_embedded_and_safe(clean_env, tmp_path):
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
     assert app.config["SESSION_COOKIE_HTTPONLY"] is True
     assert app.config["SESSION_COOKIE_SECURE"] is False
+    assert app.config["ANALYZE_GROWN_TABLES"] is True
     assert not app.testing
 
 
@@ -257,9 +258,10 @@ def test_a_sandbox_file_that_is_not_ours_is_ignored(clean_env, tmp_path):
         ("HOLD_ALERT_HOURS", "0", "HOLD_ALERT_HOURS must be at least 1, not 0."),
         ("HOLD_ALERT_HOURS", "two days", "HOLD_ALERT_HOURS must be a whole number"),
         ("EVENT_FAILING_ALERT_AFTER", "-1", "EVENT_FAILING_ALERT_AFTER must be at least 1"),
+        ("ANALYZE_GROWN_TABLES", "yes", "ANALYZE_GROWN_TABLES must be one of 0, 1, not 'yes'"),
     ],
 )
-def test_alert_settings_out_of_range_name_themselves(clean_env, tmp_path, name, value, message):
+def test_settings_out_of_range_name_themselves(clean_env, tmp_path, name, value, message):
     clean_env.setenv(name, value)
     with pytest.raises(ConfigError, match=message):
         create_app(instance_path=str(tmp_path))

@@ -16,20 +16,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select, text
+from sqlalchemy import select
 
 from dashboard.domain.orders import OrderState
 from dashboard.extensions import db
-from dashboard.models import Customer, Role, StripeEvent, SyncWatermark, TimelineEntry, utcnow
+from dashboard.models import Role, StripeEvent, SyncWatermark, TimelineEntry, utcnow
 from dashboard.payments import errors
 from dashboard.payments.event_list import EventCursor
 from dashboard.payments.localstripe_compat import LocalstripeCompat
 from dashboard.payments.stripe_gateway import StripeGateway
-from dashboard.services import planner_statistics
 from dashboard.services.inbox.sync import STREAM, EventSync
 from tests.support.app import free_port
 from tests.support.database import (
-    BACKENDS,
     outbox_types,
     reload,
     state_changes,
@@ -390,38 +388,6 @@ def test_a_list_that_answers_outside_the_time_asked_stops_the_first_sync(app, st
     assert "an event outside the time asked for" in result.output
     assert watermark(app) is None
     assert inbox_ids(app) == []
-
-
-@pytest.mark.skipif("postgresql" not in BACKENDS, reason="needs PostgreSQL: set TEST_DATABASE_URL")
-def test_a_sync_analyzes_a_table_grown_past_its_statistics(
-    app, database_url, stripe_events_list, monkeypatch
-):
-    """PostgreSQL plans from statistics autovacuum takes about once a minute; a first sync
-    grows tables from nothing far faster, so it takes them again itself after its pages
-    (`services.planner_statistics`)."""
-    if not database_url.startswith("postgresql"):
-        pytest.skip("SQLite's planner reads no statistics that go stale this way")
-    monkeypatch.setattr(planner_statistics, "_checked_at", -planner_statistics.CHECK_SECONDS)
-    last_analyze = text("SELECT last_analyze FROM pg_stat_user_tables WHERE relname = :t")
-    with app.app_context():
-        db.session.execute(text("ANALYZE customers"))
-        db.session.commit()
-        analyzed = db.session.scalar(last_analyze, {"t": "customers"})
-        db.session.execute(  # as many buyers as pages of events would have made
-            insert(Customer),
-            [{"email": f"buyer{n}@example.com", "name": ""} for n in range(1200)],
-        )
-        db.session.execute(text("SELECT pg_stat_force_next_flush()"))  # counted on commit
-        db.session.commit()
-
-        sync = EventSync(page_size=3)
-        sync.run(sync.plan())
-
-        assert db.session.scalar(last_analyze, {"t": "customers"}) > analyzed
-        assert (
-            db.session.scalar(text("SELECT reltuples FROM pg_class WHERE relname = 'customers'"))
-            == 1200
-        )
 
 
 def test_a_sync_from_the_watermark_reads_only_newer_events(app, stripe_events_list):

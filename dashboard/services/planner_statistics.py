@@ -16,7 +16,7 @@ Database"). The threshold doubles with the table, so a load of n rows analyzes a
 about log2(n / MIN_CHANGES) times; a table autovacuum keeps up with (every table of a
 running shop) never reaches it. ANALYZE reads a sample, not the table, and runs in its own
 short transaction, after the page's commit. Nothing is done on SQLite, whose planner does
-not read statistics that go stale this way.
+not read statistics that go stale this way, nor with ANALYZE_GROWN_TABLES=0.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import time
 
+from flask import current_app
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -59,6 +60,8 @@ def refresh() -> list[str]:
     cumulative statistics, which a busy backend reports at most once a second: a table is
     seen to have grown a second or so after it has."""
     global _checked_at
+    if not current_app.config["ANALYZE_GROWN_TABLES"]:
+        return []
     if db.session.get_bind().dialect.name != "postgresql":
         return []
     now = time.monotonic()
