@@ -145,7 +145,10 @@ def test_a_hold_is_captured_with_the_keyboard_alone(
     problems = Problems()
     page = problems.watch(browser.new_context(viewport={"width": width, "height": 900}))
     page.goto(server + "/login")
-    page.keyboard.type(staff.email)  # the email field has the focus
+    # The email field has the focus (its autofocus, applied once the page has rendered: on
+    # a busy machine typing at once could start before that).
+    expect(page.get_by_label("Email")).to_be_focused()
+    page.keyboard.type(staff.email)
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORD)
     with page.expect_navigation(url=server + "/"):  # Home, the page after sign-in
