@@ -32,7 +32,13 @@ from dashboard.services import orders as order_service
 from dashboard.services import users as user_service
 from tests.support.app import base_config, free_port, serve
 from tests.support.browser import chromium
-from tests.support.database import BACKENDS, TEST_DATABASE_URL, reload, reset_postgres_schema
+from tests.support.database import (
+    BACKENDS,
+    TEST_DATABASE_URL,
+    empty_and_dispose,
+    reload,
+    reset_postgres_schema,
+)
 from tests.support.faults import FaultyHTTP
 from tests.support.localstripe import SANDBOX_KEY
 from tests.support.smtp import MailServer
@@ -60,12 +66,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
     app = create_app(base_config(database_url), instance_path=str(tmp_path / "instance"))
     yield app
-    with app.app_context():
-        db.session.remove()
-        with db.engine.begin() as connection:
-            for table in reversed(db.metadata.sorted_tables):
-                connection.execute(table.delete())
-        db.engine.dispose()
+    empty_and_dispose(app)
 
 
 @pytest.fixture(autouse=True)

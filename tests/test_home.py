@@ -636,6 +636,25 @@ def test_the_lists_behind_home_page_through_every_row_once(app, make_order):
             assert len(whole) >= 3 and seen == whole
 
 
+def charge_event(
+    name: str, created: datetime, received: datetime, *, status: str = "applied", delivered=True
+) -> StripeEvent:
+    """A stored event Stripe created then, received then: delivered, or found by the sync."""
+    return StripeEvent(
+        event_id=name,
+        type="charge.captured",
+        livemode=False,
+        created=created,
+        payload={"id": name, "type": "charge.captured", "data": {"object": {}}},
+        source="webhook" if delivered else "sync",
+        status=status,
+        delivery_count=1 if delivered else 0,
+        sync_count=0 if delivered else 1,
+        first_received_at=received,
+        last_received_at=received,
+    )
+
+
 def test_the_delivery_lag_links_to_the_slowest_deliveries_behind_it(app, signed_in):
     """Home's median and 99th percentile lag link to the day's deliveries, slowest first,
     with the same figures; events only the sync found, and older ones, are not counted."""
@@ -648,27 +667,13 @@ def test_the_delivery_lag_links_to_the_slowest_deliveries_behind_it(app, signed_
         "evt_lag_10m": 600,
     }
     with app.app_context():
-        for name, lag, created, deliveries in [
-            *((name, lag, now - timedelta(hours=2), 1) for name, lag in lags.items()),
-            ("evt_sync_only", 5000, now - timedelta(hours=3), 0),
-            ("evt_two_days_ago", 9000, now - timedelta(days=2), 1),
+        for name, lag, created, delivered in [
+            *((name, lag, now - timedelta(hours=2), True) for name, lag in lags.items()),
+            ("evt_sync_only", 5000, now - timedelta(hours=3), False),
+            ("evt_two_days_ago", 9000, now - timedelta(days=2), True),
         ]:
             received = created + timedelta(seconds=lag)
-            db.session.add(
-                StripeEvent(
-                    event_id=name,
-                    type="charge.captured",
-                    livemode=False,
-                    created=created,
-                    payload={"id": name, "type": "charge.captured", "data": {"object": {}}},
-                    source="webhook" if deliveries else "sync",
-                    status="applied",
-                    delivery_count=deliveries,
-                    sync_count=1 - deliveries,
-                    first_received_at=received,
-                    last_received_at=received,
-                )
-            )
+            db.session.add(charge_event(name, created, received, delivered=delivered))
         db.session.commit()
     app.config["EVENTS_PER_PAGE"] = 2
     client = signed_in(Role.SUPPORT, quick_hash=True)
@@ -715,19 +720,7 @@ def test_the_failures_of_the_last_day_link_to_those_events(app, signed_in):
             ("evt_failed_before", now - timedelta(days=2), "failed"),
             ("evt_applied_now", now - timedelta(hours=1), "applied"),
         ):
-            db.session.add(
-                StripeEvent(
-                    event_id=name,
-                    type="charge.captured",
-                    livemode=False,
-                    created=received,
-                    payload={"id": name, "type": "charge.captured", "data": {"object": {}}},
-                    source="webhook",
-                    status=status,
-                    first_received_at=received,
-                    last_received_at=received,
-                )
-            )
+            db.session.add(charge_event(name, received, received, status=status))
         db.session.commit()
     client = signed_in(Role.SUPPORT, quick_hash=True)
     html = client.get("/").get_data(as_text=True)

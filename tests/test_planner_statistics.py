@@ -29,6 +29,7 @@ from dashboard.payments.stripe_gateway import StripeGateway
 from dashboard.services import planner_statistics
 from dashboard.services.inbox.sync import EventSync
 from tests.support.app import base_config
+from tests.support.database import empty_and_dispose
 from tests.support.stripe import TEST_KEY
 from tests.test_event_sync import StripeEventList, canceled_payment
 
@@ -63,12 +64,9 @@ def pg_app(own_database: str, tmp_path, monkeypatch) -> Iterator[Flask]:
     monkeypatch.setattr(planner_statistics, "_checked_at", -planner_statistics.CHECK_SECONDS)
     yield app
     with app.app_context():
-        db.session.remove()
-        with db.engine.begin() as connection:
-            for table in reversed(db.metadata.sorted_tables):
-                connection.execute(table.delete())
-            connection.execute(text("DROP TABLE IF EXISTS planner_probe"))
-        db.engine.dispose()
+        db.session.execute(text("DROP TABLE IF EXISTS planner_probe"))
+        db.session.commit()
+    empty_and_dispose(app)
 
 
 def reported(statement, rows) -> None:

@@ -122,3 +122,13 @@ def sweep_lock_held_elsewhere(app: Flask, name: str) -> Iterator[None]:
         with path.open("a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             yield
+
+
+def empty_and_dispose(app: Flask) -> None:
+    """After a test: every row it wrote deleted (children first), connections closed."""
+    with app.app_context():
+        db.session.remove()
+        with db.engine.begin() as connection:
+            for table in reversed(db.metadata.sorted_tables):
+                connection.execute(table.delete())
+        db.engine.dispose()
