@@ -135,12 +135,117 @@ def test_checkout_in_subscription_mode(live_app, stripe_http, staff):
             "line_items[0][quantity]": "1",
             "metadata[plan_id]": str(plan.id),
             "subscription_data[metadata][plan_id]": str(plan.id),
-            "success_url": f"{base}/subscribe/{token}/done",
+            "success_url": f"{base}/subscribe/{token}/done?session_id={{CHECKOUT_SESSION_ID}}",
             "cancel_url": f"{base}/subscribe/{token}",
         },
     )
     assert form_of(session)["customer"].startswith("cus_")
     assert session.headers["Idempotency-Key"].startswith(f"subscribe-{plan.id}-")
+
+
+def back_from_checkout(app, stripe_http, staff, *, email="Ada@Shop.example"):
+    """A buyer sent to Checkout: (their client, the link's token, the plan, the session)."""
+    plan = made_plan(app, stripe_http, staff)
+    token = subscribe_token(app, plan.id, email, "Ada")
+    buyer = app.test_client()
+    assert post_form(buyer, f"/subscribe/{token}/checkout").status_code == 303
+    return buyer, token, plan, stripe_http.only_session()
+
+
+def subscriptions_of(app) -> list[tuple[str, str, str]]:
+    with app.app_context():
+        rows = db.session.execute(
+            select(
+                Subscription.stripe_subscription_id, Subscription.status, Subscription.buyer_email
+            )
+        )
+        return [tuple(row) for row in rows]
+
+
+def test_back_from_checkout_the_subscription_shows_at_once(live_app, stripe_http, staff):
+    """Stripe's webhook may come seconds later: the page the buyer lands on re-reads the
+    session, keeps what it made, and offers no second subscription."""
+    buyer, token, plan, session = back_from_checkout(live_app, stripe_http, staff)
+    made = subscription_object(
+        "sub_live_9", customer=session["customer"], price=plan.stripe_price_id
+    )
+    stripe_http.complete_subscription(session["id"], made)
+    before = len(stripe_http.calls)
+
+    page = buyer.get(f"/subscribe/{token}/done?session_id={session['id']}")
+
+    assert page.status_code == 200
+    body = page.get_data(as_text=True)
+    assert "You are subscribed." in body and "Subscribe with Stripe" not in body
+    (read,) = stripe_http.calls[before:]
+    assert (read.method, read.path) == ("GET", f"/v1/checkout/sessions/{session['id']}")
+    assert read.query == {"expand[0]": ["subscription"]}
+    assert subscriptions_of(live_app) == [("sub_live_9", "active", "ada@shop.example")]
+    # Landing again (a reload) keeps one subscription; so does its webhook afterwards.
+    assert "You are subscribed." in buyer.get(page.request.full_path).get_data(as_text=True)
+    assert subscriptions_of(live_app) == [("sub_live_9", "active", "ada@shop.example")]
+    again = post_form(buyer, f"/subscribe/{token}/checkout")  # no second Checkout
+    assert again.status_code == 200
+    assert "You are already subscribed to this plan." in again.get_data(as_text=True)
+    assert len(stripe_http.calls_to("POST", "/v1/checkout/sessions")) == 1
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"metadata": {"plan_id": "999"}},  # another plan's session
+        {"customer": "cus_someone_else"},  # another buyer's
+        {"mode": "payment"},
+    ],
+    ids=["another plan", "another buyer", "not a subscription"],
+)
+def test_a_session_that_is_not_this_links_changes_nothing(live_app, stripe_http, staff, change):
+    buyer, token, plan, session = back_from_checkout(live_app, stripe_http, staff)
+    made = subscription_object(
+        "sub_live_7", customer=session["customer"], price=plan.stripe_price_id
+    )
+    stripe_http.complete_subscription(session["id"], made)
+    stripe_http.sessions[session["id"]].update(change)
+
+    body = buyer.get(f"/subscribe/{token}/done?session_id={session['id']}").get_data(as_text=True)
+
+    assert "Your subscription will show here once Stripe confirms it." in body
+    assert subscriptions_of(live_app) == []
+
+
+@pytest.mark.parametrize(
+    "session_id",
+    ["", "<script>alert(1)</script>", "pi_123", "cs_" + "a" * 300, "cs_test_../../v1/charges"],
+    ids=["none", "markup", "not a session", "too long", "a path"],
+)
+def test_a_session_id_that_is_not_one_is_not_sent_to_stripe(
+    live_app, stripe_http, staff, session_id
+):
+    buyer, token, _, _ = back_from_checkout(live_app, stripe_http, staff)
+    before = len(stripe_http.calls)
+
+    page = buyer.get(f"/subscribe/{token}/done", query_string={"session_id": session_id})
+
+    assert page.status_code == 200
+    assert "Your subscription will show here once Stripe confirms it." in page.get_data(
+        as_text=True
+    )
+    assert stripe_http.calls[before:] == []
+
+
+def test_when_stripe_cannot_say_the_page_waits_for_its_webhook(live_app, stripe_http, staff):
+    buyer, token, _, session = back_from_checkout(live_app, stripe_http, staff)
+    stripe_http.fail_next(
+        "GET", f"/v1/checkout/sessions/{session['id']}", 500, {"type": "api_error"}
+    )
+
+    page = buyer.get(f"/subscribe/{token}/done?session_id={session['id']}")
+
+    assert page.status_code == 200
+    assert "Your subscription will show here once Stripe confirms it." in page.get_data(
+        as_text=True
+    )
+    assert subscriptions_of(live_app) == []
 
 
 def subscribed(app, plan: Plan, stripe_http) -> Subscription:

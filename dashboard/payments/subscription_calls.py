@@ -49,6 +49,19 @@ class HostedPage:
     url: str
 
 
+@dataclass(frozen=True)
+class SubscriptionCheckout:
+    """A Checkout Session as the buyer left it: whose, for which of our plans, and the
+    subscription it made (once complete)."""
+
+    id: str
+    mode: str
+    status: str  # open, complete or expired
+    customer_id: str | None
+    plan_id: str | None  # our metadata
+    subscription: SubscriptionSnapshot | None
+
+
 class SubscriptionCalls:
     """Plans, subscribing, reading, canceling, the billing portal."""
 
@@ -145,6 +158,36 @@ class SubscriptionCalls:
             ),
         )
         return HostedPage(str(session.id), str(session.url))
+
+    def retrieve_subscription_checkout(self, session_id: str) -> SubscriptionCheckout:
+        """The session with its subscription expanded (one call): what the buyer did."""
+        if self.compat is not None:
+            raise errors.SandboxOnly(NO_CHECKOUT)
+        session = self._call(
+            "read subscription checkout",
+            lambda: self._client.v1.checkout.sessions.retrieve(
+                session_id, params={"expand": ["subscription"]}
+            ),
+        )
+        raw = session.to_dict()
+        made = raw.get("subscription")
+        metadata = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
+        try:
+            subscription = subscription_snapshot(made) if isinstance(made, dict) else None
+        except ValueError as error:
+            raise errors.PaymentError(
+                "Stripe's Checkout Session named a subscription that is not one.",
+                code="unexpected_answer",
+            ) from error
+        customer = raw.get("customer")
+        return SubscriptionCheckout(
+            id=str(raw.get("id") or ""),
+            mode=str(raw.get("mode") or ""),
+            status=str(raw.get("status") or ""),
+            customer_id=customer if isinstance(customer, str) else None,
+            plan_id=str(metadata["plan_id"]) if metadata and "plan_id" in metadata else None,
+            subscription=subscription,
+        )
 
     def create_billing_portal(self, *, customer_id: str, return_url: str) -> HostedPage:
         if self.compat is not None:

@@ -4,9 +4,11 @@ customer portal. Every form answers 303 to a page that shows how it went."""
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Callable
 
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from dashboard.domain.subscriptions import STATUS_WORDS, cadence
@@ -20,6 +22,7 @@ from dashboard.views.forms import EmptyForm
 from dashboard.views.subscription_forms import SubscribeCardForm
 
 bp = Blueprint("subscribe", __name__)
+log = logging.getLogger(__name__)
 
 
 def _problem(
@@ -122,10 +125,28 @@ def sandbox_card(token: str) -> ResponseReturnValue:
     return redirect(url_for("subscribe.done", token=token, ok=int(result.ok)), code=303)
 
 
+# A Checkout Session's id, as Stripe puts it in the return address.
+CHECKOUT_SESSION = re.compile(r"cs_[A-Za-z0-9_]{1,252}")
+
+
 @bp.route("/subscribe/<token>/done")
 @public
 def done(token: str) -> ResponseReturnValue:
-    """Where the buyer lands after subscribing: the subscription as stored."""
+    """Where the buyer lands after subscribing: back from Checkout (`session_id`), the
+    session is re-read and its subscription kept at once; then the subscription as
+    stored. A session id that is not one is not sent to Stripe; if Stripe cannot be asked
+    now, the page says the subscription shows once Stripe confirms it (its webhook)."""
+    session_id = request.args.get("session_id", "")
+    if CHECKOUT_SESSION.fullmatch(session_id):
+        try:
+            _admitted(token, links.subscribe_target)
+            buyer.confirm_checkout(token, session_id)
+        except (links.LinkInvalid, links.LinkExpired) as error:
+            return _bad_link(error)
+        except TooManyStripeCalls:
+            pass  # the webhook brings it; the page says so meanwhile
+        except PaymentError as error:
+            log.warning("subscribe: the Checkout Session could not be re-read: %s", error)
     return _offer_page(token, message=None, ok=True)
 
 

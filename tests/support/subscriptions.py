@@ -208,6 +208,7 @@ class SubscriptionStripeHTTP(FakeStripeHTTP):
             (r"POST /v1/prices", self._create_price),
             (r"POST /v1/prices/([^/]+)", self._update_price),
             (r"POST /v1/checkout/sessions", self._create_subscription_session),
+            (r"GET /v1/checkout/sessions/(cs_test_sub_[^/]+)", self._get_subscription_session),
             (r"POST /v1/billing_portal/sessions", self._create_portal),
             (r"POST /v1/subscriptions/([^/]+)", self._update_subscription),
             (r"DELETE /v1/subscriptions/([^/]+)", self._cancel_subscription),
@@ -248,17 +249,34 @@ class SubscriptionStripeHTTP(FakeStripeHTTP):
 
     def _create_subscription_session(self, call: Call):
         session_id = f"cs_test_sub_{next(_ids)}"
-        return self._answer(
-            {
-                "id": session_id,
-                "object": "checkout.session",
-                "mode": "subscription",
-                "status": "open",
-                "url": f"https://checkout.stripe.com/c/pay/{session_id}",
-                "customer": self._form(call).get("customer"),
-            },
-            200,
+        form = self._form(call)
+        self.sessions[session_id] = {
+            "id": session_id,
+            "object": "checkout.session",
+            "mode": "subscription",
+            "status": "open",
+            "url": f"https://checkout.stripe.com/c/pay/{session_id}",
+            "customer": form.get("customer"),
+            "metadata": {"plan_id": form.get("metadata[plan_id]")},
+            "subscription": None,
+        }
+        return self._answer(self.sessions[session_id], 200)
+
+    def complete_subscription(self, session_id: str, subscription: dict[str, Any]) -> None:
+        """The buyer paid on Checkout: the session is complete and made `subscription`."""
+        self.subscriptions[subscription["id"]] = subscription
+        self.sessions[session_id].update(
+            status="complete", url=None, subscription=subscription["id"]
         )
+
+    def _get_subscription_session(self, call: Call, session_id: str):
+        if session_id not in self.sessions:
+            return self._missing(f"No such checkout.session: '{session_id}'")
+        session = dict(self.sessions[session_id])
+        made = session.get("subscription")
+        if made is not None and "subscription" in self._expand(call):
+            session["subscription"] = self.subscriptions[made]
+        return self._answer(session)
 
     def _create_portal(self, call: Call):
         portal_id = f"bps_test_{next(_ids)}"

@@ -11,7 +11,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from dashboard.domain.emails import normalize_email
-from dashboard.domain.subscriptions import ENDED, SubscriptionStatus
+from dashboard.domain.subscriptions import ENDED, SubscriptionStatus, status_of
 from dashboard.extensions import db
 from dashboard.models import Plan, Subscription, utcnow
 from dashboard.payments.gateway import gateway, is_sandbox
@@ -110,11 +110,40 @@ def checkout_url(token: str) -> str:
         price_id=found.plan.stripe_price_id,
         customer_id=stripe_customer(found.email, found.name),
         plan_id=found.plan.id,
-        success_url=f"{base}/subscribe/{token}/done",
+        # Stripe puts the session's id in place of the braces: the page re-reads it.
+        success_url=f"{base}/subscribe/{token}/done?session_id={{CHECKOUT_SESSION_ID}}",
         cancel_url=f"{base}/subscribe/{token}",
         idempotency_key=f"subscribe-{found.plan.id}-{uuid.uuid4().hex}",
     )
     return page.url
+
+
+def confirm_checkout(token: str, session_id: str) -> bool:
+    """The buyer is back from Checkout: the session is re-read from Stripe and the
+    subscription it made is kept at once, as its webhook would keep it (the latest report
+    wins, whichever comes first), so the page shows it and offers no second subscription.
+    False if the session is not this link's (another plan, another buyer) or made none."""
+    found = offer(token)
+    customer = customers.find_by_email(found.email)
+    if customer is None or customer.stripe_customer_id is None:
+        return False  # this link never went to Checkout
+    session = gateway().retrieve_subscription_checkout(session_id)
+    if (
+        session.mode != "subscription"
+        or session.customer_id != customer.stripe_customer_id
+        or session.plan_id != str(found.plan.id)
+        or session.subscription is None
+        or status_of(session.subscription.status) is None
+    ):
+        return False
+    records.apply_subscription(
+        session.subscription,
+        said_at=int(utcnow().timestamp()),
+        event_id=f"api:checkout:{session.id}",
+        source="the buyer back from Checkout",
+        email=normalize_email(found.email),
+    )
+    return True
 
 
 def subscribe_with_test_card(token: str, card: str) -> ActionResult:
