@@ -14,9 +14,9 @@ as many rows as it had when its statistics were taken (and by at least `MIN_CHAN
 analyzed at once, as PostgreSQL's documentation advises after a bulk load ("Populating a
 Database"). The threshold doubles with the table, so a load of n rows analyzes a table
 about log2(n / MIN_CHANGES) times; a table autovacuum keeps up with (every table of a
-running shop) never reaches it. ANALYZE reads a sample, not the table, and runs in its own
-short transaction, after the page's commit. Nothing is done on SQLite, whose planner does
-not read statistics that go stale this way, nor with ANALYZE_GROWN_TABLES=0.
+running shop) never reaches it. ANALYZE reads a sample, not the table, and runs in a
+short unit of work of its own, after the page's commit. Nothing is done on SQLite, whose
+planner does not read statistics that go stale this way, nor with ANALYZE_GROWN_TABLES=0.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard.extensions import db
-from dashboard.transactions import unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +54,8 @@ _GROWN = text(
 def refresh() -> list[str]:
     """ANALYZE the tables that have outgrown their statistics (see above); their names.
 
-    Called between transactions: it commits its own. Looks at most once in CHECK_SECONDS
+    In the caller's transaction, which the caller commits: a short unit of work of its own
+    after a page's commit, so no page's locks wait on it. Looks at most once in CHECK_SECONDS
     in this process (one catalog query), since the counts it reads are PostgreSQL's
     cumulative statistics, which a busy backend reports at most once a second: a table is
     seen to have grown a second or so after it has."""
@@ -69,7 +69,7 @@ def refresh() -> list[str]:
         return []
     _checked_at = now
     try:
-        with unit_of_work():
+        with db.session.begin_nested():  # a failure leaves the caller's transaction usable
             grown = list(db.session.scalars(_GROWN, {"floor": MIN_CHANGES}))
             if grown:
                 quote = db.session.get_bind().dialect.identifier_preparer.quote

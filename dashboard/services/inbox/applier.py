@@ -100,7 +100,8 @@ def drain(page_size: int) -> Drained:
         for row_id in rereading:
             with unit_of_work():
                 store.process(row_id)
-        planner_statistics.refresh()  # a burst into a young database grows its tables
+        with unit_of_work():  # a burst into a young database grows its tables
+            planner_statistics.refresh()
         passes += 1
         applied += taken
         if taken < page_size:

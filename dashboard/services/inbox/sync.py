@@ -128,7 +128,8 @@ class EventSync:
                 if plan.moves_watermark:
                     self._advance(cursor.created, cursor.event_id)
                     result.watermark = cursor
-            planner_statistics.refresh()  # a first sync grows tables from nothing
+            with unit_of_work():  # a first sync grows tables from nothing
+                planner_statistics.refresh()
             result.pages += 1
             log.info(
                 "stripe sync: page read",
