@@ -17,7 +17,7 @@ def create_app(
     test_config: Mapping[str, Any] | None = None, *, instance_path: str | None = None
 ) -> Flask:
     """Build the app from the environment; tests pass overrides in test_config."""
-    from dashboard import cli, config, web
+    from dashboard import cli, config, postgres_driver, web
     from dashboard.extensions import csrf, db, login_manager, migrate
     from dashboard.payments import gateway as payments_gateway
     from dashboard.services import agent_events
@@ -38,11 +38,16 @@ def create_app(
     if test_config is not None:
         app.config.from_mapping(test_config)
     app.config.from_mapping(config.derived(app.config))
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = postgres_driver.engine_options(
+        str(app.config["SQLALCHEMY_DATABASE_URI"]), app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {})
+    )
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = config.generated_secret_key(instance)
 
     payments_gateway.init_app(app)
     db.init_app(app)
+    with app.app_context():
+        postgres_driver.use_raw_cursors(db.engine)
     agent_events.init_app()
     rollups.init_app()
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
