@@ -1,9 +1,10 @@
-"""The gateway's one call for an agent's Stripe shared payment token (`spt_…`): a
-PaymentIntent that uses it, confirmed at once.
+"""The gateway's calls for an agent's Stripe shared payment token (`spt_…`): a
+PaymentIntent that uses it, confirmed at once, and confirmed again with the agent's 3-D
+Secure result when the bank asked for one.
 
 The token goes in `payment_method_data[shared_payment_granted_token]`, a preview field of
-Stripe's API version `2026-04-22.preview` that the SDK's stable types do not list, so this
-call alone is sent with that version. The token is never logged or kept: the SDK's DEBUG
+Stripe's API version `2026-04-22.preview` that the SDK's stable types do not list, so these
+calls alone are sent with that version. The token is never logged or kept: the SDK's DEBUG
 lines are dropped (stripe_gateway), our errors carry Stripe's code, never its message.
 """
 
@@ -88,6 +89,26 @@ class SharedTokenCalls:
             "create payment intent with a shared payment token",
             lambda: self._client.v1.payment_intents.create(
                 params=params,  # type: ignore[arg-type]
+                options={
+                    "idempotency_key": idempotency_key,
+                    "stripe_version": SHARED_TOKEN_API_VERSION,
+                },
+            ),
+        )
+        return self._snapshot(intent)
+
+    def confirm_with_three_d_secure(
+        self, payment_intent_id: str, *, three_d_secure: dict[str, str], idempotency_key: str
+    ) -> PaymentIntentSnapshot:
+        """Confirm again a payment that asked for 3-D Secure, with the result of the
+        authentication the agent ran: Stripe's `payment_method_options.card.three_d_secure`,
+        for 3-D Secure done outside Stripe. Sent with the version the payment was made with."""
+        params: Any = {"payment_method_options": {"card": {"three_d_secure": three_d_secure}}}
+        intent = self._call(
+            "confirm payment intent with the agent's 3-D Secure result",
+            lambda: self._client.v1.payment_intents.confirm(
+                payment_intent_id,
+                params=params,
                 options={
                     "idempotency_key": idempotency_key,
                     "stripe_version": SHARED_TOKEN_API_VERSION,

@@ -98,6 +98,8 @@ class FakeStripeHTTP(stripe.HTTPClient):
         # Disputes the double knows (a test puts them here), and the files uploaded to it.
         self.disputes: dict[str, dict[str, Any]] = {}
         self.files: dict[str, dict[str, Any]] = {}
+        # Shared payment tokens whose card's bank asks for 3-D Secure (a test adds them).
+        self.authenticating_tokens: set[str] = set()
         self._failures: list[tuple[str, str, int, dict[str, Any]]] = []
         self._ids = itertools.count(1)
 
@@ -187,6 +189,7 @@ class FakeStripeHTTP(stripe.HTTPClient):
             (r"GET /v1/payment_intents/([^/]+)", self._get_intent),
             (r"POST /v1/payment_intents/([^/]+)/capture", self._capture_intent),
             (r"POST /v1/payment_intents/([^/]+)/cancel", self._cancel_intent),
+            (r"POST /v1/payment_intents/([^/]+)/confirm", self._confirm_intent),
             (
                 r"POST /v1/payment_intents/([^/]+)/increment_authorization",
                 self._increment_intent,
@@ -313,20 +316,47 @@ class FakeStripeHTTP(stripe.HTTPClient):
         )
         # An agent's shared payment token stands for the card it was granted for.
         token = form.get("payment_method_data[shared_payment_granted_token]")
-        if form.get("confirm") == "true" and (form.get("payment_method") or token):
-            # A card that authorizes: a hold, with its deadline on the charge.
-            held = charge(
-                None,
-                id=f"ch_test_{next(self._ids)}",
-                payment_intent=intent_id,
-                amount=intent["amount"],
-                **self.charge_fields,
-            )
-            held["payment_method_details"]["card"]["capture_before"] = int(time.time()) + 6 * 86400
-            intent.update(
-                status="requires_capture", amount_capturable=intent["amount"], latest_charge=held
-            )
+        if form.get("confirm") == "true" and token in self.authenticating_tokens:
+            # The card's bank asks for 3-D Secure first.
+            intent.update(status="requires_action", next_action={"type": "use_stripe_sdk"})
+        elif form.get("confirm") == "true" and (form.get("payment_method") or token):
+            self._hold(intent)
         self.intents[intent_id] = intent
+        return self._answer(intent)
+
+    def _hold(self, intent: dict[str, Any]) -> None:
+        """A card that authorizes: a hold, with its deadline on the charge."""
+        held = charge(
+            None,
+            id=f"ch_test_{next(self._ids)}",
+            payment_intent=intent["id"],
+            amount=intent["amount"],
+            **self.charge_fields,
+        )
+        held["payment_method_details"]["card"]["capture_before"] = int(time.time()) + 6 * 86400
+        intent.update(
+            status="requires_capture",
+            amount_capturable=intent["amount"],
+            latest_charge=held,
+            next_action=None,
+        )
+
+    def _confirm_intent(self, call: Call, intent_id: str):
+        """Confirmed again with the result of 3-D Secure run elsewhere: the hold is made
+        when the result carries a cryptogram; without one the bank still waits."""
+        intent = self.intents.get(intent_id)
+        if intent is None:
+            return self._missing(f"No such payment_intent: '{intent_id}'")
+        if intent["status"] not in ("requires_action", "requires_confirmation"):
+            error = {
+                "type": "invalid_request_error",
+                "code": "payment_intent_unexpected_state",
+                "message": f"This PaymentIntent's status is {intent['status']}.",
+            }
+            return self._answer({"error": error}, 400)
+        form = {key: values[-1] for key, values in call.form.items()}
+        if form.get("payment_method_options[card][three_d_secure][cryptogram]"):
+            self._hold(intent)
         return self._answer(intent)
 
     def _create_customer(self, call: Call):

@@ -7,6 +7,7 @@ order, declined, or waiting for the buyer's 3-D Secure."""
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 
 from flask import current_app
@@ -46,10 +47,9 @@ from dashboard.services.payments.apply import apply_payment_intent, attempt_fail
 S = acp.SessionStatus
 PI = PaymentIntentStatus
 ACTION = "create_payment_intent"
+CONFIRM = "confirm_payment_intent"
 SOURCE = "agent checkout"
 TOKEN_PARAM = "$.payment_data.instrument.credential.token"  # noqa: S105 (a JSONPath)
-# Outcomes of the agent's 3-D Secure that let the payment go on.
-AUTHENTICATED = frozenset({"authenticated", "attempt_acknowledged", "informational"})
 HELD = frozenset({PI.REQUIRES_CAPTURE, PI.SUCCEEDED, PI.PROCESSING})
 
 
@@ -139,7 +139,7 @@ def complete(
     token = token_of(body)
     name, email = _buyer(session, body)
     if session.status == S.AUTHENTICATION_REQUIRED:
-        return _after_authentication(agent, session, body)
+        return _after_authentication(agent, session, body, wanted)
     order = _order_for(agent, session, name, email)
     session.status = S.COMPLETE_IN_PROGRESS.value
     session.updated_at = utcnow()
@@ -264,24 +264,18 @@ def _settled(
 
 
 def _after_authentication(
-    agent: Agent, session: AgentCheckoutSession, body: dict[str, Any]
+    agent: Agent, session: AgentCheckoutSession, body: dict[str, Any], wanted: str
 ) -> Answer:
-    """The agent's second complete after 3-D Secure: the payment is read again (in the
-    sandbox, localstripe's stand-in for the bank's page is answered first)."""
-    result = body.get("authentication_result")
-    if not isinstance(result, dict) or not isinstance(result.get("outcome"), str):
-        raise AcpRefusal(
-            400,
-            "requires_3ds",
-            "This checkout session requires issuer authentication. The request must "
-            "include 'authentication_result'.",
-            param="$.authentication_result",
-        )
+    """The agent's second complete after 3-D Secure. The payment is read again; if it still
+    waits for the buyer's bank, an authenticated result confirms it with the agent's 3-D
+    Secure values, and any other outcome declines it (in the sandbox, localstripe's
+    stand-in for the bank's page is answered instead)."""
+    outcome, three_d_secure = authentication_result(body)
     order = ledger.lock_order(session.order_id or 0)
     try:
         current = gateway().retrieve_payment_intent(order.stripe_payment_intent_id or "")
         if is_sandbox(current_app.config) and current.status == PI.REQUIRES_ACTION:
-            ok = result["outcome"] in AUTHENTICATED
+            ok = three_d_secure is not None
             gateway().sandbox_authenticate(current.id, current.client_secret or "", ok)
             current = gateway().retrieve_payment_intent(current.id)
     except errors.PaymentError as error:
@@ -290,4 +284,141 @@ def _after_authentication(
             error_body("payment_outcome_unknown", error.message, kind=SERVICE_UNAVAILABLE),
             {"Retry-After": "5"},
         )
-    return _settled(session, order, current)
+    if current.status != PI.REQUIRES_ACTION:  # settled meanwhile (or in the sandbox)
+        return _settled(session, order, current)
+    if three_d_secure is None:
+        return _not_authenticated(session, order, outcome)
+    request = _confirmation_request(order, wanted)
+    result = ledger.send(
+        order,
+        request,
+        "confirmation with the agent's 3-D Secure result",
+        lambda: gateway().confirm_with_three_d_secure(
+            current.id, three_d_secure=three_d_secure, idempotency_key=request.idempotency_key
+        ),
+    )
+    session = sessions.locked(agent, session.id)
+    if isinstance(result, errors.PaymentError):  # unknown: the same key sends it again
+        return _refused(session, order, request, result)
+    return _settled(session, order, result)
+
+
+def _confirmation_request(order: Order, wanted: str) -> StripeRequest:
+    """The ledger's row for the confirmation: the one a lost answer left under this key
+    (sent again with it, so Stripe answers it once), or a new one."""
+    earlier = db.session.scalar(
+        select(StripeRequest).where(StripeRequest.idempotency_key == wanted)
+    )
+    if earlier is not None and earlier.status in IN_FLIGHT and earlier.order_id == order.id:
+        return earlier
+    if earlier is not None:
+        raise bad(
+            "invalid",
+            "This Idempotency-Key was used for another payment step; send a new one.",
+        )
+    return ledger.begin(order, CONFIRM, order.total_amount, None, idempotency_key=wanted)
+
+
+def _not_authenticated(session: AgentCheckoutSession, order: Order, outcome: str) -> Answer:
+    """The buyer's bank did not authenticate: nothing is held. The session is ready for
+    another payment (a new token pays with a new PaymentIntent)."""
+    words = (
+        f"The buyer's bank did not authenticate the payment (3-D Secure: {outcome}). "
+        "Ask the buyer for another payment method."
+    )
+    session.status = S.READY.value
+    order.last_payment_error = words
+    move(order, PaymentEvent.FAILED, source=SOURCE, detail=words)
+    attempt_failed(
+        order,
+        order.stripe_payment_intent_id or session.id,
+        payment_intent=None,
+        reason=words,
+    )
+    session.messages = [message("payment_declined", words)]
+    return Answer(402, error_body("payment_declined", words, param=TOKEN_PARAM))
+
+
+RESULT = "$.authentication_result"
+DETAILS = f"{RESULT}.outcome_details"
+# ACP's outcomes that let a payment go on, and the ARes transStatus each stands for.
+TRANS_STATUS = {"authenticated": "Y", "attempt_acknowledged": "A", "informational": "I"}
+OUTCOMES = frozenset(
+    {
+        *TRANS_STATUS,
+        "abandoned",
+        "canceled",
+        "denied",
+        "internal_error",
+        "not_supported",
+        "processing_error",
+        "rejected",
+    }
+)
+ECI = frozenset({"01", "02", "05", "06", "07"})
+VERSION = re.compile(r"[12]\.\d\.\d{1,2}")
+CRYPTOGRAM = re.compile(r"[\x21-\x7e]{1,5000}")
+TRANSACTION_ID = re.compile(r"[\x21-\x7e]{1,100}")
+
+
+def authentication_result(body: dict[str, Any]) -> tuple[str, dict[str, str] | None]:
+    """The agent's 3-D Secure outcome, and for an outcome that lets the payment go on, the
+    values Stripe takes for it (`payment_method_options.card.three_d_secure`); a refusal
+    naming the field when anything is missing or malformed."""
+    result = body.get("authentication_result")
+    if not isinstance(result, dict) or "outcome" not in result:
+        raise AcpRefusal(
+            400,
+            "requires_3ds",
+            "This checkout session requires issuer authentication. The request must "
+            "include 'authentication_result'.",
+            param=RESULT,
+        )
+    outcome = result["outcome"]
+    if not isinstance(outcome, str) or outcome not in OUTCOMES:
+        raise bad(
+            "invalid", f"outcome must be one of {', '.join(sorted(OUTCOMES))}.", f"{RESULT}.outcome"
+        )
+    if outcome not in TRANS_STATUS:
+        return str(outcome), None
+    details = result.get("outcome_details")
+    if not isinstance(details, dict):
+        raise bad("missing", f"outcome_details is required when the outcome is {outcome}.", DETAILS)
+    cryptogram = details.get("three_ds_cryptogram")
+    # Stripe's own limit; the value is the provider's (20 bytes are 28 in base64, but the
+    # protocol's own example is 27), so its check is left to Stripe.
+    if not isinstance(cryptogram, str) or not CRYPTOGRAM.fullmatch(cryptogram):
+        raise bad(
+            "invalid",
+            "three_ds_cryptogram must be the authentication value (CAVV, AAV or AEVV) as your "
+            "3-D Secure provider gave it: 1 to 5,000 visible characters.",
+            f"{DETAILS}.three_ds_cryptogram",
+        )
+    eci = details.get("electronic_commerce_indicator")
+    if not isinstance(eci, str) or eci not in ECI:
+        raise bad(
+            "invalid",
+            f"electronic_commerce_indicator must be one of {', '.join(sorted(ECI))}.",
+            f"{DETAILS}.electronic_commerce_indicator",
+        )
+    transaction_id = details.get("transaction_id")
+    if not isinstance(transaction_id, str) or not TRANSACTION_ID.fullmatch(transaction_id):
+        raise bad(
+            "invalid",
+            "transaction_id must be the 3-D Secure transaction id: 1 to 100 visible characters.",
+            f"{DETAILS}.transaction_id",
+        )
+    version = details.get("version")
+    if not isinstance(version, str) or not VERSION.fullmatch(version):
+        raise bad(
+            "invalid",
+            "version must be the 3-D Secure version, such as 2.2.0.",
+            f"{DETAILS}.version",
+        )
+    return str(outcome), {
+        "cryptogram": cryptogram,
+        "electronic_commerce_indicator": str(eci),
+        "transaction_id": transaction_id,
+        "version": version,
+        "ares_trans_status": TRANS_STATUS[str(outcome)],
+    }
