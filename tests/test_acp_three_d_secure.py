@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from dashboard.extensions import db
-from dashboard.models import StripeRequest, TimelineEntry
+from dashboard.models import OutboxEvent, StripeRequest, TimelineEntry
 from tests.support.acp import Agent, add_product, complete_body, counts, register_agent
 from tests.support.database import reload
 
@@ -103,6 +103,12 @@ def test_a_denied_authentication_declines_without_asking_stripe_and_another_card
     assert denied.status_code == 402 and denied.get_json()["code"] == "payment_declined"
     assert "did not authenticate" in denied.get_json()["message"]
     assert stripe_http.calls_to("POST", confirm_path(stripe_http)) == []
+    (intent,) = stripe_http.intents
+    with live_app.app_context():
+        failed = db.session.scalars(
+            select(OutboxEvent.payload).where(OutboxEvent.type == "PAYMENT_FAILED")
+        ).all()
+    assert [(p["payment_intent"], p["stage"]) for p in failed] == [(intent, "authorization")]
     after = agent.get(f"/checkout_sessions/{session}").get_json()
     assert after["status"] == "ready_for_payment"
     assert [m["code"] for m in after["messages"]] == ["payment_declined"]

@@ -329,12 +329,8 @@ def _not_authenticated(session: AgentCheckoutSession, order: Order, outcome: str
     session.status = S.READY.value
     order.last_payment_error = words
     move(order, PaymentEvent.FAILED, source=SOURCE, detail=words)
-    attempt_failed(
-        order,
-        order.stripe_payment_intent_id or session.id,
-        payment_intent=None,
-        reason=words,
-    )
+    intent = order.stripe_payment_intent_id
+    attempt_failed(order, intent or session.id, payment_intent=intent, reason=words)
     session.messages = [message("payment_declined", words)]
     return Answer(402, error_body("payment_declined", words, param=TOKEN_PARAM))
 
