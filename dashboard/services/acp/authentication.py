@@ -6,6 +6,7 @@ malformed is refused naming its field, before anything is written or sent."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from dashboard.services.acp.answers import AcpRefusal, bad
@@ -26,10 +27,27 @@ OUTCOMES = frozenset(
         "rejected",
     }
 )
-ECI = frozenset({"01", "02", "05", "06", "07"})
+ECI = ("01", "02", "05", "06", "07")
+VISIBLE = re.compile(r"[\x21-\x7e]+")
 VERSION = re.compile(r"[12]\.\d\.\d{1,2}")
-CRYPTOGRAM = re.compile(r"[\x21-\x7e]{1,5000}")
-TRANSACTION_ID = re.compile(r"[\x21-\x7e]{1,100}")
+# Each of `outcome_details`' fields, what it must be, and the words that say so. The
+# cryptogram is as the agent's 3-D Secure provider gave it: 20 bytes are 28 characters in
+# base64, but the protocol's own example has 27, so its check is Stripe's (5,000 at most).
+CHECKS: tuple[tuple[str, Callable[[str], bool], str], ...] = (
+    (
+        "three_ds_cryptogram",
+        lambda v: len(v) <= 5000 and bool(VISIBLE.fullmatch(v)),
+        "the authentication value (CAVV, AAV or AEVV) as your 3-D Secure provider gave it: "
+        "1 to 5,000 visible characters",
+    ),
+    ("electronic_commerce_indicator", lambda v: v in ECI, f"one of {', '.join(ECI)}"),
+    (
+        "transaction_id",
+        lambda v: len(v) <= 100 and bool(VISIBLE.fullmatch(v)),
+        "the 3-D Secure transaction id: 1 to 100 visible characters",
+    ),
+    ("version", lambda v: bool(VERSION.fullmatch(v)), "the 3-D Secure version, such as 2.2.0"),
+)
 
 
 def result_of(body: dict[str, Any]) -> tuple[str, dict[str, str] | None]:
@@ -51,45 +69,20 @@ def result_of(body: dict[str, Any]) -> tuple[str, dict[str, str] | None]:
             "invalid", f"outcome must be one of {', '.join(sorted(OUTCOMES))}.", f"{RESULT}.outcome"
         )
     if outcome not in TRANS_STATUS:
-        return str(outcome), None
+        return outcome, None
     details = result.get("outcome_details")
     if not isinstance(details, dict):
         raise bad("missing", f"outcome_details is required when the outcome is {outcome}.", DETAILS)
-    cryptogram = details.get("three_ds_cryptogram")
-    # Stripe's own limit; the value is the provider's (20 bytes are 28 in base64, but the
-    # protocol's own example is 27), so its check is left to Stripe.
-    if not isinstance(cryptogram, str) or not CRYPTOGRAM.fullmatch(cryptogram):
-        raise bad(
-            "invalid",
-            "three_ds_cryptogram must be the authentication value (CAVV, AAV or AEVV) as your "
-            "3-D Secure provider gave it: 1 to 5,000 visible characters.",
-            f"{DETAILS}.three_ds_cryptogram",
-        )
-    eci = details.get("electronic_commerce_indicator")
-    if not isinstance(eci, str) or eci not in ECI:
-        raise bad(
-            "invalid",
-            f"electronic_commerce_indicator must be one of {', '.join(sorted(ECI))}.",
-            f"{DETAILS}.electronic_commerce_indicator",
-        )
-    transaction_id = details.get("transaction_id")
-    if not isinstance(transaction_id, str) or not TRANSACTION_ID.fullmatch(transaction_id):
-        raise bad(
-            "invalid",
-            "transaction_id must be the 3-D Secure transaction id: 1 to 100 visible characters.",
-            f"{DETAILS}.transaction_id",
-        )
-    version = details.get("version")
-    if not isinstance(version, str) or not VERSION.fullmatch(version):
-        raise bad(
-            "invalid",
-            "version must be the 3-D Secure version, such as 2.2.0.",
-            f"{DETAILS}.version",
-        )
-    return str(outcome), {
-        "cryptogram": cryptogram,
-        "electronic_commerce_indicator": str(eci),
-        "transaction_id": transaction_id,
-        "version": version,
-        "ares_trans_status": TRANS_STATUS[str(outcome)],
+    values: dict[str, str] = {}
+    for field, fits, wanted in CHECKS:
+        value = details.get(field)
+        if not isinstance(value, str) or not fits(value):
+            raise bad("invalid", f"{field} must be {wanted}.", f"{DETAILS}.{field}")
+        values[field] = value
+    return outcome, {
+        "cryptogram": values["three_ds_cryptogram"],
+        "electronic_commerce_indicator": values["electronic_commerce_indicator"],
+        "transaction_id": values["transaction_id"],
+        "version": values["version"],
+        "ares_trans_status": TRANS_STATUS[outcome],
     }
