@@ -262,9 +262,12 @@ Spawn = Callable[..., Running]
 def spawn() -> Iterator[Spawn]:
     started: list[Running] = []
 
-    def start(args: list[str], env: dict[str, str]) -> Running:
+    def start(args: list[str], env: dict[str, str], *, ctrl_c_ignored: bool = False) -> Running:
+        # A shell without job control starts a background command with Ctrl-C ignored.
+        ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ctrl_c_ignored else None
         process = subprocess.Popen(
             args,
+            preexec_fn=ignore,
             cwd=PROJECT_ROOT,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -318,8 +321,8 @@ def printed_logins(running: Running) -> dict[str, tuple[str, str]]:
     return logins
 
 
-def start_sandbox(spawn: Spawn, env: dict[str, str], port: int) -> Running:
-    sandbox = spawn(flask_command("sandbox", "--port", str(port)), env)
+def start_sandbox(spawn: Spawn, env: dict[str, str], port: int, **how: bool) -> Running:
+    sandbox = spawn(flask_command("sandbox", "--port", str(port)), env, **how)
     prefix = f"Dashboard: http://127.0.0.1:{port}/"
     sandbox.wait_for_line(lambda line: line.startswith(prefix), STARTUP_TIMEOUT)
     return sandbox
@@ -539,6 +542,18 @@ def test_sandbox_starts_again_on_the_same_port_right_after_stopping(
     os.killpg(again.pid, signal.SIGINT)
     assert again.wait(STOP_TIMEOUT) == 0, again.output()
     assert session_members(again.pid) == []
+
+
+def test_ctrl_c_stops_a_sandbox_started_with_ctrl_c_ignored(
+    spawn: Spawn, sandbox_env: dict[str, str]
+) -> None:
+    """`make run &` from a script: the shell starts it with SIGINT ignored, and Python
+    would have kept it so; the sandbox takes Ctrl-C back, as it takes SIGTERM and SIGHUP."""
+    sandbox = start_sandbox(spawn, sandbox_env, free_port(), ctrl_c_ignored=True)
+    os.kill(sandbox.pid, signal.SIGINT)
+    assert sandbox.wait(STOP_TIMEOUT) == 0, sandbox.output()
+    assert "Stopping the sandbox." in sandbox.output()
+    assert session_members(sandbox.pid) == []
 
 
 @pytest.mark.parametrize(

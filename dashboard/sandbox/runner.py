@@ -177,6 +177,9 @@ def serve(
 
     previous = signal.signal(signal.SIGTERM, on_terminate)
     previous_hup = signal.signal(signal.SIGHUP, on_terminate)  # its terminal was closed
+    # Ctrl-C stops it however it was started: a shell without job control starts a
+    # background command with SIGINT ignored, which Python would otherwise keep.
+    previous_ctrl_c = signal.signal(signal.SIGINT, signal.default_int_handler)
     localstripe_base = ""
     catcher = None
     try:
@@ -246,7 +249,7 @@ def serve(
         return 0
     finally:
         # A second Ctrl-C while stopping must not leave a server behind.
-        previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
             if localstripe_base:
                 discovery.withdraw(instance, localstripe_base)
@@ -254,6 +257,6 @@ def serve(
             if catcher is not None:
                 catcher.stop()
         finally:
-            signal.signal(signal.SIGINT, previous_int)
+            signal.signal(signal.SIGINT, previous_ctrl_c)
             signal.signal(signal.SIGTERM, previous)
             signal.signal(signal.SIGHUP, previous_hup)
