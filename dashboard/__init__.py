@@ -20,7 +20,7 @@ def create_app(
     from dashboard import cli, config, postgres_driver, web
     from dashboard.extensions import csrf, db, login_manager, migrate
     from dashboard.payments import gateway as payments_gateway
-    from dashboard.services import agent_events
+    from dashboard.services import agent_events, timeline
     from dashboard.services.overview import rollups
     from dashboard.views import register_blueprints, webhooks
 
@@ -50,6 +50,7 @@ def create_app(
         postgres_driver.use_raw_cursors(db.engine)
     agent_events.init_app()
     rollups.init_app()
+    timeline.init_app()
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     csrf.init_app(app)
     login_manager.init_app(app)

@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from sqlalchemy.orm import SessionTransaction
+
 from dashboard.extensions import db
 
 
@@ -74,3 +76,12 @@ def commit_rate_limit_place() -> None:
     handled: every worker counts it at once, the counter row is not locked while the request
     runs, and a request that fails or writes nothing still counts."""
     _commit()
+
+
+def enclosing(transaction: SessionTransaction | None) -> Iterator[SessionTransaction]:
+    """A transaction (or savepoint), then each it is nested in, out to the outermost: what
+    a rollback of any of them takes with it. For the session hooks that keep notes of
+    writes until the commit (overview rollups, a page's timeline entries)."""
+    while transaction is not None:
+        yield transaction
+        transaction = transaction.parent

@@ -16,7 +16,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from dashboard.extensions import db
-from dashboard.models import Order, OutboxEvent, StripeEvent, TimelineEntry
+from dashboard.models import CustomerTimelineEntry, Order, OutboxEvent, StripeEvent, TimelineEntry
 from dashboard.services.inbox import store
 from tests.support.stripe import charge, completed_session, intent, stripe_event
 
@@ -101,11 +101,29 @@ def normalised(app: Flask, prefix: str, orders: list[int]) -> dict[str, Any]:
                 plain(order.stripe_charge_id),
             )
             seen[f"timeline{position}"] = [
-                (entry.kind, plain(entry.summary), plain(entry.data.get("outcome")))
+                (
+                    entry.kind,
+                    plain(entry.summary),
+                    plain(entry.data.get("outcome")),
+                    plain(entry.stripe_event.event_id if entry.stripe_event else None),
+                )
                 for entry in db.session.scalars(
                     select(TimelineEntry)
                     .where(TimelineEntry.order_id == order_id)
                     .order_by(TimelineEntry.id)
+                )
+            ]
+            seen[f"customer{position}"] = [
+                (
+                    entry.kind,
+                    plain(entry.summary),
+                    plain(entry.data),
+                    plain(entry.stripe_event.event_id if entry.stripe_event else None),
+                )
+                for entry in db.session.scalars(
+                    select(CustomerTimelineEntry)
+                    .where(CustomerTimelineEntry.customer_id == order.customer_id)
+                    .order_by(CustomerTimelineEntry.id)
                 )
             ]
             seen[f"outbox{position}"] = [
@@ -153,8 +171,10 @@ FELL_BACK = "a page fell back to one event at a time"
 
 
 def test_a_page_ends_as_its_events_received_one_at_a_time(app, make_order, caplog):
-    one = [make_order().id for _ in range(3)]
-    page = [make_order().id for _ in range(3)]
+    # A buyer of its own for each order: the customers, and their timelines, are made by
+    # the events of each run.
+    one = [make_order(buyer_email=f"qqone{i}@example.com").id for i in range(3)]
+    page = [make_order(buyer_email=f"qqpage{i}@example.com").id for i in range(3)]
     before, events = scenario("qqone", one)
     receive_one_by_one(app, before)
     one_receipts = receive_one_by_one(app, events)
@@ -177,6 +197,10 @@ def test_a_page_ends_as_its_events_received_one_at_a_time(app, make_order, caplo
     assert [row[3] for row in expected["inbox"] if row[0] == "evt_P_5"] == [True]
     assert [row[4] for row in expected["inbox"] if row[0] == "evt_P_1"] == [2]
     assert [row[4:6] for row in expected["inbox"] if row[0] == "evt_P_11"] == [(2, 2)]
+    # The buyers became customers, each with the entry that says so; the webhook entries
+    # point at their events.
+    assert [entry[1] for entry in expected["customer0"]] == ["Customer created"]
+    assert ("webhook", "evt_P_5") in {(entry[0], entry[3]) for entry in expected["timeline1"]}
 
 
 def test_a_failing_event_is_kept_failed_and_the_rest_of_its_page_applied(
@@ -212,6 +236,19 @@ def test_a_failing_event_is_kept_failed_and_the_rest_of_its_page_applied(
         assert db.session.get(Order, good).state == "authorized"
         assert db.session.get(Order, bad).state == "open"
         assert len(rows) == 2  # the rolled-back page left nothing behind twice
+        webhook_entries = {
+            order_id: [
+                entry.stripe_event.event_id
+                for entry in db.session.scalars(
+                    select(TimelineEntry)
+                    .where(TimelineEntry.order_id == order_id, TimelineEntry.kind == "webhook")
+                    .order_by(TimelineEntry.id)
+                )
+            ]
+            for order_id in (good, bad)
+        }
+        # Nor any of its timeline entries: the good order's event is on it once.
+        assert webhook_entries == {good: ["evt_page_ok"], bad: []}
 
 
 @pytest.mark.parametrize("repeat_in_page", [False, True])

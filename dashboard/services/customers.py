@@ -29,6 +29,7 @@ from dashboard.models import (
     User,
 )
 from dashboard.payments.gateway import gateway
+from dashboard.services import timeline
 
 MAX_NAME_LENGTH = 200
 # Tries of the insert when another request stores the same email in between.
@@ -189,6 +190,9 @@ def note(
     stripe_event: StripeEvent | None = None,
 ) -> CustomerTimelineEntry:
     """An entry on the customer's timeline (added to the session, flushed with the rest)."""
+    if timeline.page_takes(customer, actor, stripe_event):
+        columns = timeline.page_columns(kind, summary, actor, data, stripe_event)
+        return timeline.keep_with_page(CustomerTimelineEntry(customer_id=customer.id, **columns))
     entry = CustomerTimelineEntry(
         customer_id=customer.id,
         kind=kind.value,

@@ -33,7 +33,7 @@ from sqlalchemy import select, update
 
 from dashboard.extensions import db
 from dashboard.models import EventStatus, StripeEvent
-from dashboard.services import customers, planner_statistics
+from dashboard.services import customers, planner_statistics, timeline
 from dashboard.services.inbox import reconcile, store
 from dashboard.services.inbox.handlers.registry import rereads_stripe
 from dashboard.services.inbox.matching import OrderLookup, PageOrders
@@ -78,7 +78,7 @@ def apply_page(limit: int) -> tuple[int, list[int]]:
         key=lambda row: row.id,
     )
     try:
-        with db.session.begin_nested(), customers.page_of_buyers():
+        with db.session.begin_nested(), customers.page_of_buyers(), timeline.page_of_entries():
             page = PageOrders()
             page.lock([row.data_object for row in rows])
             for row in rows:

@@ -37,7 +37,7 @@ from dashboard.models import (
 )
 from dashboard.payments.snapshots import object_refs
 from dashboard.payments.webhooks import created_at, redact
-from dashboard.services import customers
+from dashboard.services import customers, timeline
 from dashboard.services.inbox import reconcile
 from dashboard.services.inbox.matching import OrderLookup, PageOrders
 
@@ -114,7 +114,7 @@ def receive_page(events: list[dict[str, Any]], *, source: str) -> list[Receipt]:
         return [receive(event, source=source) for event in events]
     inserted, known = _store(events, source=source)
     try:
-        with db.session.begin_nested(), customers.page_of_buyers():
+        with db.session.begin_nested(), customers.page_of_buyers(), timeline.page_of_entries():
             page = PageOrders()
             page.lock([row.data_object for row in inserted.values()])
             return [

@@ -37,6 +37,7 @@ from dashboard.models import (
     PaymentAttempt,
     utcnow,
 )
+from dashboard.transactions import enclosing
 
 _NOTES = "overview_rollup_notes"
 BucketKey = tuple[datetime, str]
@@ -100,7 +101,9 @@ def _before_commit(session: Session) -> None:
 def _after_soft_rollback(session: Session, previous: SessionTransaction) -> None:
     kept = session.info.get(_NOTES)
     if kept:
-        session.info[_NOTES] = [(txn, notes) for txn, notes in kept if previous not in _chain(txn)]
+        session.info[_NOTES] = [
+            (txn, notes) for txn, notes in kept if previous not in enclosing(txn)
+        ]
 
 
 def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
@@ -108,12 +111,6 @@ def _after_transaction_end(session: Session, transaction: SessionTransaction) ->
     for the session's next one."""
     if transaction.parent is None:
         session.info.pop(_NOTES, None)
-
-
-def _chain(transaction: SessionTransaction | None) -> Iterator[SessionTransaction]:
-    while transaction is not None:
-        yield transaction
-        transaction = transaction.parent
 
 
 def _before(row: Any, name: str) -> Any:
