@@ -25,6 +25,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case, delete, select, update
+from sqlalchemy.orm import defer
+from sqlalchemy.orm.attributes import set_committed_value
 
 from dashboard.extensions import db, upsert_insert
 from dashboard.models import (
@@ -182,16 +184,23 @@ def _store(
     # Written in event id order: two pages sharing events (a redelivery reaching two
     # workers at once) then wait for each other instead of deadlocking.
     by_id = sorted(events, key=lambda event: str(event["id"]))
+    values = [_row_values(event, source=source, now=now) for event in by_id]
     inserted = {
         row.event_id: row
         for row in db.session.scalars(
             # One statement with a row of parameters per event (compiled once, cached).
             insert(StripeEvent)
             .on_conflict_do_nothing(index_elements=["event_id"])
-            .returning(StripeEvent),
-            [_row_values(event, source=source, now=now) for event in by_id],
+            .returning(StripeEvent)
+            # The payloads are not read back: each new row is given the one just written.
+            .options(defer(StripeEvent.payload)),
+            values,
         )
     }
+    for row_values in values:
+        row = inserted.get(row_values["event_id"])
+        if row is not None:
+            set_committed_value(row, "payload", row_values["payload"])
     known: dict[str, Receipt] = {}
     again = [event["id"] for event in by_id if event["id"] not in inserted]
     if again:
