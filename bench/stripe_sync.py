@@ -1,7 +1,7 @@
 """`flask stripe sync` reading 10,000 events from a local event list (a report, never a pass/fail).
 
     .venv/bin/python -m bench.stripe_sync [--databases both|sqlite|postgresql]
-        [--events 10000] [--repeats 3] [--database-url URL]
+        [--events 10000] [--repeats 3] [--latency-ms 0] [--database-url URL]
 
 A tiny HTTP server on 127.0.0.2 answers `GET /v1/events` as Stripe pages it (newest first;
 `created[gte]`/`created[lt]`, `limit`, `starting_after`, `ending_before`). 127.0.0.2 is a
@@ -10,7 +10,9 @@ gateway runs its real-Stripe code path (no localstripe compatibility mode): the 
 the list newest first to find the oldest event, then pages forward with `ending_before`,
 exactly as against Stripe. Each event authorizes its own seeded order, so every one is
 stored, reconciled and put on a timeline. Each repetition uses a fresh database; the time
-is the whole `flask stripe sync` process, start-up included.
+is the whole `flask stripe sync` process, start-up included. `--latency-ms` makes each
+answer of the list wait that long, as Stripe's do over the network (a local list answers
+at once).
 """
 
 from __future__ import annotations
@@ -62,11 +64,14 @@ def event_list(count: int) -> list[dict[str, Any]]:
     return events[::-1]
 
 
-def serve(events: list[dict[str, Any]]) -> ThreadingHTTPServer:
+def serve(events: list[dict[str, Any]], latency: float = 0.0) -> ThreadingHTTPServer:
+    """The event list on a local port; each answer waits `latency` seconds first (Stripe's
+    own answer time over the network, which a local list does not have)."""
     position = {event["id"]: i for i, event in enumerate(events)}
 
     class EventList(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            time.sleep(latency)
             url = urllib.parse.urlsplit(self.path)
             query = dict(urllib.parse.parse_qsl(url.query))
             limit = int(query.get("limit", "10"))
@@ -108,8 +113,16 @@ def serve(events: list[dict[str, Any]]) -> ThreadingHTTPServer:
 def main() -> None:
     parser = argument_parser(__doc__)
     parser.add_argument("--events", type=int, default=10_000)
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0.0,
+        help="how long each page of the list takes to answer (Stripe's, over the network)",
+    )
     args = parser.parse_args()
-    server = serve(event_list(args.events))
+    if args.latency_ms < 0:
+        parser.error("--latency-ms cannot be negative")
+    server = serve(event_list(args.events), args.latency_ms / 1000)
     base = f"http://{HOST}:{server.server_address[1]}"
     rows = []
     for label in ("sqlite", "postgresql") if args.databases == "both" else (args.databases,):
@@ -153,7 +166,10 @@ def main() -> None:
         seconds = statistics.median(times)
         rows.append([label, f"{stored:,}", f"{seconds:.1f}", f"{args.events / seconds:,.0f}"])
     server.shutdown()
-    print(f"\nflask stripe sync, {args.events:,} events, median of {args.repeats} runs")
+    print(
+        f"\nflask stripe sync, {args.events:,} events, each page of the list answered after "
+        f"{args.latency_ms:g} ms, median of {args.repeats} runs"
+    )
     print_table(["database", "events applied", "seconds", "events/s"], rows)
 
 

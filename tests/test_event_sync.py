@@ -11,6 +11,7 @@ tested at the SDK's HTTP boundary with a double, the one thing localstripe canno
 from __future__ import annotations
 
 import math
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,7 +23,7 @@ from dashboard.domain.orders import OrderState
 from dashboard.extensions import db
 from dashboard.models import Role, StripeEvent, SyncWatermark, TimelineEntry, utcnow
 from dashboard.payments import errors
-from dashboard.payments.event_list import EventCursor
+from dashboard.payments.event_list import EventCursor, read_ahead
 from dashboard.payments.localstripe_compat import LocalstripeCompat
 from dashboard.payments.stripe_gateway import StripeGateway
 from dashboard.services.inbox.sync import STREAM, EventSync
@@ -427,6 +428,62 @@ def test_an_interrupted_sync_resumes_after_the_last_page_it_read(app, stripe_eve
     assert inbox_ids(app) == [f"evt_{n:03d}" for n in range(1, 8)]
     assert (result.new, result.already) == (3, 0)
     assert {(e.delivery_count, e.sync_count) for e in stored_events(app)} == {(0, 1)}
+
+
+def test_the_next_page_is_asked_of_stripe_while_a_page_is_applied(app, stripe_events_list):
+    """Stripe takes a while to answer a list; the sync does not wait for each answer in
+    turn. (Each wait below is for something that happens at once when all is well.)"""
+    asked = {n: threading.Event() for n in (1, 2)}  # by forward request: pages 2 and 3
+    original = stripe_events_list._list_events
+
+    def list_events(call):
+        forward = [q for q in stripe_events_list.listed() if "ending_before" in q]
+        if len(forward) in asked:
+            asked[len(forward)].set()
+        return original(call)
+
+    stripe_events_list._list_events = list_events
+    seen: list[tuple[int, bool]] = []
+
+    def on_page(_created: datetime) -> None:
+        # Page 1 is the oldest event; pages 2 and 3 are asked for with `ending_before`.
+        number = len(seen) + 1
+        following = asked.get(number)
+        seen.append((number, following.wait(10) if following else True))
+
+    with app.app_context():
+        sync = EventSync(page_size=3)
+        result = sync.run(sync.plan(), on_page=on_page)
+
+    # Applied and committed page by page, in order, as before; the next page had been
+    # asked for before each page's commit was done with.
+    assert seen == [(1, True), (2, True), (3, True)]
+    assert result.pages == 3
+    assert inbox_ids(app) == [f"evt_{n:03d}" for n in range(1, 8)]
+    assert watermark(app)[0] == "evt_007"
+
+
+def test_read_ahead_hands_pages_over_in_order_and_a_failure_where_it_happened():
+    read: list[int] = []
+
+    def pages():
+        for number in (1, 2, 3):
+            read.append(number)
+            if number == 3:
+                raise errors.OutcomeUnknown("Stripe did not answer.")
+            yield [number]
+
+    handed = []
+    with pytest.raises(errors.OutcomeUnknown):
+        for page in read_ahead(pages()):
+            handed.append(page)
+    assert handed == [[1], [2]]
+
+    read.clear()
+    ahead = read_ahead(pages())
+    assert next(ahead) == [1]
+    ahead.close()  # the caller stops: at most the one page after it was read
+    assert read == [1, 2]
 
 
 def test_when_stripe_cannot_be_read_the_sync_says_so_and_keeps_its_place(app, stripe_events_list):

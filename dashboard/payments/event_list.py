@@ -7,10 +7,11 @@ first and lacks `ending_before`. Each reader takes one function that fetches a p
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from stripe.params import EventListParams
 
@@ -36,6 +37,25 @@ class EventPage:
 
 
 FetchPage = Callable[[EventListParams], EventPage]
+T = TypeVar("T")
+_END: Any = object()
+
+
+def read_ahead(pages: Iterator[T]) -> Generator[T, None, None]:
+    """The same pages in the same order, each next one read in a thread while the caller
+    works on the one before: the sync applies and commits a page while Stripe answers for
+    the next, instead of waiting for each answer in turn. At most one page is read ahead.
+    An error reading a page is raised where that page would have been yielded, after the
+    pages before it were handed over; if the caller stops early, the read in flight is
+    finished (it only reads) and its page dropped."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stripe-read-ahead") as pool:
+        upcoming = pool.submit(next, pages, _END)
+        while True:
+            page = upcoming.result()
+            if page is _END:
+                return
+            upcoming = pool.submit(next, pages, _END)
+            yield page
 
 
 def _check(after: EventCursor | None, since: datetime | None) -> None:

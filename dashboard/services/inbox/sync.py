@@ -18,13 +18,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dashboard.extensions import db
 from dashboard.models import EventStatus, SyncWatermark, utcnow
-from dashboard.payments.event_list import EVENT_RETENTION, EVENTS_PAGE_SIZE, EventCursor
+from dashboard.payments.event_list import (
+    EVENT_RETENTION,
+    EVENTS_PAGE_SIZE,
+    EventCursor,
+    read_ahead,
+)
 from dashboard.payments.gateway import gateway
 from dashboard.payments.webhooks import WebhookRejected, check_event_shape
 from dashboard.services import planner_statistics
@@ -116,27 +122,33 @@ class EventSync:
     def run(
         self, plan: SyncPlan, *, on_page: Callable[[datetime], None] | None = None
     ) -> SyncResult:
-        """Feed every listed event to the inbox, committing the watermark with each page."""
+        """Feed every listed event to the inbox, committing the watermark with each page
+        (the next page is read from Stripe while one is applied: `read_ahead`)."""
         result = SyncResult()
-        pages = gateway().list_events(after=plan.after, since=plan.since, page_size=self.page_size)
-        for page in pages:
-            with unit_of_work():
-                self._feed(page, result)
-                last = page[-1]
-                created = datetime.fromtimestamp(int(last["created"]), UTC)
-                cursor = EventCursor(str(last["id"]), created)
-                if plan.moves_watermark:
-                    self._advance(cursor.created, cursor.event_id)
-                    result.watermark = cursor
-            with unit_of_work():  # a first sync grows tables from nothing
-                planner_statistics.refresh()
-            result.pages += 1
-            log.info(
-                "stripe sync: page read",
-                extra={"stream": self.stream, "events": len(page), "watermark": cursor.event_id},
-            )
-            if on_page is not None:
-                on_page(cursor.created)
+        listed = gateway().list_events(after=plan.after, since=plan.since, page_size=self.page_size)
+        with closing(read_ahead(listed)) as pages:
+            for page in pages:
+                with unit_of_work():
+                    self._feed(page, result)
+                    last = page[-1]
+                    created = datetime.fromtimestamp(int(last["created"]), UTC)
+                    cursor = EventCursor(str(last["id"]), created)
+                    if plan.moves_watermark:
+                        self._advance(cursor.created, cursor.event_id)
+                        result.watermark = cursor
+                with unit_of_work():  # a first sync grows tables from nothing
+                    planner_statistics.refresh()
+                result.pages += 1
+                log.info(
+                    "stripe sync: page read",
+                    extra={
+                        "stream": self.stream,
+                        "events": len(page),
+                        "watermark": cursor.event_id,
+                    },
+                )
+                if on_page is not None:
+                    on_page(cursor.created)
         if result.pages == 0 and plan.since is not None and plan.moves_watermark:
             # Nothing listed: the next run need not look further back than this one did.
             with unit_of_work():
