@@ -455,8 +455,9 @@ def test_the_next_page_is_asked_of_stripe_while_a_page_is_applied(app, stripe_ev
         sync = EventSync(page_size=3)
         result = sync.run(sync.plan(), on_page=on_page)
 
-    # Applied and committed page by page, in order, as before; the next page had been
-    # asked for before each page's commit was done with.
+    # Applied and committed page by page, in order, as before; each next page had been
+    # asked for before the sync was done with the page before it (`on_page` runs after a
+    # page's commit; without reading ahead, the wait for page 2 runs out).
     assert seen == [(1, True), (2, True), (3, True)]
     assert result.pages == 3
     assert inbox_ids(app) == [f"evt_{n:03d}" for n in range(1, 8)]
