@@ -9,10 +9,14 @@ done, 3 done but something needs a person, 1 the work could not be done, 2 a wro
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from datetime import datetime, timedelta
+from types import FrameType
 
 import click
+from click.core import ParameterSource
 from flask.cli import AppGroup
 
 from dashboard.cli import command
@@ -273,15 +277,51 @@ def stripe_reprocess(event_ids: tuple[str, ...], older_than: timedelta) -> None:
     show_default=True,
     help="Apply this many stored events per transaction.",
 )
-def stripe_apply(page: int) -> None:
+@click.option(
+    "--follow",
+    is_flag=True,
+    help="Keep applying deliveries as they are stored, until SIGTERM or Ctrl-C.",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(0.01, 60),
+    default=applier.FOLLOW_INTERVAL,
+    show_default=True,
+    help="With --follow: seconds to wait after a page that was not full.",
+)
+@click.pass_context
+def stripe_apply(ctx: click.Context, page: int, follow: bool, interval: float) -> None:
     """Apply the webhook deliveries stored but not applied yet, oldest first.
 
     Each web worker does this in the background right after answering Stripe; this is the
-    same work by hand or from cron (with WEBHOOK_APPLY_IN_BACKGROUND=0). Safe beside the
-    workers: each event is claimed, then applied once.
+    same work by hand or from cron. With --follow it is a long-running service of its own
+    (with WEBHOOK_APPLY_IN_BACKGROUND=0 for the workers): it applies deliveries as they
+    arrive, and stops after the page under way. Safe beside the workers and other appliers:
+    each event is claimed, then applied once.
     """
-    done = applier.drain(page)
-    click.echo(f"Applied {done.applied} stored events in {done.passes} pages.")
+    if not follow:
+        if ctx.get_parameter_source("interval") is not ParameterSource.DEFAULT:
+            raise click.UsageError("--interval goes with --follow.")
+        done = applier.drain(page)
+        click.echo(f"Applied {_applied(done)}.")
+        return
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, on_signal)
+    click.echo(
+        f"Applying stored webhook deliveries as they arrive, in pages of {page} "
+        f"(after a page that is not full, every {interval:g} s). SIGTERM or Ctrl-C stops."
+    )
+    done = applier.follow(page, stop, interval)
+    click.echo(f"Stopped. Applied {_applied(done)}.")
+
+
+def _applied(done: applier.Drained) -> str:
+    return f"{count(done.applied, 'stored event')} in {count(done.passes, 'page')}"
 
 
 @command("fees", group)

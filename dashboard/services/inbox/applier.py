@@ -15,7 +15,10 @@ then `pending`, and the applier applies it:
 - `BackgroundApplier` runs `drain` in a thread of each web worker, woken by every page of
   deliveries it commits and every `POLL_SECONDS` (to take what a worker that died left),
   and drains once more when the worker stops. `flask stripe apply` runs `drain` from
-  cron or by hand, for deployments that turn the thread off (`WEBHOOK_APPLY_IN_BACKGROUND`).
+  cron or by hand, and `flask stripe apply --follow` runs `follow`, a process of its own
+  that applies as deliveries arrive, for deployments that turn the thread off
+  (`WEBHOOK_APPLY_IN_BACKGROUND=0`): the workers' threads then answer Stripe without
+  sharing a Python interpreter with the applying (docs/webhooks.md, "Where applying runs").
 A page that cannot be committed keeps nothing: its events stay pending, claimed by no
 one, and the next pass takes them.
 """
@@ -42,6 +45,12 @@ from dashboard.transactions import unit_of_work
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0
+# After a pass that failed, the next waits at least this long: a database that went away
+# is not asked again many times a second, each failure logged.
+FAILED_PASS_PAUSE = 1.0
+# `follow`'s wait after a page that was not full: how late a delivery may be applied when
+# few arrive, and how many arrive together to make a page when many do.
+FOLLOW_INTERVAL = 0.2
 PENDING = EventStatus.PENDING.value
 
 
@@ -90,22 +99,52 @@ def apply_page(limit: int) -> tuple[int, list[int]]:
     return len(found), rereading
 
 
+def apply_pass(page_size: int) -> int:
+    """One page, committed: up to `page_size` pending events claimed and applied (those
+    that re-read Stripe each in a transaction of its own after it). How many were taken."""
+    with unit_of_work():
+        taken, rereading = apply_page(page_size)
+    for row_id in rereading:
+        with unit_of_work():
+            store.process(row_id)
+    with unit_of_work():  # a burst into a young database grows its tables
+        planner_statistics.refresh()
+    return taken
+
+
 def drain(page_size: int) -> Drained:
     """Apply every pending event, a committed page at a time, until a page comes back
     short (what another applier holds is its to apply)."""
     applied = passes = 0
     while True:
-        with unit_of_work():
-            taken, rereading = apply_page(page_size)
-        for row_id in rereading:
-            with unit_of_work():
-                store.process(row_id)
-        with unit_of_work():  # a burst into a young database grows its tables
-            planner_statistics.refresh()
+        taken = apply_pass(page_size)
         passes += 1
         applied += taken
         if taken < page_size:
             return Drained(applied, passes)
+
+
+def follow(page_size: int, stop: threading.Event, interval: float) -> Drained:
+    """Apply deliveries as they are stored, until `stop` is set (`flask stripe apply
+    --follow`, a process of its own beside the web workers): a full page is followed by the
+    next at once, a short one by a wait of `interval` seconds, in which the deliveries
+    arriving make the next page. A pass that fails (a database gone away) is logged and its
+    events stay pending, for the next pass. Ends after the page under way."""
+    applied = passes = 0
+    while not stop.is_set():
+        try:
+            taken = apply_pass(page_size)
+        except Exception:
+            log.exception("webhook applier: a pass failed; its events stay pending")
+            stop.wait(max(interval, FAILED_PASS_PAUSE))
+            continue
+        finally:
+            db.session.remove()  # a process that runs for weeks keeps no page's objects
+        passes += 1
+        applied += taken
+        if taken < page_size:
+            stop.wait(interval)
+    return Drained(applied, passes)
 
 
 class BackgroundApplier:
