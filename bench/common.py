@@ -184,10 +184,8 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@contextlib.contextmanager
-def gunicorn(scratch: Scratch, extra_env: dict[str, str] | None = None) -> Iterator[int]:
-    """The production server (gunicorn.conf.py as shipped) serving bench.bench_app; its port."""
-    port = free_port()
+def server_env(scratch: Scratch) -> dict[str, str]:
+    """The environment of the dashboard's processes on this scratch database."""
     env = {
         **os.environ,
         "DATABASE_URL": scratch.url,
@@ -195,10 +193,16 @@ def gunicorn(scratch: Scratch, extra_env: dict[str, str] | None = None) -> Itera
         "SECRET_KEY": "bench",
         "STRIPE_SECRET_KEY": STRIPE_SECRET_KEY,
         "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        **(extra_env or {}),
     }
     env.pop("STRIPE_API_BASE", None)
+    return env
+
+
+@contextlib.contextmanager
+def gunicorn(scratch: Scratch, extra_env: dict[str, str] | None = None) -> Iterator[int]:
+    """The production server (gunicorn.conf.py as shipped) serving bench.bench_app; its port."""
+    port = free_port()
+    env = {**server_env(scratch), "GUNICORN_BIND": f"127.0.0.1:{port}", **(extra_env or {})}
     log = open(Path(scratch.instance) / "gunicorn.log", "ab")  # noqa: SIM115
     server = subprocess.Popen(  # noqa: S603
         [

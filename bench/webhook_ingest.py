@@ -1,7 +1,8 @@
 """Webhook ingest throughput against the real server (a report, never a pass/fail).
 
     .venv/bin/python -m bench.webhook_ingest [--databases both|sqlite|postgresql]
-        [--requests 1500] [--repeats 3] [--concurrency 16] [--database-url URL]
+        [--requests 1500] [--repeats 3] [--concurrency 16] [--applier process|worker]
+        [--database-url URL]
 
 For each database: a fresh scratch database, migrated, seeded with one open order per
 event to send; gunicorn with gunicorn.conf.py serving `bench.bench_app`; a separate
@@ -10,7 +11,10 @@ the naive handler (verify, parse, one insert), the real endpoint with unique eve
 each move their order (verify, store, dedupe, reconcile, timeline), and the real endpoint
 with duplicates only (events already stored). Prints medians over the repetitions.
 
-The endpoint answers once an event is stored; the worker's applier applies it right after.
+The endpoint answers once an event is stored, and it is applied right after: by
+`flask stripe apply --follow`, a process of its own beside gunicorn, with the workers'
+applier threads off (`--applier process`, the default, as docs/webhooks.md advises at
+volume), or by each worker's applier thread (`--applier worker`, the embedded default).
 While the unique events are sent, a thread samples the backlog (events stored, not yet
 applied) every 0.2 s; after the load the script waits for the backlog to be empty, and
 reports the largest backlog, the time it took to empty after the last answer and the
@@ -22,10 +26,16 @@ prints the backlog every 10 s, to show whether it grows.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import statistics
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import psycopg
 from sqlalchemy import create_engine, func, select, text
@@ -40,9 +50,11 @@ from bench.common import (
     print_table,
     scratch_databases,
     seed_orders,
+    server_env,
     signed,
 )
 from bench.loadgen import LoadResult, Request, run_load
+from dashboard import PROJECT_ROOT
 from dashboard.extensions import db
 from dashboard.models import StripeEvent, TimelineEntry
 
@@ -117,7 +129,8 @@ class Backlog:
 
 def transactions_that_wrote(url: str, event_ids: list[str]) -> int | None:
     """How many transactions last wrote these inbox rows (PostgreSQL's `xmin`; None on
-    SQLite): with group commit, fewer than the deliveries."""
+    SQLite). A new event's row is last written by the applier's page that applied it; a
+    redelivery's by the group commit that counted it."""
     if not url.startswith("postgresql"):
         return None
     with psycopg.connect(url, autocommit=True) as connection:
@@ -133,11 +146,44 @@ def event_ids(scenario: str, rep: int, count: int) -> list[str]:
     return [f"evt_ingest{order_id}" for order_id in range(first, first + count)]
 
 
+@contextlib.contextmanager
+def applier_process(scratch: Scratch, which: str) -> Iterator[None]:
+    """`flask stripe apply --follow` beside gunicorn for `--applier process` (stopped as a
+    service manager stops it, and it must stop cleanly); nothing for `worker`."""
+    if which != "process":
+        yield
+        return
+    log = open(Path(scratch.instance) / "applier.log", "ab")  # noqa: SIM115
+    flask = str(Path(sys.executable).parent / "flask")
+    follower = subprocess.Popen(  # noqa: S603
+        [flask, "--app", "wsgi", "stripe", "apply", "--follow"],
+        cwd=PROJECT_ROOT,
+        env={**server_env(scratch), "WEBHOOK_APPLY_IN_BACKGROUND": "0"},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        yield
+    finally:
+        follower.send_signal(signal.SIGTERM)
+        code = follower.wait(timeout=60)
+        log.close()
+        if code != 0:
+            raise RuntimeError(f"flask stripe apply --follow exited {code}; see {log.name}")
+
+
 def main() -> None:
     parser = argument_parser(__doc__)
     parser.add_argument("--requests", type=int, default=1500)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--soak", type=int, default=0, help="unique events in one long run")
+    parser.add_argument(
+        "--applier",
+        choices=("process", "worker"),
+        default="process",
+        help="who applies the stored deliveries: `flask stripe apply --follow` beside "
+        "gunicorn (default) or a thread in each worker",
+    )
     args = parser.parse_args()
     rows = []
     for scratch in scratch_databases(args.databases, args.database_url):
@@ -147,7 +193,11 @@ def main() -> None:
         results: dict[str, list[LoadResult]] = {name: [] for name in SCENARIOS}
         per_commit: dict[str, list[float]] = {"ingest": [], "duplicates": []}
         backlogs: list[tuple[int, float, float]] = []  # largest, drain s, applied per s
-        with gunicorn(scratch) as port:
+        in_workers = "1" if args.applier == "worker" else "0"
+        with (
+            gunicorn(scratch, {"WEBHOOK_APPLY_IN_BACKGROUND": in_workers}) as port,
+            applier_process(scratch, args.applier),
+        ):
             run_load(port, requests_for("bare", 0, 500), args.concurrency)  # warm-up
             for rep in range(args.repeats):
                 for scenario in SCENARIOS:
@@ -180,14 +230,13 @@ def main() -> None:
         }
         print(
             f"{scratch.label}: HTTP statuses {statuses}; events applied {applied} of "
-            f"{args.requests * args.repeats}; timeline entries {timeline}"
+            f"{args.requests * args.repeats + args.soak}; timeline entries {timeline}"
         )
         if per_commit["ingest"]:
             print(
-                f"{scratch.label}: deliveries per transaction (median; group commit): "
-                + ", ".join(
-                    f"{name} {statistics.median(found):.2f}" for name, found in per_commit.items()
-                )
+                f"{scratch.label}: rows per transaction that last wrote them (median): "
+                f"ingest {statistics.median(per_commit['ingest']):.2f} (the applier's pages), "
+                f"duplicates {statistics.median(per_commit['duplicates']):.2f} (group commit)"
             )
         if backlogs:
             print(
@@ -218,7 +267,8 @@ def main() -> None:
             )
     print(
         f"\nmedian of {args.repeats} repetitions, {args.requests} requests each, "
-        f"{args.concurrency} connections"
+        f"{args.concurrency} connections; applied by "
+        + ("`flask stripe apply --follow`" if args.applier == "process" else "each worker's thread")
     )
     print_table(
         ["database", "route", "req/s", "p50 ms", "p99 ms", "of bare", "vs naive"],
