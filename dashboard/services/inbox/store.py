@@ -22,9 +22,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import case, delete, select, update
+from sqlalchemy import Table, case, delete, select, update
 from sqlalchemy.orm import defer
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -139,14 +139,15 @@ def keep_page(events: list[dict[str, Any]]) -> list[Receipt]:
         return [keep_page([event])[0] for event in events]
     now = utcnow()
     by_id = sorted(events, key=lambda event: str(event["id"]))
+    inbox = cast(Table, StripeEvent.__table__).c
     inserted = {
         row.event_id: Receipt(row.id, row.event_id, row.status, row.delivery_count, new=True)
         for row in db.session.execute(
-            upsert_insert()(StripeEvent)
+            # The table's INSERT, not the model's: no object is made, so the ORM's bulk
+            # layer (a third of a worker's time acknowledging) has nothing to do.
+            upsert_insert()(StripeEvent.__table__)
             .on_conflict_do_nothing(index_elements=["event_id"])
-            .returning(
-                StripeEvent.id, StripeEvent.event_id, StripeEvent.status, StripeEvent.delivery_count
-            ),
+            .returning(inbox.id, inbox.event_id, inbox.status, inbox.delivery_count),
             [
                 {**_row_values(event, source="webhook", now=now), "process_count": 0}
                 for event in by_id
