@@ -9,14 +9,17 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from dashboard import PROJECT_ROOT
+from dashboard.extensions import db
 from tests.support.database import reload, stored_events
 from tests.support.stripe import hold_event, send_event
 
@@ -48,24 +51,46 @@ class Follower:
             stderr=subprocess.STDOUT,
             text=True,
         )
-        self.output = ""
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
-    def wait_for_start(self) -> str:
+    def _read(self) -> None:
         assert self.process.stdout is not None
-        line = self.process.stdout.readline()  # the first line: what it will do
-        self.output += line
-        return line
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def wait_for(self, text: str) -> str:
+        """The first line holding `text`, once it is printed."""
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            found = next((line for line in list(self.lines) if text in line), None)
+            if found is not None:
+                return found
+            assert self.process.poll() is None, self.output
+            time.sleep(0.05)
+        raise AssertionError(f"{text!r} never printed:\n{self.output}")
 
     def stop(self, signum: int) -> int:
         self.process.send_signal(signum)
-        rest, _ = self.process.communicate(timeout=WAIT)
-        self.output += rest
-        return self.process.returncode
+        code = self.process.wait(timeout=WAIT)
+        self._close()
+        return code
 
     def kill(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
-            self.process.communicate(timeout=WAIT)
+            self.process.wait(timeout=WAIT)
+        self._close()
+
+    def _close(self) -> None:
+        self._reader.join(WAIT)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
 
 @pytest.fixture
@@ -112,7 +137,7 @@ def test_follow_applies_deliveries_as_they_arrive_and_stops_when_asked(
     assert answer.get_json()["status"] == "pending"
 
     running = follower("--interval", "0.05")
-    assert running.wait_for_start() == (
+    assert running.wait_for("Applying") == (
         "Applying stored webhook deliveries as they arrive, in pages of 200 "
         "(after a page that is not full, every 0.05 s). SIGTERM or Ctrl-C stops.\n"
     )
@@ -139,7 +164,7 @@ def test_follow_applies_deliveries_as_they_arrive_and_stops_when_asked(
 def test_follow_is_one_applier_among_others(app, client, order_pair, follower):
     """Beside the command run by hand (or a worker's thread): each event is applied once."""
     running = follower("--interval", "0.01", "--page", "1")
-    running.wait_for_start()
+    running.wait_for("Applying")
     runner = app.test_cli_runner()
     for n, order in enumerate(order_pair):
         send_event(
@@ -169,3 +194,26 @@ def test_apply_refuses_what_it_cannot_use(app, client, order, args, says):
     assert says in result.output
     (row,) = stored_events(app)
     assert row.status == "pending"  # nothing was applied
+
+
+def test_follow_goes_on_after_a_pass_fails_and_loses_nothing(app, client, order, follower):
+    """The database refuses its passes for a while (the inbox's table is gone): each
+    failure is logged, the process stays up, and once the table is back what was stored
+    meanwhile is applied, once."""
+    running = follower("--interval", "0.05")
+    running.wait_for("Applying")
+    with app.app_context():
+        db.session.execute(text("ALTER TABLE stripe_events RENAME TO stripe_events_away"))
+        db.session.commit()
+    try:
+        running.wait_for("webhook applier: a pass failed; its events stay pending")
+        assert running.process.poll() is None
+    finally:
+        with app.app_context():
+            db.session.execute(text("ALTER TABLE stripe_events_away RENAME TO stripe_events"))
+            db.session.commit()
+    send_event(client, hold_event(order.id, event_id="evt_after_failure"), apply=False)
+    row = _applied(app, "evt_after_failure")
+    assert (row.status, row.process_count) == ("applied", 1)
+    assert reload(app, order.id).state == "authorized"
+    assert running.stop(signal.SIGTERM) == 0, running.output

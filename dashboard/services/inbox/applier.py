@@ -132,14 +132,16 @@ def follow(page_size: int, stop: threading.Event, interval: float) -> Drained:
     events stay pending, for the next pass. Ends after the page under way."""
     applied = passes = 0
     while not stop.is_set():
+        taken: int | None = None
         try:
             taken = apply_pass(page_size)
         except Exception:
             log.exception("webhook applier: a pass failed; its events stay pending")
-            stop.wait(max(interval, FAILED_PASS_PAUSE))
-            continue
         finally:
             db.session.remove()  # a process that runs for weeks keeps no page's objects
+        if taken is None:
+            stop.wait(max(interval, FAILED_PASS_PAUSE))
+            continue
         passes += 1
         applied += taken
         if taken < page_size:

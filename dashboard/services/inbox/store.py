@@ -143,8 +143,8 @@ def keep_page(events: list[dict[str, Any]]) -> list[Receipt]:
     inserted = {
         row.event_id: Receipt(row.id, row.event_id, row.status, row.delivery_count, new=True)
         for row in db.session.execute(
-            # The table's INSERT, not the model's: no object is made, so the ORM's bulk
-            # layer (a third of a worker's time acknowledging) has nothing to do.
+            # The table's INSERT, not the model's: no object is made, and the ORM's bulk
+            # insert layer cost about a fifth of this statement's time in the workers.
             upsert_insert()(StripeEvent.__table__)
             .on_conflict_do_nothing(index_elements=["event_id"])
             .returning(inbox.id, inbox.event_id, inbox.status, inbox.delivery_count),
