@@ -9,7 +9,10 @@ the services' units of work), so an interrupted one loses nothing.
 from __future__ import annotations
 
 import functools
+import signal
+import threading
 from collections.abc import Callable
+from types import FrameType
 from typing import Any, ParamSpec, TypeVar
 
 import click
@@ -40,6 +43,19 @@ def committed(callback: Callable[P, R]) -> Callable[P, R]:
         return result
 
     return run
+
+
+def stop_on_signals() -> threading.Event:
+    """Set by SIGTERM (a service manager stopping the command) or Ctrl-C: a long-running
+    command finishes the pass under way, then ends with exit status 0."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, on_signal)
+    return stop
 
 
 def command(

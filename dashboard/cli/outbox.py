@@ -4,15 +4,12 @@ retry queued emails, and run the relay that delivers both."""
 from __future__ import annotations
 
 import json
-import signal
-import threading
-from types import FrameType
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from dashboard.cli import command
+from dashboard.cli import command, stop_on_signals
 from dashboard.services import mail, outbox
 from dashboard.services.relay import loop
 from dashboard.services.relay.claims import Policy
@@ -107,13 +104,7 @@ def outbox_relay(once: bool, interval: float) -> None:
             f"{_tally(report.agent_events)}. Events to the broker: {events}."
         )
         return
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, on_signal)
+    stop = stop_on_signals()
     amqp = "and the broker" if config["OUTBOX_AMQP_URL"] else "(no OUTBOX_AMQP_URL: no broker)"
     server = f"{config['MAIL_SERVER']}:{config['MAIL_PORT']}"
     click.echo(f"Relay {policy.relay_id}: SMTP {server}, agents' webhook URLs {amqp}.")

@@ -9,17 +9,14 @@ done, 3 done but something needs a person, 1 the work could not be done, 2 a wro
 
 from __future__ import annotations
 
-import signal
 import sys
-import threading
 from datetime import datetime, timedelta
-from types import FrameType
 
 import click
 from click.core import ParameterSource
 from flask.cli import AppGroup
 
-from dashboard.cli import command
+from dashboard.cli import command, stop_on_signals
 from dashboard.cli.durations import Duration, span
 from dashboard.cli.output import count, table, when
 from dashboard.domain.money import format_minor
@@ -305,13 +302,7 @@ def stripe_apply(ctx: click.Context, page: int, follow: bool, interval: float) -
         done = applier.drain(page)
         click.echo(f"Applied {_applied(done)}.")
         return
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, on_signal)
+    stop = stop_on_signals()
     click.echo(
         f"Applying stored webhook deliveries as they arrive, in pages of {page} "
         f"(after a page that is not full, every {interval:g} s). SIGTERM or Ctrl-C stops."
